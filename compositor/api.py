@@ -1,0 +1,129 @@
+"""The Python API: what the CLI does, callable from code.
+
+    from compositor import cut, paste, harmonize
+    sticker = cut("photo.jpg")[0]
+    comp = paste("background.jpg", [(sticker, 320, 240, 0.5, 10)])
+    result = harmonize(comp, backend="vgg19", iterations=20)
+
+Images may be given as paths or as RGB uint8 arrays.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import time
+from typing import Any, Iterable
+
+import numpy as np
+
+from . import plugins
+from .harmonize.base import Progress
+from .imageio import read_mask, read_rgb, sha256_file
+from .paste import Placement
+from .paste import paste as _paste
+from .types import Composite, Result, Sticker
+
+ImageLike = str | os.PathLike | np.ndarray
+
+
+def _image(value: ImageLike) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        if value.dtype != np.uint8 or value.ndim != 3 or value.shape[2] != 3:
+            raise TypeError(f"expected an RGB uint8 HxWx3 array, got {value.dtype} {value.shape}")
+        return value
+    return read_rgb(value)
+
+
+def cut(photo: ImageLike, method: str = "grabcut", **settings: Any) -> list[Sticker]:
+    """Cut objects out of ``photo``; ``settings`` are the cutter's (e.g. box=(x, y, w, h), all=True)."""
+    cls = plugins.load("cutter", method)
+    return cls().cut(_image(photo), plugins.make_settings(cls, settings))
+
+
+def paste(background: ImageLike, stickers: Iterable[Sticker | Placement | tuple]) -> Composite:
+    """Paste stickers: each a Sticker (centred), a Placement, or (sticker, x, y[, scale[, degrees]])."""
+    placements = []
+    for item in stickers:
+        if isinstance(item, Placement):
+            placements.append(item)
+        elif isinstance(item, Sticker):
+            placements.append(Placement(item))
+        else:
+            placements.append(Placement(*item))
+    return _paste(_image(background), placements)
+
+
+def load_composite(image: ImageLike, mask: str | os.PathLike | np.ndarray) -> Composite:
+    """A Composite from an image and a mask (nonzero = object), checked for size and content."""
+    img = _image(image)
+    if isinstance(mask, np.ndarray):
+        m = mask.astype(np.float32)
+        if m.max() > 1.0:
+            m = m / 255.0
+        if m.shape != img.shape[:2]:
+            raise ValueError(f"mask is {m.shape}, the image is {img.shape[:2]}")
+    else:
+        m = read_mask(mask, img.shape[:2], image_path=image if not isinstance(image, np.ndarray) else None)
+    return Composite(image=img, mask=m)
+
+
+def harmonize(composite: Composite, backend: str = "vgg19", *, progress: Progress | None = None,
+              **settings: Any) -> Result:
+    """Harmonize a composite with the named backend; ``settings`` are the backend's."""
+    cls = plugins.load("harmonizer", backend)
+    return cls().harmonize(composite, plugins.make_settings(cls, settings), progress)
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("compositor", "numpy", "opencv-python", "pillow", "tensorflow", "keras", "scipy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def describe_input(path: str | os.PathLike) -> dict[str, str]:
+    return {"path": str(path), "sha256": sha256_file(path)}
+
+
+def sticker_record(sticker: Sticker) -> dict[str, Any]:
+    return {"label": sticker.label, "method": sticker.method, "source_box": list(sticker.source_box),
+            "score": round(sticker.score, 4), "size": [sticker.rgba.shape[1], sticker.rgba.shape[0]]}
+
+
+def result_record(result: Result) -> dict[str, Any]:
+    stats = {k: v for k, v in result.stats.items() if k != "loss_history"}
+    return {"backend": result.backend, "seconds": round(result.seconds, 3), "settings": result.params, "stats": stats}
+
+
+def compose(photo: ImageLike, background: ImageLike, *, method: str = "grabcut", cut_settings: dict | None = None,
+            x: float | None = None, y: float | None = None, scale: float = 1.0, rotation: float = 0.0,
+            backend: str = "vgg19", harmonize_settings: dict | None = None,
+            progress: Progress | None = None) -> tuple[Sticker, Composite, Result, dict[str, Any]]:
+    """Cut the best object from ``photo``, paste it on ``background``, harmonize; also a record of it all."""
+    t0 = time.perf_counter()
+    sticker = cut(photo, method, **(cut_settings or {}))[0]
+    t_cut = time.perf_counter() - t0
+    comp = paste(background, [Placement(sticker, x, y, scale, rotation, name=str(photo) if not isinstance(photo, np.ndarray) else "")])
+    t_paste = time.perf_counter() - t0 - t_cut
+    result = harmonize(comp, backend, progress=progress, **(harmonize_settings or {}))
+    record = {
+        "inputs": {name: describe_input(v) for name, v in (("photo", photo), ("background", background))
+                   if not isinstance(v, np.ndarray)},
+        "cut": {"method": method, "settings": cut_settings or {}, **sticker_record(sticker),
+                "seconds": round(t_cut, 3)},
+        "paste": {"x": x, "y": y, "scale": scale, "rotation": rotation, "box": list(comp.objects[0].box),
+                  "size": [comp.image.shape[1], comp.image.shape[0]], "seconds": round(t_paste, 3)},
+        "harmonize": result_record(result),
+        "seed": result.params.get("seed"),
+        "seconds": round(time.perf_counter() - t0, 3),
+        "versions": versions(),
+    }
+    return sticker, comp, result, record
+
+
+__all__ = ["cut", "paste", "harmonize", "compose", "load_composite", "Placement"]

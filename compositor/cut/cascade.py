@@ -1,0 +1,86 @@
+"""Haar cascade detections (faces, cat faces, ...), each widened to the head and cut by GrabCut."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import CompositorError, UsageError
+from ..plugins import check_range, setting
+from ..types import Sticker
+from .base import CutSettings, check_box, grabcut, make_sticker, pad_box
+
+#: Short names for the cascades that ship with opencv-python 4.x (cv2.data.haarcascades).
+CASCADES = {
+    "face": "haarcascade_frontalface_default.xml",
+    "catface": "haarcascade_frontalcatface_extended.xml",
+    "profileface": "haarcascade_profileface.xml",
+    "upperbody": "haarcascade_upperbody.xml",
+    "fullbody": "haarcascade_fullbody.xml",
+}
+
+
+def cascade_path(name: str) -> Path:
+    """A short name, a file name in OpenCV's cascade folder, or a path to a cascade XML."""
+    folder = Path(cv2.data.haarcascades)
+    for candidate in (folder / CASCADES.get(name, ""), folder / name, folder / f"haarcascade_{name}.xml", Path(name)):
+        if candidate.is_file():
+            return candidate
+    raise UsageError(f"unknown cascade {name!r}; use one of {', '.join(CASCADES)}, a file in {folder}, or a path to an XML file.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CascadeSettings(CutSettings):
+    cascade: str = setting("face", f"Haar cascade: {', '.join(CASCADES)}, or a path to a cascade XML")
+    min_neighbors: int = setting(5, "detections a face needs around it to count (higher: fewer false ones)")
+    head: bool = setting(True, "widen the detection to the whole head before cutting (off: cut the detected box)")
+
+    def validate(self) -> None:
+        super().validate()
+        check_range(self.min_neighbors, 0, 100, "min_neighbors")
+        cascade_path(self.cascade)
+
+
+def detect(image: np.ndarray, cascade: str, min_neighbors: int = 5) -> list[tuple[tuple[int, int, int, int], float]]:
+    """(box, score) of each detection, best first; the score is the cascade's level weight."""
+    classifier = cv2.CascadeClassifier(str(cascade_path(cascade)))
+    if classifier.empty():
+        raise CompositorError(f"OpenCV could not load the cascade {cascade_path(cascade)}.")
+    gray = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+    side = min(gray.shape)
+    boxes, _, weights = classifier.detectMultiScale3(
+        gray, scaleFactor=1.1, minNeighbors=min_neighbors, minSize=(max(16, side // 20),) * 2, outputRejectLevels=True)
+    found = [(tuple(int(v) for v in b), float(w)) for b, w in zip(boxes, np.ravel(weights))]
+    return sorted(found, key=lambda r: -r[1])
+
+
+class CascadeCutter:
+    name = "cascade"
+    Settings = CascadeSettings
+
+    def cut(self, image: np.ndarray, settings: CascadeSettings | None = None) -> list[Sticker]:
+        settings = settings or CascadeSettings()
+        settings.validate()
+        box = check_box(settings.box, image.shape)
+        x0, y0 = (box[0], box[1]) if box else (0, 0)
+        region = image[y0:y0 + box[3], x0:x0 + box[2]] if box else image
+        found = detect(region, settings.cascade, settings.min_neighbors)
+        if not found:
+            raise CompositorError(f"the {settings.cascade} cascade found nothing; try --box or another --method.")
+        label = Path(settings.cascade).stem.replace("haarcascade_", "")
+        stickers = []
+        for (x, y, w, h), score in found if settings.all else found[:1]:
+            det = (x + x0, y + y0, w, h)
+            if settings.head:  # a face box covers brows to mouth; the head reaches past it on every side
+                rect = pad_box(det, image.shape, 0.3)
+                hint = np.zeros(image.shape[:2], bool)
+                hint[det[1]:det[1] + h, det[0]:det[0] + w] = True
+                mask = grabcut(image, rect, hint=hint, iterations=settings.iterations)
+            else:
+                mask = np.zeros(image.shape[:2], bool)
+                mask[det[1]:det[1] + h, det[0]:det[0] + w] = True
+            stickers.append(make_sticker(image, mask, label=label, score=1.0 / (1.0 + np.exp(-score)),
+                                         method=self.name, feather=settings.feather))
+        return stickers

@@ -1,0 +1,60 @@
+"""GrabCut inside a box; without a box, inside an automatic saliency proposal."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..types import Sticker
+from .base import CutSettings, check_box, grabcut, make_sticker, pad_box, salient_regions, saliency_score, \
+    spectral_residual_saliency
+
+#: Fraction of the image kept as certain background when the object fills much of the frame.
+EDGE_MARGIN = 0.02
+#: A salient region larger than this fraction of the image means the photo is "of" the object.
+LARGE_OBJECT = 0.25
+
+
+def propose(rgb: np.ndarray, saliency: np.ndarray, min_area: float):
+    """A box around the salient regions (padded), and the pixels that suggest the object."""
+    H, W = rgb.shape[:2]
+    regions = salient_regions(saliency, min_area)
+    if regions:
+        best = regions[0][1]
+        chosen = [b for b, s in regions if s >= 0.25 * best]
+        x0 = min(b[0] for b in chosen)
+        y0 = min(b[1] for b in chosen)
+        x1 = max(b[0] + b[2] for b in chosen)
+        y1 = max(b[1] + b[3] for b in chosen)
+        box = pad_box((x0, y0, x1 - x0, y1 - y0), rgb.shape, 0.15)
+    else:
+        box = (0, 0, W, H)
+    if box[2] * box[3] > LARGE_OBJECT * W * H:  # the object dominates: GrabCut learns the background from a thin frame
+        m = max(1, int(EDGE_MARGIN * max(H, W)))
+        box = (m, m, W - 2 * m, H - 2 * m)
+    hint = saliency > np.quantile(saliency, 0.5)
+    return box, hint
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrabCutSettings(CutSettings):
+    pass
+
+
+class GrabCutCutter:
+    """GrabCut (Rother et al. 2004) seeded by a box, or by a spectral-residual saliency proposal."""
+
+    name = "grabcut"
+    Settings = GrabCutSettings
+
+    def cut(self, image: np.ndarray, settings: GrabCutSettings | None = None) -> list[Sticker]:
+        settings = settings or GrabCutSettings()
+        settings.validate()
+        saliency = spectral_residual_saliency(image)
+        box = check_box(settings.box, image.shape)
+        hint = None
+        if box is None:
+            box, hint = propose(image, saliency, settings.min_area)
+        mask = grabcut(image, box, hint=hint, iterations=settings.iterations)
+        return [make_sticker(image, mask, label="object", score=saliency_score(saliency, mask),
+                             method=self.name, feather=settings.feather)]

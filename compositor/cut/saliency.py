@@ -1,0 +1,44 @@
+"""Salient regions (spectral residual) each refined by GrabCut; ``all`` keeps every region."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import CompositorError
+from ..types import Sticker
+from .base import CutSettings, check_box, grabcut, make_sticker, pad_box, salient_regions, saliency_score, \
+    spectral_residual_saliency
+
+
+@dataclass(frozen=True, kw_only=True)
+class SaliencySettings(CutSettings):
+    pass
+
+
+class SaliencyCutter:
+    name = "saliency"
+    Settings = SaliencySettings
+
+    def cut(self, image: np.ndarray, settings: SaliencySettings | None = None) -> list[Sticker]:
+        settings = settings or SaliencySettings()
+        settings.validate()
+        box = check_box(settings.box, image.shape)
+        saliency = spectral_residual_saliency(image)
+        if box is not None:
+            x, y, w, h = box
+            inside = np.zeros_like(saliency)
+            inside[y:y + h, x:x + w] = saliency[y:y + h, x:x + w]
+            saliency = inside
+        regions = salient_regions(saliency, settings.min_area)
+        if not regions:
+            raise CompositorError("no salient object was found; give --box X,Y,W,H or try --method grabcut.")
+        if not settings.all:
+            regions = regions[:1]
+        hint = saliency > np.quantile(saliency, 0.5)
+        stickers = []
+        for region, _ in regions:
+            mask = grabcut(image, pad_box(region, image.shape, 0.15), hint=hint, iterations=settings.iterations)
+            stickers.append(make_sticker(image, mask, label="object", score=saliency_score(saliency, mask),
+                                         method=self.name, feather=settings.feather))
+        return stickers

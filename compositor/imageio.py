@@ -1,0 +1,244 @@
+"""Reading and writing images, masks and sidecars.
+
+Everything read comes back as RGB uint8 HxWx3 (``read_rgb``), RGBA uint8 HxWx4
+(``read_rgba``) or a float32 mask in [0, 1] (``read_mask``), whatever the file's mode:
+EXIF orientation is applied; L, LA, P, RGBA, 1, I;16, I, F and CMYK are converted.
+Every write is atomic (a temporary file in the same folder, then ``os.replace``), so a
+failure never leaves a partial output.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import CompositorError, UsageError
+
+#: Largest image accepted, in pixels (guards against decompression bombs).
+#: Override with the COMPOSITOR_MAX_PIXELS environment variable.
+DEFAULT_MAX_PIXELS = 80_000_000
+
+_WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+
+
+def max_pixels() -> int:
+    raw = os.environ.get("COMPOSITOR_MAX_PIXELS")
+    if raw is None:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UsageError(f"COMPOSITOR_MAX_PIXELS must be a whole number of pixels; received {raw!r}.") from None
+    if value <= 0:
+        raise UsageError(f"COMPOSITOR_MAX_PIXELS must be positive; received {value}.")
+    return value
+
+
+def _open(path: str | os.PathLike) -> Image.Image:
+    """Open and fully decode ``path``, oriented by its EXIF tag, or raise one clear error."""
+    path = Path(path)
+    if not path.exists():
+        raise CompositorError(f"{path}: no such file.")
+    if path.is_dir():
+        raise CompositorError(f"{path}: is a folder, not an image file.")
+    if path.stat().st_size == 0:
+        raise CompositorError(f"{path}: the file is empty (0 bytes), not an image.")
+    limit = max_pixels()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            old_limit = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = limit
+            try:
+                with Image.open(path) as im:
+                    w, h = im.size
+                    if w * h > limit:
+                        raise CompositorError(
+                            f"{path}: image is {w}x{h} = {w * h:,} pixels, over the limit of {limit:,} "
+                            "(set COMPOSITOR_MAX_PIXELS to raise it)."
+                        )
+                    im.load()
+                    oriented = ImageOps.exif_transpose(im)
+                    oriented.load()
+                    return oriented
+            finally:
+                Image.MAX_IMAGE_PIXELS = old_limit
+    except CompositorError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise CompositorError(
+            f"{path}: image is larger than the limit of {limit:,} pixels (set COMPOSITOR_MAX_PIXELS to raise it)."
+        ) from None
+    except UnidentifiedImageError:
+        raise CompositorError(f"{path}: not an image file (or a format Pillow cannot read).") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise CompositorError(f"{path}: the image is corrupt or truncated ({exc}).") from None
+
+
+def _to_uint8_array(im: Image.Image) -> np.ndarray:
+    """Convert single-channel high-bit-depth modes to 8-bit by their full range."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        arr = np.asarray(im, dtype=np.uint16)
+        return (arr.astype(np.float32) / 257.0).round().astype(np.uint8)
+    if im.mode in ("I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        hi = 65535.0 if im.mode == "I" and arr.max() > 255 else 255.0
+        if im.mode == "F" and arr.max() <= 1.0:
+            hi = 1.0
+        return np.clip(arr / hi * 255.0, 0, 255).round().astype(np.uint8)
+    raise ValueError(im.mode)
+
+
+def _pil_to_rgba(im: Image.Image) -> np.ndarray:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        gray = _to_uint8_array(im)
+        rgb = np.repeat(gray[..., None], 3, axis=2)
+        alpha = np.full(gray.shape + (1,), 255, np.uint8)
+        return np.concatenate([rgb, alpha], axis=2)
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode == "CMYK":
+        im = im.convert("RGB")
+    return np.asarray(im.convert("RGBA"), dtype=np.uint8).copy()
+
+
+def read_rgba(path: str | os.PathLike) -> np.ndarray:
+    """Read any image as RGBA uint8 HxWx4 (opaque where the file has no alpha)."""
+    return _pil_to_rgba(_open(path))
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """Read any image as RGB uint8 HxWx3; transparent pixels are composited over white."""
+    rgba = read_rgba(path)
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+    if np.all(alpha == 1.0):
+        return np.ascontiguousarray(rgba[..., :3])
+    rgb = rgba[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+
+
+def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None, *, image_path: str | os.PathLike | None = None) -> np.ndarray:
+    """Read a mask (nonzero = object) as float32 HxW in [0, 1].
+
+    Colour masks are read by their luminance, masks with an alpha channel and opaque
+    everywhere by their colour. With ``shape`` the size is checked and an empty or
+    all-object mask is refused, since there is nothing to harmonize then.
+    """
+    im = _open(path)
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        gray = _to_uint8_array(im)
+    elif im.mode in ("LA", "RGBA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = np.asarray(im.convert("RGBA"))
+        alpha = rgba[..., 3]
+        gray = alpha if alpha.min() < 255 else np.asarray(im.convert("L"))
+    else:
+        gray = np.asarray(im.convert("L"))
+    mask = gray.astype(np.float32) / 255.0
+    if shape is not None:
+        h, w = shape
+        if mask.shape != (h, w):
+            against = f" of {image_path}" if image_path else ""
+            raise UsageError(
+                f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} but the image{against} is {w}x{h}; they must be the same size."
+            )
+        if not np.any(gray > 0):
+            raise UsageError(f"{path}: mask is empty (no nonzero pixels), so there is no object to harmonize.")
+        if np.all(gray > 0):
+            raise UsageError(f"{path}: mask covers the whole image, so there is no background to harmonize against.")
+    return mask
+
+
+def _atomic_write(path: Path, write) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def image_format(path: str | os.PathLike) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in _WRITE_FORMATS:
+        raise UsageError(
+            f"{path}: cannot tell the image format from the extension {suffix or '(none)'!r}; "
+            f"use one of {', '.join(sorted(_WRITE_FORMATS))}."
+        )
+    return _WRITE_FORMATS[suffix]
+
+
+def write_image(path: str | os.PathLike, pixels: np.ndarray) -> None:
+    """Write RGB, RGBA or single-channel uint8 pixels atomically; the format follows the extension."""
+    fmt = image_format(path)
+    arr = np.asarray(pixels)
+    if arr.dtype != np.uint8:
+        raise TypeError(f"write_image expects uint8 pixels, got {arr.dtype}")
+    if fmt == "JPEG" and arr.ndim == 3 and arr.shape[2] == 4:
+        raise UsageError(f"{path}: JPEG cannot keep the alpha channel; write the sticker as .png.")
+    im = Image.fromarray(arr)
+    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    _atomic_write(Path(path), lambda fh: im.save(fh, format=fmt, **options))
+
+
+def write_mask(path: str | os.PathLike, mask: np.ndarray) -> None:
+    """Write a float mask in [0, 1] as an 8-bit PNG (0 background, 255 object)."""
+    arr = np.clip(np.asarray(mask, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    write_image(path, arr)
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    text = json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n"
+    _atomic_write(Path(path), lambda fh: fh.write(text.encode("utf-8")))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, tuple):
+        return list(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_outputs(inputs: list[str | os.PathLike], outputs: list[str | os.PathLike]) -> None:
+    """Refuse an output path that is one of the inputs, or two outputs that are the same file."""
+    resolved_inputs = {Path(p).resolve(): p for p in inputs if p is not None}
+    seen: dict[Path, Any] = {}
+    for out in outputs:
+        if out is None:
+            continue
+        r = Path(out).resolve()
+        if r in resolved_inputs:
+            raise UsageError(f"{out}: the output path is also an input; choose another output so the input is not overwritten.")
+        if r in seen:
+            raise UsageError(f"{out}: the same path is given for two outputs.")
+        seen[r] = out

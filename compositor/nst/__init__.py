@@ -1,0 +1,4 @@
+"""Neural-style pieces: the VGG feature extractor, Gram matrices and losses, optimisers.
+
+Importing this package imports TensorFlow; only the VGG backend does so.
+"""

@@ -1,0 +1,120 @@
+"""Plugin discovery through entry points (``compositor.cutters``, ``compositor.harmonizers``).
+
+Listing names imports nothing; a plugin's module is imported only when it is used, so
+TensorFlow loads only for the backends that need it. A plugin that fails to load is
+reported with its name and the reason; the others keep working.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from importlib.metadata import entry_points
+
+from .errors import CompositorError, UsageError
+
+GROUPS = {"cutter": "compositor.cutters", "harmonizer": "compositor.harmonizers"}
+
+
+def _entry_points(kind: str) -> dict:
+    eps = entry_points(group=GROUPS[kind])
+    return {ep.name: ep for ep in sorted(eps, key=lambda e: e.name)}
+
+
+def names(kind: str) -> list[str]:
+    """Registered plugin names, without importing them."""
+    return list(_entry_points(kind))
+
+
+def load(kind: str, name: str):
+    """The plugin class registered as ``name``; a clear error if unknown or broken."""
+    eps = _entry_points(kind)
+    if name not in eps:
+        known = ", ".join(eps) or "none (is the package installed? run `pip install -e .`)"
+        raise UsageError(f"unknown {kind} {name!r}; available: {known}.")
+    try:
+        cls = eps[name].load()
+    except Exception as exc:  # a third-party plugin can fail in any way; name it and go on
+        raise CompositorError(f"the {kind} plugin {name!r} ({eps[name].value}) failed to load: {exc}") from exc
+    for attr in ("name", "Settings"):
+        if not hasattr(cls, attr):
+            raise CompositorError(f"the {kind} plugin {name!r} ({eps[name].value}) has no {attr!r} attribute.")
+    return cls
+
+
+def make_settings(cls, values: dict | None = None):
+    """Build ``cls.Settings`` from a dict, converting strings and validating each value."""
+    values = dict(values or {})
+    settings_cls = cls.Settings
+    hints = typing.get_type_hints(settings_cls)
+    fields = {f.name: f for f in dataclasses.fields(settings_cls)}
+    kwargs = {}
+    for key, raw in values.items():
+        key = key.replace("-", "_")
+        if key not in fields:
+            raise UsageError(f"{cls.name} has no setting {key!r}; its settings are {', '.join(fields)}.")
+        kwargs[key] = convert(raw, hints[key], f"{cls.name}.{key}")
+    settings = settings_cls(**kwargs)
+    check = getattr(settings, "validate", None)
+    if check:
+        check()
+    return settings
+
+
+def convert(raw, hint, label: str):
+    """Convert a CLI string (or an already typed value) to the field's type."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union or str(origin) == "types.UnionType":
+        if raw is None or (isinstance(raw, str) and raw.lower() in ("none", "")):
+            if type(None) in args:
+                return None
+        inner = [a for a in args if a is not type(None)]
+        return convert(raw, inner[0], label)
+    if origin is tuple:
+        items = raw.split(",") if isinstance(raw, str) else list(raw)
+        return tuple(convert(i.strip() if isinstance(i, str) else i, args[0], label) for i in items if i != "")
+    if not isinstance(raw, str):
+        return raw
+    try:
+        if hint is bool:
+            low = raw.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if hint is int:
+            return int(raw)
+        if hint is float:
+            return float(raw)
+    except ValueError:
+        raise UsageError(f"{label} must be a {hint.__name__}; received {raw!r}.") from None
+    return raw
+
+
+def describe(settings_cls) -> list[tuple[str, object, str, tuple | None]]:
+    """(name, default, help, choices) for each field, for building CLI options."""
+    out = []
+    for f in dataclasses.fields(settings_cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        out.append((f.name, default, f.metadata.get("help", ""), f.metadata.get("choices")))
+    return out
+
+
+def setting(default, help: str, choices: tuple | None = None):
+    """A settings field with its help text (shown by the CLI) and optional choices."""
+    meta = {"help": help}
+    if choices is not None:
+        meta["choices"] = choices
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def check_choice(value, choices, label: str) -> None:
+    if value not in choices:
+        raise UsageError(f"{label} must be one of {', '.join(map(str, choices))}; received {value!r}.")
+
+
+def check_range(value, lo, hi, label: str) -> None:
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        bounds = f"between {lo} and {hi}" if lo is not None and hi is not None else (f">= {lo}" if lo is not None else f"<= {hi}")
+        raise UsageError(f"{label} must be {bounds}; received {value}.")
