@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set up from nothing: a virtual environment in .venv, the package with its test tools,
+# and the offline model weights (checked by sha256). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+.venv/bin/compositor models fetch

