@@ -44,12 +44,15 @@ def max_pixels() -> int:
 def _open(path: str | os.PathLike) -> Image.Image:
     """Open and fully decode ``path``, oriented by its EXIF tag, or raise one clear error."""
     path = Path(path)
-    if not path.exists():
-        raise CompositorError(f"{path}: no such file.")
-    if path.is_dir():
-        raise CompositorError(f"{path}: is a folder, not an image file.")
-    if path.stat().st_size == 0:
-        raise CompositorError(f"{path}: the file is empty (0 bytes), not an image.")
+    try:
+        if not path.exists():
+            raise CompositorError(f"{path}: no such file.")
+        if path.is_dir():
+            raise CompositorError(f"{path}: is a folder, not an image file.")
+        if path.stat().st_size == 0:
+            raise CompositorError(f"{path}: the file is empty (0 bytes), not an image.")
+    except OSError as exc:  # e.g. a name too long, or a folder we may not look into
+        raise CompositorError(f"{path}: cannot read the file ({exc.strerror or exc}).") from None
     limit = max_pixels()
     try:
         with warnings.catch_warnings():
@@ -109,9 +112,17 @@ def _pil_to_rgba(im: Image.Image) -> np.ndarray:
     return np.asarray(im.convert("RGBA"), dtype=np.uint8).copy()
 
 
+def _unsupported_mode(path, im: Image.Image, exc: Exception) -> CompositorError:
+    return CompositorError(f"{path}: cannot convert the image's {im.mode} pixels to RGB ({exc}).")
+
+
 def read_rgba(path: str | os.PathLike) -> np.ndarray:
     """Read any image as RGBA uint8 HxWx4 (opaque where the file has no alpha)."""
-    return _pil_to_rgba(_open(path))
+    im = _open(path)
+    try:
+        return _pil_to_rgba(im)
+    except ValueError as exc:  # a mode Pillow cannot convert (e.g. LAB)
+        raise _unsupported_mode(path, im, exc) from None
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
@@ -132,14 +143,17 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None, *, 
     all-object mask is refused, since there is nothing to harmonize then.
     """
     im = _open(path)
-    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        gray = _to_uint8_array(im)
-    elif im.mode in ("LA", "RGBA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        rgba = np.asarray(im.convert("RGBA"))
-        alpha = rgba[..., 3]
-        gray = alpha if alpha.min() < 255 else np.asarray(im.convert("L"))
-    else:
-        gray = np.asarray(im.convert("L"))
+    try:
+        if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+            gray = _to_uint8_array(im)
+        elif im.mode in ("LA", "RGBA", "PA") or (im.mode == "P" and "transparency" in im.info):
+            rgba = np.asarray(im.convert("RGBA"))
+            alpha = rgba[..., 3]
+            gray = alpha if alpha.min() < 255 else np.asarray(im.convert("L"))
+        else:
+            gray = np.asarray(im.convert("L"))
+    except ValueError as exc:  # a mode Pillow cannot convert (e.g. LAB)
+        raise _unsupported_mode(path, im, exc) from None
     mask = gray.astype(np.float32) / 255.0
     if shape is not None:
         h, w = shape
@@ -156,20 +170,30 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None, *, 
 
 
 def _atomic_write(path: Path, write) -> None:
+    """Write through ``write(fh)`` to a temporary file beside ``path``, then rename it into place.
+
+    On any failure the temporary file is removed; an OS error (no space, a folder in the
+    way, no permission) becomes one CompositorError naming ``path``.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        raise CompositorError(f"{path}: cannot write there ({exc.strerror or exc}).") from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise CompositorError(f"{path}: could not write the file ({exc.strerror or exc}).") from exc
         raise
 
 

@@ -113,8 +113,8 @@ def grabcut(rgb: np.ndarray, rect: Box, *, hint: np.ndarray | None = None, itera
         inside = np.zeros_like(hint_small)
         inside[y:y + h, x:x + w] = True
         mask[hint_small & inside] = cv2.GC_PR_FGD
-    else:
-        mask[y + h // 4:y + h - h // 4, x + w // 4:x + w - w // 4] = cv2.GC_PR_FGD
+    else:  # as cv2.GC_INIT_WITH_RECT: everything in the box may be the object
+        mask[y:y + h, x:x + w] = cv2.GC_PR_FGD
     bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
     try:
         cv2.grabCut(bgr, mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)

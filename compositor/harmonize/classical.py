@@ -1,0 +1,346 @@
+"""The classical harmonizers: ``none``, ``poisson`` and ``reinhard``.
+
+They are the baselines every harmonization number is compared with, so they are
+small, fast (no TensorFlow) and deterministic.
+
+``none``
+    The composite as it is.
+
+``poisson``
+    Poisson image editing (Pérez et al. 2003) with ``cv2.seamlessClone``: the object is
+    cloned back onto the composite so that its gradients are kept while its colours
+    meet the background around it. Cloning the composite onto itself would change
+    nothing (its own gradient field reproduces it exactly, seam included), so the two
+    images are prepared the way Poisson cloning needs them: the *source* is the
+    object's pixels, extended smoothly outward past its edge; the *destination* is the
+    composite with the object's pixels filled in from the background around them (the
+    background behind the object, estimated). The clone region is the object
+    (``mask > 0``) grown by ``dilate`` px. The work is done on a crop around the object,
+    padded by reflection where the crop meets the image border, so an object touching
+    any border or corner never trips OpenCV's ROI check; the result is blended back
+    through the clone region with a ``feather`` px soft edge, so pixels away from the
+    object are returned unchanged.
+
+``reinhard``
+    Colour transfer (Reinhard et al. 2001) in CIE Lab: the object's per-channel mean
+    and standard deviation are moved toward those of a ring of background around it;
+    ``strength`` interpolates between the object's own statistics (0) and the ring's
+    (1). Applied through the soft mask, so the object's edge blends.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..errors import UsageError
+from ..plugins import check_choice, check_range, setting
+from ..types import Composite, Result
+from .base import Progress, check_composite, to_uint8
+
+__all__ = ["NoneHarmonizer", "PoissonHarmonizer", "ReinhardHarmonizer", "NoneSettings", "PoissonSettings",
+           "ReinhardSettings", "lab", "ring_mask", "auto_ring_width", "fill"]
+
+POISSON_MODES = ("normal", "mixed")
+
+
+# ---------------------------------------------------------------------------------------
+# shared helpers
+
+
+def _check_number(value, label: str, integer: bool = False) -> None:
+    kind = "whole number" if integer else "number"
+    ok = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.integer, np.floating))
+    if isinstance(value, bool) or not ok or (not integer and not math.isfinite(value)):
+        raise UsageError(f"{label} must be a finite {kind}; received {value!r}.")
+
+
+def _object_region(composite: Composite, backend: str) -> np.ndarray:
+    """The binary object region (mask > 0); refuses an empty or all-object mask."""
+    region = composite.mask > 0
+    if not region.any():
+        raise UsageError(f"{backend}: the composite's mask is empty (no nonzero pixels), so there is no object to harmonize.")
+    if region.all():
+        raise UsageError(f"{backend}: the composite's mask covers the whole image, so there is no background to harmonize against.")
+    return region
+
+
+def _ellipse(px: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
+
+
+def _dilate(region: np.ndarray, px: int) -> np.ndarray:
+    """``region`` (bool) grown by ``px`` pixels (a disc); outside the image counts as empty."""
+    if px <= 0:
+        return region.copy()
+    grown = cv2.dilate(region.astype(np.uint8), _ellipse(px), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return grown.astype(bool)
+
+
+def fill(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``image`` (float32 HxWxC) with the pixels where ``known`` is False filled smoothly
+    from the known ones (push-pull over a Gaussian pyramid). Known pixels are kept."""
+    image = np.asarray(image, np.float32)
+    weight = known.astype(np.float32)
+    if weight.min() > 0:
+        return image.copy()
+    if weight.max() == 0:
+        raise ValueError("fill: no known pixels to fill from")
+    levels = [(image * weight[..., None], weight)]
+    v, w = levels[0]
+    while w.min() <= 0 and min(w.shape) > 1:
+        v, w = cv2.pyrDown(v), cv2.pyrDown(w)
+        if v.ndim == 2:
+            v = v[..., None]
+        levels.append((v, w))
+    # The coarsest level: the weighted mean where anything is known, the global mean elsewhere.
+    v, w = levels[-1]
+    mean = levels[0][0].reshape(-1, image.shape[2]).sum(0) / levels[0][1].sum()
+    estimate = np.where(w[..., None] > 1e-6, v / np.maximum(w, 1e-6)[..., None], mean)
+    for v, w in reversed(levels[:-1]):
+        up = cv2.pyrUp(estimate, dstsize=(w.shape[1], w.shape[0]))
+        if up.ndim == 2:
+            up = up[..., None]
+        # v is colour premultiplied by the known fraction w; unknown parts come from the coarser level.
+        a = np.clip(w, 0.0, 1.0)[..., None]
+        estimate = np.where(a > 1e-6, v / np.maximum(a, 1e-6), 0.0) * a + up * (1.0 - a)
+    return np.where(known[..., None], image, estimate).astype(np.float32)
+
+
+def lab(rgb: np.ndarray) -> np.ndarray:
+    """RGB uint8 -> CIE Lab float32 (L 0..100, a and b about -127..127)."""
+    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+
+
+def ring_mask(region: np.ndarray, width: int) -> np.ndarray:
+    """The background ring around ``region``: the region grown by ``width`` px, minus the region."""
+    return _dilate(region, width) & ~region
+
+
+def auto_ring_width(region: np.ndarray) -> int:
+    """15% of the object's bounding-box diagonal, at least 3 px."""
+    x, y, w, h = cv2.boundingRect(region.astype(np.uint8))
+    return max(3, int(round(0.15 * math.hypot(w, h))))
+
+
+def _stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    values = values.astype(np.float64)
+    return values.mean(0), values.std(0)
+
+
+def _round(values) -> list[float]:
+    return [round(float(v), 4) for v in values]
+
+
+# ---------------------------------------------------------------------------------------
+# none
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoneSettings:
+    """The ``none`` backend has no settings."""
+
+    def validate(self) -> None:
+        pass
+
+
+class NoneHarmonizer:
+    """The composite unchanged: the baseline every harmonizer is compared with."""
+
+    name = "none"
+    Settings = NoneSettings
+
+    def harmonize(self, composite: Composite, settings: NoneSettings | None = None,
+                  progress: Progress | None = None) -> Result:
+        settings = settings or NoneSettings()
+        settings.validate()
+        check_composite(composite)
+        t0 = time.perf_counter()
+        image = composite.image.copy()
+        return Result(image=image, backend=self.name, seconds=time.perf_counter() - t0,
+                      params=dataclasses.asdict(settings), stats={"changed_pixels": 0})
+
+
+# ---------------------------------------------------------------------------------------
+# poisson
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoissonSettings:
+    mode: str = setting("normal", "seamlessClone mode: normal (the object's gradients) or mixed (the stronger of the "
+                                  "object's and the background's gradients at each pixel)", POISSON_MODES)
+    dilate: int = setting(5, "px the object region (mask > 0) is grown by to make the clone region")
+    feather: float = setting(2.0, "px of soft edge when the result is blended back through the clone region")
+
+    def validate(self) -> None:
+        check_choice(self.mode, POISSON_MODES, "mode")
+        _check_number(self.dilate, "dilate", integer=True)
+        check_range(self.dilate, 0, 200, "dilate")
+        _check_number(self.feather, "feather")
+        check_range(self.feather, 0, 100, "feather")
+
+
+class PoissonHarmonizer:
+    """Poisson cloning (cv2.seamlessClone) of the object back onto the composite."""
+
+    name = "poisson"
+    Settings = PoissonSettings
+
+    def harmonize(self, composite: Composite, settings: PoissonSettings | None = None,
+                  progress: Progress | None = None) -> Result:
+        settings = settings or PoissonSettings()
+        settings.validate()
+        check_composite(composite)
+        region = _object_region(composite, self.name)
+        t0 = time.perf_counter()
+        image, mask = composite.image, composite.mask
+        H, W = mask.shape
+        d = settings.dilate
+        soft = int(math.ceil(4 * settings.feather))
+
+        # A crop around the object, with room for the dilation, the feather and OpenCV's
+        # own margins; where it would leave the image it is padded by reflection instead.
+        ys, xs = np.nonzero(region)
+        margin = d + soft + 8
+        x0, y0, x1, y1 = xs.min() - margin, ys.min() - margin, xs.max() + 1 + margin, ys.max() + 1 + margin
+        cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
+        top, bottom, left, right = cy0 - y0, y1 - cy1, cx0 - x0, x1 - cx1
+
+        crop = image[cy0:cy1, cx0:cx1].astype(np.float32)
+        c_region = region[cy0:cy1, cx0:cx1]
+        c_mask = mask[cy0:cy1, cx0:cx1]
+        core = c_mask >= 0.5
+        if not core.any():
+            core = c_region
+        # Destination: the composite with the object (and its anti-aliased rim) filled in
+        # from the background; source: the object's pixels extended outward past its edge.
+        hole = _dilate(c_region, 1)
+        dest = to_uint8(fill(crop, ~hole))
+        src = to_uint8(fill(crop, core))
+
+        def pad(a: np.ndarray, border: int) -> np.ndarray:
+            return cv2.copyMakeBorder(a, top, bottom, left, right, border, value=0)
+
+        src_p = pad(src, cv2.BORDER_REFLECT)
+        dest_p = pad(dest, cv2.BORDER_REFLECT)
+        clone = _dilate(pad(c_region.astype(np.uint8), cv2.BORDER_CONSTANT).astype(bool), d)
+        clone_u8 = clone.astype(np.uint8) * 255
+        # seamlessClone places the mask's bounding box centred on `center`; with this centre
+        # the destination ROI is exactly the source ROI (checked in the tests).
+        bx, by, bw, bh = cv2.boundingRect(clone_u8)
+        center = (bx + bw // 2, by + bh // 2)
+        flag = cv2.NORMAL_CLONE if settings.mode == "normal" else cv2.MIXED_CLONE
+        cloned = cv2.seamlessClone(src_p, dest_p, clone_u8, center, flag)
+        ph, pw = clone.shape
+        cloned = cloned[top:ph - bottom, left:pw - right].astype(np.float32)
+        c_clone = clone[top:ph - bottom, left:pw - right]
+
+        # Blend back through the clone region (soft edge), so pixels away from it keep their values.
+        weight = c_clone.astype(np.float32)
+        if settings.feather > 0:
+            weight = cv2.GaussianBlur(weight, (0, 0), sigmaX=settings.feather, borderType=cv2.BORDER_CONSTANT)
+        weight = np.maximum(weight, c_mask.astype(np.float32))
+        blended = to_uint8(crop + weight[..., None] * (cloned - crop))
+        out_crop = np.where((weight > 0)[..., None], blended, image[cy0:cy1, cx0:cx1])
+        out = image.copy()
+        out[cy0:cy1, cx0:cx1] = out_crop
+        seconds = time.perf_counter() - t0
+
+        changed = np.any(out != image, axis=2)
+        diff = np.abs(out.astype(np.int16) - image.astype(np.int16))
+        stats = {
+            "clone_box": [int(bx - left + cx0), int(by - top + cy0), int(bw), int(bh)],
+            "padded": [int(top), int(bottom), int(left), int(right)],
+            "clone_pixels": int(c_clone.sum()),
+            "changed_pixels": int(changed.sum()),
+            "mean_abs_change_in_object": round(float(diff[region].mean()), 4),
+        }
+        return Result(image=out, backend=self.name, seconds=seconds, params=dataclasses.asdict(settings), stats=stats)
+
+
+# ---------------------------------------------------------------------------------------
+# reinhard
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReinhardSettings:
+    strength: float = setting(1.0, "0 keeps the object's colour statistics, 1 takes the background ring's")
+    ring: int = setting(0, "width in px of the background ring the target statistics come from; "
+                           "0 = 15% of the object's bounding-box diagonal")
+    preserve_luminance: bool = setting(False, "transfer only the colour (a, b), keep the object's lightness (L)")
+
+    def validate(self) -> None:
+        _check_number(self.strength, "strength")
+        check_range(self.strength, 0.0, 1.0, "strength")
+        _check_number(self.ring, "ring", integer=True)
+        check_range(self.ring, 0, 10_000, "ring")
+        if not isinstance(self.preserve_luminance, (bool, np.bool_)):
+            raise UsageError(f"preserve_luminance must be true or false; received {self.preserve_luminance!r}.")
+
+
+class ReinhardHarmonizer:
+    """Reinhard colour transfer in Lab from the background ring to the object."""
+
+    name = "reinhard"
+    Settings = ReinhardSettings
+
+    def harmonize(self, composite: Composite, settings: ReinhardSettings | None = None,
+                  progress: Progress | None = None) -> Result:
+        settings = settings or ReinhardSettings()
+        settings.validate()
+        check_composite(composite)
+        region = _object_region(composite, self.name)
+        t0 = time.perf_counter()
+        image, mask = composite.image, composite.mask
+        width = settings.ring or auto_ring_width(region)
+        ring = ring_mask(region, width)
+        if not ring.any():
+            raise UsageError(f"reinhard: the background ring around the object is empty (ring width {width} px); "
+                             "the object leaves no background beside it.")
+        core = mask >= 0.5
+        if not core.any():
+            core = region
+
+        # Only the object's bounding box needs converting.
+        x, y, w, h = cv2.boundingRect(region.astype(np.uint8))
+        box = (slice(y, y + h), slice(x, x + w))
+        obj_lab = lab(image[box])
+        mu_o, sd_o = _stats(obj_lab[core[box]])
+        mu_b, sd_b = _stats(_ring_lab(image, ring))
+        s = float(settings.strength)
+        mu_t = mu_o + s * (mu_b - mu_o)
+        sd_t = sd_o + s * (sd_b - sd_o)
+        scale = np.where(sd_o > 1e-6, sd_t / np.maximum(sd_o, 1e-6), 1.0)
+        channels = [1, 2] if settings.preserve_luminance else [0, 1, 2]
+        moved = obj_lab.astype(np.float64).copy()
+        for c in channels:
+            moved[..., c] = (moved[..., c] - mu_o[c]) * scale[c] + mu_t[c]
+        moved[..., 0] = np.clip(moved[..., 0], 0.0, 100.0)
+        rgb = cv2.cvtColor(moved.astype(np.float32), cv2.COLOR_Lab2RGB)
+        rgb = np.clip(rgb, 0.0, 1.0) * 255.0
+        alpha = mask[box].astype(np.float32)[..., None]
+        crop = image[box].astype(np.float32)
+        blended = to_uint8(crop + alpha * (rgb - crop))
+        out = image.copy()
+        out[box] = np.where(alpha > 0, blended, image[box])
+        seconds = time.perf_counter() - t0
+        stats = {
+            "ring_px": int(width),
+            "object_pixels": int(core.sum()),
+            "ring_pixels": int(ring.sum()),
+            "object_mean_lab": _round(mu_o), "object_std_lab": _round(sd_o),
+            "background_mean_lab": _round(mu_b), "background_std_lab": _round(sd_b),
+            "target_mean_lab": _round(mu_t), "target_std_lab": _round(sd_t),
+        }
+        return Result(image=out, backend=self.name, seconds=seconds, params=dataclasses.asdict(settings), stats=stats)
+
+
+def _ring_lab(image: np.ndarray, ring: np.ndarray) -> np.ndarray:
+    """Lab values of the ring's pixels, converting only the ring's bounding box."""
+    x, y, w, h = cv2.boundingRect(ring.astype(np.uint8))
+    sub = ring[y:y + h, x:x + w]
+    return lab(image[y:y + h, x:x + w])[sub]

@@ -1,0 +1,84 @@
+"""Placement: position, scale, rotation, clipping, occlusion and alpha blending."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compositor.errors import UsageError
+from compositor.paste import Placement, parse_placement, paste
+from compositor.types import Sticker
+
+
+def square(size=20, colour=(255, 0, 0), soft=False) -> Sticker:
+    rgba = np.zeros((size, size, 4), np.uint8)
+    rgba[..., :3] = colour
+    rgba[..., 3] = 255
+    if soft:
+        rgba[0, :, 3] = rgba[-1, :, 3] = rgba[:, 0, 3] = rgba[:, -1, 3] = 128
+    return Sticker(rgba=rgba, label="square", source_box=(0, 0, size, size), score=1.0, method="test")
+
+
+def bbox(mask):
+    ys, xs = np.nonzero(mask > 0.5)
+    return xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+
+
+BG = np.full((100, 120, 3), 40, np.uint8)
+
+
+def test_position_and_scale():
+    comp = paste(BG, [Placement(square(), 50, 40, 2.0)])
+    x, y, w, h = bbox(comp.mask)
+    assert abs(w - 40) <= 1 and abs(h - 40) <= 1
+    assert abs(x + w / 2 - 50.5) <= 1 and abs(y + h / 2 - 40.5) <= 1
+    assert tuple(comp.image[40, 50]) == (255, 0, 0)
+    assert tuple(comp.image[5, 5]) == (40, 40, 40)
+    ox, oy, ow, oh = comp.objects[0].box  # counts every touched pixel, so it holds the half-alpha box
+    assert ox <= x and oy <= y and ox + ow >= x + w and oy + oh >= y + h and ow <= w + 2
+
+
+def test_rotation_45_widens_the_box():
+    comp = paste(BG, [Placement(square(), 60, 50, 1.0, 45)])
+    _, _, w, h = bbox(comp.mask)
+    assert 26 <= w <= 30 and 26 <= h <= 30  # 20 * sqrt(2) = 28.3
+
+
+def test_default_is_centre():
+    comp = paste(BG, [Placement(square())])
+    x, y, w, h = bbox(comp.mask)
+    assert abs(x + w / 2 - 60) <= 1 and abs(y + h / 2 - 50) <= 1
+
+
+def test_partly_off_canvas_is_clipped():
+    comp = paste(BG, [Placement(square(), 2, 2)])
+    x, y, w, h = bbox(comp.mask)
+    assert (x, y) == (0, 0) and w <= 13 and h <= 13
+
+
+def test_entirely_off_canvas_is_refused():
+    with pytest.raises(UsageError, match="entirely outside the 120x100 background"):
+        paste(BG, [Placement(square(), 500, 50, name="cup.png")])
+
+
+def test_occlusion_reduces_the_visible_mask():
+    comp = paste(BG, [Placement(square(colour=(255, 0, 0)), 50, 50), Placement(square(colour=(0, 0, 255)), 60, 50)])
+    first, second = comp.objects
+    alone = (paste(BG, [Placement(square(), 50, 50)]).mask > 0.5).sum()
+    assert (second.mask > 0.5).sum() == alone
+    assert (first.mask > 0.5).sum() == pytest.approx(alone / 2, abs=25)  # the right half is covered
+    assert tuple(comp.image[50, 55]) == (0, 0, 255)
+
+
+def test_soft_edge_blends_without_dark_fringe():
+    white_bg = np.full((60, 60, 3), 255, np.uint8)
+    comp = paste(white_bg, [Placement(square(colour=(255, 255, 255), soft=True), 30, 30)])
+    assert comp.image.min() >= 254, "premultiplied blending: white on white stays white"
+    assert ((comp.mask > 0.1) & (comp.mask < 0.6)).sum() >= 60, "the half-transparent rim stays soft in the mask"
+
+
+def test_parse_placement():
+    assert parse_placement("a.png") == ("a.png", {})
+    assert parse_placement("a.png@10,20") == ("a.png", {"x": 10.0, "y": 20.0})
+    assert parse_placement("dir@x/a.png@10,20,0.5,30") == ("dir@x/a.png", {"x": 10.0, "y": 20.0, "scale": 0.5, "rotation": 30.0})
+    with pytest.raises(UsageError):
+        parse_placement("a.png@10")
