@@ -6,12 +6,8 @@ Heavy libraries (TensorFlow) load only when a backend that needs them runs.
 """
 from __future__ import annotations
 
+# Imported eagerly (light: NumPy, Pillow, OpenCV) so that the function ``harmonize``
+# takes the name the ``compositor.harmonize`` subpackage would otherwise claim.
+from .api import compose, cut, harmonize, load_composite, paste
+
 __all__ = ["cut", "paste", "harmonize", "compose", "load_composite"]
-
-
-def __getattr__(name: str):
-    if name in __all__:
-        from . import api
-
-        return getattr(api, name)
-    raise AttributeError(f"module 'compositor' has no attribute {name!r}")

@@ -69,7 +69,7 @@ def _add_settings(parser: argparse.ArgumentParser, kind: str, name: str, skip: t
             continue
         flag = "--" + field.replace("_", "-")
         shown = ",".join(default) if isinstance(default, tuple) else default
-        text = f"{help_text} (default: {shown})"
+        text = f"{help_text} (default: {shown})".replace("%", "%%")
         if isinstance(default, bool):
             group.add_argument(flag, dest=f"set_{field}", action=argparse.BooleanOptionalAction,
                                default=argparse.SUPPRESS, help=text)

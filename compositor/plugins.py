@@ -7,6 +7,7 @@ reported with its name and the reason; the others keep working.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from importlib.metadata import entry_points
 
@@ -74,6 +75,10 @@ def convert(raw, hint, label: str):
         items = raw.split(",") if isinstance(raw, str) else list(raw)
         return tuple(convert(i.strip() if isinstance(i, str) else i, args[0], label) for i in items if i != "")
     if not isinstance(raw, str):
+        if hint is int and isinstance(raw, float):
+            if not raw.is_integer():
+                raise UsageError(f"{label} must be a whole number; received {raw!r}.")
+            return int(raw)
         return raw
     try:
         if hint is bool:
@@ -115,6 +120,8 @@ def check_choice(value, choices, label: str) -> None:
 
 
 def check_range(value, lo, hi, label: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"{label} must be a finite number; received {value}.")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         bounds = f"between {lo} and {hi}" if lo is not None and hi is not None else (f">= {lo}" if lo is not None else f"<= {hi}")
         raise UsageError(f"{label} must be {bounds}; received {value}.")
