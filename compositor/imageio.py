@@ -121,7 +121,7 @@ def read_rgba(path: str | os.PathLike) -> np.ndarray:
     im = _open(path)
     try:
         return _pil_to_rgba(im)
-    except ValueError as exc:  # a mode Pillow cannot convert (e.g. LAB)
+    except ValueError as exc:  # a mode Pillow has no conversion to RGBA for
         raise _unsupported_mode(path, im, exc) from None
 
 
@@ -151,8 +151,11 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None, *, 
             alpha = rgba[..., 3]
             gray = alpha if alpha.min() < 255 else np.asarray(im.convert("L"))
         else:
-            gray = np.asarray(im.convert("L"))
-    except ValueError as exc:  # a mode Pillow cannot convert (e.g. LAB)
+            try:
+                gray = np.asarray(im.convert("L"))
+            except ValueError:  # no direct conversion (e.g. LAB): go through RGB
+                gray = np.asarray(im.convert("RGB").convert("L"))
+    except ValueError as exc:  # a mode Pillow has no conversion for
         raise _unsupported_mode(path, im, exc) from None
     mask = gray.astype(np.float32) / 255.0
     if shape is not None:
@@ -197,6 +200,22 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
+def write_all(writes: list[tuple[str | os.PathLike, Any]]) -> None:
+    """Run ``(path, write)`` pairs in order; if one fails, remove the files the earlier ones
+    created, so a command never leaves part of its outputs behind."""
+    created: list[Path] = []
+    try:
+        for path, write in writes:
+            existed = Path(path).exists()
+            write()
+            if not existed:
+                created.append(Path(path))
+    except BaseException:
+        for path in created:
+            path.unlink(missing_ok=True)
+        raise
+
+
 def image_format(path: str | os.PathLike) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in _WRITE_FORMATS:
@@ -213,8 +232,9 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray) -> None:
     arr = np.asarray(pixels)
     if arr.dtype != np.uint8:
         raise TypeError(f"write_image expects uint8 pixels, got {arr.dtype}")
-    if fmt == "JPEG" and arr.ndim == 3 and arr.shape[2] == 4:
-        raise UsageError(f"{path}: JPEG cannot keep the alpha channel; write the sticker as .png.")
+    if fmt in ("JPEG", "BMP") and arr.ndim == 3 and arr.shape[2] == 4:
+        # (Pillow writes a 32-bit BMP but reads it back as RGB: the transparency would be lost)
+        raise UsageError(f"{path}: {fmt} cannot keep the alpha channel; write the sticker as .png.")
     im = Image.fromarray(arr)
     options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     _atomic_write(Path(path), lambda fh: im.save(fh, format=fmt, **options))

@@ -39,6 +39,8 @@ def parse_placement(spec: str) -> tuple[str, dict]:
         values = [float(p) for p in parts]
     except ValueError:
         raise UsageError(f"{spec!r}: X, Y, SCALE and DEG must be numbers.") from None
+    if not all(np.isfinite(values)):
+        raise UsageError(f"{spec!r}: X, Y, SCALE and DEG must be finite numbers.")
     out = {"x": values[0], "y": values[1]}
     if len(values) > 2:
         out["scale"] = values[2]

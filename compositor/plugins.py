@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 import typing
 from importlib.metadata import entry_points
 
@@ -65,7 +66,7 @@ def convert(raw, hint, label: str):
     """Convert a CLI string (or an already typed value) to the field's type."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-    if origin is typing.Union or str(origin) == "types.UnionType":
+    if origin is typing.Union or origin is types.UnionType:
         if raw is None or (isinstance(raw, str) and raw.lower() in ("none", "")):
             if type(None) in args:
                 return None

@@ -1,0 +1,487 @@
+"""The command line's bad-input contract.
+
+Every bad input gives one sentence naming the file (or value) and the problem, exit
+code 2 for usage errors and 1 for failures, no traceback unless ``--traceback``, and no
+output file left behind (hidden ``.*.part`` temporary files included). The CLI runs
+in-process through ``compositor.cli.main``; two tests start a real process. TensorFlow
+is made unimportable for the in-process tests, so any harmonize case that reached the
+network would fail instead of passing slowly.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from compositor import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+CHELSEA_SIZE = (451, 300)  # w, h
+COFFEE_SIZE = (600, 400)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+@pytest.fixture(autouse=True)
+def no_tensorflow(monkeypatch):
+    """Importing TensorFlow (or Keras) fails: every case here must finish before the network."""
+    for name in ("tensorflow", "keras", "tensorflow_hub"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """A folder with copies of the samples and a few generated inputs; the current directory."""
+    shutil.copy(SAMPLES / "coffee.png", tmp_path / "coffee.png")
+    shutil.copy(SAMPLES / "chelsea.png", tmp_path / "chelsea.png")
+    w, h = CHELSEA_SIZE
+    sticker = np.zeros((60, 80, 4), np.uint8)
+    sticker[..., 0] = 255  # red
+    sticker[10:50, 10:70, 3] = 255
+    sticker[5:10, 5:75, 3] = 128  # a soft edge
+    Image.fromarray(sticker).save(tmp_path / "sticker.png")
+    mask = np.zeros((h, w), np.uint8)
+    mask[100:150, 100:200] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    Image.fromarray(np.zeros((h, w), np.uint8)).save(tmp_path / "mask_empty.png")
+    Image.fromarray(np.full((h, w), 255, np.uint8)).save(tmp_path / "mask_white.png")
+    Image.fromarray(mask[: h // 2, : w // 2]).save(tmp_path / "mask_small.png")
+    (tmp_path / "notes.png").write_text("not a picture\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run(argv, capsys) -> tuple[int, str, str]:
+    """``compositor ARGV`` in-process: (exit code, stdout, stderr). Argparse's own errors exit."""
+    try:
+        code = cli.main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert sys.modules.get("tensorflow") is None, "TensorFlow was imported"
+    return code, out, err
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (hidden ``.name.part`` ones included) with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def assert_error(code: int, err: str, expected_code: int, *names: object) -> str:
+    """One line, ``compositor: error: ...``, naming each of ``names``, with the right exit code."""
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"not one sentence:\n{err}"
+    line = lines[0]
+    assert line.startswith("compositor: error: "), line
+    assert "internal error" not in line
+    for name in names:
+        assert str(name) in line, f"{name} not named in {line!r}"
+    assert code == expected_code, f"exit {code}, expected {expected_code}: {line}"
+    return line
+
+
+def assert_argparse_error(code: int, err: str, *words: str) -> str:
+    """Argparse's usage errors: exit 2, the last line names the option and the value, no traceback."""
+    assert code == 2
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert "error:" in last
+    for word in words:
+        assert word in last, f"{word} not in {last!r}"
+    return last
+
+
+def fails_cleanly(argv, capsys, folder: Path, expected_code: int, *names: object) -> str:
+    """Run a command that must fail; check the message, exit code and that no file changed or appeared."""
+    before = files(folder)
+    code, out, err = run(argv, capsys)
+    line = assert_error(code, err, expected_code, *names)
+    assert files(folder) == before, "an output (or temporary) file was written or an input changed"
+    return line
+
+
+# ----------------------------------------------------------------------------- cut
+
+PLUGINS_UNION_BUG = ("plugins.convert does not recognise `X | None` hints (types.UnionType), so --box "
+                     "'60,10,430,380' reaches CutSettings as a str and is refused as 13 'numbers'")
+
+
+@pytest.mark.parametrize("box, words", [
+    ("1000,1000,50,50", ("1000,1000,50,50", "outside", "600x400")),
+    ("=-500,10,100,100", ("outside",)),
+    ("10,10,0,50", ("10,10,0,50", "no area")),
+    ("10,10,50,-3", ("no area",)),
+])
+def test_cut_bad_box(work, capsys, box, words):
+    box_args = ["--box" + box] if box.startswith("=") else ["--box", box]
+    fails_cleanly(["cut", "coffee.png", "-o", "out/sticker.png", *box_args], capsys, work, 2, *words)
+
+
+def test_cut_bad_box_exits_2_and_writes_nothing(work, capsys):
+    # holds even with the plugins bug above (the message is wrong, not the outcome)
+    for box in ("1000,1000,50,50", "10,10,0,50", "1,2,3"):
+        fails_cleanly(["cut", "coffee.png", "-o", "sticker.png", "--box", box], capsys, work, 2, "box")
+
+
+@pytest.mark.parametrize("output", ["coffee.png", "./coffee.png", "sub/../coffee.png", "{work}/coffee.png"])
+def test_cut_output_is_the_input(work, capsys, output):
+    original = (work / "coffee.png").read_bytes()
+    output = output.format(work=work)
+    fails_cleanly(["cut", "coffee.png", "-o", output, "--iterations", "1"], capsys, work, 2, output, "input")
+    assert (work / "coffee.png").read_bytes() == original
+
+
+@pytest.mark.parametrize("photo, word, code", [
+    ("notes.png", "not an image", 1),
+    ("missing.png", "no such file", 1),
+    (".", "folder", 1),
+])
+def test_cut_unreadable_photo(work, capsys, photo, word, code):
+    fails_cleanly(["cut", photo, "-o", "sticker.png"], capsys, work, code, photo, word)
+
+
+def test_cut_truncated_photo(work, capsys):
+    data = (work / "coffee.png").read_bytes()
+    (work / "half.png").write_bytes(data[: len(data) // 2])
+    fails_cleanly(["cut", "half.png", "-o", "sticker.png"], capsys, work, 1, "half.png", "truncated")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["-o", "sticker.xyz"], ("sticker.xyz", "extension")),
+    (["-o", "sticker.png", "--iterations", "0"], ("iterations", "0")),
+    (["-o", "sticker.jpg"], ("sticker.jpg", "alpha")),
+    (["-o", "sticker.png", "--feather", "abc"], ("feather", "abc")),
+    (["-o", "sticker.png", "--set", "nosuch=1"], ("nosuch",)),
+    (["-o", "sticker.png", "--set", "novalue"], ("KEY=VALUE", "novalue")),
+])
+def test_cut_bad_options(work, capsys, argv, words):
+    fails_cleanly(["cut", "coffee.png", *argv], capsys, work, 2, *words)
+
+
+def test_cut_unknown_method(work, capsys):
+    before = files(work)
+    code, _, err = run(["cut", "coffee.png", "-o", "s.png", "--method", "nosuch"], capsys)
+    assert_argparse_error(code, err, "--method", "nosuch")
+    assert files(work) == before
+
+
+def test_cut_rgba_sticker_as_jpeg_is_refused_before_writing(work, capsys):
+    Image.open(work / "coffee.png").convert("RGB").resize((150, 100)).save(work / "small.png")  # quick to cut
+    fails_cleanly(["cut", "small.png", "-o", "sticker.jpg", "--iterations", "1"], capsys, work, 2,
+                  "sticker.jpg", "alpha")
+
+
+def test_cut_nothing_found_names_the_photo(work, capsys):
+    Image.fromarray(np.full((90, 120, 3), 128, np.uint8)).save(work / "flat.png")
+    fails_cleanly(["cut", "flat.png", "-o", "sticker.png", "--iterations", "1"], capsys, work, 1, "flat.png")
+
+
+def _check_sticker(work: Path, path: Path, sidecar: Path) -> None:
+    rgba = np.asarray(Image.open(path))
+    assert rgba.ndim == 3 and rgba.shape[2] == 4, "the sticker must be RGBA"
+    alpha = rgba[..., 3]
+    assert ((alpha > 0) & (alpha < 255)).any(), "the alpha edge should be soft"
+    assert (alpha == 255).any() and (alpha == 0).any()
+    record = json.loads(sidecar.read_text())
+    assert {"method", "source_box", "score"} <= set(record)
+    assert record["method"] == "grabcut"
+    x, y, w, h = record["source_box"]
+    assert (w, h) == (rgba.shape[1], rgba.shape[0])
+    assert 0 <= x and 0 <= y and x + w <= COFFEE_SIZE[0] and y + h <= COFFEE_SIZE[1]
+    assert 0.0 <= record["score"] <= 1.0
+    assert not [n for n in os.listdir(path.parent) if n.endswith(".part")]
+
+
+def test_cut_with_box(work, capsys):
+    code, _, err = run(["cut", "coffee.png", "--box", "60,10,430,380", "--iterations", "1", "-o", "out/cup.png"],
+                       capsys)
+    assert code == 0, err
+    _check_sticker(work, work / "out" / "cup.png", work / "out" / "cup.json")
+
+
+def test_cut_with_box_through_the_api(work):
+    # the same cut as above, with the box given as a tuple (which the settings accept)
+    from compositor import api
+    from compositor.imageio import write_image, write_json
+
+    sticker = api.cut(work / "coffee.png", "grabcut", box=(60, 10, 430, 380), iterations=1)[0]
+    write_image(work / "cup.png", sticker.rgba)
+    write_json(work / "cup.json", api.sticker_record(sticker))
+    _check_sticker(work, work / "cup.png", work / "cup.json")
+    x, y, w, h = sticker.source_box
+    assert x >= 60 - 8 and y >= 10 - 8 and x + w <= 490 + 8 and y + h <= 390 + 8  # the box, give or take the feather
+
+
+# ----------------------------------------------------------------------------- paste
+
+def test_paste_off_the_canvas(work, capsys):
+    for where in ("5000,5000", "-1000,100,1,45", "100,-400,0.5"):
+        fails_cleanly(["paste", "chelsea.png", f"sticker.png@{where}", "-o", "comp.png", "--mask-out", "m.png"],
+                      capsys, work, 2, "sticker.png", "outside", "451x300")
+
+
+def test_paste_second_sticker_off_the_canvas_writes_nothing(work, capsys):
+    fails_cleanly(["paste", "chelsea.png", "sticker.png@100,100", "sticker.png@9000,100",
+                   "-o", "comp.png", "--mask-out", "m.png"], capsys, work, 2, "sticker.png", "outside")
+
+
+@pytest.mark.parametrize("output, mask_out, named", [
+    ("chelsea.png", "m.png", "chelsea.png"),
+    ("./chelsea.png", "m.png", "./chelsea.png"),
+    ("comp.png", "chelsea.png", "chelsea.png"),
+    ("sticker.png", "m.png", "sticker.png"),
+    ("comp.png", "comp.png", "comp.png"),
+])
+def test_paste_output_clashes(work, capsys, output, mask_out, named):
+    original = (work / "chelsea.png").read_bytes()
+    fails_cleanly(["paste", "chelsea.png", "sticker.png@100,100", "-o", output, "--mask-out", mask_out],
+                  capsys, work, 2, named)
+    assert (work / "chelsea.png").read_bytes() == original
+
+
+@pytest.mark.parametrize("args, code, words", [
+    (["notes.png", "sticker.png"], 1, ("notes.png", "not an image")),
+    (["chelsea.png", "missing.png@10,10"], 1, ("missing.png", "no such file")),
+    (["chelsea.png", "notes.png@10,10"], 1, ("notes.png",)),
+    (["chelsea.png", "sticker.png@100"], 2, ("sticker.png@100", "X,Y")),
+    (["chelsea.png", "sticker.png@a,b"], 2, ("sticker.png@a,b", "numbers")),
+    (["chelsea.png", "sticker.png@100,100,0"], 2, ("sticker.png", "scale")),
+    (["chelsea.png", "sticker.png@100,100,-1"], 2, ("sticker.png", "scale")),
+])
+def test_paste_bad_inputs(work, capsys, args, code, words):
+    fails_cleanly(["paste", *args, "-o", "comp.png", "--mask-out", "m.png"], capsys, work, code, *words)
+
+
+def test_paste_transparent_sticker(work, capsys):
+    Image.fromarray(np.zeros((10, 10, 4), np.uint8)).save(work / "clear.png")
+    fails_cleanly(["paste", "chelsea.png", "clear.png", "-o", "comp.png", "--mask-out", "m.png"],
+                  capsys, work, 2, "clear.png", "transparent")
+
+
+@pytest.mark.parametrize("output, mask_out, named", [("comp.xyz", "m.png", "comp.xyz"), ("comp.png", "m", "m")])
+def test_paste_unknown_extension(work, capsys, output, mask_out, named):
+    fails_cleanly(["paste", "chelsea.png", "sticker.png", "-o", output, "--mask-out", mask_out],
+                  capsys, work, 2, named, "extension")
+
+
+def test_paste_mask_cannot_be_written_leaves_no_composite(work, capsys):
+    (work / "afile").write_text("in the way")
+    fails_cleanly(["paste", "chelsea.png", "sticker.png@100,100", "-o", "comp.png", "--mask-out", "afile/m.png"],
+                  capsys, work, 1, "afile/m.png")
+
+
+def test_paste_two_stickers_with_rotation(work, capsys):
+    code, _, err = run(["paste", "chelsea.png", "sticker.png@100,100", "sticker.png@300,200,0.5,30",
+                        "-o", "out/comp.png", "--mask-out", "out/mask.png"], capsys)
+    assert code == 0, err
+    assert "Traceback" not in err
+    comp = np.asarray(Image.open(work / "out" / "comp.png"))
+    background = np.asarray(Image.open(work / "chelsea.png").convert("RGB"))
+    assert comp.shape == background.shape
+    mask = np.asarray(Image.open(work / "out" / "mask.png"))
+    assert mask.shape == background.shape[:2]
+    assert mask[100, 100] == 255 and mask[200, 300] == 255  # under each sticker's centre
+    assert (mask[:, 400:] == 0).all() and (mask[250:, :] == 0).all()  # far from both
+    assert comp[100, 100].tolist() == [255, 0, 0] and comp[200, 300].tolist() == [255, 0, 0]
+    np.testing.assert_array_equal(comp[mask == 0], background[mask == 0])
+    # the rotated, half-size sticker covers less than the first
+    record = json.loads((work / "out" / "comp.json").read_text())
+    assert len(record["objects"]) == 2
+    first, second = record["objects"]
+    assert second["rotation"] == 30 and second["scale"] == 0.5
+    assert 0 < second["visible_pixels"] < first["visible_pixels"]
+    assert record["background"]["path"] == "chelsea.png"
+    assert sorted(os.listdir(work / "out")) == ["comp.json", "comp.png", "mask.png"]
+
+
+# ----------------------------------------------------------------------------- harmonize
+
+def harmonize(*extra) -> list[str]:
+    return ["harmonize", "chelsea.png", "--mask", "mask.png", "-o", "h.png", "--iterations", "1", *extra]
+
+
+@pytest.mark.parametrize("mask, words", [
+    ("mask_small.png", ("mask_small.png", "225x150", "451x300", "chelsea.png")),
+    ("mask_empty.png", ("mask_empty.png", "empty")),
+    ("mask_white.png", ("mask_white.png", "whole image")),
+])
+def test_harmonize_bad_mask(work, capsys, mask, words):
+    fails_cleanly(["harmonize", "chelsea.png", "--mask", mask, "-o", "h.png"], capsys, work, 2, *words)
+
+
+@pytest.mark.parametrize("argv, code, words", [
+    (["harmonize", "notes.png", "--mask", "mask.png", "-o", "h.png"], 1, ("notes.png",)),
+    (["harmonize", "chelsea.png", "--mask", "notes.png", "-o", "h.png"], 1, ("notes.png",)),
+    (["harmonize", "chelsea.png", "--mask", "missing.png", "-o", "h.png"], 1, ("missing.png", "no such file")),
+])
+def test_harmonize_unreadable_inputs(work, capsys, argv, code, words):
+    fails_cleanly(argv, capsys, work, code, *words)
+
+
+@pytest.mark.parametrize("output", ["chelsea.png", "mask.png", "./chelsea.png"])
+def test_harmonize_output_is_an_input(work, capsys, output):
+    before = {n: (work / n).read_bytes() for n in ("chelsea.png", "mask.png")}
+    fails_cleanly(["harmonize", "chelsea.png", "--mask", "mask.png", "-o", output], capsys, work, 2, output, "input")
+    assert {n: (work / n).read_bytes() for n in before} == before
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--iterations", "abc"], ("iterations", "abc")),
+    (["--iterations", "-5"], ("iterations", "-5")),
+    (["--set", "iterations=abc"], ("iterations", "abc")),
+    (["--set", "bogus=1"], ("bogus",)),
+    (["--max-size", "8"], ("max_size", "8")),
+    (["--content-layers", "block9_conv9"], ("block9_conv9",)),
+    (["--snapshot-every", "-1"], ("--snapshot-every", "-1")),
+])
+def test_harmonize_bad_setting(work, capsys, extra, words):
+    fails_cleanly(harmonize(*extra), capsys, work, 2, *words)
+
+
+def test_harmonize_unknown_output_extension(work, capsys):
+    fails_cleanly(["harmonize", "chelsea.png", "--mask", "mask.png", "-o", "h.xyz"], capsys, work, 2, "h.xyz")
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--backend", "nosuch"], ("--backend", "nosuch")),
+    (["--optimizer", "foo"], ("--optimizer", "foo")),
+    (["--pooling", "median"], ("--pooling", "median")),
+])
+def test_harmonize_bad_choice(work, capsys, extra, words):
+    before = files(work)
+    code, _, err = run(harmonize(*extra), capsys)
+    assert_argparse_error(code, err, *words)
+    assert files(work) == before
+
+
+def test_argparse_errors_are_one_sentence(work, capsys):
+    try:
+        code = cli.main(harmonize("--optimizer", "foo"))
+    except SystemExit as exc:
+        code = f"SystemExit({exc.code})"
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("extra, mask, words", [
+    (["--learning-rate", "0"], "mask.png", ("learning_rate", "0")),
+    (["--learning-rate", "0.5"], "mask_empty.png", ("mask_empty.png", "empty")),
+])
+def test_harmonize_learning_rate(work, capsys, extra, mask, words):
+    fails_cleanly(["harmonize", "chelsea.png", "--mask", mask, "-o", "h.png", *extra], capsys, work, 2, *words)
+
+
+# ----------------------------------------------------------------------------- compose and the rest
+
+def test_compose_output_clash_and_bad_setting(work, capsys):
+    fails_cleanly(["compose", "coffee.png", "chelsea.png", "-o", "out", "--iterations", "abc"],
+                  capsys, work, 2, "iterations", "abc")
+    (work / "out").mkdir()
+    shutil.copy(work / "chelsea.png", work / "out" / "composite.png")
+    fails_cleanly(["compose", "coffee.png", "out/composite.png", "-o", "out"], capsys, work, 2, "composite.png")
+
+
+def test_bad_pixel_limit_setting(work, capsys, monkeypatch):
+    monkeypatch.setenv("COMPOSITOR_MAX_PIXELS", "lots")
+    fails_cleanly(["cut", "coffee.png", "-o", "s.png"], capsys, work, 2, "COMPOSITOR_MAX_PIXELS", "lots")
+
+
+def test_photo_over_the_pixel_limit(work, capsys, monkeypatch):
+    monkeypatch.setenv("COMPOSITOR_MAX_PIXELS", "100000")
+    fails_cleanly(["cut", "coffee.png", "-o", "s.png"], capsys, work, 1, "coffee.png", "100,000")
+
+
+def test_help_in_process(capsys):
+    for argv in (["--help"], ["harmonize", "--help"], ["cut", "--help"], ["paste", "--help"]):
+        code, out, err = run(argv, capsys)
+        assert code == 0 and "usage: compositor" in out and not err
+
+
+def test_unexpected_error_is_one_sentence_unless_traceback(work, capsys, monkeypatch):
+    def boom(args):
+        raise RuntimeError("something odd")
+
+    monkeypatch.setattr(cli, "cmd_paste", boom)  # program() looks the command up when called
+    argv = ["paste", "chelsea.png", "sticker.png", "-o", "c.png", "--mask-out", "m.png"]
+    code, _, err = run(argv, capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "RuntimeError: something odd" in err and "--traceback" in err
+    with pytest.raises(RuntimeError):
+        cli.main(["--traceback", *argv])
+
+
+def test_traceback_after_the_command(work, capsys):
+    with pytest.raises(Exception) as info:
+        try:
+            cli.main(["cut", "missing.png", "-o", "s.png", "--traceback"])
+        except SystemExit as exc:  # argparse: "unrecognized arguments: --traceback"
+            raise AssertionError(f"exit {exc.code}: {capsys.readouterr().err.strip().splitlines()[-1]}") from None
+    assert "missing.png" in str(info.value)
+
+
+# ----------------------------------------------------------------------------- real processes
+
+def _compositor() -> list[str]:
+    exe = Path(sys.executable).with_name("compositor")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "compositor.cli"]
+
+
+def _run_compositor(*argv: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([*_compositor(), *argv], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_real_process_exit_code(tmp_path):
+    missing = tmp_path / "missing.png"
+    done = _run_compositor("cut", str(missing), "-o", str(tmp_path / "s.png"))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [f"compositor: error: {missing}: no such file."]
+    assert os.listdir(tmp_path) == []
+
+
+def test_real_process_traceback_on_request(tmp_path):
+    missing = tmp_path / "missing.png"
+    done = _run_compositor("--traceback", "cut", str(missing), "-o", str(tmp_path / "s.png"))
+    assert done.returncode == 1
+    assert "Traceback (most recent call last)" in done.stderr
+    assert "CompositorError" in done.stderr and str(missing) in done.stderr
+    assert os.listdir(tmp_path) == []
+
+
+HELP_PROBE = r"""
+import contextlib, io, json, sys
+from compositor import cli
+results = []
+for argv in (["--help"], ["harmonize", "--help"], ["harmonize", "--backend", "vgg19", "--help"], ["cut", "--help"],
+             ["compose", "--help"]):
+    text = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(text):
+            code = cli.main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    results.append({"argv": argv, "code": code, "usage": "usage: compositor" in text.getvalue(),
+                    "tensorflow": "tensorflow" in sys.modules or "keras" in sys.modules})
+print(json.dumps(results))
+"""
+
+
+def test_help_exits_0_without_importing_tensorflow():
+    done = subprocess.run([sys.executable, "-c", HELP_PROBE], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(results) == 5
+    for r in results:
+        assert r["code"] == 0 and r["usage"], r
+        assert not r["tensorflow"], f"{r['argv']} imported TensorFlow"
