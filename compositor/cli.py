@@ -375,7 +375,7 @@ def cmd_models(args) -> int:
     print(f"models folder: {models.models_dir()} (set {models.ENV_DIR} to change)")
     for row in models.status():
         state = "ok" if row["verified"] else ("BAD HASH" if row["present"] else "missing")
-        print(f"  {row['name']:<16} {state:<8} {row['path']}")
+        print(f"  {row['name']:<22} {state:<8} {row['path']}")
         print(f"  {'':<16} {row['description']}; licence: {row['licence']}")
     return 0
 

