@@ -376,7 +376,7 @@ def cmd_models(args) -> int:
     for row in models.status():
         state = "ok" if row["verified"] else ("BAD HASH" if row["present"] else "missing")
         print(f"  {row['name']:<22} {state:<8} {row['path']}")
-        print(f"  {'':<16} {row['description']}; licence: {row['licence']}")
+        print(f"  {'':<22} {row['description']}; licence: {row['licence']}")
     return 0
 
 
