@@ -40,6 +40,7 @@ import numpy as np
 from ..errors import UsageError
 from ..plugins import check_choice, check_range, setting
 from ..types import Composite, Result
+from ..masks import auto_ring_width, dilate, ellipse, lab, ring_mask
 from .base import Progress, check_composite, to_uint8
 
 __all__ = ["NoneHarmonizer", "PoissonHarmonizer", "ReinhardHarmonizer", "NoneSettings", "PoissonSettings",
@@ -67,31 +68,6 @@ def _object_region(composite: Composite, backend: str) -> np.ndarray:
     if region.all():
         raise UsageError(f"{backend}: the composite's mask covers the whole image, so there is no background to harmonize against.")
     return region
-
-
-def _ellipse(px: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
-
-
-def _dilate(region: np.ndarray, px: int) -> np.ndarray:
-    """``region`` (bool) grown by ``px`` pixels (a disc); outside the image counts as empty.
-
-    Only the region's bounding box grown by ``px`` is touched. Small radii use an
-    elliptical kernel; large ones the Euclidean distance transform, whose cost does not
-    grow with the radius (a 700 px kernel over a 12 MP image takes minutes)."""
-    if px <= 0 or not region.any():
-        return region.copy()
-    H, W = region.shape
-    x, y, w, h = cv2.boundingRect(region.astype(np.uint8))
-    x0, y0, x1, y1 = max(0, x - px - 1), max(0, y - px - 1), min(W, x + w + px + 1), min(H, y + h + px + 1)
-    sub = region[y0:y1, x0:x1].astype(np.uint8)
-    if px <= 16:
-        grown = cv2.dilate(sub, _ellipse(px), borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
-    else:
-        grown = cv2.distanceTransform(1 - sub, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= px
-    out = np.zeros_like(region, dtype=bool)
-    out[y0:y1, x0:x1] = grown
-    return out
 
 
 def fill(image: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -122,22 +98,6 @@ def fill(image: np.ndarray, known: np.ndarray) -> np.ndarray:
         a = np.clip(w, 0.0, 1.0)[..., None]
         estimate = np.where(a > 1e-6, v / np.maximum(a, 1e-6), 0.0) * a + up * (1.0 - a)
     return np.where(known[..., None], image, estimate).astype(np.float32)
-
-
-def lab(rgb: np.ndarray) -> np.ndarray:
-    """RGB uint8 -> CIE Lab float32 (L 0..100, a and b about -127..127)."""
-    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-
-
-def ring_mask(region: np.ndarray, width: int) -> np.ndarray:
-    """The background ring around ``region``: the region grown by ``width`` px, minus the region."""
-    return _dilate(region, width) & ~region
-
-
-def auto_ring_width(region: np.ndarray) -> int:
-    """15% of the object's bounding-box diagonal, at least 3 px."""
-    x, y, w, h = cv2.boundingRect(region.astype(np.uint8))
-    return max(3, int(round(0.15 * math.hypot(w, h))))
 
 
 def _stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -235,11 +195,11 @@ class PoissonHarmonizer:
         # The object's own pixels, less a 1 px rim (anti-aliased edge pixels carry the old
         # background, whose gradients would otherwise be kept as a speckled outline).
         core = c_mask >= 0.5
-        inner = cv2.erode(core.astype(np.uint8), _ellipse(1), borderType=cv2.BORDER_REPLICATE).astype(bool)
+        inner = cv2.erode(core.astype(np.uint8), ellipse(1), borderType=cv2.BORDER_REPLICATE).astype(bool)
         core = inner if inner.any() else (core if core.any() else c_region)
         # Destination: the composite with the object (and its anti-aliased rim) filled in
         # from the background; source: the object's pixels extended outward past its edge.
-        hole = _dilate(c_region, 1)
+        hole = dilate(c_region, 1)
         dest = to_uint8(fill(crop, ~hole))
         src = to_uint8(fill(crop, core))
 
@@ -248,7 +208,7 @@ class PoissonHarmonizer:
 
         src_p = pad(src, cv2.BORDER_REFLECT)
         dest_p = pad(dest, cv2.BORDER_REFLECT)
-        clone = _dilate(pad(c_region.astype(np.uint8), cv2.BORDER_CONSTANT).astype(bool), d)
+        clone = dilate(pad(c_region.astype(np.uint8), cv2.BORDER_CONSTANT).astype(bool), d)
         clone_u8 = clone.astype(np.uint8) * 255
         # seamlessClone places the mask's bounding box centred on `center`; with this centre
         # the destination ROI is exactly the source ROI (checked in the tests).
