@@ -158,6 +158,22 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     _add_output_options(p)
     _add_settings(p, "harmonizer", backend)
 
+    p = sub.add_parser("compare", formatter_class=_Formatter, help="run several harmonizers side by side",
+                       description="Harmonize one composite with several backends and write DIR/<backend>.png, "
+                                   "DIR/grid.png (labelled tiles with an enlarged crop of the seam), "
+                                   "DIR/report.json (seconds, settings, quality numbers) and DIR/index.html. "
+                                   "A failing backend is reported and the others still run.")
+    p.add_argument("composite")
+    p.add_argument("--mask", required=True, help="object mask (nonzero = object), same size as the composite")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--backends", default=",".join(plugins.names("harmonizer")),
+                   help="comma-separated backends (default: all registered: %(default)s)")
+    p.add_argument("--truth", help="the real photo, for MSE, fMSE, bMSE, PSNR and SSIM against it")
+    p.add_argument("--set", action="append", metavar="BACKEND.KEY=VALUE",
+                   help="a backend setting, e.g. --set vgg19.iterations=20 (repeatable)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    _add_traceback(p)
+
     p = sub.add_parser("models", formatter_class=_Formatter, help="list or fetch model weights",
                        description="List the model files (present, verified) or fetch them. Weights are never "
                                    "downloaded while compositing; this command places them and checks their hashes.")
@@ -207,7 +223,8 @@ class BarProgress:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="it", desc="harmonize", file=sys.stderr, dynamic_ncols=True)
+            self.bar = tqdm(total=total, unit="it", desc=getattr(self, "desc", "harmonize"), file=sys.stderr,
+                            dynamic_ncols=True)
         if info:
             self.bar.set_postfix({k: f"{v:.4g}" for k, v in info.items()}, refresh=False)
         self.bar.update(step - self.bar.n)
@@ -231,7 +248,7 @@ def _say(message: str) -> None:
 
 def program(args: argparse.Namespace) -> int:
     return {"cut": cmd_cut, "paste": cmd_paste, "harmonize": cmd_harmonize, "compose": cmd_compose,
-            "models": cmd_models}[args.command](args)
+            "compare": cmd_compare, "models": cmd_models}[args.command](args)
 
 
 def cmd_cut(args) -> int:
@@ -359,6 +376,60 @@ def cmd_compose(args) -> int:
                (outdir / "harmonized.png", lambda: write_image(outdir / "harmonized.png", result.image)),
                (outdir / "compose.json", lambda: write_json(outdir / "compose.json", record))])
     _say(f"{outdir}: sticker, composite, mask, harmonized ({result.backend}, {result.seconds:.1f} s) and compose.json")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from . import api
+    from .compare import compare, write_report
+    from .imageio import check_outputs, read_rgb
+
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if not backends:
+        raise UsageError("--backends is empty; name at least one backend.")
+    known = plugins.names("harmonizer")
+    for b in backends:
+        if b not in known:
+            raise UsageError(f"unknown backend {b!r} in --backends; available: {', '.join(known)}.")
+    settings: dict[str, dict] = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        backend, dot, field = key.partition(".")
+        if not sep or not dot:
+            raise UsageError(f"--set expects BACKEND.KEY=VALUE; received {item!r}.")
+        settings.setdefault(backend.strip(), {})[field.strip().replace("-", "_")] = value
+    outdir = Path(args.output)
+    names = [f"{b}.png" for b in backends] + ["grid.png", "report.json", "index.html"]
+    inputs = [args.composite, args.mask] + ([args.truth] if args.truth else [])
+    check_outputs(inputs, [outdir / n for n in names])
+    composite = api.load_composite(args.composite, args.mask)
+    truth = None
+    if args.truth:
+        truth = read_rgb(args.truth)
+        if truth.shape != composite.image.shape:
+            raise UsageError(f"{args.truth}: the real photo is {truth.shape[1]}x{truth.shape[0]} but the composite "
+                             f"is {composite.image.shape[1]}x{composite.image.shape[0]}; they must be the same size.")
+
+    def bar(name: str) -> BarProgress:
+        progress = BarProgress(args.quiet)
+        progress.desc = name
+        return progress
+
+    rows = compare(composite, backends, settings=settings, truth=truth, progress=bar)
+    write_report(outdir, rows, composite, inputs={k: api.describe_input(v) for k, v in
+                                                  (("composite", args.composite), ("mask", args.mask),
+                                                   ("truth", args.truth)) if v})
+    print(f"{'backend':<10} {'seconds':>8} {'colour gap':>10} {'seam':>6}" + ("  fMSE     PSNR" if truth is not None else ""))
+    for r in rows:
+        if not r.ok:
+            print(f"{r.backend:<10} FAILED: {r.error}")
+            continue
+        line = f"{r.backend:<10} {r.seconds:>8.2f} {r.metrics['color_gap']:>10.2f} {r.metrics['seam_ratio']:>6.2f}"
+        if truth is not None:
+            line += f"  {r.metrics['fmse']:<8.1f} {r.metrics['psnr']:.2f}"
+        print(line)
+    failed = [r.backend for r in rows if not r.ok]
+    _say(f"{outdir}: grid.png, report.json, index.html" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 0
 
 

@@ -1,0 +1,96 @@
+"""compositor compare: every backend side by side, a failing backend reported, the page in a real browser."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from compositor.cli import main
+from compositor.compare import compare, grid
+from compositor.harmonize.base import resize
+from compositor.imageio import read_rgb, write_image, write_mask
+from compositor.types import Composite
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+
+@pytest.fixture(scope="module")
+def case():
+    """A real photo with a region recoloured (the object) — the photo itself is the truth."""
+    truth = resize(read_rgb(SAMPLES / "chelsea.png"), (180, 120))
+    mask = np.zeros((120, 180), np.float32)
+    mask[40:90, 30:90] = 1.0
+    shifted = np.clip(truth.astype(np.float32) * [1.25, 0.9, 0.7], 0, 255).astype(np.uint8)
+    image = np.where(mask[..., None] > 0, shifted, truth)
+    return Composite(image=image, mask=mask), truth
+
+
+def test_compare_measures_each_backend(case):
+    comp, truth = case
+    rows = compare(comp, ["none", "reinhard", "poisson"], truth=truth)
+    by = {r.backend: r for r in rows}
+    assert [r.backend for r in rows] == ["composite", "none", "reinhard", "poisson"]
+    assert all(r.ok for r in rows)
+    assert by["none"].metrics["fmse"] == pytest.approx(by["composite"].metrics["fmse"])
+    assert by["none"].metrics["fmse"] > 100, "the perturbation is visible"
+    # Reinhard pulls the object's colour statistics toward the ring around it
+    assert by["reinhard"].metrics["color_gap"] < 0.5 * by["none"].metrics["color_gap"]
+    assert set(by["poisson"].metrics) >= {"mse", "fmse", "bmse", "psnr", "ssim", "color_gap", "seam_ratio"}
+    assert grid(rows, comp).shape[1] > 4 * 360
+
+
+def test_cli_compare_reports_a_failing_backend(case, tmp_path, monkeypatch):
+    comp, truth = case
+    monkeypatch.setenv("COMPOSITOR_MODELS_DIR", str(tmp_path / "no-models"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-keras"))
+    for name, img in (("c.png", comp.image), ("t.png", truth)):
+        write_image(tmp_path / name, img)
+    write_mask(tmp_path / "m.png", comp.mask)
+    out = tmp_path / "cmp"
+    code = main(["compare", str(tmp_path / "c.png"), "--mask", str(tmp_path / "m.png"), "-o", str(out),
+                 "--backends", "vgg19,poisson,reinhard,none", "--truth", str(tmp_path / "t.png"), "-q"])
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    rows = {r["backend"]: r for r in report["rows"]}
+    assert rows["vgg19"]["ok"] is False and "compositor models fetch" in rows["vgg19"]["error"]
+    for b in ("poisson", "reinhard", "none"):
+        assert rows[b]["ok"] and rows[b]["seconds"] is not None and (out / f"{b}.png").is_file()
+        assert rows[b]["metrics"]["fmse"] is not None
+    assert not (out / "vgg19.png").exists()
+    assert (out / "grid.png").is_file() and (out / "index.html").is_file()
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_index_html_in_headless_chromium(case, tmp_path):
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium for this test")
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    comp, truth = case
+    write_image(tmp_path / "c.png", comp.image)
+    write_mask(tmp_path / "m.png", comp.mask)
+    out = tmp_path / "cmp"
+    assert main(["compare", str(tmp_path / "c.png"), "--mask", str(tmp_path / "m.png"), "-o", str(out),
+                 "--backends", "poisson,reinhard,none", "-q"]) == 0
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,1200"]
+    url = (out / "index.html").as_uri()
+    dom = subprocess.run(flags + ["--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    for b in ("composite", "poisson", "reinhard", "none"):
+        assert f"<td>{b}</td>" in dom
+    shot = tmp_path / "shot.png"
+    subprocess.run(flags + [f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    page = read_rgb(shot)
+    # the inlined grid rendered: the lower part of the page holds photo pixels, not just white
+    lower = page[page.shape[0] // 3:]
+    assert (lower.std(axis=2) > 20).mean() > 0.05
