@@ -174,6 +174,26 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     _add_traceback(p)
 
+    p = sub.add_parser("bench", formatter_class=_Formatter, help="score harmonizers on the iHarmony4 protocol",
+                       description="Perturb the object in real photos and ask each harmonizer to restore them; "
+                                   "report fMSE (object), bMSE (seam band), MSE, PSNR, SSIM and seconds per image, "
+                                   "per perturbation family, with `none` (the composite as is) always measured "
+                                   "in the same run. Without --cases the built-in set is used.")
+    p.add_argument("--cases", help="a folder in iHarmony4's layout: composite_images/NAME_K_J.jpg, "
+                                   "masks/NAME_K.png, real_images/NAME.jpg")
+    p.add_argument("--backends", default=",".join(plugins.names("harmonizer")),
+                   help="comma-separated backends (default: all registered: %(default)s)")
+    p.add_argument("--families", default="transfer,camera", help="built-in perturbation families (default: %(default)s)")
+    p.add_argument("--per-case", type=int, default=2, help="perturbations per photo and family (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the built-in perturbations (default: %(default)s)")
+    p.add_argument("--max-side", type=int, help="downscale built-in photos to this long side")
+    p.add_argument("--set", action="append", metavar="BACKEND.KEY=VALUE",
+                   help="a backend setting, e.g. --set vgg19.iterations=50 (repeatable)")
+    p.add_argument("--json", metavar="OUT", help="write the summary and every row to this JSON file")
+    p.add_argument("-v", "--verbose", action="store_true", help="also print one row per case")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_traceback(p)
+
     p = sub.add_parser("models", formatter_class=_Formatter, help="list or fetch model weights",
                        description="List the model files (present, verified) or fetch them. Weights are never "
                                    "downloaded while compositing; this command places them and checks their hashes.")
@@ -248,7 +268,7 @@ def _say(message: str) -> None:
 
 def program(args: argparse.Namespace) -> int:
     return {"cut": cmd_cut, "paste": cmd_paste, "harmonize": cmd_harmonize, "compose": cmd_compose,
-            "compare": cmd_compare, "models": cmd_models}[args.command](args)
+            "compare": cmd_compare, "bench": cmd_bench, "models": cmd_models}[args.command](args)
 
 
 def cmd_cut(args) -> int:
@@ -379,25 +399,84 @@ def cmd_compose(args) -> int:
     return 0
 
 
-def cmd_compare(args) -> int:
-    from . import api
-    from .compare import compare, write_report
-    from .imageio import check_outputs, read_rgb
-
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+def _backends(text: str) -> list[str]:
+    backends = [b.strip() for b in text.split(",") if b.strip()]
     if not backends:
         raise UsageError("--backends is empty; name at least one backend.")
     known = plugins.names("harmonizer")
     for b in backends:
         if b not in known:
             raise UsageError(f"unknown backend {b!r} in --backends; available: {', '.join(known)}.")
+    return backends
+
+
+def _backend_settings(items: list[str] | None) -> dict[str, dict]:
     settings: dict[str, dict] = {}
-    for item in args.set or []:
+    for item in items or []:
         key, sep, value = item.partition("=")
         backend, dot, field = key.partition(".")
         if not sep or not dot:
             raise UsageError(f"--set expects BACKEND.KEY=VALUE; received {item!r}.")
         settings.setdefault(backend.strip(), {})[field.strip().replace("-", "_")] = value
+    return settings
+
+
+def cmd_bench(args) -> int:
+    from . import bench
+    from .imageio import write_json
+
+    backends = _backends(args.backends)
+    if "none" not in backends:
+        backends.insert(0, "none")
+    settings = _backend_settings(args.set)
+    if args.per_case < 1:
+        raise UsageError(f"--per-case must be at least 1; received {args.per_case}.")
+    if args.cases:
+        cases = bench.load_cases_dir(args.cases)
+    else:
+        cases = bench.builtin_cases(seed=args.seed, per_case=args.per_case, max_side=args.max_side,
+                                    families=[f.strip() for f in args.families.split(",") if f.strip()])
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(cases) * len(backends), unit="run", desc="bench", file=sys.stderr, dynamic_ncols=True)
+
+    def on_result(row: dict) -> None:
+        if bar is not None:
+            bar.set_postfix_str(f"{row['case']} {row['backend']}", refresh=False)
+            bar.update(1)
+
+    try:
+        rows = bench.run(cases, backends, settings, on_result)
+    finally:
+        if bar is not None:
+            bar.close()
+    summary = bench.summarize(rows)
+    if args.verbose:
+        print("| case | family | backend | object | fMSE | bMSE | PSNR | s |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            if r.get("ok"):
+                print(f"| {r['case']} | {r['family']} | {r['backend']} | {r['object_fraction']:.3f} | {r['fmse']:.1f} | "
+                      f"{r['bmse']:.1f} | {r['psnr']:.2f} | {r['seconds']:.2f} |")
+            else:
+                print(f"| {r['case']} | {r['family']} | {r['backend']} | failed: {r['error']} |")
+        print()
+    print(bench.table(summary))
+    if args.json:
+        write_json(args.json, {"cases": len(cases), "seed": args.seed, "backends": backends, "settings": settings,
+                               "summary": summary, "rows": rows})
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from . import api
+    from .compare import compare, write_report
+    from .imageio import check_outputs, read_rgb
+
+    backends = _backends(args.backends)
+    settings = _backend_settings(args.set)
     outdir = Path(args.output)
     names = [f"{b}.png" for b in backends] + ["grid.png", "report.json", "index.html"]
     inputs = [args.composite, args.mask] + ([args.truth] if args.truth else [])

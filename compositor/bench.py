@@ -1,0 +1,246 @@
+"""The harmonization benchmark (iHarmony4 protocol).
+
+A real photo and an object mask; the object's appearance is perturbed; each
+harmonizer is asked to restore the photo. Scores against the real photo on the 0..255
+scale: MSE and PSNR over the image, fMSE over the object, bMSE over a band either side
+of the object's edge (the seam), SSIM; and seconds per image.
+
+Built-in cases are made at run time from photos that ship with scikit-image and the
+hand-made masks in ``samples/bench/`` (``cases.json``), in two perturbation families
+reported apart:
+
+``transfer``
+    iHarmony4's recipe: the object's Lab mean and standard deviation moved to those
+    of another photo's object.
+``camera``
+    the object as another camera would have shot it: exposure gain, gamma and
+    white-balance gains.
+
+Everything random is drawn from a generator seeded by ``seed`` and the case's index,
+so the same command gives the same cases. ``load_cases_dir`` reads any folder in
+iHarmony4's layout (``composite_images/NAME_K_J.jpg``, ``masks/NAME_K.png``,
+``real_images/NAME.jpg``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import cv2
+import numpy as np
+
+from . import metrics, plugins
+from .errors import CompositorError, UsageError
+from .harmonize.base import resize
+from .imageio import read_mask, read_rgb
+from .masks import lab
+from .types import Composite
+
+FAMILIES = ("transfer", "camera")
+BUILTIN = Path(__file__).resolve().parents[1] / "samples" / "bench"
+METRICS = ("mse", "psnr", "fmse", "bmse", "ssim")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    family: str
+    composite: Composite
+    truth: np.ndarray
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- perturbations
+
+
+def sample_transfer(rng: np.random.Generator, n_refs: int, own: int) -> dict[str, Any]:
+    choices = [i for i in range(n_refs) if i != own] or [own]
+    return {"reference": int(rng.choice(choices))}
+
+
+def apply_transfer(image: np.ndarray, mask: np.ndarray, ref_image: np.ndarray, ref_mask: np.ndarray) -> np.ndarray:
+    """Move the object's Lab mean/std to those of the reference object (Reinhard et al.)."""
+    region, ref_region = mask > 0.5, ref_mask > 0.5
+    L, R = lab(image), lab(ref_image)
+    mu, sd = L[region].mean(0), L[region].std(0) + 1e-6
+    mu_r, sd_r = R[ref_region].mean(0), R[ref_region].std(0)
+    moved = (L - mu) * (sd_r / sd) + mu_r
+    moved[..., 0] = np.clip(moved[..., 0], 0, 100)
+    rgb = cv2.cvtColor(moved.astype(np.float32), cv2.COLOR_Lab2RGB)
+    return np.clip(rgb * 255.0, 0, 255)
+
+
+def sample_camera(rng: np.random.Generator) -> dict[str, Any]:
+    wb = rng.uniform(0.75, 1.3, 3)
+    wb = wb / wb[1]
+    return {"exposure": float(2.0 ** rng.uniform(-0.8, 0.8)), "gamma": float(rng.uniform(0.75, 1.35)),
+            "wb": [float(v) for v in wb]}
+
+
+def apply_camera(image: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    """Exposure gain and white-balance gains in linear light, then a gamma change."""
+    x = (image.astype(np.float32) / 255.0) ** 2.2  # to (approximately) linear light
+    x = x * params["exposure"] * np.asarray(params["wb"], np.float32)
+    x = np.clip(x, 0, 1) ** (1 / 2.2)
+    return np.clip(255.0 * x ** params["gamma"], 0, 255)
+
+
+def _blend(truth: np.ndarray, perturbed: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    m = mask[..., None].astype(np.float32)
+    return np.clip(truth * (1 - m) + perturbed * m + 0.5, 0, 255).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- case sets
+
+
+def _photo(spec: str, root: Path) -> np.ndarray:
+    if spec.startswith("skimage:"):
+        import skimage.data
+
+        return read_rgb(Path(skimage.data.__file__).parent / spec.split(":", 1)[1])
+    return read_rgb(root / spec)
+
+
+def builtin_cases(*, seed: int = 0, per_case: int = 2, families: Iterable[str] = FAMILIES, max_side: int | None = None,
+                  root: Path = BUILTIN) -> list[Case]:
+    """The built-in set: each photo/mask pair x each family x ``per_case`` perturbations."""
+    spec_path = root / "cases.json"
+    if not spec_path.is_file():
+        raise CompositorError(f"{spec_path}: the built-in case list is missing.")
+    specs = json.loads(spec_path.read_text())["cases"]
+    photos, masks = [], []
+    for spec in specs:
+        img = _photo(spec["image"], root)
+        mask = read_mask(root / spec["mask"])
+        if max_side and max(img.shape[:2]) > max_side:
+            size = (round(img.shape[1] * max_side / max(img.shape[:2])), round(img.shape[0] * max_side / max(img.shape[:2])))
+            img, mask = resize(img, size), resize(mask, size)
+        photos.append(img)
+        masks.append(mask)
+    cases = []
+    for family in families:
+        if family not in FAMILIES:
+            raise UsageError(f"unknown perturbation family {family!r}; choose from {', '.join(FAMILIES)}.")
+        for i, spec in enumerate(specs):
+            for k in range(per_case):
+                rng = np.random.default_rng([seed, FAMILIES.index(family), i, k])
+                truth, mask = photos[i], masks[i]
+                if family == "transfer":
+                    params = sample_transfer(rng, len(specs), i)
+                    j = params["reference"]
+                    perturbed = apply_transfer(truth, mask, photos[j], masks[j])
+                    params["reference"] = specs[j]["name"]
+                else:
+                    params = sample_camera(rng)
+                    perturbed = apply_camera(truth, params)
+                comp = Composite(image=_blend(truth, perturbed, mask), mask=mask)
+                cases.append(Case(f"{spec['name']}_{k}", family, comp, truth, params))
+    return cases
+
+
+_COMPOSITE_NAME = re.compile(r"^(?P<name>.+)_(?P<k>[^_]+)_(?P<j>[^_]+)$")
+
+
+def load_cases_dir(folder: str | Path) -> list[Case]:
+    """Cases from a folder in iHarmony4's layout; the family is the folder's name."""
+    folder = Path(folder)
+    comp_dir, mask_dir, real_dir = folder / "composite_images", folder / "masks", folder / "real_images"
+    for d in (comp_dir, mask_dir, real_dir):
+        if not d.is_dir():
+            raise UsageError(f"{folder}: not in iHarmony4's layout (no {d.name}/ folder).")
+    cases = []
+    for comp_path in sorted(comp_dir.iterdir()):
+        if comp_path.name.startswith("."):
+            continue
+        m = _COMPOSITE_NAME.match(comp_path.stem)
+        if not m:
+            raise UsageError(f"{comp_path}: composite names must be NAME_K_J (e.g. a0001_1_2.jpg).")
+        name, k = m["name"], m["k"]
+        masks = sorted(mask_dir.glob(f"{name}_{k}.*"))
+        reals = sorted(real_dir.glob(f"{name}.*"))
+        if not masks or not reals:
+            raise UsageError(f"{comp_path}: no matching masks/{name}_{k}.* or real_images/{name}.*.")
+        image = read_rgb(comp_path)
+        truth = read_rgb(reals[0])
+        if truth.shape != image.shape:
+            raise UsageError(f"{reals[0]}: size differs from {comp_path}.")
+        mask = read_mask(masks[0], image.shape[:2], image_path=comp_path)
+        mask = (mask > 0.5).astype(np.float32)
+        cases.append(Case(comp_path.stem, folder.name, Composite(image=image, mask=mask), truth))
+    if not cases:
+        raise UsageError(f"{comp_dir}: no composite images found.")
+    return cases
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run(cases: list[Case], backends: list[str], settings: dict[str, dict] | None = None,
+        on_result: Callable[[dict], None] | None = None) -> list[dict[str, Any]]:
+    """Score every backend on every case; one row per (case, backend). Failures become rows too."""
+    settings = settings or {}
+    instances = {}
+    for name in backends:
+        cls = plugins.load("harmonizer", name)
+        instances[name] = (cls(), plugins.make_settings(cls, settings.get(name, {})))
+    rows = []
+    for case in cases:
+        for name, (harmonizer, chosen) in instances.items():
+            row: dict[str, Any] = {"case": case.name, "family": case.family, "backend": name,
+                                   "object_fraction": round(float((case.composite.mask > 0.5).mean()), 4)}
+            t0 = time.perf_counter()
+            try:
+                result = harmonizer.harmonize(case.composite, chosen, None)
+                row["seconds"] = time.perf_counter() - t0
+                row.update(metrics.with_reference(result.image, case.truth, case.composite.mask))
+                row["ok"] = True
+            except CompositorError as exc:
+                row.update(ok=False, error=str(exc), seconds=time.perf_counter() - t0)
+            rows.append(row)
+            if on_result:
+                on_result(row)
+    return rows
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean of each metric per (family, backend), with each backend's ratio to ``none``."""
+    out = []
+    families = list(dict.fromkeys(r["family"] for r in rows))
+    backends = list(dict.fromkeys(r["backend"] for r in rows))
+    for family in families:
+        base = None
+        group_rows = []
+        for backend in backends:
+            sel = [r for r in rows if r["family"] == family and r["backend"] == backend and r.get("ok")]
+            failed = sum(1 for r in rows if r["family"] == family and r["backend"] == backend and not r.get("ok"))
+            entry: dict[str, Any] = {"family": family, "backend": backend, "n": len(sel), "failed": failed}
+            for key in METRICS + ("seconds",):
+                vals = [r[key] for r in sel if key in r and np.isfinite(r[key])]
+                entry[key] = float(np.mean(vals)) if vals else float("nan")
+            if backend == "none":
+                base = entry
+            group_rows.append(entry)
+        for entry in group_rows:
+            if base is not None:
+                for key in ("fmse", "bmse", "mse"):
+                    entry[f"{key}_vs_none"] = entry[key] / base[key] if base[key] else float("nan")
+        out += group_rows
+    return out
+
+
+def table(summary: list[dict[str, Any]]) -> str:
+    head = ("| family | backend | n | fMSE | fMSE / none | bMSE | bMSE / none | MSE | PSNR | SSIM | s / image |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|")
+    lines = [head]
+    for e in summary:
+        fail = f" ({e['failed']} failed)" if e["failed"] else ""
+        lines.append(
+            f"| {e['family']} | {e['backend']}{fail} | {e['n']} | {e['fmse']:.1f} | {e.get('fmse_vs_none', math.nan):.3f} | "
+            f"{e['bmse']:.1f} | {e.get('bmse_vs_none', math.nan):.3f} | {e['mse']:.2f} | {e['psnr']:.2f} | "
+            f"{e['ssim']:.4f} | {e['seconds']:.2f} |")
+    return "\n".join(lines)
