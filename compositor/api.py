@@ -78,7 +78,8 @@ def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for pkg in ("compositor", "numpy", "opencv-python", "pillow", "tensorflow", "keras", "scipy"):
+    for pkg in ("compositor", "numpy", "opencv-python", "pillow", "tensorflow", "keras", "scipy", "onnxruntime",
+                "tensorflow-hub", "scikit-image"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

@@ -246,7 +246,8 @@ class BarProgress:
             self.bar = tqdm(total=total, unit="it", desc=getattr(self, "desc", "harmonize"), file=sys.stderr,
                             dynamic_ncols=True)
         if info:
-            self.bar.set_postfix({k: f"{v:.4g}" for k, v in info.items()}, refresh=False)
+            self.bar.set_postfix({k: f"{v:.4g}" if isinstance(v, (int, float)) else str(v) for k, v in info.items()},
+                                 refresh=False)
         self.bar.update(step - self.bar.n)
 
     def snapshot(self, step: int, image) -> None:

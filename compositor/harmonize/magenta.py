@@ -1,0 +1,383 @@
+"""Magenta arbitrary image stylization (Ghiasi et al. 2017) as a harmonizer.
+
+A style network turns a style image into a 100-number bottleneck; a transform network
+re-renders a content image in that style. Here the style image is the composite itself
+(or ``style``), prepared the seeds' way (min-max normalised, average-pooled 3x3 with
+stride 1, resized to 256x256), and the content is a crop around the object: the bounding
+box of ``mask > 0`` padded by ``context``. The crop is stylized at a working size (384 px
+on its long side), and only the *change* the network made there is upsampled and added
+to the full-resolution crop, so the composite's detail survives; the change is applied
+through the object mask grown by ``dilate`` px with a ``feather`` px soft edge, so pixels
+away from the object keep their values.
+
+Two sources of the same model:
+
+``onnx``
+    Magenta's int8 TFLite pair converted to ONNX (the ``magenta-predict-onnx`` and
+    ``magenta-transform-onnx`` model files), run with onnxruntime on the CPU. The
+    transform takes exactly 384x384, so the resized crop is padded by reflection to a
+    square and the padding is cut off again. ``strength`` interpolates the bottleneck
+    between the crop's own (0) and the style's (1).
+
+``hub``
+    The TF Hub SavedModel (``handle``: a tfhub.dev URL or a local SavedModel folder),
+    called as ``module(content, style)``; it takes any content size (``hub_size``). It
+    takes a style image, not a bottleneck, so ``strength`` blends its output with the
+    input instead. It predicts and transforms in one call, so its time is all in
+    ``seconds_transform`` (there is no ``seconds_predict``).
+
+``auto`` (the default) uses the hub model only when it is on disk already: ``handle`` is
+a local folder, or a URL whose TF Hub cache folder exists (``$TFHUB_CACHE_DIR`` or
+tensorflow_hub's default); otherwise the ONNX files. Nothing is downloaded unless the
+user chose ``source=hub`` with a URL handle.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import os
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import CompositorError, UsageError
+from ..plugins import check_choice, check_range, setting
+from ..types import Composite, Result
+from .base import NoProgress, Progress, blend_weight, check_composite, resize, to_uint8
+from .vgg19 import prepare_style
+
+DEFAULT_HANDLE = "https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2"
+SOURCES = ("auto", "hub", "onnx")
+STYLE_SIZE = 256  # the style network's input, square
+ONNX_SIZE = 384  # the ONNX transform's input, square
+PREDICT_MODEL = "magenta-predict-onnx"
+TRANSFORM_MODEL = "magenta-transform-onnx"
+
+
+def _is_number(value, integer: bool = False) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if integer:
+        return isinstance(value, (int, np.integer))
+    return isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value)
+
+
+def _check_number(value, label: str, lo, hi, integer: bool = False) -> None:
+    if not _is_number(value, integer):
+        kind = "whole number" if integer else "finite number"
+        raise UsageError(f"{label} must be a {kind}; received {value!r}.")
+    check_range(value, lo, hi, label)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MagentaSettings:
+    source: str = setting("auto", "which copy of the model: onnx (the offline ONNX files), hub (TF Hub SavedModel "
+                                  "at --handle; may download if the handle is a URL), auto (hub only if it is "
+                                  "already on disk, else onnx)", SOURCES)
+    handle: str = setting(DEFAULT_HANDLE, "TF Hub handle for source hub/auto: a tfhub.dev URL or a local "
+                                          "SavedModel folder")
+    style: str | None = setting(None, "style image file; none = the composite itself")
+    strength: float = setting(1.0, "0..1; onnx: interpolates the style bottleneck between the object region's own "
+                                   "(0) and the style's (1); hub (takes a style image, not a bottleneck): blends "
+                                   "the stylized output with the input")
+    context: float = setting(0.25, "padding around the object's bounding box, as a fraction of its long side; "
+                                   "the padded box is what gets stylized")
+    hub_size: int = setting(384, "hub source: long side in px the region is stylized at (0 = its full "
+                                 "resolution); the onnx model is fixed at 384")
+    dilate: int = setting(12, "px the object mask is grown by to make the region the change is applied to")
+    feather: float = setting(6.0, "px of soft edge on that region")
+    seed: int = setting(0, "random seed (recorded; the method is deterministic)")
+
+    def validate(self) -> None:
+        check_choice(self.source, SOURCES, "source")
+        if not isinstance(self.handle, str) or not self.handle.strip():
+            raise UsageError(f"handle must be a TF Hub URL or a SavedModel folder; received {self.handle!r}.")
+        if self.style is not None and (not isinstance(self.style, (str, os.PathLike)) or not str(self.style).strip()):
+            raise UsageError(f"style must be an image file or none; received {self.style!r}.")
+        _check_number(self.strength, "strength", 0.0, 1.0)
+        _check_number(self.context, "context", 0.0, 10.0)
+        _check_number(self.hub_size, "hub_size", 0, 8192, integer=True)
+        if 0 < self.hub_size < 16:
+            raise UsageError(f"hub_size must be 0 (full resolution) or at least 16; received {self.hub_size}.")
+        _check_number(self.dilate, "dilate", 0, 1000, integer=True)
+        _check_number(self.feather, "feather", 0.0, 1000.0)
+        _check_number(self.seed, "seed", None, None, integer=True)
+
+
+# ---------------------------------------------------------------------------------------
+# models, loaded once per process
+
+_LOCK = threading.Lock()
+_SESSIONS: dict[str, object] = {}
+_HUB_MODULES: dict[str, object] = {}
+
+
+def onnx_session(path: str | os.PathLike):
+    """An onnxruntime CPU session for ``path``, created once per process."""
+    key = str(Path(path).resolve())
+    with _LOCK:
+        sess = _SESSIONS.get(key)
+        if sess is None:
+            import onnxruntime as ort
+
+            try:
+                sess = ort.InferenceSession(key, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime raises its own types
+                raise CompositorError(f"{key}: onnxruntime cannot load the model ({exc}).") from None
+            _SESSIONS[key] = sess
+        return sess
+
+
+def hub_module(handle: str):
+    """``tensorflow_hub.load(handle)``, once per process (may download if ``handle`` is a URL)."""
+    with _LOCK:
+        module = _HUB_MODULES.get(handle)
+        if module is None:
+            import tensorflow_hub as hub
+
+            try:
+                module = hub.load(handle)
+            except Exception as exc:  # network, file and TF errors come in many types
+                raise CompositorError(f"cannot load the TF Hub model {handle} ({exc}); the offline model works "
+                                      f"with --source onnx.") from None
+            _HUB_MODULES[handle] = module
+        return module
+
+
+def is_url(handle: str) -> bool:
+    return handle.startswith(("http://", "https://"))
+
+
+def hub_cache_dir() -> str:
+    """Where tensorflow_hub caches downloaded models: ``$TFHUB_CACHE_DIR`` (or its
+    ``--tfhub_cache_dir`` flag), else ``<tmp>/tfhub_modules``. Uses the library's own
+    resolver when it is already imported; otherwise the same rule without importing
+    TensorFlow (the flag cannot be set before tensorflow_hub is imported)."""
+    resolver = sys.modules.get("tensorflow_hub.resolver")
+    if resolver is not None:
+        return resolver.tfhub_cache_dir(use_temp=True)
+    return os.getenv("TFHUB_CACHE_DIR", "") or os.path.join(tempfile.gettempdir(), "tfhub_modules")
+
+
+def hub_module_dir(handle: str) -> str:
+    """The folder tensorflow_hub caches a URL handle in (as in
+    ``tensorflow_hub.compressed_module_resolver._module_dir``, without creating the cache)."""
+    return os.path.join(hub_cache_dir(), hashlib.sha1(handle.encode("utf8")).hexdigest())
+
+
+def choose_source(settings: MagentaSettings) -> tuple[str, str]:
+    """(source, reason): which model copy to run, and why."""
+    handle = settings.handle
+    if settings.source == "onnx":
+        return "onnx", "source=onnx"
+    if settings.source == "hub":
+        if not is_url(handle) and not os.path.isdir(handle):
+            raise CompositorError(f"{handle}: no such SavedModel folder (source=hub needs a TF Hub URL or a "
+                                  "local SavedModel folder as --handle).")
+        return "hub", f"source=hub, handle {handle}"
+    if not is_url(handle):
+        if os.path.isdir(handle):
+            return "hub", f"auto: the handle {handle} is a local folder"
+        return "onnx", f"auto: the handle {handle} is not a local folder; using the ONNX models"
+    if os.getenv("TFHUB_MODEL_LOAD_FORMAT", "").upper() == "UNCOMPRESSED":
+        return "onnx", "auto: TFHUB_MODEL_LOAD_FORMAT=UNCOMPRESSED reads the hub model over the network; using the ONNX models"
+    folder = hub_module_dir(handle)
+    try:
+        cached = os.path.isdir(folder) and any(os.scandir(folder))
+    except OSError:
+        cached = False
+    if cached:
+        return "hub", f"auto: {handle} is in the TF Hub cache at {folder}"
+    return "onnx", f"auto: {handle} is not in the TF Hub cache ({folder}); using the ONNX models"
+
+
+# ---------------------------------------------------------------------------------------
+# image preparation
+
+
+def style_input(image: np.ndarray) -> np.ndarray:
+    """The style network's input the seeds' way: min-max normalised, average-pooled 3x3
+    (stride 1), resized to 256x256. Float32 256x256x3 in 0..1."""
+    prepared = prepare_style(image, STYLE_SIZE)
+    square = resize(prepared, (STYLE_SIZE, STYLE_SIZE))
+    return np.clip(square / 255.0, 0.0, 1.0).astype(np.float32)
+
+
+def region_box(mask: np.ndarray, context: float, margin: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the bounding box of ``mask > 0`` padded by ``context`` x its long
+    side (at least ``margin`` px), clipped to the image."""
+    region = mask > 0
+    if not region.any():
+        raise UsageError("magenta: the composite's mask is empty (no nonzero pixels), so there is no object to harmonize.")
+    H, W = mask.shape
+    x, y, w, h = cv2.boundingRect(region.astype(np.uint8))
+    pad = max(int(round(context * max(w, h))), margin)
+    return max(0, x - pad), max(0, y - pad), min(W, x + w + pad), min(H, y + h + pad)
+
+
+def scaled_size(w: int, h: int, side: int) -> tuple[int, int]:
+    """(width, height) scaled (up or down) so the long side is ``side``."""
+    scale = side / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def to_square(image: np.ndarray, side: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """``image`` resized so its long side is ``side``, centred and padded by reflection to
+    side x side; returns it and (top, left, height, width) of the image inside."""
+    h, w = image.shape[:2]
+    nw, nh = scaled_size(w, h, side)
+    small = resize(image, (nw, nh))
+    top, left = (side - nh) // 2, (side - nw) // 2
+    square = cv2.copyMakeBorder(small, top, side - nh - top, left, side - nw - left, cv2.BORDER_REFLECT_101)
+    return square, (top, left, nh, nw)
+
+
+def _first_image(outputs) -> np.ndarray:
+    """The stylized image from a hub module's outputs (a list whose first item is [1,H,W,3])."""
+    if isinstance(outputs, dict):
+        outputs = list(outputs.values())
+    out = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+    out = np.asarray(out, np.float32)
+    if out.ndim == 4:
+        out = out[0]
+    if out.ndim != 3 or out.shape[2] != 3:
+        raise CompositorError(f"the TF Hub model returned an image of shape {out.shape}, expected [1, H, W, 3].")
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# the harmonizer
+
+
+class MagentaHarmonizer:
+    """Magenta arbitrary stylization of the region around the object, blended back."""
+
+    name = "magenta"
+    Settings = MagentaSettings
+
+    def harmonize(self, composite: Composite, settings: MagentaSettings | None = None,
+                  progress: Progress | None = None) -> Result:
+        settings = settings or MagentaSettings()
+        settings.validate()
+        progress = progress or NoProgress()
+        check_composite(composite)
+        t0 = time.perf_counter()
+        image, mask = composite.image, composite.mask
+        H, W = mask.shape
+
+        # The region: the object's box with context, and room for the dilation and soft edge.
+        margin = settings.dilate + int(math.ceil(4 * settings.feather)) + 2
+        x0, y0, x1, y1 = region_box(mask, settings.context, margin)
+        source, reason = choose_source(settings)
+
+        if settings.style is not None:
+            from ..imageio import read_rgb
+
+            style_image = read_rgb(settings.style)  # a missing or unreadable file names itself
+        else:
+            style_image = image
+        style = style_input(style_image)
+
+        crop = image[y0:y1, x0:x1].astype(np.float32)
+        rh, rw = crop.shape[:2]
+        timings: dict[str, float] = {}
+        progress.update(0, 3)
+        if source == "onnx":
+            small, stylized, work = self._onnx(crop, style, settings.strength, timings, progress)
+            blend = 1.0
+        else:
+            small, stylized, work = self._hub(crop, style, settings, timings, progress)
+            blend = float(settings.strength)
+
+        # Only the change the network made is upsampled: full-resolution detail survives.
+        t = time.perf_counter()
+        change = resize(stylized - small, (rw, rh))
+        weight = blend_weight(mask[y0:y1, x0:x1], settings.dilate, settings.feather)[..., None]
+        out_crop = to_uint8(crop + (blend * weight) * change)
+        out = image.copy()
+        out[y0:y1, x0:x1] = out_crop
+        timings["seconds_blend"] = time.perf_counter() - t
+        progress.update(3, 3)
+        every = getattr(progress, "snapshot_every", 0) or 0
+        if every:
+            progress.snapshot(3, out)
+        seconds = time.perf_counter() - t0
+
+        region = mask > 0
+        diff = np.abs(out.astype(np.int16) - image.astype(np.int16))
+        params = dataclasses.asdict(settings)
+        params.update(source_used=source, region_box=[int(x0), int(y0), int(x1 - x0), int(y1 - y0)],
+                      working_size=list(work), style_size=[STYLE_SIZE, STYLE_SIZE],
+                      style_from=str(settings.style) if settings.style is not None else "composite")
+        stats = {"source": source, "source_reason": reason,
+                 **{k: round(v, 4) for k, v in timings.items()},
+                 "changed_pixels": int(np.any(diff > 0, axis=2).sum()),
+                 "mean_abs_change_in_object": round(float(diff[region].mean()), 4)}
+        return Result(image=out, backend=self.name, seconds=seconds, params=params, stats=stats)
+
+    # The two sources. Each returns (input at the working size, stylized at the working
+    # size, both float32 0..255, and the working size (w, h)).
+
+    def _onnx(self, crop: np.ndarray, style: np.ndarray, strength: float, timings: dict, progress: Progress):
+        from .. import models
+
+        t = time.perf_counter()
+        predict = onnx_session(models.locate(PREDICT_MODEL))
+        transform = onnx_session(models.locate(TRANSFORM_MODEL))
+        timings["seconds_load"] = time.perf_counter() - t
+        p_in, p_out = predict.get_inputs()[0].name, predict.get_outputs()[0].name
+        t_inputs = [i.name for i in transform.get_inputs()]
+        c_name = next((n for n in t_inputs if "content" in n), t_inputs[0])
+        b_name = next(n for n in t_inputs if n != c_name)
+
+        t = time.perf_counter()
+        bottleneck = None
+        if strength > 0:
+            bottleneck = predict.run([p_out], {p_in: style[None]})[0]
+        if strength < 1:
+            own_in = np.clip(resize(crop, (STYLE_SIZE, STYLE_SIZE)) / 255.0, 0.0, 1.0).astype(np.float32)
+            own = predict.run([p_out], {p_in: own_in[None]})[0]
+            bottleneck = own if bottleneck is None else strength * bottleneck + (1.0 - strength) * own
+        timings["seconds_predict"] = time.perf_counter() - t
+        progress.update(1, 3)
+
+        t = time.perf_counter()
+        square, (top, left, nh, nw) = to_square(crop, ONNX_SIZE)
+        content = np.clip(square / 255.0, 0.0, 1.0).astype(np.float32)[None]
+        stylized = transform.run(None, {c_name: content, b_name: bottleneck.astype(np.float32)})[0][0]
+        timings["seconds_transform"] = time.perf_counter() - t
+        progress.update(2, 3)
+        small = square[top:top + nh, left:left + nw]
+        return small, stylized[top:top + nh, left:left + nw] * 255.0, (nw, nh)
+
+    def _hub(self, crop: np.ndarray, style: np.ndarray, settings: MagentaSettings, timings: dict,
+             progress: Progress):
+        t = time.perf_counter()
+        module = hub_module(settings.handle)
+        import tensorflow as tf
+
+        timings["seconds_load"] = time.perf_counter() - t
+        progress.update(1, 3)
+        rh, rw = crop.shape[:2]
+        work = (rw, rh) if settings.hub_size == 0 else scaled_size(rw, rh, settings.hub_size)
+        small = resize(crop, work)
+        content = np.clip(small / 255.0, 0.0, 1.0).astype(np.float32)[None]
+        t = time.perf_counter()
+        try:
+            outputs = module(tf.constant(content), tf.constant(style[None]))
+        except Exception as exc:  # a SavedModel with another signature fails in TF's own types
+            raise CompositorError(f"the TF Hub model {settings.handle} cannot be called as "
+                                  f"module(content [1,H,W,3], style [1,256,256,3]) ({exc}).") from None
+        stylized = _first_image(outputs)
+        timings["seconds_transform"] = time.perf_counter() - t
+        progress.update(2, 3)
+        if stylized.shape[:2] != small.shape[:2]:
+            stylized = resize(stylized, work)
+        return small, np.clip(stylized, 0.0, 1.0) * 255.0, work
