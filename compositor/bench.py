@@ -58,9 +58,10 @@ class Case:
 # --------------------------------------------------------------------------- perturbations
 
 
-def sample_transfer(rng: np.random.Generator, n_refs: int, own: int) -> dict[str, Any]:
+def sample_transfer(rng: np.random.Generator, n_refs: int, own: int, k: int = 0) -> dict[str, Any]:
+    """The reference photo: the k-th of the other photos in an order drawn from ``rng``."""
     choices = [i for i in range(n_refs) if i != own] or [own]
-    return {"reference": int(rng.choice(choices))}
+    return {"reference": int(rng.permutation(choices)[k % len(choices)])}
 
 
 def apply_transfer(image: np.ndarray, mask: np.ndarray, ref_image: np.ndarray, ref_mask: np.ndarray) -> np.ndarray:
@@ -131,7 +132,8 @@ def builtin_cases(*, seed: int = 0, per_case: int = 2, families: Iterable[str] =
                 rng = np.random.default_rng([seed, FAMILIES.index(family), i, k])
                 truth, mask = photos[i], masks[i]
                 if family == "transfer":
-                    params = sample_transfer(rng, len(specs), i)
+                    # one order of references per photo, so its perturbations use different references
+                    params = sample_transfer(np.random.default_rng([seed, FAMILIES.index(family), i]), len(specs), i, k)
                     j = params["reference"]
                     perturbed = apply_transfer(truth, mask, photos[j], masks[j])
                     params["reference"] = specs[j]["name"]
