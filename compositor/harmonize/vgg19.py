@@ -58,6 +58,8 @@ class VGGSettings:
                                              "object is brought toward")
     prior: float = setting(3.0, "harmonize mode: how strongly the correction is held to no change (chosen on the "
                            "built-in benchmark: weaker priors fix large mismatches more but harm mild ones)")
+    chroma_prior: float = setting(0.0, "harmonize mode: extra hold on the channels' differences (hue shifts), as a "
+                                  "multiple of the prior")
     crop_size: int = setting(128, "harmonize mode: long side in px of the crop around the object the fit runs at")
     context: float = setting(0.5, "harmonize mode: background taken around the object's box, as a fraction of its size")
     tolerance: float = setting(1e-3, "harmonize mode: stop when the loss changes by less than this fraction in 5 steps")
@@ -89,6 +91,7 @@ class VGGSettings:
         check_layers(self.network, self.colour_layers, "colour")
         check_range(self.prior, 0, None, "prior")
         check_range(self.crop_size, 32, 2048, "crop_size")
+        check_range(self.chroma_prior, 0, None, "chroma_prior")
         check_range(self.context, 0, 10, "context")
         check_range(self.tolerance, 0, 1, "tolerance")
         if self.mode == "harmonize" and not self.colour_layers:
@@ -213,7 +216,7 @@ class VGG19Harmonizer:
 
         fit = colour.fit(extractor, small, obj, ring, obj, layers=settings.colour_layers, prior=settings.prior,
                          steps=settings.iterations, learning_rate=settings.lr, tolerance=settings.tolerance,
-                         callback=callback)
+                         chroma=settings.chroma_prior, callback=callback)
         full = composite.image.astype(np.float32) / 255.0
         weight = composite.mask.astype(np.float32)[..., None]
         out = full * (1.0 - weight) + colour.apply(fit.theta, full) * weight

@@ -63,8 +63,8 @@ def _step_function(extractor, layers: tuple[str, ...]):
     num = tf.TensorSpec([], tf.float32)
     grams = tuple(tf.TensorSpec([1, None, None], tf.float32) for _ in layers)
 
-    @tf.function(input_signature=[img, wts, wts, grams, vec, vec, vec, num, num, num])
-    def step(x, w_obj, w_blend, targets, theta, m, v, t, prior, lr):
+    @tf.function(input_signature=[img, wts, wts, grams, vec, vec, vec, num, num, num, num])
+    def step(x, w_obj, w_blend, targets, theta, m, v, t, prior, chroma, lr):
         with tf.GradientTape() as tape:
             tape.watch(theta)
             corrected = x * (1.0 - w_blend) + _apply_tf(theta, x) * w_blend
@@ -73,7 +73,10 @@ def _step_function(extractor, layers: tuple[str, ...]):
             for layer, target in zip(layers, targets):
                 diff = masked_gram(feats[layer], w_obj) - target
                 terms.append(tf.reduce_sum(tf.square(diff)) / (tf.reduce_sum(tf.square(target)) + 1e-6))
-            loss = tf.add_n(terms) / len(layers) + prior * tf.reduce_sum(tf.square(theta))
+            gains, gammas = theta[:3], theta[3:6]
+            hue = tf.reduce_sum(tf.square(gains - tf.reduce_mean(gains))) + \
+                tf.reduce_sum(tf.square(gammas - tf.reduce_mean(gammas)))
+            loss = tf.add_n(terms) / len(layers) + prior * (tf.reduce_sum(tf.square(theta)) + chroma * hue)
         g = tape.gradient(loss, theta)
         m = 0.9 * m + 0.1 * g
         v = 0.999 * v + 0.001 * tf.square(g)
@@ -86,13 +89,15 @@ def _step_function(extractor, layers: tuple[str, ...]):
 
 
 def fit(extractor, crop: np.ndarray, obj: np.ndarray, ref: np.ndarray, blend: np.ndarray, *, layers: tuple[str, ...],
-        prior: float, steps: int, learning_rate: float, tolerance: float, callback=None) -> Fit:
+        prior: float, steps: int, learning_rate: float, tolerance: float, chroma: float = 0.0,
+        callback=None) -> Fit:
     """Fit theta on a crop (RGB 0..1 float32 HxWx3) with Adam.
 
     ``obj`` and ``ref`` (HxW in [0, 1]) weight the positions whose statistics are
     compared (the object, and the background it should agree with); ``blend`` is where
     the correction is applied. Stops early when the loss changes by less than
-    ``tolerance`` (relative) over 5 steps.
+    ``tolerance`` (relative) over 5 steps. ``chroma`` adds to the prior on the channels'
+    differences from each other (hue shifts) beyond the prior on every parameter.
     """
     x = tf.constant(crop[None], tf.float32)
     w_obj = tf.constant(obj[None, ..., None], tf.float32)
@@ -105,7 +110,8 @@ def fit(extractor, crop: np.ndarray, obj: np.ndarray, ref: np.ndarray, blend: np
     history: list[float] = []
     for k in range(1, steps + 1):
         loss, theta, m, v = step(x, w_obj, w_blend, targets, theta, m, v, tf.constant(float(k)),
-                                 tf.constant(float(prior)), tf.constant(float(learning_rate)))
+                                 tf.constant(float(prior)), tf.constant(float(chroma)),
+                                 tf.constant(float(learning_rate)))
         history.append(float(loss))
         if callback:
             callback(k, history[-1])
