@@ -56,8 +56,10 @@ class VGGSettings:
     feather: float = setting(6.0, "seed mode: px of soft edge on the blend region")
     colour_layers: tuple[str, ...] = setting(COLOUR_LAYERS, "harmonize mode: layers whose Gram statistics the "
                                              "object is brought toward")
-    prior: float = setting(3.0, "harmonize mode: how strongly the correction is held to no change (chosen on the "
-                           "built-in benchmark: weaker priors fix large mismatches more but harm mild ones)")
+    prior: float = setting(10.0, "harmonize mode: how strongly the correction is held to its starting point (chosen "
+                           "on the built-in benchmark: weaker priors let the background's statistics pull harder)")
+    boundary: float = setting(0.4, "harmonize mode: the correction starts from, and is held toward, this fraction of "
+                              "the colour ratio measured across the object's edge (0: toward no change)")
     chroma_prior: float = setting(0.0, "harmonize mode: extra hold on the channels' differences (hue shifts), as a "
                                   "multiple of the prior")
     crop_size: int = setting(128, "harmonize mode: long side in px of the crop around the object the fit runs at")
@@ -92,6 +94,7 @@ class VGGSettings:
         check_range(self.prior, 0, None, "prior")
         check_range(self.crop_size, 32, 2048, "crop_size")
         check_range(self.chroma_prior, 0, None, "chroma_prior")
+        check_range(self.boundary, 0, 1, "boundary")
         check_range(self.context, 0, 10, "context")
         check_range(self.tolerance, 0, 1, "tolerance")
         if self.mode == "harmonize" and not self.colour_layers:
@@ -214,9 +217,13 @@ class VGG19Harmonizer:
         def callback(step: int, loss: float) -> None:
             progress.update(step, settings.iterations, loss=loss)
 
+        from ..seam import boundary_log_ratio
+
+        edge_ratio = boundary_log_ratio(composite.image, composite.mask)
+        centre = np.concatenate([-settings.boundary * edge_ratio, np.zeros(3)])
         fit = colour.fit(extractor, small, obj, ring, obj, layers=settings.colour_layers, prior=settings.prior,
                          steps=settings.iterations, learning_rate=settings.lr, tolerance=settings.tolerance,
-                         chroma=settings.chroma_prior, callback=callback)
+                         chroma=settings.chroma_prior, centre=centre, callback=callback)
         full = composite.image.astype(np.float32) / 255.0
         weight = composite.mask.astype(np.float32)[..., None]
         out = full * (1.0 - weight) + colour.apply(fit.theta, full) * weight
@@ -232,5 +239,6 @@ class VGG19Harmonizer:
                  "loss_end": fit.history[-1] if fit.history else None, "steps": fit.steps,
                  "gain": [round(float(np.exp(v)), 4) for v in fit.theta[:3]],
                  "gamma": [round(float(np.exp(v)), 4) for v in fit.theta[3:6]], "theta": theta,
+                 "edge_log_ratio": [round(float(v), 5) for v in edge_ratio],
                  "loss_history": [round(v, 6) for v in fit.history]}
         return Result(image=image, backend=self.name, seconds=time.perf_counter() - t0, params=params, stats=stats)

@@ -63,8 +63,8 @@ def _step_function(extractor, layers: tuple[str, ...]):
     num = tf.TensorSpec([], tf.float32)
     grams = tuple(tf.TensorSpec([1, None, None], tf.float32) for _ in layers)
 
-    @tf.function(input_signature=[img, wts, wts, grams, vec, vec, vec, num, num, num, num])
-    def step(x, w_obj, w_blend, targets, theta, m, v, t, prior, chroma, lr):
+    @tf.function(input_signature=[img, wts, wts, grams, vec, vec, vec, vec, num, num, num, num])
+    def step(x, w_obj, w_blend, targets, theta, centre, m, v, t, prior, chroma, lr):
         with tf.GradientTape() as tape:
             tape.watch(theta)
             corrected = x * (1.0 - w_blend) + _apply_tf(theta, x) * w_blend
@@ -73,10 +73,11 @@ def _step_function(extractor, layers: tuple[str, ...]):
             for layer, target in zip(layers, targets):
                 diff = masked_gram(feats[layer], w_obj) - target
                 terms.append(tf.reduce_sum(tf.square(diff)) / (tf.reduce_sum(tf.square(target)) + 1e-6))
-            gains, gammas = theta[:3], theta[3:6]
+            delta = theta - centre
+            gains, gammas = delta[:3], delta[3:6]
             hue = tf.reduce_sum(tf.square(gains - tf.reduce_mean(gains))) + \
                 tf.reduce_sum(tf.square(gammas - tf.reduce_mean(gammas)))
-            loss = tf.add_n(terms) / len(layers) + prior * (tf.reduce_sum(tf.square(theta)) + chroma * hue)
+            loss = tf.add_n(terms) / len(layers) + prior * (tf.reduce_sum(tf.square(delta)) + chroma * hue)
         g = tape.gradient(loss, theta)
         m = 0.9 * m + 0.1 * g
         v = 0.999 * v + 0.001 * tf.square(g)
@@ -90,7 +91,7 @@ def _step_function(extractor, layers: tuple[str, ...]):
 
 def fit(extractor, crop: np.ndarray, obj: np.ndarray, ref: np.ndarray, blend: np.ndarray, *, layers: tuple[str, ...],
         prior: float, steps: int, learning_rate: float, tolerance: float, chroma: float = 0.0,
-        callback=None) -> Fit:
+        centre: np.ndarray | None = None, callback=None) -> Fit:
     """Fit theta on a crop (RGB 0..1 float32 HxWx3) with Adam.
 
     ``obj`` and ``ref`` (HxW in [0, 1]) weight the positions whose statistics are
@@ -98,6 +99,8 @@ def fit(extractor, crop: np.ndarray, obj: np.ndarray, ref: np.ndarray, blend: np
     the correction is applied. Stops early when the loss changes by less than
     ``tolerance`` (relative) over 5 steps. ``chroma`` adds to the prior on the channels'
     differences from each other (hue shifts) beyond the prior on every parameter.
+    ``centre`` (6 numbers, default the identity) is where theta starts and what the
+    prior holds it to.
     """
     x = tf.constant(crop[None], tf.float32)
     w_obj = tf.constant(obj[None, ..., None], tf.float32)
@@ -106,10 +109,11 @@ def fit(extractor, crop: np.ndarray, obj: np.ndarray, ref: np.ndarray, blend: np
     ref_feats = extractor(x * 255.0)
     targets = tuple(masked_gram(ref_feats[l], w_ref) for l in layers)
     step = _step_function(extractor, layers)
-    theta = m = v = tf.zeros(6, tf.float32)
+    start = tf.constant(np.zeros(6) if centre is None else np.asarray(centre), tf.float32)
+    theta, m, v = start, tf.zeros(6, tf.float32), tf.zeros(6, tf.float32)
     history: list[float] = []
     for k in range(1, steps + 1):
-        loss, theta, m, v = step(x, w_obj, w_blend, targets, theta, m, v, tf.constant(float(k)),
+        loss, theta, m, v = step(x, w_obj, w_blend, targets, theta, start, m, v, tf.constant(float(k)),
                                  tf.constant(float(prior)), tf.constant(float(chroma)),
                                  tf.constant(float(learning_rate)))
         history.append(float(loss))
