@@ -1,4 +1,4 @@
-"""Benchmark: seconds per VGG19 iteration at 256, 512 and 1024 px, and the demo's total time.
+"""Benchmark: seconds per VGG19 neural-style iteration (--mode seed) at 256, 512 and 1024 px, and the demo's total time.
 
 Run:  .venv/bin/python bench/bench_vgg19.py [--steps 6] [--sizes 256,512,1024] [--no-demo]
 
@@ -56,7 +56,8 @@ def time_steps(size: int, steps: int, optimizer: str) -> tuple[float, int]:
             pass
 
     comp = composite_at(size)
-    VGG19Harmonizer().harmonize(comp, VGGSettings(iterations=steps, max_size=size, optimizer=optimizer), Clock())
+    VGG19Harmonizer().harmonize(comp, VGGSettings(mode="seed", iterations=steps, max_size=size, optimizer=optimizer),
+                                 Clock())
     gaps = np.diff(stamps)[1:]  # drop the gap that includes tracing
     return statistics.median(gaps), comp.image.shape[0]
 
