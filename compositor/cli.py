@@ -194,6 +194,69 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_traceback(p)
 
+    p = sub.add_parser("batch", formatter_class=_Formatter, help="run the composites listed in a manifest",
+                       description="Run every job of a manifest (JSON Lines, one job a line: id, background, objects "
+                                   "cut from a source photo or read from a sticker, position, scale, rotation, "
+                                   "backend, settings, seed, output; or CSV, one object per row). Each job writes "
+                                   "its image and a JSON sidecar into OUTDIR; OUTDIR/results.jsonl records per job "
+                                   "ok/failed, the error and seconds. A failing job never stops the batch. Relative "
+                                   "paths resolve against the manifest's folder; outputs must stay inside OUTDIR.")
+    p.add_argument("manifest", help="jobs: .jsonl or .csv")
+    p.add_argument("--backend", default="vgg19", choices=plugins.names("harmonizer") or None,
+                   help="harmonizer for jobs that name none (default: vgg19)")
+    batch_parser = p
+
+    p = sub.add_parser("synth", formatter_class=_Formatter, help="make synthetic detection data (Cut, Paste and Learn)",
+                       description="Paste objects at random onto backgrounds (objects per image, scale, rotation, "
+                                   "truncation at the border, an occlusion limit, unannotated distractors, a "
+                                   "harmonizer drawn per image), reproducible from --seed. Writes OUTDIR/images/ "
+                                   "(each image with a JSON sidecar holding its seed and layout), COCO instances in "
+                                   "OUTDIR/annotations/instances.json (boxes and segmentation of the visible masks) "
+                                   "and, with --yolo, OUTDIR/labels/*.txt and OUTDIR/data.yaml. Opaque object photos "
+                                   "are cut once (kept in OUTDIR/objects/); files with transparency are used as is.")
+    p.add_argument("--objects", required=True, metavar="DIR",
+                   help="object files; a subfolder is a category, a top-level file its own category")
+    p.add_argument("--backgrounds", required=True, metavar="DIR", help="background photos")
+    p.add_argument("-n", "--count", required=True, type=int, metavar="N", help="number of images")
+    p.add_argument("--seed", type=int, default=0, help="base seed; image i has its own seed from it (default: 0)")
+    p.add_argument("--size", metavar="WxH", help="image size: backgrounds scaled to cover it and cropped at random "
+                                                 "(default: each background's own size)")
+    p.add_argument("--objects-per-image", default="1,4", metavar="MIN,MAX",
+                   help="annotated objects per image (default: %(default)s)")
+    p.add_argument("--distractors", metavar="DIR", help="objects pasted but not annotated")
+    p.add_argument("--distractors-per-image", default="0,2", metavar="MIN,MAX", help="(default: %(default)s)")
+    p.add_argument("--scale", default="0.25,0.6", metavar="MIN,MAX",
+                   help="object's long side as a fraction of the image's short side (default: %(default)s)")
+    p.add_argument("--rotation", default="-30,30", metavar="MIN,MAX", help="degrees (default: %(default)s)")
+    p.add_argument("--max-truncation", type=float, default=0.25, metavar="F",
+                   help="largest fraction of an object's area off the image (default: %(default)s)")
+    p.add_argument("--max-occlusion", type=float, default=0.5, metavar="F",
+                   help="largest fraction of an annotated object hidden by later ones (default: %(default)s)")
+    p.add_argument("--backend", default="none,poisson", metavar="NAMES",
+                   help="harmonizers, comma-separated; one is drawn per image (default: %(default)s)")
+    p.add_argument("--set", action="append", metavar="BACKEND.KEY=VALUE",
+                   help="a backend setting, e.g. --set vgg19.iterations=20 (repeatable)")
+    p.add_argument("--cutter", default="grabcut", choices=plugins.names("cutter") or None,
+                   help="cutter for opaque object photos (default: grabcut)")
+    p.add_argument("--format", default="png", choices=("png", "jpg"), help="image format (default: png)")
+    p.add_argument("--segmentation", default="polygon", choices=("polygon", "rle"),
+                   help="COCO segmentation (default: polygon)")
+    p.add_argument("--yolo", action="store_true", help="also write YOLO labels and data.yaml")
+    p.add_argument("--only", metavar="INDICES",
+                   help="generate only these images, e.g. 3,10-12 (the same pixels as in the full run)")
+    for q in (batch_parser, p):
+        q.add_argument("-o", "--output", required=True, metavar="OUTDIR")
+        q.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="worker processes (default: 1, in this process; with --executor ray: one per CPU)")
+        q.add_argument("--executor", default="local", choices=("local", "ray"),
+                       help="local processes, or Ray actors (default: local)")
+        q.add_argument("--ray-address", metavar="ADDRESS",
+                       help="Ray cluster to join (e.g. auto, ray://head:10001); default: a local Ray for the run")
+        q.add_argument("--resume", action="store_true",
+                       help="continue a run in OUTDIR: skip jobs whose outputs are complete and verified")
+        q.add_argument("-q", "--quiet", action="store_true", help="no progress bar; failures and the summary only")
+        _add_traceback(q)
+
     p = sub.add_parser("models", formatter_class=_Formatter, help="list or fetch model weights",
                        description="List the model files (present, verified) or fetch them. Weights are never "
                                    "downloaded while compositing; this command places them and checks their hashes.")
@@ -269,7 +332,8 @@ def _say(message: str) -> None:
 
 def program(args: argparse.Namespace) -> int:
     return {"cut": cmd_cut, "paste": cmd_paste, "harmonize": cmd_harmonize, "compose": cmd_compose,
-            "compare": cmd_compare, "bench": cmd_bench, "models": cmd_models}[args.command](args)
+            "compare": cmd_compare, "bench": cmd_bench, "models": cmd_models,
+            "batch": cmd_batch, "synth": cmd_synth}[args.command](args)
 
 
 def cmd_cut(args) -> int:
@@ -426,9 +490,7 @@ def cmd_bench(args) -> int:
     from . import bench
     from .imageio import write_json
 
-    backends = _backends(args.backends)
-    if "none" not in backends:
-        backends.insert(0, "none")
+    backends = ["none"] + [b for b in _backends(args.backends) if b != "none"]  # the baseline, first, every run
     settings = _backend_settings(args.set)
     if args.per_case < 1:
         raise UsageError(f"--per-case must be at least 1; received {args.per_case}.")
@@ -511,6 +573,46 @@ def cmd_compare(args) -> int:
     failed = [r.backend for r in rows if not r.ok]
     _say(f"{outdir}: grid.png, report.json, index.html" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 0
+
+
+def cmd_batch(args) -> int:
+    from .batch import ProgressReporter, run_batch
+
+    summary = run_batch(args.manifest, args.output, workers=args.workers, executor=args.executor,
+                        ray_address=args.ray_address, resume=args.resume, default_backend=args.backend,
+                        reporter=ProgressReporter(args.quiet, "batch"))
+    _say(summary.line())
+    return 1 if summary.failed else 0
+
+
+def cmd_synth(args) -> int:
+    from .batch import ProgressReporter
+    from .synth import SynthSettings, parse_indices, parse_pair, parse_size, synth
+
+    backend_settings: dict[str, dict] = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        backend, dot, field = key.partition(".")
+        if not sep or not dot:
+            raise UsageError(f"--set expects BACKEND.KEY=VALUE; received {item!r}.")
+        backend_settings.setdefault(backend.strip(), {})[field.strip().replace("-", "_")] = value
+    settings = SynthSettings(
+        count=args.count, seed=args.seed, size=parse_size(args.size) if args.size else None,
+        objects_per_image=parse_pair(args.objects_per_image, "--objects-per-image", integer=True),
+        distractors_per_image=parse_pair(args.distractors_per_image, "--distractors-per-image", integer=True),
+        scale=parse_pair(args.scale, "--scale"), rotation=parse_pair(args.rotation, "--rotation"),
+        max_truncation=args.max_truncation, max_occlusion=args.max_occlusion,
+        backends=tuple(b.strip() for b in args.backend.split(",") if b.strip()), backend_settings=backend_settings,
+        cutter=args.cutter, image_format=args.format, segmentation=args.segmentation, yolo=args.yolo)
+    summary = synth(args.objects, args.backgrounds, args.output, settings, distractors=args.distractors,
+                    indices=parse_indices(args.only, args.count) if args.only else None, workers=args.workers,
+                    executor=args.executor, ray_address=args.ray_address, resume=args.resume,
+                    reporter=ProgressReporter(args.quiet, "synth"), log=_say)
+    _say(summary.line())
+    _say(f"{summary.coco}: {summary.ok} image(s), {summary.annotations} annotation(s), "
+         f"{len(summary.categories)} categor{'y' if len(summary.categories) == 1 else 'ies'}"
+         + (f"; YOLO labels in {summary.outdir / 'labels'}" if args.yolo else ""))
+    return 1 if summary.failed else 0
 
 
 def cmd_models(args) -> int:

@@ -1,0 +1,278 @@
+"""Batch runs from manifests: jobs, sidecars, results.jsonl, path safety, resume, workers.
+
+The classical backends (none, poisson, reinhard) keep these fast; stickers are small
+generated RGBA files and the one cut uses the sample photo with a box.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from compositor import cli
+from compositor.batch import (RESULTS, check_job_id, confine, read_manifest, run_batch, verified, job_tasks)
+from compositor.errors import UsageError
+from compositor.executors import ProcessExecutor, threads_per_worker
+from compositor.imageio import sha256_file
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+
+
+@pytest.fixture
+def work(tmp_path):
+    """Inputs in tmp/in: a background, two stickers, the coffee photo; a manifest writer."""
+    src = tmp_path / "in"
+    (src / "stickers").mkdir(parents=True)
+    bg = np.asarray(Image.open(SAMPLES / "chelsea.png").convert("RGB").resize((226, 150)))
+    Image.fromarray(bg).save(src / "bg.png")
+    shutil.copy(SAMPLES / "coffee.png", src / "coffee.png")
+    red = np.zeros((30, 40, 4), np.uint8)
+    red[..., 0] = 220
+    red[4:26, 4:36, 3] = 255
+    Image.fromarray(red).save(src / "stickers" / "red.png")
+    blue = np.zeros((20, 20, 4), np.uint8)
+    blue[..., 2] = 230
+    blue[2:18, 2:18, 3] = 255
+    Image.fromarray(blue).save(src / "stickers" / "blue.png")
+    return src
+
+
+def write_jsonl(path: Path, jobs: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(j) + "\n" for j in jobs))
+    return path
+
+
+def jobs(n: int = 3) -> list[dict]:
+    backends = ["poisson", "none", "reinhard"]
+    return [{"id": f"job-{i}", "background": "bg.png", "backend": backends[i % 3], "seed": i,
+             "objects": [{"sticker": "stickers/red.png", "x": 60 + 20 * i, "y": 70, "scale": 1.2, "rotation": 10 * i},
+                         {"sticker": "stickers/blue.png", "x": 150, "y": 60}]} for i in range(n)]
+
+
+def results(outdir: Path) -> list[dict]:
+    return [json.loads(line) for line in (outdir / RESULTS).read_text().splitlines()]
+
+
+def assert_done(outdir: Path, record: dict) -> dict:
+    sidecar = json.loads((outdir / record["sidecar"]).read_text())
+    assert sidecar["image"]["sha256"] == sha256_file(outdir / record["image"])
+    with Image.open(outdir / record["image"]) as im:
+        im.load()  # decodes fully
+        assert im.size == (sidecar["image"]["width"], sidecar["image"]["height"])
+    return sidecar
+
+
+# ----------------------------------------------------------------------------- manifests
+
+
+def test_smoke(work, tmp_path):
+    manifest = write_jsonl(work / "m.jsonl", jobs(3) + [
+        {"id": "cut", "background": "bg.png", "backend": "poisson",
+         "objects": [{"source": "coffee.png", "cutter": "grabcut", "cut": {"box": [170, 40, 260, 300]},
+                      "x": 60, "y": 100, "scale": 0.25, "label": "cup"}]},
+        {"id": "broken", "background": "missing.png", "backend": "none", "objects": [{"sticker": "stickers/red.png"}]},
+    ])
+    out = tmp_path / "out"
+    summary = run_batch(manifest, out)
+    assert (summary.ok, summary.failed, summary.total) == (4, 1, 5)
+    rows = results(out)
+    assert [r["id"] for r in rows] == ["job-0", "job-1", "job-2", "cut", "broken"]
+    assert rows[-1]["status"] == "failed" and "missing.png" in rows[-1]["error"] and "no such file" in rows[-1]["error"]
+    assert not (out / "broken.png").exists() and not (out / "broken.json").exists()
+    for row in rows[:-1]:
+        assert row["status"] == "ok" and row["error"] is None and row["seconds"] >= 0
+        sidecar = assert_done(out, row)
+        assert sidecar["background"]["sha256"] == sha256_file(work / "bg.png")
+    cut = json.loads((out / "cut.json").read_text())
+    assert cut["objects"][0]["label"] == "cup" and cut["objects"][0]["cutter"] == "grabcut"
+    two = json.loads((out / "job-1.json").read_text())
+    assert two["harmonize"]["backend"] == "none" and two["seed"] == 1 and len(two["objects"]) == 2
+    # the blue sticker is pasted where the manifest says (none = the composite as is)
+    x, y, w, h = two["objects"][1]["box"]
+    assert abs(x + w / 2 - 150.5) <= 1.5 and abs(y + h / 2 - 60.5) <= 1.5
+    pixel = np.asarray(Image.open(out / "job-1.png"))[60, 150]
+    assert pixel[2] > 200 and pixel[0] < 40
+
+
+def test_csv_manifest_from_another_folder(work, tmp_path, monkeypatch):
+    (work / "m.csv").write_text("id,background,sticker,x,y,scale,rotation,backend,settings,output\n"
+                                "a,bg.png,stickers/red.png,50,50,1,0,reinhard,strength=0.5,a.jpg\n"
+                                ",bg.png,stickers/blue.png,,,2,45,none,,\n")
+    monkeypatch.chdir(tmp_path)  # relative paths resolve against the manifest's folder, not the cwd
+    code = cli.main(["batch", str(work / "m.csv"), "-o", "out", "-q"])
+    assert code == 0
+    rows = results(tmp_path / "out")
+    assert [r["id"] for r in rows] == ["a", "000003"] and [r["image"] for r in rows] == ["a.jpg", "000003.png"]
+    sidecar = assert_done(tmp_path / "out", rows[0])
+    assert sidecar["harmonize"]["settings"]["strength"] == 0.5
+
+
+@pytest.mark.parametrize("job_id", ["../evil", ".hidden", "a/b", "", "sp ace", "x" * 201, "..", "a\\b", 1.5, None,
+                                    True, -1])
+def test_exception_job_ids(job_id):
+    with pytest.raises(UsageError, match="job id"):
+        check_job_id(job_id)
+    assert check_job_id(7) == "7" and check_job_id("a.b_c-D") == "a.b_c-D"
+
+
+@pytest.mark.parametrize("output", ["../out-evil/x.png", "../x.png", "/tmp/abs.png", "sub/../../x.png",
+                                    ".x.png", "sub/.x.png", "results.jsonl", "run.json"])
+def test_exception_outputs_escape(tmp_path, output):
+    out = tmp_path / "out"
+    with pytest.raises(UsageError) as err:
+        confine(out, output)
+    assert repr(output) in str(err.value) or output in str(err.value)
+    assert not out.exists()
+
+
+def test_exception_lookalike_sibling_and_symlink(tmp_path):
+    out = tmp_path / "out"
+    (tmp_path / "out-evil").mkdir()
+    out.mkdir()
+    with pytest.raises(UsageError, match="escapes the output folder"):
+        confine(out, "../out-evil/x.png")
+    (out / "link").symlink_to(tmp_path / "out-evil")
+    with pytest.raises(UsageError, match="escapes the output folder"):
+        confine(out, "link/x.png")
+    assert confine(out, "sub/x.png") == (out / "sub" / "x.png").resolve()
+
+
+def test_exception_manifest_output_outside_outdir(work, tmp_path):
+    manifest = write_jsonl(work / "m.jsonl", [{**jobs(1)[0], "output": "../out-evil/x.png"}])
+    with pytest.raises(UsageError, match="escapes the output folder"):
+        run_batch(manifest, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out-evil").exists()
+
+
+def test_exception_output_would_overwrite_an_input(work):
+    # the background lives in OUTDIR's place: the job's output is that very file
+    manifest = write_jsonl(work / "m.jsonl", [{**jobs(1)[0], "output": "bg.png"}])
+    before = sha256_file(work / "bg.png")
+    with pytest.raises(UsageError, match="also an input"):
+        job_tasks(read_manifest(manifest), work, manifest)
+    assert sha256_file(work / "bg.png") == before
+
+
+@pytest.mark.parametrize("line, message", [
+    ("{not json", "not valid JSON"),
+    ('{"id": "a", "background": "bg.png", "objects": [{"sticker": "s.png"}], "colour": 1}', "unknown field"),
+    ('{"id": "a", "background": "bg.png", "objects": []}', "non-empty list"),
+    ('{"id": "a", "background": "bg.png", "objects": [{"sticker": "s.png", "source": "p.png"}]}', "exactly one"),
+    ('{"id": "a", "background": "bg.png", "objects": [{"sticker": "s.png"}], "backend": "warp"}', "unknown harmonizer"),
+    ('{"id": "a", "background": "bg.png", "objects": [{"sticker": "s.png"}], "backend": "reinhard", '
+     '"settings": {"strength": "lots"}}', "strength"),
+    ('{"id": "a", "background": "bg.png", "objects": [{"sticker": "s.png", "scale": -1}]}', "scale must be positive"),
+    ('{"id": "a", "background": "bg.png", "objects": [{"sticker": "s.png"}], "output": "a.gif"}', "image format"),
+])
+def test_exception_manifest_lines(tmp_path, line, message):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("\n" + line + "\n")
+    with pytest.raises(UsageError, match=message) as err:
+        read_manifest(manifest)
+    assert f"{manifest}:2" in str(err.value)
+
+
+def test_exception_duplicate_ids(work):
+    manifest = write_jsonl(work / "m.jsonl", [jobs(1)[0], jobs(1)[0]])
+    with pytest.raises(UsageError, match="appears twice"):
+        read_manifest(manifest)
+
+
+def test_exception_cli_exit_codes(work, tmp_path, capsys):
+    manifest = write_jsonl(work / "m.jsonl", [{**jobs(1)[0], "id": "../up"}])
+    assert cli.main(["batch", str(manifest), "-o", str(tmp_path / "out"), "-q"]) == 2
+    assert "job id '../up' is not allowed" in capsys.readouterr().err
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    manifest = write_jsonl(work / "m.jsonl", jobs(1))
+    assert cli.main(["batch", str(manifest), "-o", str(tmp_path / "full"), "-q"]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
+
+
+# ----------------------------------------------------------------------------- resume
+
+
+def test_resume_skips_verified_and_redoes_the_rest(work, tmp_path, capsys):
+    manifest = write_jsonl(work / "m.jsonl", jobs(4))
+    out = tmp_path / "out"
+    assert cli.main(["batch", str(manifest), "-o", str(out), "-q"]) == 0
+    assert cli.main(["batch", str(manifest), "-o", str(out), "-q"]) == 2  # refuses to mix runs
+    assert "--resume" in capsys.readouterr().err
+    first = {r["id"]: r for r in results(out)}
+    # damage: a truncated image, a missing sidecar, a leftover temporary file, a torn results line
+    data = (out / "job-0.png").read_bytes()
+    (out / "job-0.png").write_bytes(data[: len(data) // 2])
+    (out / "job-1.json").unlink()
+    (out / ".job-2.png.abc.part").write_bytes(b"partial")
+    with open(out / RESULTS, "a") as fh:
+        fh.write('{"id": "job-3", "sta')
+    summary = run_batch(manifest, out, resume=True)
+    assert (summary.ok, summary.failed, summary.skipped) == (4, 0, 2)
+    rows = results(out)
+    assert [r["id"] for r in rows] == ["job-0", "job-1", "job-2", "job-3"]  # one line per job
+    assert rows[2]["finished"] == first["job-2"]["finished"] and rows[3]["finished"] == first["job-3"]["finished"]
+    assert not list(out.rglob("*.part"))
+    for row in rows:
+        assert_done(out, row)
+
+
+def test_resume_redoes_jobs_whose_spec_changed(work, tmp_path):
+    manifest = write_jsonl(work / "m.jsonl", jobs(2))
+    out = tmp_path / "out"
+    run_batch(manifest, out)
+    changed = jobs(2)
+    changed[1]["objects"][0]["x"] = 100
+    write_jsonl(manifest, changed)
+    summary = run_batch(manifest, out, resume=True)
+    assert (summary.skipped, summary.redone, summary.ok) == (1, 1, 2)
+    tasks = job_tasks(read_manifest(manifest), out, manifest)
+    assert all(verified(out.resolve(), t) for t in tasks)
+
+
+# ----------------------------------------------------------------------------- workers
+
+
+def test_workers_match_in_process_results(work, tmp_path):
+    manifest = write_jsonl(work / "m.jsonl", jobs(4))
+    run_batch(manifest, tmp_path / "one")
+    summary = run_batch(manifest, tmp_path / "two", workers=2)
+    assert summary.ok == 4
+    assert len({r["worker"] for r in summary.records}) == 2  # both workers took jobs
+    for i in range(4):
+        assert sha256_file(tmp_path / "one" / f"job-{i}.png") == sha256_file(tmp_path / "two" / f"job-{i}.png")
+
+
+def test_a_dying_worker_fails_only_its_job():
+    with ProcessExecutor(2, threads=1) as ex:
+        items = ["1 + 1", "__import__('os')._exit(3)", "2 * 3", "__import__('os').kill(__import__('os').getpid(), 9)",
+                 "7"]
+        got = dict(ex.run(eval, items))
+        assert [got[i].ok for i in range(5)] == [True, False, True, False, True]
+        assert [got[i].value for i in (0, 2, 4)] == [2, 6, 7]
+        assert "exited with code 3" in got[1].error and "SIGKILL" in got[3].error
+        assert len(ex._pool) == 2  # replaced
+
+
+def test_threads_per_worker():
+    assert threads_per_worker(2, cores=2) == 1
+    assert threads_per_worker(2, cores=16) == 8
+    assert threads_per_worker(4, cores=2) == 1
+
+
+def test_make_executor():
+    from compositor.executors import InlineExecutor, make_executor
+
+    assert isinstance(make_executor("local", None), InlineExecutor)
+    assert isinstance(make_executor("local", 4, limit=1), InlineExecutor)  # never more workers than tasks
+    with pytest.raises(UsageError, match="workers must be 1 or more; received 0"):
+        make_executor("local", 0)
+    with pytest.raises(UsageError, match="executor must be one of local, ray; received 'dask'"):
+        make_executor("dask", 2)
+    with pytest.raises(UsageError, match="--ray-address goes with --executor ray"):
+        make_executor("local", 2, address="auto")

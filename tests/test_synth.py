@@ -1,0 +1,319 @@
+"""Synthetic detection data: layouts, annotations, reproducibility, cut-once, resume after
+SIGKILL, workers, and the Ray executor (a real local Ray).
+
+Objects are small generated RGBA stickers (two categories in subfolders, plus one
+top-level file) and one photo cut once with GrabCut; backgrounds are the samples,
+scaled down. The classical backends keep it fast.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from compositor import cli
+from compositor.batch import RESULTS
+from compositor.errors import UsageError
+from compositor.executors import ProcessExecutor
+from compositor.imageio import sha256_file
+from compositor.synth import (COCO_FILE, SynthSettings, image_seed, parse_indices, parse_pair, rle, rle_decode,
+                              sample_layout, synth)
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+
+
+def disc(colour, size=(48, 64)) -> np.ndarray:
+    h, w = size
+    rgba = np.zeros((h, w, 4), np.uint8)
+    rgba[..., :3] = colour
+    cv2.ellipse(rgba, (w // 2, h // 2), (w // 2 - 2, h // 2 - 2), 0, 0, 360, (*colour, 255), -1)
+    return rgba
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth_inputs")
+    objects, backgrounds, distractors = root / "objects", root / "backgrounds", root / "distractors"
+    for folder in (objects / "ball", objects / "box", backgrounds, distractors):
+        folder.mkdir(parents=True)
+    Image.fromarray(disc((230, 30, 30))).save(objects / "ball" / "red.png")
+    Image.fromarray(disc((240, 200, 20), (40, 40))).save(objects / "ball" / "yellow.png")
+    square = np.zeros((36, 36, 4), np.uint8)
+    square[2:34, 2:34] = (30, 30, 230, 255)
+    Image.fromarray(square).save(objects / "box" / "blue.png")
+    Image.fromarray(disc((20, 220, 20), (30, 70))).save(objects / "leaf.png")
+    Image.fromarray(disc((255, 0, 255), (30, 30))).save(distractors / "magenta.png")
+    for name in ("chelsea.png", "astronaut.png", "coffee.png"):
+        im = Image.open(SAMPLES / name).convert("RGB")
+        im.thumbnail((240, 240))
+        im.save(backgrounds / name)
+    return {"objects": objects, "backgrounds": backgrounds, "distractors": distractors}
+
+
+def settings(**kw) -> SynthSettings:
+    base = dict(count=6, seed=5, size=(160, 120), objects_per_image=(2, 4), backends=("none", "poisson", "reinhard"))
+    return SynthSettings(**{**base, **kw})
+
+
+def hashes(outdir: Path) -> dict[str, str]:
+    return {p.name: sha256_file(p) for p in sorted((outdir / "images").glob("*.png"))}
+
+
+def check_dataset(outdir: Path, count: int, yolo: bool = False) -> dict:
+    """Every image once, decodable, its hash in its sidecar; one final ok line per image;
+    COCO matches the files; YOLO labels match COCO; no temporary files."""
+    images = sorted((outdir / "images").glob("*.png"))
+    assert len(images) == count
+    rows = [json.loads(line) for line in (outdir / RESULTS).read_text().splitlines()]
+    assert [r["id"] for r in rows] == [p.stem for p in images] and all(r["status"] == "ok" for r in rows)
+    coco = json.loads((outdir / COCO_FILE).read_text())
+    assert [im["file_name"] for im in coco["images"]] == [f"images/{p.name}" for p in images]
+    by_image = {im["id"]: im for im in coco["images"]}
+    categories = {c["id"] for c in coco["categories"]}
+    assert [a["id"] for a in coco["annotations"]] == list(range(1, len(coco["annotations"]) + 1))
+    for path, entry in zip(images, coco["images"]):
+        sidecar = json.loads(path.with_suffix(".json").read_text())
+        assert sidecar["image"]["sha256"] == sha256_file(path)
+        assert sidecar["image_seed"] == entry["seed"] == image_seed(sidecar["seed"], sidecar["index"])
+        with Image.open(path) as im:
+            im.load()
+            assert im.size == (entry["width"], entry["height"])
+        annotations = [a for a in coco["annotations"] if a["image_id"] == entry["id"]]
+        assert len(annotations) == len(sidecar["objects"])
+        if yolo:
+            lines = (outdir / "labels" / (path.stem + ".txt")).read_text().splitlines()
+            assert len(lines) == len(annotations)
+    for a in coco["annotations"]:
+        im = by_image[a["image_id"]]
+        x, y, w, h = a["bbox"]
+        assert a["category_id"] in categories and a["iscrowd"] == 0 and a["area"] > 0
+        assert 0 <= x and 0 <= y and x + w <= im["width"] and y + h <= im["height"]
+    assert not list(outdir.rglob("*.part"))
+    return coco
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def test_smoke(data, tmp_path):
+    out = tmp_path / "out"
+    summary = synth(data["objects"], data["backgrounds"], out, settings(yolo=True),
+                    distractors=data["distractors"])
+    assert (summary.ok, summary.failed) == (6, 0)
+    assert summary.categories == ["ball", "box", "leaf"]
+    coco = check_dataset(out, 6, yolo=True)
+    assert [c["name"] for c in coco["categories"]] == ["ball", "box", "leaf"]
+    assert summary.annotations == len(coco["annotations"]) >= 6
+    assert "names:" in (out / "data.yaml").read_text()
+    # distractors are pasted but never annotated
+    sidecars = [json.loads(p.read_text()) for p in sorted((out / "images").glob("*.json"))]
+    assert sum(len(s["distractors"]) for s in sidecars) > 0
+    assert all(o["category"] != "magenta" for s in sidecars for o in s["objects"])
+    assert {s["backend"] for s in sidecars} <= {"none", "poisson", "reinhard"}
+
+
+def test_annotations_are_the_visible_masks(data, tmp_path):
+    """With backend none the pixels show which object is on top: each annotation's mask
+    must be where that object's colour is visible (after occlusion and truncation)."""
+    objects = data["objects"].parent / "solid"
+    (objects / "red").mkdir(parents=True, exist_ok=True)
+    (objects / "blue").mkdir(exist_ok=True)
+    full = np.zeros((40, 40, 4), np.uint8)
+    full[...] = (255, 0, 0, 255)
+    full[0, 0, 3] = 0  # has transparency: used as a sticker
+    Image.fromarray(full).save(objects / "red" / "r.png")
+    full[..., :3] = (0, 0, 255)
+    Image.fromarray(full).save(objects / "blue" / "b.png")
+    bgs = tmp_path / "bg"
+    bgs.mkdir()
+    Image.fromarray(np.full((120, 160, 3), 128, np.uint8)).save(bgs / "grey.png")
+    out = tmp_path / "out"
+    s = settings(count=8, backends=("none",), objects_per_image=(3, 5), segmentation="rle", max_occlusion=0.6)
+    synth(objects, bgs, out, s)
+    coco = check_dataset(out, 8)
+    colours = {"red": np.array([255, 0, 0]), "blue": np.array([0, 0, 255])}
+    names = {c["id"]: c["name"] for c in coco["categories"]}
+    for im in coco["images"]:
+        pixels = np.asarray(Image.open(out / im["file_name"]).convert("RGB")).astype(int)
+        for a in (a for a in coco["annotations"] if a["image_id"] == im["id"]):
+            mask = rle_decode(a["segmentation"])
+            assert mask.sum() == a["area"]
+            ys, xs = np.nonzero(mask)
+            assert a["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+            core = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+            if core.any():  # inside the visible mask the object's own colour shows
+                diff = np.abs(pixels[core] - colours[names[a["category_id"]]]).max(axis=1)
+                assert np.mean(diff < 40) > 0.95
+
+
+def test_polygons_cover_the_mask(data, tmp_path):
+    out = tmp_path / "out"
+    synth(data["objects"], data["backgrounds"], out, settings(count=3))
+    coco = json.loads((out / COCO_FILE).read_text())
+    for a in coco["annotations"]:
+        im = next(i for i in coco["images"] if i["id"] == a["image_id"])
+        canvas = np.zeros((im["height"], im["width"]), np.uint8)
+        for poly in a["segmentation"]:
+            assert len(poly) >= 6 and len(poly) % 2 == 0
+            cv2.fillPoly(canvas, [np.asarray(poly).reshape(-1, 2).astype(np.int32)], 1)
+        assert abs(int(canvas.sum()) - a["area"]) <= 0.15 * a["area"] + 20
+
+
+def test_rle_round_trip():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        mask = rng.random((7, 9)) > rng.random()
+        assert np.array_equal(rle_decode(rle(mask)), mask)
+    assert rle(np.ones((2, 2), bool))["counts"] == [0, 4]
+
+
+def test_layout_limits():
+    """Sampled placements respect the truncation limit and never hide more than the
+    occlusion limit of an annotated object (measured on the final masks)."""
+    from compositor.synth import warp_alpha
+
+    alpha = np.zeros((30, 30), np.float32)
+    alpha[3:27, 3:27] = 1.0
+    table = [(alpha, float(alpha.sum()))]
+    s = SynthSettings(count=1, size=(100, 80), objects_per_image=(4, 6), scale=(0.3, 0.6), max_truncation=0.2,
+                      max_occlusion=0.3, backends=("none",))
+    for seed in range(25):
+        layout = sample_layout(np.random.default_rng(seed), s, backgrounds=1, background_size=lambda i: (100, 80),
+                               objects=table)
+        assert len(layout.placed) + layout.dropped >= 4
+        visible = []
+        for p in layout.placed:
+            assert p.truncation <= 0.2
+            a = warp_alpha(alpha, p.x, p.y, p.scale, p.rotation, (100, 80))
+            visible = [(v * (1 - a), area) for v, area in visible] + [(a, float(a.sum()))]
+        for v, area in visible:
+            assert 1 - v.sum() / area <= 0.3 + 1e-6
+
+
+def test_reproducible_and_independent_of_workers(data, tmp_path):
+    s = settings(count=6, seed=11)
+    synth(data["objects"], data["backgrounds"], tmp_path / "a", s)
+    with ProcessExecutor(2) as ex:  # a caller's executor: its workers serve two runs
+        synth(data["objects"], data["backgrounds"], tmp_path / "b", s, executor=ex)
+        assert hashes(tmp_path / "a") == hashes(tmp_path / "b")
+        # any image can be regenerated alone
+        summary = synth(data["objects"], data["backgrounds"], tmp_path / "c", s, indices=[4], executor=ex)
+        assert len(ex._pool) == 2
+    assert summary.ok == 1 and hashes(tmp_path / "c") == {"000004.png": hashes(tmp_path / "a")["000004.png"]}
+    # another seed, other images
+    synth(data["objects"], data["backgrounds"], tmp_path / "d", settings(count=6, seed=12))
+    assert set(hashes(tmp_path / "d").values()).isdisjoint(hashes(tmp_path / "a").values())
+
+
+def test_objects_are_cut_once(data, tmp_path, monkeypatch):
+    import compositor.api as api
+
+    objects = tmp_path / "photos"
+    objects.mkdir()
+    photo = Image.open(SAMPLES / "coffee.png").convert("RGB")
+    photo.thumbnail((240, 240))
+    photo.save(objects / "cup.png")
+    calls = []
+    real_cut = api.cut
+    monkeypatch.setattr(api, "cut", lambda *a, **k: calls.append(1) or real_cut(*a, **k))
+    out = tmp_path / "out"
+    summary = synth(objects, data["backgrounds"], out, settings(count=5, objects_per_image=(2, 2)))
+    assert summary.ok == 5 and summary.objects_cut == 1 and len(calls) == 1
+    assert (out / "objects" / "cup.png").exists()
+    sticker = json.loads((out / "objects" / "cup.json").read_text())
+    assert sticker["sha256"] == sha256_file(out / "objects" / "cup.png")
+    # a resumed run reuses the cut-out (and skips the finished images)
+    (out / "images" / "000002.json").unlink()
+    summary = synth(objects, data["backgrounds"], out, settings(count=5, objects_per_image=(2, 2)), resume=True)
+    assert len(calls) == 1 and (summary.skipped, summary.ok) == (4, 5)
+    check_dataset(out, 5)
+    # resuming with other settings would mix two datasets in one folder
+    with pytest.raises(UsageError, match="used other settings"):
+        synth(objects, data["backgrounds"], out, settings(count=5, seed=6, objects_per_image=(2, 2)), resume=True)
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(scale=(0.6, 0.2)), "MIN <= MAX"),
+    (dict(backends=("warp",)), "unknown harmonizer"),
+    (dict(max_occlusion=1.5), "max occlusion"),
+    (dict(backend_settings={"vgg19": {"iterations": 2}}), "not among the backends"),
+    (dict(count=0), "count"),
+])
+def test_exception_settings(kw, message):
+    with pytest.raises(UsageError, match=message):
+        settings(**kw).validate()
+
+
+def test_exception_folders(data, tmp_path, capsys):
+    with pytest.raises(UsageError, match="overlaps the input folder"):
+        synth(data["objects"], data["backgrounds"], data["backgrounds"] / "out", settings())
+    with pytest.raises(UsageError, match="no such folder of objects"):
+        synth(tmp_path / "nothing", data["backgrounds"], tmp_path / "out", settings())
+    code = cli.main(["synth", "--objects", str(data["objects"]), "--backgrounds", str(data["backgrounds"]),
+                     "-n", "3", "-o", str(tmp_path / "out"), "--scale", "big"])
+    assert code == 2 and "--scale must be MIN,MAX" in capsys.readouterr().err
+    assert parse_pair("0.5", "x") == (0.5, 0.5) and parse_indices("3,5-7", 10) == [3, 5, 6, 7]
+
+
+# ----------------------------------------------------------------------------- kill and resume
+
+
+def test_sigkill_then_resume(data, tmp_path):
+    """A real `compositor synth` run killed with SIGKILL mid-way, then resumed: every image
+    exactly once, complete, matching its sidecar, one ok line each, COCO and YOLO consistent."""
+    out = tmp_path / "out"
+    n = 100
+    command = [sys.executable, "-m", "compositor.cli", "synth", "--objects", str(data["objects"]),
+               "--backgrounds", str(data["backgrounds"]), "--distractors", str(data["distractors"]),
+               "-n", str(n), "-o", str(out), "--size", "320x240", "--workers", "2", "--yolo", "-q",
+               "--backend", "poisson,reinhard", "--seed", "3"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if len(list((out / "images").glob("*.json"))) >= 4:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.3)
+    done_before = len(list((out / "images").glob("*.json")))
+    assert 0 < done_before < n
+    assert not (out / COCO_FILE).exists()
+    result = subprocess.run(command + ["--resume"], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert f"{n} job(s): {n} ok, 0 failed" in result.stderr
+    check_dataset(out, n, yolo=True)
+    rows = [json.loads(line) for line in (out / RESULTS).read_text().splitlines()]
+    assert len(rows) == len({r["id"] for r in rows}) == n
+    assert len(list((out / "labels").glob("*.txt"))) == n
+
+
+# ----------------------------------------------------------------------------- Ray
+
+
+def test_ray_executor_matches_local(data, tmp_path):
+    ray = pytest.importorskip("ray")
+    s = settings(count=4, seed=21)
+    synth(data["objects"], data["backgrounds"], tmp_path / "local", s)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        summary = synth(data["objects"], data["backgrounds"], tmp_path / "ray", s, executor="ray", workers=2)
+        assert ray.is_initialized()  # a Ray the caller started is left running
+    finally:
+        ray.shutdown()
+    assert summary.ok == 4
+    assert len({r["worker"] for r in summary.records}) == 2 and all(r["worker"] != os.getpid() for r in summary.records)
+    assert hashes(tmp_path / "ray") == hashes(tmp_path / "local")
+    check_dataset(tmp_path / "ray", 4)
