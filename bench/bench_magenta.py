@@ -52,7 +52,7 @@ def composite_at(size: int, fraction: float = 0.15):
 def timed(harmonizer, comp, settings, calls: int):
     """(first call s, median of the next `calls` s, the last Result)."""
     t = time.perf_counter()
-    result = harmonizer.harmonize(comp, settings)
+    harmonizer.harmonize(comp, settings)
     first = time.perf_counter() - t
     times, results = [], []
     for _ in range(calls):

@@ -11,7 +11,6 @@ import cv2
 import numpy as np
 import pytest
 
-import compositor
 from compositor import api, plugins
 from compositor.cli import main
 from compositor.errors import UsageError
@@ -23,9 +22,9 @@ from compositor.harmonize.classical import (
     ReinhardSettings,
     fill,
 )
-from compositor.imageio import read_mask, read_rgb, write_image, write_mask
+from compositor.imageio import read_rgb, write_image, write_mask
 from compositor.paste import Placement, paste
-from compositor.types import Composite, Sticker
+from compositor.types import Composite
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -37,17 +36,6 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 @pytest.fixture(scope="module")
 def chelsea() -> np.ndarray:
     return read_rgb(SAMPLES / "chelsea.png")
-
-
-@pytest.fixture(scope="module")
-def cup() -> Sticker:
-    """The coffee cup (with saucer and spoon) cut from coffee.png by its hand-made mask."""
-    photo = read_rgb(SAMPLES / "coffee.png")
-    mask = read_mask(SAMPLES / "masks" / "coffee_cup.png")
-    x, y, w, h = cv2.boundingRect((mask > 0).astype(np.uint8))
-    alpha = np.clip(mask * 255 + 0.5, 0, 255).astype(np.uint8)
-    rgba = np.dstack([photo, alpha])[y:y + h, x:x + w]
-    return Sticker(rgba=rgba, label="cup", source_box=(x, y, w, h), score=1.0, method="reference-mask")
 
 
 @pytest.fixture(scope="module")

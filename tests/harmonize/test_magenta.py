@@ -16,9 +16,9 @@ from compositor.errors import CompositorError, ModelMissingError, UsageError
 from compositor.harmonize import magenta
 from compositor.harmonize.base import blend_weight, resize
 from compositor.harmonize.magenta import DEFAULT_HANDLE, MagentaHarmonizer, MagentaSettings, style_input
-from compositor.imageio import read_mask, read_rgb, write_image, write_mask
+from compositor.imageio import read_rgb, write_image, write_mask
 from compositor.paste import Placement, paste
-from compositor.types import Composite, Sticker
+from compositor.types import Composite
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 COFFEE, ASTRONAUT = str(SAMPLES / "coffee.png"), str(SAMPLES / "astronaut.png")
@@ -35,16 +35,6 @@ def empty_hub_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path_factory.mktemp("tfhub_cache")))
     monkeypatch.delenv("TFHUB_MODEL_LOAD_FORMAT", raising=False)
     monkeypatch.setattr(magenta, "_HUB_MODULES", {})
-
-
-@pytest.fixture(scope="module")
-def cup() -> Sticker:
-    photo = read_rgb(SAMPLES / "coffee.png")
-    mask = read_mask(SAMPLES / "masks" / "coffee_cup.png")
-    x, y, w, h = cv2.boundingRect((mask > 0).astype(np.uint8))
-    alpha = np.clip(mask * 255 + 0.5, 0, 255).astype(np.uint8)
-    rgba = np.dstack([photo, alpha])[y:y + h, x:x + w]
-    return Sticker(rgba=rgba, label="cup", source_box=(x, y, w, h), score=1.0, method="reference-mask")
 
 
 @pytest.fixture(scope="module")
