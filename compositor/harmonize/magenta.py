@@ -127,8 +127,15 @@ def onnx_session(path: str | os.PathLike):
         if sess is None:
             import onnxruntime as ort
 
+            options = ort.SessionOptions()
+            threads = os.environ.get("COMPOSITOR_THREADS")  # set by batch workers: their share of the cores
+            if threads and threads.isdigit() and int(threads) > 0:
+                options.intra_op_num_threads = int(threads)
+                options.inter_op_num_threads = 1
+            # idle threads sleep instead of spinning, so parallel workers do not steal each other's cores
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             try:
-                sess = ort.InferenceSession(key, providers=["CPUExecutionProvider"])
+                sess = ort.InferenceSession(key, sess_options=options, providers=["CPUExecutionProvider"])
             except Exception as exc:  # onnxruntime raises its own types
                 raise CompositorError(f"{key}: onnxruntime cannot load the model ({exc}).") from None
             _SESSIONS[key] = sess
