@@ -705,7 +705,7 @@ def _versions() -> dict:
 
 def harmonize_settings(backend: str, settings: dict, seed: int):
     """The backend's settings with ``seed`` filled in when the backend has one and it is unset."""
-    cls = plugins.load("harmonizer", backend)
+    cls = type(harmonizer(backend))  # the plugin class, looked up once per process
     values = dict(settings)
     if "seed" not in values and any(f.name == "seed" for f in dataclasses.fields(cls.Settings)):
         values["seed"] = seed
