@@ -152,8 +152,8 @@ def main() -> int:
         load_end = os.getloadavg()
 
     print(f"\nsynth throughput at {size[0]}x{size[1]}, {args.executor} executor; {available_cores()} cores, "
-          f"Python {platform.python_version()}, {platform.machine()}; vgg19: {args.vgg19_iterations} Adam steps "
-          f"at 256 px working size")
+          f"Python {platform.python_version()}, {platform.machine()}; vgg19: default mode, at most "
+          f"{args.vgg19_iterations} steps")
     print(f"load average (1/5/15 min) at start {load_start[0]:.2f}/{load_start[1]:.2f}/{load_start[2]:.2f}, "
           f"at end {load_end[0]:.2f}/{load_end[1]:.2f}/{load_end[2]:.2f}\n")
     print("| backend | workers | images | runs | composites/min end to end | vs 1 worker | composites/min running "
