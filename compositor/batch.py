@@ -579,10 +579,10 @@ class RunFolder:
         return out
 
     def write_results(self, records: list[dict]) -> None:
-        from .imageio import _atomic_write
+        from .imageio import write_text
 
         text = "".join(json.dumps(r, default=str) + "\n" for r in records)
-        _atomic_write(self.path / RESULTS, lambda fh: fh.write(text.encode("utf-8")))
+        write_text(self.path / RESULTS, text)
 
     def execute(self, tasks: list[Task], fn: Callable[[Any], dict], executor: Executor,
                 reporter: Reporter | None = None) -> Summary:

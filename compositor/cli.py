@@ -165,11 +165,8 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     p.add_argument("composite")
     p.add_argument("--mask", required=True, help="object mask (nonzero = object), same size as the composite")
     p.add_argument("-o", "--output", required=True, metavar="DIR")
-    p.add_argument("--backends", default=",".join(plugins.names("harmonizer")),
-                   help="comma-separated backends (default: all registered: %(default)s)")
+    _add_backend_options(p)
     p.add_argument("--truth", help="the real photo, for MSE, fMSE, bMSE, PSNR and SSIM against it")
-    p.add_argument("--set", action="append", metavar="BACKEND.KEY=VALUE",
-                   help="a backend setting, e.g. --set vgg19.iterations=20 (repeatable)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     _add_traceback(p)
 
@@ -180,14 +177,11 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
                                    "in the same run. Without --cases the built-in set is used.")
     p.add_argument("--cases", help="a folder in iHarmony4's layout: composite_images/NAME_K_J.jpg, "
                                    "masks/NAME_K.png, real_images/NAME.jpg")
-    p.add_argument("--backends", default=",".join(plugins.names("harmonizer")),
-                   help="comma-separated backends (default: all registered: %(default)s)")
+    _add_backend_options(p)
     p.add_argument("--families", default="transfer,camera", help="built-in perturbation families (default: %(default)s)")
     p.add_argument("--per-case", type=int, default=2, help="perturbations per photo and family (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the built-in perturbations (default: %(default)s)")
     p.add_argument("--max-side", type=int, help="downscale built-in photos to this long side")
-    p.add_argument("--set", action="append", metavar="BACKEND.KEY=VALUE",
-                   help="a backend setting, e.g. --set vgg19.iterations=50 (repeatable)")
     p.add_argument("--json", metavar="OUT", help="write the summary and every row to this JSON file")
     p.add_argument("-v", "--verbose", action="store_true", help="also print one row per case")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -267,6 +261,13 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     for q in (p, f):
         _add_traceback(q)
     return parser
+
+
+def _add_backend_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backends", default=",".join(plugins.names("harmonizer")),
+                   help="comma-separated backends (default: all registered: %(default)s)")
+    p.add_argument("--set", action="append", metavar="BACKEND.KEY=VALUE",
+                   help="a backend setting, e.g. --set vgg19.iterations=20 (repeatable)")
 
 
 def _add_traceback(p: argparse.ArgumentParser) -> None:

@@ -190,7 +190,7 @@ higher for PSNR and SSIM. The first row is the composite before harmonization.</
 
 def write_report(outdir: Path, rows: list[Row], composite: Composite, *, inputs: dict[str, Any],
                  title: str = "compositor: harmonizers compared") -> dict[str, Any]:
-    from .imageio import write_all, write_image, write_json
+    from .imageio import write_all, write_image, write_json, write_text
 
     outdir = Path(outdir)
     grid_image = grid(rows, composite)
@@ -200,15 +200,9 @@ def write_report(outdir: Path, rows: list[Row], composite: Composite, *, inputs:
               for r in rows[1:] if r.ok]
     writes += [(outdir / "grid.png", lambda: write_image(outdir / "grid.png", grid_image)),
                (outdir / "report.json", lambda: write_json(outdir / "report.json", report)),
-               (outdir / "index.html", lambda: _write_text(outdir / "index.html", page))]
+               (outdir / "index.html", lambda: write_text(outdir / "index.html", page))]
     write_all(writes)
     return report
-
-
-def _write_text(path: Path, text: str) -> None:
-    from .imageio import _atomic_write
-
-    _atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 __all__ = ["compare", "write_report", "grid", "html_report", "Row"]

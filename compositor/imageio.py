@@ -246,9 +246,13 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray) -> None:
     write_image(path, arr)
 
 
-def write_json(path: str | os.PathLike, data: Any) -> None:
-    text = json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n"
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write UTF-8 text atomically."""
     _atomic_write(Path(path), lambda fh: fh.write(text.encode("utf-8")))
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
 
 
 def _json_default(obj: Any) -> Any:

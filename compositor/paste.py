@@ -49,15 +49,22 @@ def parse_placement(spec: str) -> tuple[str, dict]:
     return path, out
 
 
+def placement_matrix(width: int, height: int, x: float, y: float, scale: float, rotation: float) -> np.ndarray:
+    """The 2x3 affine that puts a ``width`` x ``height`` sticker's centre at (x, y), scaled and
+    rotated ``rotation`` degrees counter-clockwise."""
+    matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), rotation, scale)
+    matrix[0, 2] += x - (width - 1) / 2
+    matrix[1, 2] += y - (height - 1) / 2
+    return matrix
+
+
 def _warp(sticker: Sticker, placement: Placement, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """The sticker's premultiplied RGB and its alpha on a canvas of ``size`` (w, h)."""
     W, H = size
     h, w = sticker.rgba.shape[:2]
     cx = W / 2 if placement.x is None else placement.x
     cy = H / 2 if placement.y is None else placement.y
-    matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), placement.rotation, placement.scale)
-    matrix[0, 2] += cx - (w - 1) / 2
-    matrix[1, 2] += cy - (h - 1) / 2
+    matrix = placement_matrix(w, h, cx, cy, placement.scale, placement.rotation)
     rgba = sticker.rgba.astype(np.float32) / 255.0
     premult = np.dstack([rgba[..., :3] * rgba[..., 3:4], rgba[..., 3:4]])
     interp = cv2.INTER_AREA if placement.scale < 1 and placement.rotation % 360 == 0 else cv2.INTER_LINEAR

@@ -300,10 +300,10 @@ class Layout:
 def warp_alpha(alpha: np.ndarray, x: float, y: float, scale: float, rotation: float,
                size: tuple[int, int]) -> np.ndarray:
     """The alpha as ``paste`` places it (same transform: centre at (x, y), scale, degrees CCW)."""
+    from .paste import placement_matrix
+
     h, w = alpha.shape
-    matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), rotation, scale)
-    matrix[0, 2] += x - (w - 1) / 2
-    matrix[1, 2] += y - (h - 1) / 2
+    matrix = placement_matrix(w, h, x, y, scale, rotation)
     return cv2.warpAffine(alpha, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
@@ -600,7 +600,7 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
 def assemble(outdir: Path, tasks: list[Task], records: list[dict], categories: list[str],
              settings: SynthSettings) -> tuple[Path, int]:
     """Write COCO instances (and YOLO labels) from the sidecars of the images that are done."""
-    from .imageio import _atomic_write, write_json
+    from .imageio import write_json, write_text
 
     ids = {name: i for i, name in enumerate(categories, 1)}
     ok = {r["id"] for r in records if r["status"] == "ok"}
@@ -637,9 +637,9 @@ def assemble(outdir: Path, tasks: list[Task], records: list[dict], categories: l
     write_json(coco_path, coco)
     if settings.yolo:
         for name, text in labels.items():
-            _atomic_write(outdir / "labels" / name, lambda fh, t=text: fh.write(t.encode("utf-8")))
+            write_text(outdir / "labels" / name, text)
         names = "".join(f"  {i - 1}: {json.dumps(name)}\n" for name, i in ids.items())  # JSON strings are YAML
         yaml = (f"# YOLO dataset written by compositor synth\npath: {outdir}\n"
                 f"train: images\nval: images\nnames:\n{names}")
-        _atomic_write(outdir / "data.yaml", lambda fh: fh.write(yaml.encode("utf-8")))
+        write_text(outdir / "data.yaml", yaml)
     return coco_path, len(annotations)

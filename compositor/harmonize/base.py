@@ -35,6 +35,20 @@ class NoProgress:
         pass
 
 
+def object_region(composite: Composite, backend: str) -> np.ndarray:
+    """The binary object region (mask > 0); refuses an empty or all-object mask."""
+    from ..errors import UsageError
+
+    region = composite.mask > 0
+    if not region.any():
+        raise UsageError(f"{backend}: the composite's mask is empty (no nonzero pixels), so there is no object to "
+                         "harmonize (the mask must mark an object).")
+    if region.all():
+        raise UsageError(f"{backend}: the composite's mask covers the whole image, so there is no background to "
+                         "harmonize against.")
+    return region
+
+
 def blend_weight(mask: np.ndarray, dilate_px: int, feather_px: float) -> np.ndarray:
     """Where a harmonizer may change pixels: the object (mask > 0) grown by ``dilate_px``,
     with a soft edge of about ``feather_px``; float32 HxW in [0, 1]."""

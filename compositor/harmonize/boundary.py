@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import UsageError
 from ..plugins import check_range, setting
 from ..seam import boundary_log_ratio
 from ..types import Composite, Result
-from .base import Progress, check_composite, to_uint8
+from .base import Progress, check_composite, object_region, to_uint8
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,9 +37,7 @@ class BoundaryHarmonizer:
         settings = settings or BoundarySettings()
         settings.validate()
         check_composite(composite)
-        region = composite.mask > 0
-        if not region.any() or region.all():
-            raise UsageError("boundary: the mask must mark an object and leave some background around it.")
+        object_region(composite, self.name)
         t0 = time.perf_counter()
         ratio = boundary_log_ratio(composite.image, composite.mask)
         gain = np.exp(-settings.strength * ratio)

@@ -41,7 +41,7 @@ from ..errors import UsageError
 from ..plugins import check_choice, check_range, setting
 from ..types import Composite, Result
 from ..masks import auto_ring_width, dilate, ellipse, lab, ring_mask
-from .base import Progress, check_composite, to_uint8
+from .base import Progress, check_composite, object_region, to_uint8
 
 __all__ = ["NoneHarmonizer", "PoissonHarmonizer", "ReinhardHarmonizer", "NoneSettings", "PoissonSettings",
            "ReinhardSettings", "lab", "ring_mask", "auto_ring_width", "fill"]
@@ -58,16 +58,6 @@ def _check_number(value, label: str, integer: bool = False) -> None:
     ok = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.integer, np.floating))
     if isinstance(value, bool) or not ok or (not integer and not math.isfinite(value)):
         raise UsageError(f"{label} must be a finite {kind}; received {value!r}.")
-
-
-def _object_region(composite: Composite, backend: str) -> np.ndarray:
-    """The binary object region (mask > 0); refuses an empty or all-object mask."""
-    region = composite.mask > 0
-    if not region.any():
-        raise UsageError(f"{backend}: the composite's mask is empty (no nonzero pixels), so there is no object to harmonize.")
-    if region.all():
-        raise UsageError(f"{backend}: the composite's mask covers the whole image, so there is no background to harmonize against.")
-    return region
 
 
 def fill(image: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -174,7 +164,7 @@ class PoissonHarmonizer:
         settings = settings or PoissonSettings()
         settings.validate()
         check_composite(composite)
-        region = _object_region(composite, self.name)
+        region = object_region(composite, self.name)
         t0 = time.perf_counter()
         image, mask = composite.image, composite.mask
         H, W = mask.shape
@@ -274,7 +264,7 @@ class ReinhardHarmonizer:
         settings = settings or ReinhardSettings()
         settings.validate()
         check_composite(composite)
-        region = _object_region(composite, self.name)
+        region = object_region(composite, self.name)
         t0 = time.perf_counter()
         image, mask = composite.image, composite.mask
         width = settings.ring or auto_ring_width(region)

@@ -20,7 +20,8 @@ import numpy as np
 
 from ..plugins import check_choice, check_range, setting
 from ..types import Composite, Result
-from .base import NoProgress, Progress, blend_weight, check_composite, resize, to_uint8, working_size
+from .base import (NoProgress, Progress, blend_weight, check_composite, object_region, resize, to_uint8,
+                   working_size)
 
 MODES = ("harmonize", "seed")
 COLOUR_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1")
@@ -190,11 +191,7 @@ class VGG19Harmonizer:
         from ..masks import auto_ring_width, ring_mask
         from ..nst import colour, network
 
-        region = composite.mask > 0
-        if not region.any() or region.all():
-            from ..errors import UsageError
-
-            raise UsageError("vgg19: the mask must mark an object and leave some background around it.")
+        region = object_region(composite, self.name)
         weights_name = network.resolve_weights(settings.network, settings.weights)
         extractor = network.extractor(settings.network, weights_name, settings.colour_layers, settings.pooling)
 
