@@ -21,6 +21,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import CompositorError, UsageError
 
+#: zlib level for PNG output. Level 1 (OpenCV's own default) encodes a 640x480 photo in
+#: 0.027 s against Pillow's default level 6's 0.134 s, for 11% more bytes (419 KB against
+#: 376 KB, measured on samples/chelsea.png): encoding at level 6 was 40% of a poisson
+#: composite's time in a batch.
+PNG_LEVEL = 1
+
 #: Largest image accepted, in pixels (guards against decompression bombs).
 #: Override with the COMPOSITOR_MAX_PIXELS environment variable.
 DEFAULT_MAX_PIXELS = 80_000_000
@@ -236,7 +242,7 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray) -> None:
         # (Pillow writes a 32-bit BMP but reads it back as RGB: the transparency would be lost)
         raise UsageError(f"{path}: {fmt} cannot keep the alpha channel; write the sticker as .png.")
     im = Image.fromarray(arr)
-    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {"compress_level": PNG_LEVEL} if fmt == "PNG" else {}
     _atomic_write(Path(path), lambda fh: im.save(fh, format=fmt, **options))
 
 
