@@ -47,7 +47,7 @@ import numpy as np
 
 from . import plugins
 from .errors import CompositorError, UsageError
-from .executors import Executor, Outcome, _executor
+from .executors import Executor, Outcome, _executor, check_threads
 
 RESULTS = "results.jsonl"
 RUN_INFO = "run.json"
@@ -784,6 +784,7 @@ def job_tasks(jobs: list[Job], outdir: str | os.PathLike, manifest: str | os.Pat
 
 
 def run_batch(manifest: str | os.PathLike, outdir: str | os.PathLike, *, workers: int | None = 1,
+              threads: int | None = None,
               executor: str | Executor = "local", ray_address: str | None = None, resume: bool = False,
               default_backend: str = "vgg19", reporter: Reporter | None = None) -> Summary:
     """Run every job of ``manifest`` into ``outdir``; see the module docstring.
@@ -791,13 +792,15 @@ def run_batch(manifest: str | os.PathLike, outdir: str | os.PathLike, *, workers
     ``executor`` is ``local`` (``workers`` processes; 1 = this process), ``ray``, or an
     Executor of the caller's (kept open, e.g. to reuse its workers for several runs)."""
     t0 = time.perf_counter()
+    check_threads(threads)
     jobs = read_manifest(manifest, default_backend=default_backend)
     tasks = job_tasks(jobs, outdir, manifest)
     info = {"manifest": {"path": str(Path(manifest).resolve()), "sha256": file_digest(str(Path(manifest).resolve()))},
             "jobs": len(jobs), "executor": executor if isinstance(executor, str) else type(executor).__name__,
-            "workers": workers if isinstance(executor, str) else executor.workers}
+            "workers": workers if isinstance(executor, str) else executor.workers,
+            "threads": threads if isinstance(executor, str) else getattr(executor, "threads", None)}
     with RunFolder(outdir, "batch", resume=resume, info=info) as run:
-        with _executor(executor, workers, ray_address, limit=len(tasks)) as ex:
+        with _executor(executor, workers, ray_address, limit=len(tasks), threads=threads) as ex:
             ex.setup(set_context, {"outdir": str(run.path)})
             t_execute = time.perf_counter()
             summary = run.execute(tasks, run_job, ex, reporter)

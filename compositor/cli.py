@@ -241,6 +241,10 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
         q.add_argument("-o", "--output", required=True, metavar="OUTDIR")
         q.add_argument("--workers", type=int, default=None, metavar="N",
                        help="worker processes (default: 1, in this process; with --executor ray: one per CPU)")
+        q.add_argument("--threads", type=int, default=None, metavar="T",
+                       help="math-library threads (OpenCV, onnxruntime, TensorFlow) per worker (default: the cores "
+                            "shared out between the workers, so one worker uses them all; with Ray: 1). "
+                            "--threads 1 makes throughput grow with --workers up to the number of cores"),
         q.add_argument("--executor", default="local", choices=("local", "ray"),
                        help="local processes, or Ray actors (default: local)")
         q.add_argument("--ray-address", metavar="ADDRESS",
@@ -578,7 +582,7 @@ def cmd_compare(args) -> int:
 def cmd_batch(args) -> int:
     from .batch import ProgressReporter, run_batch
 
-    summary = run_batch(args.manifest, args.output, workers=args.workers, executor=args.executor,
+    summary = run_batch(args.manifest, args.output, workers=args.workers, threads=args.threads, executor=args.executor,
                         ray_address=args.ray_address, resume=args.resume, default_backend=args.backend,
                         reporter=ProgressReporter(args.quiet, "batch"))
     _say(summary.line())
@@ -606,6 +610,7 @@ def cmd_synth(args) -> int:
         cutter=args.cutter, image_format=args.format, segmentation=args.segmentation, yolo=args.yolo)
     summary = synth(args.objects, args.backgrounds, args.output, settings, distractors=args.distractors,
                     indices=parse_indices(args.only, args.count) if args.only else None, workers=args.workers,
+                    threads=args.threads,
                     executor=args.executor, ray_address=args.ray_address, resume=args.resume,
                     reporter=ProgressReporter(args.quiet, "synth"), log=_say)
     _say(summary.line())

@@ -17,7 +17,10 @@ keep their own caches (loaded models, cut stickers, decoded backgrounds):
 
 Local workers are started with the ``spawn`` method (TensorFlow is not fork-safe, and
 a forked child would also inherit the run's lock), each with ``threads`` BLAS/OpenMP/
-TensorFlow/OpenCV threads so that N workers do not oversubscribe the cores. On Linux a
+TensorFlow/OpenCV/onnxruntime threads so that N workers do not oversubscribe the cores:
+by default the cores shared out between the workers, so a single worker (which runs in
+this process) uses them all. With ``threads=1`` a worker is one core's worth of work,
+and throughput grows with the number of workers up to the number of cores. On Linux a
 worker is killed when its parent dies (``PR_SET_PDEATHSIG``), so a batch killed with
 SIGKILL leaves no orphan still writing files.
 
@@ -72,6 +75,41 @@ def thread_env(threads: int) -> dict[str, str]:
             "TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": "1", "COMPOSITOR_THREADS": n}
 
 
+def apply_threads(threads: int) -> dict:
+    """Cap this process's math-library threads at ``threads``; returns what to pass to
+    ``restore_threads`` to undo it. The environment variables reach libraries that are
+    imported (or, like compositor's onnxruntime sessions, created) afterwards; OpenCV's
+    pool is set now."""
+    env = thread_env(threads)
+    saved = {"env": {k: os.environ.get(k) for k in env}, "cv2": None}
+    os.environ.update(env)
+    try:
+        import cv2
+
+        saved["cv2"] = cv2.getNumThreads()
+        cv2.setNumThreads(threads)
+    except ImportError:
+        pass
+    return saved
+
+
+def restore_threads(saved: dict) -> None:
+    for key, value in saved["env"].items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    if saved["cv2"] is not None:
+        import cv2
+
+        cv2.setNumThreads(saved["cv2"])
+
+
+def check_threads(threads: int | None) -> None:
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise UsageError(f"threads must be 1 or more; received {threads!r}.")
+
+
 def describe_error(exc: BaseException) -> Outcome:
     """A failed Outcome: our own errors are one sentence; anything else keeps its traceback."""
     if isinstance(exc, CompositorError):
@@ -116,12 +154,24 @@ class Executor:
 
 
 class InlineExecutor(Executor):
-    """Runs everything in this process, one task after another (``--workers 1``)."""
+    """Runs everything in this process, one task after another (``--workers 1``).
+    ``threads`` None leaves the libraries their defaults (all cores); a number caps them
+    while the executor is open."""
 
     workers = 1
 
+    def __init__(self, threads: int | None = None):
+        check_threads(threads)
+        self.threads = threads
+        self._saved = apply_threads(threads) if threads else None
+
     def setup(self, fn, arg) -> None:
         fn(arg)
+
+    def close(self) -> None:
+        saved, self._saved = self._saved, None
+        if saved is not None:
+            restore_threads(saved)
 
     def run(self, fn, items):
         for i, item in enumerate(items):
@@ -151,13 +201,7 @@ def _worker_main(conn, parent: int, threads: int, setups: list) -> None:
     """A local worker: runs setups, then tasks one at a time until told to stop."""
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    os.environ.update(thread_env(threads))
-    try:
-        import cv2
-
-        cv2.setNumThreads(threads)
-    except ImportError:
-        pass
+    apply_threads(threads)
     try:
         for fn, arg in setups:
             fn(arg)
@@ -237,6 +281,7 @@ class ProcessExecutor(Executor):
 
         if workers < 1:
             raise UsageError(f"workers must be 1 or more; received {workers}.")
+        check_threads(threads)
         self.workers = workers
         self.threads = threads or threads_per_worker(workers)
         self._ctx = multiprocessing.get_context("spawn")
@@ -323,13 +368,7 @@ class _RayWorker:
     """The Ray actor: the same life as a local worker (setups, then one task at a time)."""
 
     def __init__(self, threads: int, setups: list):
-        os.environ.update(thread_env(threads))
-        try:
-            import cv2
-
-            cv2.setNumThreads(threads)
-        except ImportError:
-            pass
+        apply_threads(threads)
         for fn, arg in setups:
             fn(arg)
 
@@ -359,6 +398,7 @@ class RayExecutor(Executor):
             workers = min(workers, limit)
         if not cpus_per_worker > 0:
             raise UsageError(f"cpus per worker must be positive; received {cpus_per_worker}.")
+        check_threads(threads)
         self._ray = ray
         self._owns_ray = False  # True when this executor called ray.init (and so shuts it down)
         options = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING,
@@ -439,26 +479,30 @@ class RayExecutor(Executor):
 
 
 def make_executor(kind: str = "local", workers: int | None = 1, *, address: str | None = None,
-                  limit: int | None = None) -> Executor:
+                  limit: int | None = None, threads: int | None = None) -> Executor:
     """``local`` with 1 worker runs in this process; more workers are spawned processes;
     ``ray`` runs on Ray actors (``workers`` None: one per CPU of the cluster). ``limit``:
-    at most this many workers (no more than there are tasks)."""
+    at most this many workers (no more than there are tasks). ``threads``: math-library
+    threads per worker (None: the cores shared out between the local workers, all of
+    them for one; one per Ray worker)."""
+    check_threads(threads)
     if kind not in EXECUTORS:
         raise UsageError(f"executor must be one of {', '.join(EXECUTORS)}; received {kind!r}.")
     if workers is not None and workers < 1:
         raise UsageError(f"workers must be 1 or more; received {workers}.")
     if kind == "ray":
-        return RayExecutor(workers, address=address, limit=limit)
+        return RayExecutor(workers, address=address, limit=limit, threads=threads)
     if address:
         raise UsageError("--ray-address goes with --executor ray.")
     workers = min(1 if workers is None else workers, max(1, limit or workers or 1))
-    return InlineExecutor() if workers == 1 else ProcessExecutor(workers)
+    return InlineExecutor(threads) if workers == 1 else ProcessExecutor(workers, threads)
 
 
-def _executor(executor: "str | Executor", workers: int | None, address: str | None, limit: int | None = None):
+def _executor(executor: "str | Executor", workers: int | None, address: str | None, limit: int | None = None,
+              threads: int | None = None):
     """A context manager: a new executor (closed at the end) or the caller's own (left open)."""
     import contextlib
 
     if isinstance(executor, Executor):
         return contextlib.nullcontext(executor)
-    return make_executor(executor, workers, address=address, limit=limit)
+    return make_executor(executor, workers, address=address, limit=limit, threads=threads)

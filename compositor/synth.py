@@ -47,7 +47,7 @@ from . import plugins
 from .batch import (Reporter, RunFolder, Summary, Task, confine, harmonize_settings, harmonizer, spec_hash, sticker_file,
                     verified, write_outputs, _now, _read_json, _versions)
 from .errors import CompositorError, UsageError
-from .executors import Executor, _executor
+from .executors import Executor, _executor, check_threads
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 SEGMENTATIONS = ("polygon", "rle")
@@ -524,7 +524,8 @@ def _settings_record(settings: SynthSettings) -> dict:
 
 def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: str | os.PathLike,
           settings: SynthSettings | None = None, *, distractors: str | os.PathLike | None = None,
-          indices: Sequence[int] | None = None, workers: int | None = 1, executor: str | Executor = "local",
+          indices: Sequence[int] | None = None, workers: int | None = 1, threads: int | None = None,
+          executor: str | Executor = "local",
           ray_address: str | None = None, resume: bool = False, reporter: Reporter | None = None,
           log: Callable[[str], None] | None = None) -> SynthSummary:
     """Generate ``settings.count`` images (or only ``indices``) into ``outdir``; see the module docstring.
@@ -532,6 +533,7 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
     ``executor`` is ``local`` (``workers`` processes; 1 = this process), ``ray``, or an
     Executor of the caller's (kept open, e.g. to reuse its workers for several runs)."""
     t0 = time.perf_counter()
+    check_threads(threads)
     settings = settings or SynthSettings()
     settings.validate()
     log = log or (lambda message: None)
@@ -548,10 +550,11 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
             "distractors": str(Path(distractors).resolve()) if distractors else None,
             "indices": list(wanted) if indices is not None else None,
             "executor": executor if isinstance(executor, str) else type(executor).__name__,
-            "workers": workers if isinstance(executor, str) else executor.workers}
+            "workers": workers if isinstance(executor, str) else executor.workers,
+            "threads": threads if isinstance(executor, str) else getattr(executor, "threads", None)}
     with RunFolder(outdir, "synth", resume=resume, info=info, inputs=inputs,
                    same=("settings", "objects", "backgrounds", "distractors")) as run:
-        with _executor(executor, workers, ray_address, limit=max(len(wanted), len(object_list))) as ex:
+        with _executor(executor, workers, ray_address, limit=max(len(wanted), len(object_list)), threads=threads) as ex:
             summary = SynthSummary(outdir=run.path, total=len(wanted))
             table = []
             prepare = [(name, cat, str(path), settings.cutter, folder, str(run.path))

@@ -265,6 +265,43 @@ def test_threads_per_worker():
     assert threads_per_worker(4, cores=2) == 1
 
 
+def _thread_caps(_=None):
+    import os
+
+    import cv2
+
+    return cv2.getNumThreads(), os.environ.get("COMPOSITOR_THREADS"), os.environ.get("OMP_NUM_THREADS")
+
+
+def test_threads_option_caps_each_worker_and_the_inline_run():
+    import cv2
+
+    from compositor.executors import InlineExecutor, make_executor
+
+    with ProcessExecutor(2, threads=1) as ex:
+        caps = {outcome.value for _, outcome in ex.run(_thread_caps, range(4))}
+    assert caps == {(1, "1", "1")}
+    before = _thread_caps()
+    with make_executor("local", 1, threads=1) as ex:
+        assert isinstance(ex, InlineExecutor)
+        assert [o.value for _, o in ex.run(_thread_caps, [0])] == [(1, "1", "1")]
+    assert _thread_caps() == before  # the process gets its own settings back
+    assert cv2.getNumThreads() == before[0]
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(UsageError, match=f"threads must be 1 or more; received {bad!r}"):
+            make_executor("local", 2, threads=bad)
+
+
+def test_threads_do_not_change_the_pixels(work, tmp_path):
+    manifest = write_jsonl(work / "m.jsonl", jobs(2))
+    run_batch(manifest, tmp_path / "default")
+    summary = run_batch(manifest, tmp_path / "one", threads=1)
+    assert summary.ok == 2
+    assert json.loads((tmp_path / "one" / "run.json").read_text())["threads"] == 1
+    for i in range(2):
+        assert sha256_file(tmp_path / "default" / f"job-{i}.png") == sha256_file(tmp_path / "one" / f"job-{i}.png")
+
+
 def test_make_executor():
     from compositor.executors import InlineExecutor, make_executor
 

@@ -262,6 +262,11 @@ def test_exception_folders(data, tmp_path, capsys):
     code = cli.main(["synth", "--objects", str(data["objects"]), "--backgrounds", str(data["backgrounds"]),
                      "-n", "3", "-o", str(tmp_path / "out"), "--scale", "big"])
     assert code == 2 and "--scale must be MIN,MAX" in capsys.readouterr().err
+    code = cli.main(["synth", "--objects", str(data["objects"]), "--backgrounds", str(data["backgrounds"]),
+                     "-n", "3", "-o", str(tmp_path / "out"), "--workers", "2", "--threads", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip() == "compositor: error: threads must be 1 or more; received 0."
+    assert not (tmp_path / "out").exists()  # refused before anything was written
     assert parse_pair("0.5", "x") == (0.5, 0.5) and parse_indices("3,5-7", 10) == [3, 5, 6, 7]
 
 
