@@ -7,7 +7,8 @@ small, fast (no TensorFlow) and deterministic.
     The composite as it is.
 
 ``poisson``
-    Poisson image editing (Pérez et al. 2003) with ``cv2.seamlessClone``: the object is
+    Poisson image editing (Pérez et al. 2003), solved by SciPy's sine transform
+    (``poisson_clone``; ``solver=opencv`` uses ``cv2.seamlessClone``): the object is
     cloned back onto the composite so that its gradients are kept while its colours
     meet the background around it. Cloning the composite onto itself would change
     nothing (its own gradient field reproduces it exactly, seam included), so the two
@@ -17,7 +18,7 @@ small, fast (no TensorFlow) and deterministic.
     background behind the object, estimated). The clone region is the object
     (``mask > 0``) grown by ``dilate`` px. The work is done on a crop around the object,
     padded by reflection where the crop meets the image border, so an object touching
-    any border or corner never trips OpenCV's ROI check; the result is blended back
+    any border or corner is handled like any other; the result is blended back
     through the clone region with a ``feather`` px soft edge, so pixels away from the
     object are returned unchanged.
 
@@ -47,6 +48,7 @@ __all__ = ["NoneHarmonizer", "PoissonHarmonizer", "ReinhardHarmonizer", "NoneSet
            "ReinhardSettings", "lab", "ring_mask", "auto_ring_width", "fill"]
 
 POISSON_MODES = ("normal", "mixed")
+POISSON_SOLVERS = ("dst", "opencv")
 
 
 # ---------------------------------------------------------------------------------------
@@ -88,6 +90,81 @@ def fill(image: np.ndarray, known: np.ndarray) -> np.ndarray:
         a = np.clip(w, 0.0, 1.0)[..., None]
         estimate = np.where(a > 1e-6, v / np.maximum(a, 1e-6), 0.0) * a + up * (1.0 - a)
     return np.where(known[..., None], image, estimate).astype(np.float32)
+
+
+def _fast_dst_length(n: int) -> int:
+    """The smallest m >= n whose DST-I is fast: 2(m + 1) has no prime factor above 5.
+    (DST-I of length m is an FFT of length 2(m + 1); 198 px take 9x longer than 199.)"""
+    from scipy.fft import next_fast_len
+
+    length = 2 * (n + 1)
+    while True:
+        length = next_fast_len(length, real=True)
+        if length % 2 == 0:
+            return length // 2 - 1
+        length += 1
+
+
+def _span(lo: int, hi: int, want: int, limit: int) -> tuple[int, int]:
+    """[lo, hi) grown to ``want`` long, about evenly on both sides, inside [1, limit - 1)."""
+    want = max(hi - lo, min(want, limit - 2))
+    lo -= (want - (hi - lo)) // 2
+    hi = lo + want
+    if lo < 1:
+        lo, hi = 1, hi + 1 - lo
+    if hi > limit - 1:
+        lo, hi = max(1, lo - (hi - limit + 1)), limit - 1
+    return lo, hi
+
+
+def poisson_clone(src: np.ndarray, dest: np.ndarray, mask: np.ndarray, mode: str = "normal") -> np.ndarray:
+    """Poisson image editing (Pérez et al. 2003): ``dest`` (HxWxC) with the pixels in a
+    rectangle around ``mask`` replaced by the solution of the Poisson equation whose guidance
+    field is ``src``'s gradients where ``mask`` holds (``mixed``: the stronger of ``src``'s
+    and ``dest``'s, edge by edge) and ``dest``'s elsewhere, with ``dest`` as the boundary
+    condition on the rectangle's border. Returns uint8.
+
+    The discretisation is OpenCV's ``seamlessClone``: forward differences, the mask eroded
+    by 3 px, the solve over the mask's bounding rectangle by a discrete sine transform.
+    Here the transform is SciPy's (pocketfft) and the rectangle is grown a few pixels to a
+    length the FFT is fast for; OpenCV's ``seamlessClone`` takes up to 1.7x longer on
+    unlucky sizes and was a third of a poisson composite's time."""
+    from scipy import fft
+
+    H, W = mask.shape
+    ys, xs = np.nonzero(mask)
+    # the mask 1 px inside the image (its outer frame is the boundary condition, as in OpenCV)
+    y0, y1 = max(1, int(ys.min())), min(H - 1, int(ys.max()) + 1)
+    x0, x1 = max(1, int(xs.min())), min(W - 1, int(xs.max()) + 1)
+    y0, y1 = _span(y0, y1, _fast_dst_length(y1 - y0), H)
+    x0, x1 = _span(x0, x1, _fast_dst_length(x1 - x0), W)
+    # the solve rectangle with its 1 px frame
+    S = src[y0 - 1:y1 + 1, x0 - 1:x1 + 1].astype(np.float32)
+    D = dest[y0 - 1:y1 + 1, x0 - 1:x1 + 1].astype(np.float32)
+    guide = cv2.erode(mask[y0 - 1:y1 + 1, x0 - 1:x1 + 1].astype(np.uint8), np.ones((3, 3), np.uint8),
+                      iterations=3).astype(bool)[..., None]
+
+    def field(axis: int) -> np.ndarray:
+        gs, gd = np.diff(S, axis=axis), np.diff(D, axis=axis)  # the edge from each pixel to the next
+        g = guide[:-1] if axis == 0 else guide[:, :-1]
+        if mode == "mixed":
+            gs = np.where(np.abs(gs) > np.abs(gd), gs, gd)
+        return np.where(g, gs, gd)
+
+    gy, gx = field(0), field(1)
+    # divergence at the interior pixels, less what the known frame contributes
+    div = (gx[1:-1, 1:] - gx[1:-1, :-1]) + (gy[1:, 1:-1] - gy[:-1, 1:-1])
+    frame = D.copy()
+    frame[1:-1, 1:-1] = 0.0
+    rhs = div - (frame[:-2, 1:-1] + frame[2:, 1:-1] + frame[1:-1, :-2] + frame[1:-1, 2:])
+    m, n = rhs.shape[:2]
+    eig = (2.0 * np.cos(np.pi * np.arange(1, m + 1) / (m + 1)) - 2.0)[:, None] + \
+          (2.0 * np.cos(np.pi * np.arange(1, n + 1) / (n + 1)) - 2.0)[None, :]
+    coeffs = fft.dstn(rhs, type=1, axes=(0, 1), workers=1)
+    coeffs /= eig[..., None].astype(np.float32)
+    out = dest.copy()
+    out[y0:y1, x0:x1] = to_uint8(fft.idstn(coeffs, type=1, axes=(0, 1), workers=1))
+    return out
 
 
 def _stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -140,13 +217,17 @@ class NoneHarmonizer:
 
 @dataclass(frozen=True, kw_only=True)
 class PoissonSettings:
-    mode: str = setting("normal", "seamlessClone mode: normal (the object's gradients) or mixed (the stronger of the "
+    mode: str = setting("normal", "cloning mode: normal (the object's gradients) or mixed (the stronger of the "
                                   "object's and the background's gradients at each pixel)", POISSON_MODES)
     dilate: int = setting(5, "px the object region (mask > 0) is grown by to make the clone region")
     feather: float = setting(2.0, "px of soft edge when the result is blended back through the clone region")
+    solver: str = setting("dst", "dst: SciPy's discrete sine transform, on a rectangle grown to a size the FFT is "
+                                 "fast for; opencv: cv2.seamlessClone (same equations, 1.2-2x slower; its mixed mode "
+                                 "compares gradients its own way)", POISSON_SOLVERS)
 
     def validate(self) -> None:
         check_choice(self.mode, POISSON_MODES, "mode")
+        check_choice(self.solver, POISSON_SOLVERS, "solver")
         _check_number(self.dilate, "dilate", integer=True)
         check_range(self.dilate, 0, 200, "dilate")
         _check_number(self.feather, "feather")
@@ -154,7 +235,7 @@ class PoissonSettings:
 
 
 class PoissonHarmonizer:
-    """Poisson cloning (cv2.seamlessClone) of the object back onto the composite."""
+    """Poisson cloning of the object back onto the composite (SciPy sine transform or cv2.seamlessClone)."""
 
     name = "poisson"
     Settings = PoissonSettings
@@ -205,7 +286,10 @@ class PoissonHarmonizer:
         bx, by, bw, bh = cv2.boundingRect(clone_u8)
         center = (bx + bw // 2, by + bh // 2)
         flag = cv2.NORMAL_CLONE if settings.mode == "normal" else cv2.MIXED_CLONE
-        cloned = cv2.seamlessClone(src_p, dest_p, clone_u8, center, flag)
+        if settings.solver == "opencv":
+            cloned = cv2.seamlessClone(src_p, dest_p, clone_u8, center, flag)
+        else:
+            cloned = poisson_clone(src_p, dest_p, clone, settings.mode)
         ph, pw = clone.shape
         cloned = cloned[top:ph - bottom, left:pw - right].astype(np.float32)
         c_clone = clone[top:ph - bottom, left:pw - right]
