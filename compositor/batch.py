@@ -712,6 +712,31 @@ def harmonize_settings(backend: str, settings: dict, seed: int):
     return plugins.make_settings(cls, values)
 
 
+def load_models(backends: list[tuple[str, dict]]) -> None:
+    """Worker setup: load each (backend, settings)'s model before the first job, for the
+    backends whose plugin has a ``load`` method. One that cannot load is passed over here:
+    its jobs fail with the reason, and the others run."""
+    for name, values in backends:
+        try:
+            plugin = harmonizer(name)
+            load = getattr(plugin, "load", None)
+            if load is not None:
+                load(harmonize_settings(name, values, 0))
+        except Exception:  # reported by each job that uses it
+            continue
+
+
+def backends_to_load(pairs: Iterable[tuple[str, dict]], limit: int = 8) -> list[tuple[str, dict]]:
+    """The distinct (backend, settings) pairs, first seen first, at most ``limit``."""
+    out: list[tuple[str, dict]] = []
+    for name, values in pairs:
+        if (name, values) not in out:
+            out.append((name, values))
+        if len(out) >= limit:
+            break
+    return out
+
+
 # ------------------------------------------------------------------------------------------
 # manifest jobs in a worker
 
@@ -802,6 +827,7 @@ def run_batch(manifest: str | os.PathLike, outdir: str | os.PathLike, *, workers
     with RunFolder(outdir, "batch", resume=resume, info=info) as run:
         with _executor(executor, workers, ray_address, limit=len(tasks), threads=threads) as ex:
             ex.setup(set_context, {"outdir": str(run.path)})
+            ex.setup(load_models, backends_to_load((j.backend, j.settings) for j in jobs))
             t_execute = time.perf_counter()
             summary = run.execute(tasks, run_job, ex, reporter)
     summary.start_seconds += t_execute - t0

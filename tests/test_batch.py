@@ -302,6 +302,24 @@ def test_threads_do_not_change_the_pixels(work, tmp_path):
         assert sha256_file(tmp_path / "default" / f"job-{i}.png") == sha256_file(tmp_path / "one" / f"job-{i}.png")
 
 
+def test_worker_setup_loads_models_and_passes_over_a_broken_backend(monkeypatch):
+    """Models load once per worker, before its first job; a backend that cannot load is
+    left to fail its own jobs (the real Magenta ONNX weights are loaded here)."""
+    from compositor.batch import backends_to_load, load_models
+    from compositor.harmonize import magenta
+
+    monkeypatch.setattr(magenta, "_SESSIONS", {})
+    pairs = backends_to_load([("magenta", {}), ("poisson", {}), ("magenta", {}), ("nonesuch", {}),
+                              ("magenta", {"source": "hub", "handle": "/no/such/model"})])
+    assert pairs == [("magenta", {}), ("poisson", {}), ("nonesuch", {}),
+                     ("magenta", {"source": "hub", "handle": "/no/such/model"})]
+    load_models(pairs)
+    assert len(magenta._SESSIONS) == 2  # the style-prediction and transform sessions
+    sessions = dict(magenta._SESSIONS)
+    load_models(pairs)
+    assert magenta._SESSIONS == sessions  # once per process
+
+
 def test_make_executor():
     from compositor.executors import InlineExecutor, make_executor
 

@@ -120,24 +120,25 @@ _HUB_MODULES: dict[str, object] = {}
 
 
 def onnx_session(path: str | os.PathLike):
-    """An onnxruntime CPU session for ``path``, created once per process."""
-    key = str(Path(path).resolve())
+    """An onnxruntime CPU session for ``path``, created once per process (and thread setting)."""
+    file = str(Path(path).resolve())
+    threads = os.environ.get("COMPOSITOR_THREADS", "")  # set by batch workers and --threads
+    key = f"{file}|{threads}" if threads else file
     with _LOCK:
         sess = _SESSIONS.get(key)
         if sess is None:
             import onnxruntime as ort
 
             options = ort.SessionOptions()
-            threads = os.environ.get("COMPOSITOR_THREADS")  # set by batch workers: their share of the cores
-            if threads and threads.isdigit() and int(threads) > 0:
+            if threads.isdigit() and int(threads) > 0:
                 options.intra_op_num_threads = int(threads)
                 options.inter_op_num_threads = 1
             # idle threads sleep instead of spinning, so parallel workers do not steal each other's cores
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             try:
-                sess = ort.InferenceSession(key, sess_options=options, providers=["CPUExecutionProvider"])
+                sess = ort.InferenceSession(file, sess_options=options, providers=["CPUExecutionProvider"])
             except Exception as exc:  # onnxruntime raises its own types
-                raise CompositorError(f"{key}: onnxruntime cannot load the model ({exc}).") from None
+                raise CompositorError(f"{file}: onnxruntime cannot load the model ({exc}).") from None
             _SESSIONS[key] = sess
         return sess
 
@@ -268,6 +269,20 @@ class MagentaHarmonizer:
 
     name = "magenta"
     Settings = MagentaSettings
+
+    def load(self, settings: MagentaSettings | None = None) -> None:
+        """Load the model these settings use now (ONNX sessions or the TF Hub module), so
+        that the first ``harmonize`` call does not; batch workers call this once at start."""
+        from .. import models
+
+        settings = settings or MagentaSettings()
+        settings.validate()
+        source, _ = choose_source(settings)
+        if source == "onnx":
+            onnx_session(models.locate(PREDICT_MODEL))
+            onnx_session(models.locate(TRANSFORM_MODEL))
+        else:
+            hub_module(settings.handle)
 
     def harmonize(self, composite: Composite, settings: MagentaSettings | None = None,
                   progress: Progress | None = None) -> Result:

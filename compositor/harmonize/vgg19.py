@@ -126,6 +126,18 @@ class VGG19Harmonizer:
     name = "vgg19"
     Settings = VGGSettings
 
+    def load(self, settings: VGGSettings | None = None) -> None:
+        """Load the network these settings use now (weights read, model built), so that
+        the first ``harmonize`` call does not; batch workers call this once at start."""
+        from ..nst import network
+
+        settings = settings or VGGSettings()
+        settings.validate()
+        weights_name = network.resolve_weights(settings.network, settings.weights)
+        layers = settings.colour_layers if settings.mode == "harmonize" else \
+            tuple(dict.fromkeys(settings.content_layers + settings.style_layers))
+        network.extractor(settings.network, weights_name, layers, settings.pooling)
+
     def harmonize(self, composite: Composite, settings: VGGSettings | None = None,
                   progress: Progress | None = None) -> Result:
         import tensorflow as tf

@@ -202,3 +202,18 @@ def test_harmonize_mode_stops_early(cast_composite):
     comp, _ = cast_composite
     result = VGG19Harmonizer().harmonize(comp, VGGSettings(iterations=200, tolerance=0.5))
     assert result.stats["steps"] < 200
+
+
+def test_load_builds_the_network_that_harmonize_then_reuses(cast_composite):
+    """Batch workers call load() once at start; the first harmonize then builds nothing."""
+    from compositor.nst import network
+
+    comp, _ = cast_composite
+    network.extractor.cache_clear()
+    VGG19Harmonizer().load(VGGSettings())
+    assert network.extractor.cache_info().misses == 1
+    VGG19Harmonizer().harmonize(comp, VGGSettings(iterations=2))
+    info = network.extractor.cache_info()
+    assert info.misses == 1 and info.hits >= 1
+    with pytest.raises(UsageError, match="iterations"):
+        VGG19Harmonizer().load(VGGSettings(iterations=-1))
