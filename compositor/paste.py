@@ -58,19 +58,38 @@ def placement_matrix(width: int, height: int, x: float, y: float, scale: float, 
     return matrix
 
 
-def _warp(sticker: Sticker, placement: Placement, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """The sticker's premultiplied RGB and its alpha on a canvas of ``size`` (w, h)."""
+def warp_box(width: int, height: int, matrix: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the part of a ``size`` (w, h) canvas that a ``width`` x ``height``
+    sticker warped by ``matrix`` can touch (its corners' box, a pixel of slack for the
+    interpolation), clipped to the canvas; empty (x0 >= x1 or y0 >= y1) when it misses."""
+    W, H = size
+    corners = np.array([[-0.5, -0.5, 1], [width - 0.5, -0.5, 1], [-0.5, height - 0.5, 1],
+                        [width - 0.5, height - 0.5, 1]]) @ np.asarray(matrix, np.float64).T
+    x0, y0 = np.floor(corners.min(0)) - 1
+    x1, y1 = np.ceil(corners.max(0)) + 2
+    return int(max(0, x0)), int(max(0, y0)), int(min(W, x1)), int(min(H, y1))
+
+
+def _warp(sticker: Sticker, placement: Placement, size: tuple[int, int]
+          ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """The sticker's premultiplied RGB (0..255) and its alpha, warped onto the part of a
+    ``size`` (w, h) canvas it can touch, and that part's box (x0, y0, x1, y1)."""
     W, H = size
     h, w = sticker.rgba.shape[:2]
     cx = W / 2 if placement.x is None else placement.x
     cy = H / 2 if placement.y is None else placement.y
     matrix = placement_matrix(w, h, cx, cy, placement.scale, placement.rotation)
-    rgba = sticker.rgba.astype(np.float32) / 255.0
-    premult = np.dstack([rgba[..., :3] * rgba[..., 3:4], rgba[..., 3:4]])
+    x0, y0, x1, y1 = warp_box(w, h, matrix, size)
+    if x0 >= x1 or y0 >= y1:
+        return np.zeros((0, 0, 3), np.float32), np.zeros((0, 0), np.float32), (x0, y0, x0, y0)
+    matrix[:, 2] -= (x0, y0)  # the same transform, onto the box only
+    rgba = sticker.rgba.astype(np.float32) * np.float32(1.0 / 255.0)
+    rgba[..., :3] *= rgba[..., 3:4]
     interp = cv2.INTER_AREA if placement.scale < 1 and placement.rotation % 360 == 0 else cv2.INTER_LINEAR
-    warped = cv2.warpAffine(premult, matrix, (W, H), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    warped = cv2.warpAffine(rgba, matrix, (x1 - x0, y1 - y0), flags=interp, borderMode=cv2.BORDER_CONSTANT,
+                            borderValue=0)
     alpha = np.clip(warped[..., 3], 0.0, 1.0)
-    return warped[..., :3] * 255.0, alpha
+    return warped[..., :3] * np.float32(255.0), alpha, (x0, y0, x1, y1)
 
 
 def paste(background: np.ndarray, placements: list[Placement]) -> Composite:
@@ -81,6 +100,7 @@ def paste(background: np.ndarray, placements: list[Placement]) -> Composite:
     canvas = background.astype(np.float32)
     union = np.zeros((H, W), np.float32)
     alphas: list[np.ndarray] = []
+    boxes: list[tuple[int, int, int, int]] = []
     for i, p in enumerate(placements, 1):
         label = p.name or f"sticker {i}"
         if not (p.scale > 0 and np.isfinite(p.scale)):
@@ -89,22 +109,31 @@ def paste(background: np.ndarray, placements: list[Placement]) -> Composite:
             raise UsageError(f"{label}: a sticker must be RGBA.")
         if not p.sticker.rgba[..., 3].any():
             raise UsageError(f"{label}: the sticker is fully transparent; there is nothing to paste.")
-        fg, alpha = _warp(p.sticker, p, (W, H))
-        if alpha.max() < 1.0 / 255:
+        fg, alpha, (x0, y0, x1, y1) = _warp(p.sticker, p, (W, H))
+        if alpha.size == 0 or alpha.max() < 1.0 / 255:
             where = f"({p.x:g}, {p.y:g})" if p.x is not None else "the centre"
             raise UsageError(
                 f"{label}: placed at {where} with scale {p.scale:g} it lands entirely outside the {W}x{H} background."
             )
-        canvas = fg + canvas * (1.0 - alpha[..., None])
-        union = alpha + union * (1.0 - alpha)
-        alphas = [a * (1.0 - alpha) for a in alphas] + [alpha]
+        # Only the box the sticker can touch changes: later objects cover earlier ones there.
+        box = (slice(y0, y1), slice(x0, x1))
+        keep = 1.0 - alpha
+        canvas[box] = fg + canvas[box] * keep[..., None]
+        union[box] = alpha + union[box] * keep
+        for a in alphas:
+            a[box] *= keep
+        full = np.zeros((H, W), np.float32)
+        full[box] = alpha
+        alphas.append(full)
+        boxes.append((x0, y0, x1, y1))
     objects = []
-    for p, visible in zip(placements, alphas):
-        ys, xs = np.nonzero(visible >= 0.5 / 255)
-        box = (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)) if len(xs) else (0, 0, 0, 0)
+    for p, visible, (x0, y0, x1, y1) in zip(placements, alphas, boxes):
+        ys, xs = np.nonzero(visible[y0:y1, x0:x1] >= 0.5 / 255)
+        box = (int(xs.min()) + x0, int(ys.min()) + y0, int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)) \
+            if len(xs) else (0, 0, 0, 0)
         objects.append(PlacedObject(
-            label=p.sticker.label, box=box, mask=visible.astype(np.float32),
+            label=p.sticker.label, box=box, mask=visible,
             center=(W / 2 if p.x is None else p.x, H / 2 if p.y is None else p.y),
             scale=p.scale, rotation=p.rotation))
     image = np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
-    return Composite(image=image, mask=union.astype(np.float32), objects=tuple(objects))
+    return Composite(image=image, mask=union, objects=tuple(objects))

@@ -82,3 +82,34 @@ def test_parse_placement():
     assert parse_placement("dir@x/a.png@10,20,0.5,30") == ("dir@x/a.png", {"x": 10.0, "y": 20.0, "scale": 0.5, "rotation": 30.0})
     with pytest.raises(UsageError):
         parse_placement("a.png@10")
+
+
+def test_pasting_within_the_sticker_box_matches_a_whole_canvas_warp():
+    """paste warps each sticker onto the box it can touch only; the result must be what
+    warping it onto the whole canvas gives (up to OpenCV's 1/32 px sub-pixel rounding)."""
+    import cv2
+
+    from compositor.paste import placement_matrix
+
+    rng = np.random.default_rng(4)
+    rgba = rng.integers(0, 256, (37, 29, 4)).astype(np.uint8)
+    rgba[..., 3] = cv2.GaussianBlur(rgba[..., 3], (0, 0), 3)
+    rgba[:3, :, 3] = 0
+    sticker = Sticker(rgba=rgba, label="noise", source_box=(0, 0, 29, 37), score=1.0, method="test")
+    bg = rng.integers(0, 256, (100, 120, 3)).astype(np.uint8)
+    cases = [(60, 50, 1.0, 0), (3, 95, 1.7, 30), (118, 2, 0.6, -75), (60, 50, 2.3, 180), (-10, 40, 1.0, 10)]
+    for x, y, scale, deg in cases:
+        comp = paste(bg, [Placement(sticker, x, y, scale, deg)])
+        matrix = placement_matrix(29, 37, x, y, scale, deg)
+        premult = rgba.astype(np.float32) / 255
+        premult[..., :3] *= premult[..., 3:]
+        interp = cv2.INTER_AREA if scale < 1 and deg % 360 == 0 else cv2.INTER_LINEAR
+        full = cv2.warpAffine(premult, matrix, (120, 100), flags=interp, borderValue=0)
+        alpha = np.clip(full[..., 3], 0, 1)
+        expected = np.clip(full[..., :3] * 255 + bg * (1 - alpha[..., None]) + 0.5, 0, 255).astype(np.uint8)
+        assert np.abs(comp.image.astype(int) - expected).max() <= 8, (x, y, scale, deg)
+        assert np.abs(comp.mask - alpha).max() < 0.02 and np.abs(comp.objects[0].mask - alpha).max() < 0.02
+        ys, xs = np.nonzero(alpha >= 0.5 / 255)
+        ox, oy, ow, oh = comp.objects[0].box
+        assert abs(ox - xs.min()) <= 1 and abs(oy - ys.min()) <= 1
+        assert abs(ox + ow - 1 - xs.max()) <= 1 and abs(oy + oh - 1 - ys.max()) <= 1
