@@ -459,7 +459,7 @@ def write_outputs(outdir: Path, task_image: str, task_sidecar: str, pixels: np.n
     write_image(image_path, pixels)
     sidecar = {**record, "image": {"path": task_image, "sha256": sha256_file(image_path),
                                    "width": int(pixels.shape[1]), "height": int(pixels.shape[0])}}
-    write_json(sidecar_path, sidecar)
+    write_json(sidecar_path, sidecar, compact=True)  # one line: written for every image, read by programs
     return sidecar
 
 

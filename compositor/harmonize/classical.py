@@ -305,14 +305,15 @@ class PoissonHarmonizer:
         out[cy0:cy1, cx0:cx1] = out_crop
         seconds = time.perf_counter() - t0
 
-        changed = np.any(out != image, axis=2)
-        diff = np.abs(out.astype(np.int16) - image.astype(np.int16))
+        # (outside the crop nothing changed)
+        changed = np.any(out_crop != image[cy0:cy1, cx0:cx1], axis=2)
+        diff = np.abs(out_crop.astype(np.int16) - image[cy0:cy1, cx0:cx1].astype(np.int16))
         stats = {
             "clone_box": _clip_box(bx - left + cx0, by - top + cy0, bw, bh, W, H),
             "padded_tblr": [int(top), int(bottom), int(left), int(right)],
             "clone_pixels": int(c_clone.sum()),
             "changed_pixels": int(changed.sum()),
-            "mean_abs_change_in_object": round(float(diff[region].mean()), 4),
+            "mean_abs_change_in_object": round(float(diff[c_region].mean()), 4),
         }
         return Result(image=out, backend=self.name, seconds=seconds, params=dataclasses.asdict(settings), stats=stats)
 
