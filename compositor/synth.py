@@ -297,14 +297,29 @@ class Layout:
     dropped: int  # objects left out: no placement met the truncation and occlusion limits
 
 
-def warp_alpha(alpha: np.ndarray, x: float, y: float, scale: float, rotation: float,
-               size: tuple[int, int]) -> np.ndarray:
-    """The alpha as ``paste`` places it (same transform: centre at (x, y), scale, degrees CCW)."""
-    from .paste import placement_matrix
+def warp_alpha_box(alpha: np.ndarray, x: float, y: float, scale: float, rotation: float,
+                   size: tuple[int, int]) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """The alpha as ``paste`` places it (same transform: centre at (x, y), scale, degrees
+    CCW) on the part of a ``size`` (w, h) canvas it can touch, and that part's slices."""
+    from .paste import placement_matrix, warp_box
 
     h, w = alpha.shape
     matrix = placement_matrix(w, h, x, y, scale, rotation)
-    return cv2.warpAffine(alpha, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    x0, y0, x1, y1 = warp_box(w, h, matrix, size)
+    x1, y1 = max(x0, x1), max(y0, y1)
+    matrix[:, 2] -= (x0, y0)
+    roi = cv2.warpAffine(alpha, matrix, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=0) if x1 > x0 and y1 > y0 else np.zeros((y1 - y0, x1 - x0), np.float32)
+    return roi, (slice(y0, y1), slice(x0, x1))
+
+
+def warp_alpha(alpha: np.ndarray, x: float, y: float, scale: float, rotation: float,
+               size: tuple[int, int]) -> np.ndarray:
+    """The alpha as ``paste`` places it, on the whole ``size`` (w, h) canvas."""
+    roi, box = warp_alpha_box(alpha, x, y, scale, rotation, size)
+    full = np.zeros((size[1], size[0]), np.float32)
+    full[box] = roi
+    return full
 
 
 def sample_layout(rng: np.random.Generator, settings: SynthSettings, *, backgrounds: int,
@@ -332,7 +347,7 @@ def sample_layout(rng: np.random.Generator, settings: SynthSettings, *, backgrou
     order = rng.permutation(len(picks))
     short = min(W, H)
     placed: list[Placed] = []
-    visible: list[tuple[np.ndarray, float]] = []  # annotated objects: visible alpha, area when placed
+    visible: list[list] = []  # annotated objects: [visible alpha (whole canvas), area when placed, visible area]
     dropped = 0
     for k in order:
         index, is_distractor = picks[int(k)]
@@ -343,18 +358,23 @@ def sample_layout(rng: np.random.Generator, settings: SynthSettings, *, backgrou
             rotation = float(rng.uniform(*settings.rotation))
             x, y = float(rng.uniform(0, W)), float(rng.uniform(0, H))
             scale = fraction * short / max(h, w)
-            warped = warp_alpha(alpha, x, y, scale, rotation, (W, H))
+            warped, box = warp_alpha_box(alpha, x, y, scale, rotation, (W, H))
             inside = float(warped.sum())
             truncation = max(0.0, 1.0 - inside / max(area * scale * scale, 1e-9))
             if inside < 1.0 or truncation > settings.max_truncation:
                 continue
-            cover_ = 1.0 - warped
-            covered = [(v * cover_, a) for v, a in visible]
-            if any(1.0 - float(v.sum()) / a > settings.max_occlusion for v, a in covered):
+            # what each annotated object would keep: only the new object's box can change
+            left = [seen - float((v[box] * warped).sum()) for v, _, seen in visible]
+            if any(1.0 - kept / a > settings.max_occlusion for (_, a, _), kept in zip(visible, left)):
                 continue
-            visible = covered
+            cover_ = 1.0 - warped
+            for entry, kept in zip(visible, left):
+                entry[0][box] *= cover_
+                entry[2] = kept
             if not is_distractor:
-                visible.append((warped, inside))
+                full = np.zeros((H, W), np.float32)
+                full[box] = warped
+                visible.append([full, inside, inside])
             placed.append(Placed(index, is_distractor, x, y, float(scale), rotation, round(truncation, 4)))
             break
         else:
@@ -373,9 +393,11 @@ def mask_box(mask: np.ndarray) -> list[int] | None:
     return [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)]
 
 
-def polygons(mask: np.ndarray) -> list[list[float]]:
-    """COCO polygons (x1, y1, x2, y2, ...) of the mask's outer contours, at least 3 points each."""
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+def polygons(mask: np.ndarray, offset: tuple[int, int] = (0, 0)) -> list[list[float]]:
+    """COCO polygons (x1, y1, x2, y2, ...) of the mask's outer contours, at least 3 points
+    each; ``offset`` (x, y) is added to every point (for a mask cropped out of the image)."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE,
+                                   offset=tuple(int(v) for v in offset))
     out = []
     for c in contours:
         if len(c) >= 3:
@@ -478,16 +500,27 @@ def render(index: int) -> dict:
         if p.distractor:
             distractors.append(item)
             continue
-        visible = composite.objects[i].mask >= 0.5
+        # the object's box holds every pixel of it above 0.5/255: work on that part only
+        bx, by, bw, bh = composite.objects[i].box
+        alpha = composite.objects[i].mask[by:by + bh, bx:bx + bw]
+        visible = alpha >= 0.5
         box = mask_box(visible)
         if box is None:  # hidden after all (soft edges only): not annotated
             item["hidden"] = True
             distractors.append(item)
             continue
+        box[0] += bx
+        box[1] += by
         in_image = float(sticker_alpha(entry["path"])[1]) * p.scale * p.scale * (1 - p.truncation)
-        hidden = 1.0 - float(composite.objects[i].mask.sum()) / max(in_image, 1e-9)
+        hidden = 1.0 - float(alpha.sum()) / max(in_image, 1e-9)
+        if settings.segmentation == "polygon":
+            segmentation = polygons(visible, (bx, by))
+        else:
+            whole = np.zeros(composite.mask.shape, bool)
+            whole[by:by + bh, bx:bx + bw] = visible
+            segmentation = rle(whole)
         item.update(bbox=box, area=int(visible.sum()), occlusion=round(max(0.0, hidden), 4),
-                    segmentation=polygons(visible) if settings.segmentation == "polygon" else rle(visible))
+                    segmentation=segmentation)
         objects.append(item)
     name = image_name(index, settings.count, settings.image_format)
     record = {"id": Path(name).stem, "job_hash": job_hash(ctx["config_hash"], index), "index": index,

@@ -167,6 +167,9 @@ def test_polygons_cover_the_mask(data, tmp_path):
             assert len(poly) >= 6 and len(poly) % 2 == 0
             cv2.fillPoly(canvas, [np.asarray(poly).reshape(-1, 2).astype(np.int32)], 1)
         assert abs(int(canvas.sum()) - a["area"]) <= 0.15 * a["area"] + 20
+        ys, xs = np.nonzero(canvas)  # and they sit where the object is
+        x, y, w, h = a["bbox"]
+        assert x - 1 <= xs.min() and xs.max() <= x + w and y - 1 <= ys.min() and ys.max() <= y + h
 
 
 def test_rle_round_trip():
