@@ -648,7 +648,9 @@ def assemble(outdir: Path, tasks: list[Task], records: list[dict], categories: l
         if task.id not in ok:
             label_path.unlink(missing_ok=True)
             continue
-        sidecar = verified(outdir, task)
+        # every ok job was written in this run (the worker hashed its image into the sidecar)
+        # or verified by hash when the run resumed: reading the sidecar is enough here
+        sidecar = verified(outdir, task, hash_image=False)
         if sidecar is None:
             raise CompositorError(f"{outdir / task.sidecar}: does not match its image after the run; run again "
                                   "with --resume.")
@@ -671,7 +673,7 @@ def assemble(outdir: Path, tasks: list[Task], records: list[dict], categories: l
             "images": images, "annotations": annotations,
             "categories": [{"id": i, "name": name, "supercategory": "object"} for name, i in ids.items()]}
     coco_path = outdir / COCO_FILE
-    write_json(coco_path, coco)
+    write_json(coco_path, coco, compact=True)  # one line, as COCO files are: written fast, read by programs
     if settings.yolo:
         for name, text in labels.items():
             write_text(outdir / "labels" / name, text)
