@@ -60,11 +60,13 @@ def placement_matrix(width: int, height: int, x: float, y: float, scale: float, 
 
 def warp_box(width: int, height: int, matrix: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1): the part of a ``size`` (w, h) canvas that a ``width`` x ``height``
-    sticker warped by ``matrix`` can touch (its corners' box, a pixel of slack for the
-    interpolation), clipped to the canvas; empty (x0 >= x1 or y0 >= y1) when it misses."""
+    sticker warped by ``matrix`` can touch, clipped to the canvas; empty (x0 >= x1 or
+    y0 >= y1) when it misses. Bilinear sampling reads a source pixel from anywhere less than
+    a pixel away, so the source's footprint is (-1, width) x (-1, height): its corners,
+    warped, bound the box (plus a pixel of slack), however much the sticker is enlarged."""
     W, H = size
-    corners = np.array([[-0.5, -0.5, 1], [width - 0.5, -0.5, 1], [-0.5, height - 0.5, 1],
-                        [width - 0.5, height - 0.5, 1]]) @ np.asarray(matrix, np.float64).T
+    corners = np.array([[-1, -1, 1], [width, -1, 1], [-1, height, 1], [width, height, 1]],
+                       np.float64) @ np.asarray(matrix, np.float64).T
     x0, y0 = np.floor(corners.min(0)) - 1
     x1, y1 = np.ceil(corners.max(0)) + 2
     return int(max(0, x0)), int(max(0, y0)), int(min(W, x1)), int(min(H, y1))
@@ -105,6 +107,9 @@ def paste(background: np.ndarray, placements: list[Placement]) -> Composite:
         label = p.name or f"sticker {i}"
         if not (p.scale > 0 and np.isfinite(p.scale)):
             raise UsageError(f"{label}: scale must be a positive number; received {p.scale}.")
+        for name, value in (("x", p.x), ("y", p.y), ("rotation", p.rotation)):
+            if value is not None and not np.isfinite(value):
+                raise UsageError(f"{label}: {name} must be a finite number; received {value}.")
         if p.sticker.rgba.ndim != 3 or p.sticker.rgba.shape[2] != 4:
             raise UsageError(f"{label}: a sticker must be RGBA.")
         if not p.sticker.rgba[..., 3].any():
