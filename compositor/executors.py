@@ -305,7 +305,12 @@ class ProcessExecutor(Executor):
         for w in self._pool:
             w.conn.send(("setup", fn, arg))
         for w in self._pool:
-            kind, outcome = w.conn.recv()
+            try:
+                kind, outcome = w.conn.recv()
+            except (EOFError, OSError):  # killed while setting up (out of memory, a crash in a library)
+                w.process.join(5)
+                raise CompositorError(f"worker {w.pid} died while setting up: "
+                                      f"{_exit_reason(w.process.exitcode)}.") from None
             if not outcome.ok:
                 raise CompositorError(f"setting up worker {w.pid} failed: {outcome.error}")
         self._setups.append((fn, arg))

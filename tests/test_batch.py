@@ -15,7 +15,7 @@ from PIL import Image
 
 from compositor import cli
 from compositor.batch import (RESULTS, check_job_id, confine, read_manifest, run_batch, verified, job_tasks)
-from compositor.errors import UsageError
+from compositor.errors import CompositorError, UsageError
 from compositor.executors import ProcessExecutor, threads_per_worker
 from compositor.imageio import sha256_file
 
@@ -257,6 +257,18 @@ def test_a_dying_worker_fails_only_its_job():
         assert [got[i].value for i in (0, 2, 4)] == [2, 6, 7]
         assert "exited with code 3" in got[1].error and "SIGKILL" in got[3].error
         assert len(ex._pool) == 2  # replaced
+
+
+def _die(_):
+    import os
+
+    os.kill(os.getpid(), 9)
+
+
+def test_a_worker_dying_in_setup_is_one_sentence():
+    with ProcessExecutor(2, threads=1) as ex:
+        with pytest.raises(CompositorError, match=r"^worker \d+ died while setting up: it was killed by SIGKILL"):
+            ex.setup(_die, None)
 
 
 def test_threads_per_worker():

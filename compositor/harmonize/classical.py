@@ -134,8 +134,12 @@ def poisson_clone(src: np.ndarray, dest: np.ndarray, mask: np.ndarray, mode: str
     H, W = mask.shape
     ys, xs = np.nonzero(mask)
     # the mask 1 px inside the image (its outer frame is the boundary condition, as in OpenCV)
+    if not len(ys):
+        return dest.copy()
     y0, y1 = max(1, int(ys.min())), min(H - 1, int(ys.max()) + 1)
     x0, x1 = max(1, int(xs.min())), min(W - 1, int(xs.max()) + 1)
+    if y1 <= y0 or x1 <= x0:  # nothing inside the frame to solve for
+        return dest.copy()
     y0, y1 = _span(y0, y1, _fast_dst_length(y1 - y0), H)
     x0, x1 = _span(x0, x1, _fast_dst_length(x1 - x0), W)
     # the solve rectangle with its 1 px frame

@@ -240,6 +240,10 @@ def test_poisson_clone_keeps_gradients_and_the_boundary():
         assert np.abs(out.astype(int) - dest).max() <= 1
     flat = poisson_clone(np.full((90, 120, 3), 200, np.uint8), np.full((90, 120, 3), 50, np.uint8), mask)
     assert np.abs(flat.astype(int) - 50).max() <= 1
+    edge = np.zeros((90, 120), bool)
+    edge[0, 10:50] = True  # only on the frame: nothing inside to solve for
+    for m in (edge, np.zeros((90, 120), bool)):
+        assert np.array_equal(poisson_clone(dest, dest[::-1].copy(), m), dest[::-1])
     for n in (1, 37, 198, 199, 500, 1021):
         m = _fast_dst_length(n)
         k = 2 * (m + 1)
