@@ -313,15 +313,6 @@ def warp_alpha_box(alpha: np.ndarray, x: float, y: float, scale: float, rotation
     return roi, (slice(y0, y1), slice(x0, x1))
 
 
-def warp_alpha(alpha: np.ndarray, x: float, y: float, scale: float, rotation: float,
-               size: tuple[int, int]) -> np.ndarray:
-    """The alpha as ``paste`` places it, on the whole ``size`` (w, h) canvas."""
-    roi, box = warp_alpha_box(alpha, x, y, scale, rotation, size)
-    full = np.zeros((size[1], size[0]), np.float32)
-    full[box] = roi
-    return full
-
-
 def sample_layout(rng: np.random.Generator, settings: SynthSettings, *, backgrounds: int,
                   background_size: Callable[[int], tuple[int, int]],
                   objects: Sequence[tuple[np.ndarray, float]], distractors: Sequence[tuple[np.ndarray, float]] = ()

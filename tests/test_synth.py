@@ -183,7 +183,11 @@ def test_rle_round_trip():
 def test_layout_limits():
     """Sampled placements respect the truncation limit and never hide more than the
     occlusion limit of an annotated object (measured on the final masks)."""
-    from compositor.synth import warp_alpha
+    from compositor.paste import placement_matrix
+
+    def warp_alpha(alpha, x, y, scale, rotation, size):  # the whole canvas, as an independent reference
+        matrix = placement_matrix(alpha.shape[1], alpha.shape[0], x, y, scale, rotation)
+        return cv2.warpAffine(alpha, matrix, size, flags=cv2.INTER_LINEAR, borderValue=0)
 
     alpha = np.zeros((30, 30), np.float32)
     alpha[3:27, 3:27] = 1.0
