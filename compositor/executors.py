@@ -490,7 +490,6 @@ def make_executor(kind: str = "local", workers: int | None = 1, *, address: str 
     at most this many workers (no more than there are tasks). ``threads``: math-library
     threads per worker (None: the cores shared out between the local workers, all of
     them for one; one per Ray worker)."""
-    check_threads(threads)
     if kind not in EXECUTORS:
         raise UsageError(f"executor must be one of {', '.join(EXECUTORS)}; received {kind!r}.")
     if workers is not None and workers < 1:

@@ -72,26 +72,35 @@ def warp_box(width: int, height: int, matrix: np.ndarray, size: tuple[int, int])
     return int(max(0, x0)), int(max(0, y0)), int(min(W, x1)), int(min(H, y1))
 
 
+def warp_in_box(pixels: np.ndarray, x: float, y: float, scale: float, rotation: float, size: tuple[int, int],
+                flags: int = cv2.INTER_LINEAR) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """``pixels`` (a sticker's, HxW or HxWxC) placed as ``paste`` places them (centre at
+    (x, y), scale, degrees CCW), warped onto only the part of a ``size`` (w, h) canvas they
+    can touch; returns the warped part and its box (x0, y0, x1, y1), empty when they miss."""
+    h, w = pixels.shape[:2]
+    matrix = placement_matrix(w, h, x, y, scale, rotation)
+    x0, y0, x1, y1 = warp_box(w, h, matrix, size)
+    if x0 >= x1 or y0 >= y1:
+        return np.zeros((0, 0) + pixels.shape[2:], pixels.dtype), (x0, y0, x0, y0)
+    matrix[:, 2] -= (x0, y0)  # the same transform, onto the box only
+    warped = cv2.warpAffine(pixels, matrix, (x1 - x0, y1 - y0), flags=flags, borderMode=cv2.BORDER_CONSTANT,
+                            borderValue=0)
+    return warped, (x0, y0, x1, y1)
+
+
 def _warp(sticker: Sticker, placement: Placement, size: tuple[int, int]
           ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
     """The sticker's premultiplied RGB (0..255) and its alpha, warped onto the part of a
     ``size`` (w, h) canvas it can touch, and that part's box (x0, y0, x1, y1)."""
     W, H = size
-    h, w = sticker.rgba.shape[:2]
     cx = W / 2 if placement.x is None else placement.x
     cy = H / 2 if placement.y is None else placement.y
-    matrix = placement_matrix(w, h, cx, cy, placement.scale, placement.rotation)
-    x0, y0, x1, y1 = warp_box(w, h, matrix, size)
-    if x0 >= x1 or y0 >= y1:
-        return np.zeros((0, 0, 3), np.float32), np.zeros((0, 0), np.float32), (x0, y0, x0, y0)
-    matrix[:, 2] -= (x0, y0)  # the same transform, onto the box only
     rgba = sticker.rgba.astype(np.float32) * np.float32(1.0 / 255.0)
     rgba[..., :3] *= rgba[..., 3:4]
     interp = cv2.INTER_AREA if placement.scale < 1 and placement.rotation % 360 == 0 else cv2.INTER_LINEAR
-    warped = cv2.warpAffine(rgba, matrix, (x1 - x0, y1 - y0), flags=interp, borderMode=cv2.BORDER_CONSTANT,
-                            borderValue=0)
+    warped, box = warp_in_box(rgba, cx, cy, placement.scale, placement.rotation, size, interp)
     alpha = np.clip(warped[..., 3], 0.0, 1.0)
-    return warped[..., :3] * np.float32(255.0), alpha, (x0, y0, x1, y1)
+    return warped[..., :3] * np.float32(255.0), alpha, box
 
 
 def paste(background: np.ndarray, placements: list[Placement]) -> Composite:

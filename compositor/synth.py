@@ -48,6 +48,7 @@ from .batch import (Reporter, RunFolder, Summary, Task, confine, harmonize_setti
                     verified, write_outputs, _now, _read_json, _versions)
 from .errors import CompositorError, UsageError
 from .executors import Executor, _executor, check_threads
+from .paste import warp_in_box
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 SEGMENTATIONS = ("polygon", "rle")
@@ -297,22 +298,6 @@ class Layout:
     dropped: int  # objects left out: no placement met the truncation and occlusion limits
 
 
-def warp_alpha_box(alpha: np.ndarray, x: float, y: float, scale: float, rotation: float,
-                   size: tuple[int, int]) -> tuple[np.ndarray, tuple[slice, slice]]:
-    """The alpha as ``paste`` places it (same transform: centre at (x, y), scale, degrees
-    CCW) on the part of a ``size`` (w, h) canvas it can touch, and that part's slices."""
-    from .paste import placement_matrix, warp_box
-
-    h, w = alpha.shape
-    matrix = placement_matrix(w, h, x, y, scale, rotation)
-    x0, y0, x1, y1 = warp_box(w, h, matrix, size)
-    x1, y1 = max(x0, x1), max(y0, y1)
-    matrix[:, 2] -= (x0, y0)
-    roi = cv2.warpAffine(alpha, matrix, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                         borderValue=0) if x1 > x0 and y1 > y0 else np.zeros((y1 - y0, x1 - x0), np.float32)
-    return roi, (slice(y0, y1), slice(x0, x1))
-
-
 def sample_layout(rng: np.random.Generator, settings: SynthSettings, *, backgrounds: int,
                   background_size: Callable[[int], tuple[int, int]],
                   objects: Sequence[tuple[np.ndarray, float]], distractors: Sequence[tuple[np.ndarray, float]] = ()
@@ -349,7 +334,8 @@ def sample_layout(rng: np.random.Generator, settings: SynthSettings, *, backgrou
             rotation = float(rng.uniform(*settings.rotation))
             x, y = float(rng.uniform(0, W)), float(rng.uniform(0, H))
             scale = fraction * short / max(h, w)
-            warped, box = warp_alpha_box(alpha, x, y, scale, rotation, (W, H))
+            warped, (x0, y0, x1, y1) = warp_in_box(alpha, x, y, scale, rotation, (W, H))
+            box = (slice(y0, y1), slice(x0, x1))
             inside = float(warped.sum())
             truncation = max(0.0, 1.0 - inside / max(area * scale * scale, 1e-9))
             if inside < 1.0 or truncation > settings.max_truncation:
