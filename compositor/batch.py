@@ -588,8 +588,10 @@ class RunFolder:
         write_text(self.path / RESULTS, text)
 
     def execute(self, tasks: list[Task], fn: Callable[[Any], dict], executor: Executor,
-                reporter: Reporter | None = None) -> Summary:
-        """Run the tasks not already done (when resuming); one results line per job."""
+                reporter: Reporter | None = None, models: list[tuple[str, dict]] = ()) -> Summary:
+        """Run the tasks not already done (when resuming); one results line per job. The
+        ``models`` (backend, settings) pairs are loaded in every worker first, when there is
+        anything left to run."""
         reporter = reporter or _Silent()
         t0 = time.perf_counter()
         ids = [t.id for t in tasks]
@@ -608,6 +610,8 @@ class RunFolder:
         summary.skipped = len(final)
         self.write_results([final[t.id] for t in tasks if t.id in final])
         todo = [t for t in tasks if t.id not in final]
+        if todo and models:
+            executor.setup(load_models, list(models))
         summary.start_seconds = time.perf_counter() - t0
         reporter.start(len(tasks), len(final))
         fd = os.open(self.path / RESULTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -830,9 +834,9 @@ def run_batch(manifest: str | os.PathLike, outdir: str | os.PathLike, *, workers
     with RunFolder(outdir, "batch", resume=resume, info=info) as run:
         with _executor(executor, workers, ray_address, limit=len(tasks), threads=threads) as ex:
             ex.setup(set_context, {"outdir": str(run.path)})
-            ex.setup(load_models, backends_to_load((j.backend, j.settings) for j in jobs))
             t_execute = time.perf_counter()
-            summary = run.execute(tasks, run_job, ex, reporter)
+            summary = run.execute(tasks, run_job, ex, reporter,
+                                  models=backends_to_load((j.backend, j.settings) for j in jobs))
     summary.start_seconds += t_execute - t0
     summary.seconds = time.perf_counter() - t0
     return summary

@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 
 from . import plugins
-from .batch import (Reporter, RunFolder, Summary, Task, confine, harmonize_settings, harmonizer, load_models, spec_hash, sticker_file,
+from .batch import (Reporter, RunFolder, Summary, Task, confine, harmonize_settings, harmonizer, spec_hash, sticker_file,
                     verified, write_outputs, _now, _read_json, _versions)
 from .errors import CompositorError, UsageError
 from .executors import Executor, _executor, check_threads
@@ -594,14 +594,14 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
             ex.setup(set_context, {"outdir": str(run.path), "settings": settings, "objects": ready,
                                    "distractors": ready_distractors,
                                    "backgrounds": [p for p, _ in backgrounds_info], "config_hash": config_hash})
-            ex.setup(load_models, [(b, settings.backend_settings.get(b, {})) for b in settings.backends])
             tasks = []
             for i in wanted:
                 name = image_name(i, settings.count, settings.image_format)
                 tasks.append(Task(Path(name).stem, name, Path(name).with_suffix(".json").as_posix(),
                                   job_hash(config_hash, i), i))
             t_execute = time.perf_counter()
-            result = run.execute(tasks, render, ex, reporter)
+            result = run.execute(tasks, render, ex, reporter,
+                                 models=[(b, settings.backend_settings.get(b, {})) for b in settings.backends])
         for name in ("ok", "failed", "skipped", "redone", "records"):
             setattr(summary, name, getattr(result, name))
         summary.categories = sorted({e["category"] for e in ready})

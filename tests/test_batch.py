@@ -332,6 +332,19 @@ def test_worker_setup_loads_models_and_passes_over_a_broken_backend(monkeypatch)
     assert magenta._SESSIONS == sessions  # once per process
 
 
+def test_models_load_only_when_jobs_are_left_to_run(work, tmp_path, monkeypatch):
+    import compositor.batch as batch_module
+
+    calls = []
+    real = batch_module.load_models
+    monkeypatch.setattr(batch_module, "load_models", lambda pairs: (calls.append(pairs), real(pairs)))
+    manifest = write_jsonl(work / "m.jsonl", jobs(2))
+    assert run_batch(manifest, tmp_path / "out").ok == 2
+    assert len(calls) == 1 and calls[0][0][0] == "poisson"
+    summary = run_batch(manifest, tmp_path / "out", resume=True)
+    assert summary.skipped == 2 and len(calls) == 1  # nothing left to run: nothing loaded
+
+
 def test_make_executor():
     from compositor.executors import InlineExecutor, make_executor
 

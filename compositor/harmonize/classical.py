@@ -288,9 +288,9 @@ class PoissonHarmonizer:
         # seamlessClone places the mask's bounding box centred on `center`; with this centre
         # the destination ROI is exactly the source ROI (checked in the tests).
         bx, by, bw, bh = cv2.boundingRect(clone_u8)
-        center = (bx + bw // 2, by + bh // 2)
-        flag = cv2.NORMAL_CLONE if settings.mode == "normal" else cv2.MIXED_CLONE
         if settings.solver == "opencv":
+            center = (bx + bw // 2, by + bh // 2)
+            flag = cv2.NORMAL_CLONE if settings.mode == "normal" else cv2.MIXED_CLONE
             cloned = cv2.seamlessClone(src_p, dest_p, clone_u8, center, flag)
         else:
             cloned = poisson_clone(src_p, dest_p, clone, settings.mode)
