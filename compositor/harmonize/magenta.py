@@ -15,9 +15,14 @@ Two sources of the same model:
 ``onnx``
     Magenta's int8 TFLite pair converted to ONNX (the ``magenta-predict-onnx`` and
     ``magenta-transform-onnx`` model files), run with onnxruntime on the CPU. The
-    transform takes exactly 384x384, so the resized crop is padded by reflection to a
-    square and the padding is cut off again. ``strength`` interpolates the bottleneck
-    between the crop's own (0) and the style's (1).
+    transform network is fully convolutional (its upsampling is by scale factors), but
+    the file declares its input as 384x384; the session is built from a copy whose image
+    height and width are left free, so the crop is stylized at its own aspect ratio
+    (384 px long side, the short side padded by reflection to a multiple of 4), as the hub
+    model does. That costs time in proportion to the crop's area instead of a full
+    384x384 square, and no reflected padding enters the network's instance statistics.
+    ``strength`` interpolates the bottleneck between the crop's own (0) and the style's
+    (1).
 
 ``hub``
     The TF Hub SavedModel (``handle``: a tfhub.dev URL or a local SavedModel folder),
@@ -56,7 +61,9 @@ from .vgg19 import prepare_style
 DEFAULT_HANDLE = "https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2"
 SOURCES = ("auto", "hub", "onnx")
 STYLE_SIZE = 256  # the style network's input, square
-ONNX_SIZE = 384  # the ONNX transform's input, square
+ONNX_SIZE = 384  # the long side the ONNX transform runs at (the size its file declares)
+ONNX_MULTIPLE = 4  # two stride-2 convolutions, two 2x upsamplings
+ONNX_MIN_SIDE = 16  # the 9x9 reflect-padded first convolution needs more than 4 px
 PREDICT_MODEL = "magenta-predict-onnx"
 TRANSFORM_MODEL = "magenta-transform-onnx"
 
@@ -119,11 +126,28 @@ _SESSIONS: dict[str, object] = {}
 _HUB_MODULES: dict[str, object] = {}
 
 
-def onnx_session(path: str | os.PathLike):
-    """An onnxruntime CPU session for ``path``, created once per process (and thread setting)."""
+def free_image_size(model_bytes: bytes) -> bytes:
+    """The ONNX model with the height and width of its first input and of its outputs
+    (NHWC images) made symbolic, so a fully convolutional network takes any size."""
+    import onnx
+
+    model = onnx.load_from_string(model_bytes)
+    for value in [model.graph.input[0], *model.graph.output]:
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) != 4:
+            raise CompositorError(f"expected NHWC image tensors in the transform model; {value.name} has "
+                                  f"{len(dims)} dimensions.")
+        dims[1].dim_param, dims[2].dim_param = "height", "width"
+    del model.graph.value_info[:]  # inferred shapes of the 384x384 graph; recomputed by onnxruntime
+    return model.SerializeToString()
+
+
+def onnx_session(path: str | os.PathLike, free_size: bool = False):
+    """An onnxruntime CPU session for ``path``, created once per process (and thread
+    setting); ``free_size`` leaves the image input's height and width free."""
     file = str(Path(path).resolve())
     threads = os.environ.get("COMPOSITOR_THREADS", "")  # set by batch workers and --threads
-    key = f"{file}|{threads}" if threads else file
+    key = f"{file}|{threads}|{free_size}"
     with _LOCK:
         sess = _SESSIONS.get(key)
         if sess is None:
@@ -136,8 +160,11 @@ def onnx_session(path: str | os.PathLike):
             # idle threads sleep instead of spinning, so parallel workers do not steal each other's cores
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             try:
-                sess = ort.InferenceSession(file, sess_options=options, providers=["CPUExecutionProvider"])
-            except Exception as exc:  # onnxruntime raises its own types
+                model = free_image_size(Path(file).read_bytes()) if free_size else file
+                sess = ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+            except CompositorError as exc:
+                raise CompositorError(f"{file}: {exc}") from None
+            except Exception as exc:  # onnx and onnxruntime raise their own types
                 raise CompositorError(f"{file}: onnxruntime cannot load the model ({exc}).") from None
             _SESSIONS[key] = sess
         return sess
@@ -236,15 +263,23 @@ def scaled_size(w: int, h: int, side: int) -> tuple[int, int]:
     return max(1, round(w * scale)), max(1, round(h * scale))
 
 
-def to_square(image: np.ndarray, side: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """``image`` resized so its long side is ``side``, centred and padded by reflection to
-    side x side; returns it and (top, left, height, width) of the image inside."""
+def to_network_size(image: np.ndarray, side: int, multiple: int = ONNX_MULTIPLE,
+                    minimum: int = ONNX_MIN_SIDE) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """``image`` resized so its long side is ``side``, then centred and padded by
+    reflection until both sides are multiples of ``multiple`` and at least ``minimum``;
+    returns it and (top, left, height, width) of the image inside."""
     h, w = image.shape[:2]
     nw, nh = scaled_size(w, h, side)
     small = resize(image, (nw, nh))
-    top, left = (side - nh) // 2, (side - nw) // 2
-    square = cv2.copyMakeBorder(small, top, side - nh - top, left, side - nw - left, cv2.BORDER_REFLECT_101)
-    return square, (top, left, nh, nw)
+
+    def padded(n: int) -> int:
+        return max(minimum, -(-n // multiple) * multiple)
+
+    ph, pw = padded(nh), padded(nw)
+    top, left = (ph - nh) // 2, (pw - nw) // 2
+    # BORDER_REFLECT repeats the edge pixel, so it also pads a 1 px wide image
+    out = cv2.copyMakeBorder(small, top, ph - nh - top, left, pw - nw - left, cv2.BORDER_REFLECT)
+    return out, (top, left, nh, nw)
 
 
 def _first_image(outputs) -> np.ndarray:
@@ -280,7 +315,7 @@ class MagentaHarmonizer:
         source, _ = choose_source(settings)
         if source == "onnx":
             onnx_session(models.locate(PREDICT_MODEL))
-            onnx_session(models.locate(TRANSFORM_MODEL))
+            onnx_session(models.locate(TRANSFORM_MODEL), free_size=True)
         else:
             hub_module(settings.handle)
 
@@ -312,10 +347,11 @@ class MagentaHarmonizer:
         timings: dict[str, float] = {}
         progress.update(0, 3)
         if source == "onnx":
-            small, stylized, work = self._onnx(crop, style, settings.strength, timings, progress)
+            small, stylized, work, net = self._onnx(crop, style, settings.strength, timings, progress)
             blend = 1.0
         else:
             small, stylized, work = self._hub(crop, style, settings, timings, progress)
+            net = work
             blend = float(settings.strength)
 
         # Only the change the network made is upsampled: full-resolution detail survives.
@@ -336,7 +372,7 @@ class MagentaHarmonizer:
         diff = np.abs(out.astype(np.int16) - image.astype(np.int16))
         params = dataclasses.asdict(settings)
         params.update(source_used=source, region_box=[int(x0), int(y0), int(x1 - x0), int(y1 - y0)],
-                      working_size=list(work), style_size=[STYLE_SIZE, STYLE_SIZE],
+                      working_size=list(work), network_input=list(net), style_size=[STYLE_SIZE, STYLE_SIZE],
                       style_from=str(settings.style) if settings.style is not None else "composite")
         stats = {"source": source, "source_reason": reason,
                  **{k: round(v, 4) for k, v in timings.items()},
@@ -345,14 +381,15 @@ class MagentaHarmonizer:
         return Result(image=out, backend=self.name, seconds=seconds, params=params, stats=stats)
 
     # The two sources. Each returns (input at the working size, stylized at the working
-    # size, both float32 0..255, and the working size (w, h)).
+    # size, both float32 0..255, and the working size (w, h)); _onnx also returns the
+    # size (w, h) of the network's input: the working size padded to multiples of 4.
 
     def _onnx(self, crop: np.ndarray, style: np.ndarray, strength: float, timings: dict, progress: Progress):
         from .. import models
 
         t = time.perf_counter()
         predict = onnx_session(models.locate(PREDICT_MODEL))
-        transform = onnx_session(models.locate(TRANSFORM_MODEL))
+        transform = onnx_session(models.locate(TRANSFORM_MODEL), free_size=True)
         timings["seconds_load"] = time.perf_counter() - t
         p_in, p_out = predict.get_inputs()[0].name, predict.get_outputs()[0].name
         t_inputs = [i.name for i in transform.get_inputs()]
@@ -371,13 +408,16 @@ class MagentaHarmonizer:
         progress.update(1, 3)
 
         t = time.perf_counter()
-        square, (top, left, nh, nw) = to_square(crop, ONNX_SIZE)
-        content = np.clip(square / 255.0, 0.0, 1.0).astype(np.float32)[None]
+        padded, (top, left, nh, nw) = to_network_size(crop, ONNX_SIZE)
+        content = np.clip(padded / 255.0, 0.0, 1.0).astype(np.float32)[None]
         stylized = transform.run(None, {c_name: content, b_name: bottleneck.astype(np.float32)})[0][0]
         timings["seconds_transform"] = time.perf_counter() - t
         progress.update(2, 3)
-        small = square[top:top + nh, left:left + nw]
-        return small, stylized[top:top + nh, left:left + nw] * 255.0, (nw, nh)
+        if stylized.shape[:2] != padded.shape[:2]:
+            raise CompositorError(f"the Magenta transform model returned {stylized.shape[1]}x{stylized.shape[0]} "
+                                  f"for a {padded.shape[1]}x{padded.shape[0]} input.")
+        small = padded[top:top + nh, left:left + nw]
+        return small, stylized[top:top + nh, left:left + nw] * 255.0, (nw, nh), (padded.shape[1], padded.shape[0])
 
     def _hub(self, crop: np.ndarray, style: np.ndarray, settings: MagentaSettings, timings: dict,
              progress: Progress):

@@ -146,6 +146,50 @@ def test_region_at_the_image_border_and_a_thin_object():
         assert r.stats["changed_pixels"] > 0
 
 
+@pytest.mark.parametrize("h, w", [(300, 451), (451, 300), (383, 289), (1, 640), (640, 1), (7, 9), (384, 384)])
+def test_network_size_keeps_the_aspect_and_pads_to_multiples_of_four(h, w):
+    image = np.random.default_rng(h * w).integers(0, 256, (h, w, 3)).astype(np.float32)
+    out, (top, left, nh, nw) = magenta.to_network_size(image, 384)
+    assert (nw, nh) == (round(w * 384 / max(w, h)) or 1, round(h * 384 / max(w, h)) or 1)
+    assert out.shape[0] % 4 == 0 and out.shape[1] % 4 == 0 and min(out.shape[:2]) >= magenta.ONNX_MIN_SIDE
+    assert out.shape[0] - nh < max(4, magenta.ONNX_MIN_SIDE) and out.shape[1] - nw < max(4, magenta.ONNX_MIN_SIDE)
+    assert np.array_equal(out[top:top + nh, left:left + nw], resize(image, (nw, nh)))
+
+
+def test_free_size_transform_is_the_same_network():
+    """The session built with a free image size computes what the file's own 384x384
+    session does on a 384x384 input, and takes other sizes, returning their size."""
+    from compositor import models
+
+    path = models.locate(magenta.TRANSFORM_MODEL)
+    fixed = magenta.onnx_session(path)
+    free = magenta.onnx_session(path, free_size=True)
+    assert free is not fixed
+    names = [i.name for i in fixed.get_inputs()]
+    content_name = next(n for n in names if "content" in n)
+    bottleneck_name = next(n for n in names if n != content_name)
+    rng = np.random.default_rng(0)
+    bottleneck = rng.normal(0, 1, (1, 1, 1, 100)).astype(np.float32)
+    square = rng.random((1, 384, 384, 3), np.float32)
+    a = fixed.run(None, {content_name: square, bottleneck_name: bottleneck})[0]
+    b = free.run(None, {content_name: square, bottleneck_name: bottleneck})[0]
+    assert np.array_equal(a, b)
+    wide = rng.random((1, 288, 384, 3), np.float32)
+    assert free.run(None, {content_name: wide, bottleneck_name: bottleneck})[0].shape == (1, 288, 384, 3)
+    with pytest.raises(Exception):  # the file's own session still insists on 384x384
+        fixed.run(None, {content_name: wide, bottleneck_name: bottleneck})
+
+
+def test_onnx_runs_at_the_region_aspect(comp, onnx_result):
+    """The transform sees the region at its aspect ratio (the cup's is 384x365), padded
+    only to multiples of 4, not to a 384x384 square."""
+    x, y, w, h = onnx_result.params["region_box"]
+    ww, wh = onnx_result.params["working_size"]
+    assert max(ww, wh) == 384 and abs(ww / wh - w / h) < 0.02
+    nw, nh = onnx_result.params["network_input"]
+    assert nw % 4 == 0 and nh % 4 == 0 and 0 <= nw - ww < 4 and 0 <= nh - wh < 4
+
+
 # ---------------------------------------------------------------------------------------
 # the hub path with a tiny SavedModel that has Magenta's call signature
 
