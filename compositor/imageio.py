@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,19 @@ PNG_LEVEL = 1
 DEFAULT_MAX_PIXELS = 80_000_000
 
 _WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+
+
+def _file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file under this process's umask
+    (mkstemp makes its files 0600, and the rename keeps that)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _file_mode()
+#: per thread: the (temporary file, destination) pairs staged by ``write_all``
+_STAGING = threading.local()
 
 
 def max_pixels() -> int:
@@ -141,29 +155,51 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
 
 
+def _mask_values(im: Image.Image) -> tuple[np.ndarray, float]:
+    """A mask image's values as float32 and the value that means fully object (its
+    format's full scale): luminance for colour, alpha where the image is not opaque."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return np.asarray(im, dtype=np.uint16).astype(np.float32), 65535.0
+    if im.mode in ("I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        if im.mode == "F":
+            hi = 1.0 if arr.max() <= 1.0 else 255.0
+        else:
+            hi = 65535.0 if arr.max() > 255 else 255.0
+        return np.clip(arr, 0, hi).astype(np.float32), hi
+    if im.mode in ("LA", "RGBA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = np.asarray(im.convert("RGBA"))
+        alpha = rgba[..., 3]
+        gray = alpha if alpha.min() < 255 else np.asarray(im.convert("L"))
+    else:
+        try:
+            gray = np.asarray(im.convert("L"))
+        except ValueError:  # no direct conversion (e.g. LAB): go through RGB
+            gray = np.asarray(im.convert("RGB").convert("L"))
+    return gray.astype(np.float32), 255.0
+
+
 def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None, *, image_path: str | os.PathLike | None = None) -> np.ndarray:
     """Read a mask (nonzero = object) as float32 HxW in [0, 1].
 
     Colour masks are read by their luminance, masks with an alpha channel and opaque
-    everywhere by their colour. With ``shape`` the size is checked and an empty or
+    everywhere by their colour. A mask of zeros and one other value is a binary mask
+    whatever that value is (0/1, 0/255, 0/65535 all mean background/object);
+    a mask with several nonzero values is a soft mask, scaled by its format's full range
+    (255, or 65535 for 16-bit). With ``shape`` the size is checked and an empty or
     all-object mask is refused, since there is nothing to harmonize then.
     """
     im = _open(path)
     try:
-        if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-            gray = _to_uint8_array(im)
-        elif im.mode in ("LA", "RGBA", "PA") or (im.mode == "P" and "transparency" in im.info):
-            rgba = np.asarray(im.convert("RGBA"))
-            alpha = rgba[..., 3]
-            gray = alpha if alpha.min() < 255 else np.asarray(im.convert("L"))
-        else:
-            try:
-                gray = np.asarray(im.convert("L"))
-            except ValueError:  # no direct conversion (e.g. LAB): go through RGB
-                gray = np.asarray(im.convert("RGB").convert("L"))
+        values, hi = _mask_values(im)
     except ValueError as exc:  # a mode Pillow has no conversion for
         raise _unsupported_mode(path, im, exc) from None
-    mask = gray.astype(np.float32) / 255.0
+    nonzero = values > 0
+    levels = values[nonzero]
+    if 0 < levels.size < values.size and levels.min() == levels.max():
+        mask = nonzero.astype(np.float32)
+    else:
+        mask = np.clip(values / hi, 0.0, 1.0).astype(np.float32)
     if shape is not None:
         h, w = shape
         if mask.shape != (h, w):
@@ -171,9 +207,9 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None, *, 
             raise UsageError(
                 f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} but the image{against} is {w}x{h}; they must be the same size."
             )
-        if not np.any(gray > 0):
+        if not levels.size:
             raise UsageError(f"{path}: mask is empty (no nonzero pixels), so there is no object to harmonize.")
-        if np.all(gray > 0):
+        if levels.size == nonzero.size:
             raise UsageError(f"{path}: mask covers the whole image, so there is no background to harmonize against.")
     return mask
 
@@ -192,10 +228,15 @@ def _atomic_write(path: Path, write) -> None:
         raise CompositorError(f"{path}: cannot write there ({exc.strerror or exc}).") from exc
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), _FILE_MODE)
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        staged = getattr(_STAGING, "pairs", None)
+        if staged is not None:  # inside write_all: renamed once every file is written
+            staged.append((tmp, path))
+        else:
+            os.replace(tmp, path)
     except BaseException as exc:
         try:
             os.unlink(tmp)
@@ -207,19 +248,34 @@ def _atomic_write(path: Path, write) -> None:
 
 
 def write_all(writes: list[tuple[str | os.PathLike, Any]]) -> None:
-    """Run ``(path, write)`` pairs in order; if one fails, remove the files the earlier ones
-    created, so a command never leaves part of its outputs behind."""
-    created: list[Path] = []
+    """Run ``(path, write)`` pairs, all or nothing: every file is first written to a
+    temporary file beside its destination, and only when all of them are written are
+    they renamed into place. If one fails, the temporary files are removed and no
+    output, new or existing, is touched."""
+    if getattr(_STAGING, "pairs", None) is not None:
+        raise RuntimeError("write_all cannot be nested")
+    _STAGING.pairs = staged = []
     try:
-        for path, write in writes:
-            existed = Path(path).exists()
+        for _path, write in writes:
             write()
-            if not existed:
-                created.append(Path(path))
     except BaseException:
-        for path in created:
-            path.unlink(missing_ok=True)
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        _STAGING.pairs = None
+    for _, path in staged:  # what a rename would fail on, found before any rename
+        if Path(path).is_dir():
+            for tmp, _ in staged:
+                Path(tmp).unlink(missing_ok=True)
+            raise CompositorError(f"{path}: could not write the file (a folder is in the way).")
+    for i, (tmp, path) in enumerate(staged):
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            for left, _ in staged[i:]:
+                Path(left).unlink(missing_ok=True)
+            raise CompositorError(f"{path}: could not write the file ({exc.strerror or exc}).") from exc
 
 
 def image_format(path: str | os.PathLike) -> str:
@@ -286,6 +342,19 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: fh.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Refuse, before any work, an output path that can never be written: a folder, or
+    inside something that is not a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{path}: is a folder; give a file name for the output.")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{path}: cannot write there ({parent} is not a writable folder).")
 
 
 def check_outputs(inputs: list[str | os.PathLike], outputs: list[str | os.PathLike]) -> None:

@@ -253,7 +253,8 @@ def test_mode_F(tmp_path, values):
     p = _save(Image.fromarray(np.array([values], np.float32)), tmp_path / "f.tif")
     assert Image.open(p).mode == "F"
     assert imageio.read_rgb(p).tolist() == [[[0, 0, 0], [128, 128, 128], [255, 255, 255]]]
-    np.testing.assert_allclose(imageio.read_mask(p), [[0, 128 / 255, 1]], atol=1e-6)
+    # a mask keeps the float file's own precision (0.5 stays 0.5, not 128/255)
+    np.testing.assert_allclose(imageio.read_mask(p), [np.array(values) / values[-1]], atol=1e-6)
 
 
 @pytest.mark.parametrize("ext", ["jpg", "tif"])
@@ -510,3 +511,40 @@ def test_check_outputs(tmp_path):
 def test_reads_a_path_given_as_str(tmp_path):
     p = _save(Image.fromarray(_image()), tmp_path / "s.png")
     np.testing.assert_array_equal(imageio.read_rgb(str(p)), _image())
+
+
+@pytest.mark.parametrize("mode, value", [("L", 1), ("L", 255), ("I;16", 100), ("I;16", 65535), ("1", 1)])
+def test_a_mask_of_zeros_and_one_value_is_binary(tmp_path, mode, value):
+    """0/1, 0/255, 0/100 (16-bit) masks all mean background/object: nonzero = object."""
+    raw = np.zeros((4, 6), np.uint16 if mode == "I;16" else np.uint8)
+    raw[1:3, 2:5] = value
+    im = Image.fromarray(raw.astype(bool)) if mode == "1" else Image.fromarray(raw)
+    assert im.mode == mode
+    mask = imageio.read_mask(_save(im, tmp_path / "m.png"), (4, 6))
+    assert mask.dtype == np.float32 and mask.tolist() == (raw > 0).astype(np.float32).tolist()
+
+
+def test_a_soft_mask_keeps_its_levels(tmp_path):
+    raw = np.array([[0, 1, 128, 255]], np.uint8)
+    mask = imageio.read_mask(_save(Image.fromarray(raw), tmp_path / "m.png"))
+    np.testing.assert_allclose(mask, raw / 255.0, atol=1e-6)
+    raw16 = np.array([[0, 100, 200]], np.uint16)
+    mask16 = imageio.read_mask(_save(Image.fromarray(raw16), tmp_path / "m16.png"), (1, 3))
+    np.testing.assert_allclose(mask16, raw16 / 65535.0, atol=1e-7)
+    assert (mask16 > 0).tolist() == [[False, True, True]]  # not "empty"
+
+
+def test_write_all_is_all_or_nothing(tmp_path):
+    """If one file of a set fails, the others (new or replacing old ones) are not written."""
+    old = tmp_path / "a.png"
+    old.write_bytes(b"old")
+    (tmp_path / "b.json").mkdir()
+    img = np.zeros((2, 2, 3), np.uint8)
+    with pytest.raises(CompositorError, match="b.json"):
+        imageio.write_all([(old, lambda: imageio.write_image(old, img)),
+                           (tmp_path / "n.png", lambda: imageio.write_image(tmp_path / "n.png", img)),
+                           (tmp_path / "b.json", lambda: imageio.write_json(tmp_path / "b.json", {}))])
+    assert old.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.json"]
+    imageio.write_all([(old, lambda: imageio.write_image(old, img))])
+    assert imageio.read_rgb(old).shape == (2, 2, 3)
