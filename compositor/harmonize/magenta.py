@@ -175,6 +175,9 @@ def hub_module(handle: str):
     with _LOCK:
         module = _HUB_MODULES.get(handle)
         if module is None:
+            from .._tf import quiet_import
+
+            quiet_import()
             import tensorflow_hub as hub
 
             try:

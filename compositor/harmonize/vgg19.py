@@ -140,9 +140,9 @@ class VGG19Harmonizer:
 
     def harmonize(self, composite: Composite, settings: VGGSettings | None = None,
                   progress: Progress | None = None) -> Result:
-        import tensorflow as tf
+        from ..nst import network, optimize  # imports TensorFlow quietly first
 
-        from ..nst import network, optimize
+        import tensorflow as tf
 
         settings = settings or VGGSettings()
         settings.validate()

@@ -2,3 +2,7 @@
 
 Importing this package imports TensorFlow; only the VGG backend does so.
 """
+
+from .._tf import quiet_import
+
+quiet_import()

@@ -1,0 +1,45 @@
+"""Importing TensorFlow without its C++ start-up chatter on stderr.
+
+TensorFlow's native libraries log through Abseil before Abseil's logging is initialised,
+which ``TF_CPP_MIN_LOG_LEVEL`` cannot silence: every import prints "All log messages
+before absl::InitializeLog() is called are written to STDERR" and "Could not find cuda
+drivers" twice. A command's stderr is for its own progress and its one-sentence errors,
+so the import runs with file descriptor 2 pointed at a temporary file; what was written
+there is shown only if the import fails.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+
+_LOCK = threading.Lock()
+
+
+def quiet_import() -> None:
+    """Import tensorflow (once per process) with its native start-up logging held back."""
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _LOCK:
+        if "tensorflow" in sys.modules:
+            return
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no usable stderr: nothing to keep clean
+            import tensorflow  # noqa: F401
+            return
+        with tempfile.TemporaryFile() as held:
+            os.dup2(held.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401
+            except BaseException:
+                os.dup2(saved, 2)
+                held.seek(0)
+                sys.stderr.write(held.read().decode("utf-8", "replace"))
+                raise
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
