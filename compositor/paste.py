@@ -9,6 +9,7 @@ earlier ones; each object's mask is what stays visible of it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -28,10 +29,19 @@ class Placement:
 
 
 def parse_placement(spec: str) -> tuple[str, dict]:
-    """``PATH[@X,Y[,SCALE[,DEG]]]`` -> (PATH, {x, y, scale, rotation})."""
+    """``PATH[@X,Y[,SCALE[,DEG]]]`` -> (PATH, {x, y, scale, rotation}). A file name that
+    itself contains ``@`` (``cup@2x.png``) is taken whole when no placement follows it."""
+    if "@" in spec and Path(spec).is_file():
+        return spec, {}
     path, _, where = spec.rpartition("@") if "@" in spec else (spec, "", "")
-    if not where:
-        return path, {}
+    if not path:
+        raise UsageError(f"{spec!r}: no sticker file before the '@'; placement must be STICKER@X,Y[,SCALE[,DEG]].")
+    return path, parse_where(where, spec) if where else {}
+
+
+def parse_where(where: str, spec: str | None = None) -> dict:
+    """``X,Y[,SCALE[,DEG]]`` -> {x, y, scale, rotation}; errors quote ``spec`` (default ``where``)."""
+    spec = where if spec is None else spec
     parts = where.split(",")
     if len(parts) not in (2, 3, 4):
         raise UsageError(f"{spec!r}: placement must be STICKER@X,Y[,SCALE[,DEG]].")
@@ -46,7 +56,7 @@ def parse_placement(spec: str) -> tuple[str, dict]:
         out["scale"] = values[2]
     if len(values) > 3:
         out["rotation"] = values[3]
-    return path, out
+    return out
 
 
 def placement_matrix(width: int, height: int, x: float, y: float, scale: float, rotation: float) -> np.ndarray:

@@ -53,7 +53,8 @@ def make_settings(cls, values: dict | None = None):
     for key, raw in values.items():
         key = key.replace("-", "_")
         if key not in fields:
-            raise UsageError(f"{cls.name} has no setting {key!r}; its settings are {', '.join(fields)}.")
+            known = f"its settings are {', '.join(fields)}" if fields else "it has no settings"
+            raise UsageError(f"{cls.name} has no setting {key!r}; {known}.")
         kwargs[key] = convert(raw, hints[key], f"{cls.name}.{key}")
     settings = settings_cls(**kwargs)
     check = getattr(settings, "validate", None)
@@ -94,7 +95,8 @@ def convert(raw, hint, label: str):
         if hint is float:
             return float(raw)
     except ValueError:
-        raise UsageError(f"{label} must be a {hint.__name__}; received {raw!r}.") from None
+        kind = {bool: "true or false", int: "a whole number", float: "a number"}.get(hint, f"a {hint.__name__}")
+        raise UsageError(f"{label} must be {kind}; received {raw!r}.") from None
     return raw
 
 

