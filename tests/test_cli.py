@@ -601,3 +601,15 @@ def test_tensorflow_import_prints_nothing(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "tensorflow" and done.stderr == ""
+
+
+def test_compose_failures_name_the_input(work, capsys):
+    Image.new("RGB", (1, 1)).save(work / "tiny.png")
+    fails_cleanly(["compose", "tiny.png", "chelsea.png", "-o", "out", "--backend", "none"], capsys, work, 1, "tiny.png")
+    fails_cleanly(["compose", "coffee.png", "tiny.png", "-o", "out", "--backend", "reinhard", "--box",
+                   "150,100,300,250"], capsys, work, 2, "coffee.png pasted on tiny.png")
+
+
+def test_models_dir_that_is_a_file(work, capsys, monkeypatch):
+    monkeypatch.setenv("COMPOSITOR_MODELS_DIR", str(work / "notes.png"))
+    fails_cleanly(["models"], capsys, work, 2, "COMPOSITOR_MODELS_DIR", "is a file")
