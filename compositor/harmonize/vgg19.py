@@ -223,8 +223,19 @@ class VGG19Harmonizer:
         if not ring.any():
             ring = (~obj_region).astype(np.float32)
 
-        def callback(step: int, loss: float) -> None:
+        full = composite.image.astype(np.float32) / 255.0
+        weight = composite.mask.astype(np.float32)[..., None]
+
+        def corrected(theta) -> np.ndarray:
+            """The full-resolution composite with the object corrected by ``theta``."""
+            return to_uint8((full * (1.0 - weight) + colour.apply(np.asarray(theta), full) * weight) * 255.0)
+
+        every = getattr(progress, "snapshot_every", 0) or 0
+
+        def callback(step: int, loss: float, theta) -> None:
             progress.update(step, settings.iterations, loss=loss)
+            if every and step % every == 0:
+                progress.snapshot(step, corrected(theta))
 
         from ..seam import boundary_log_ratio
 
@@ -233,12 +244,8 @@ class VGG19Harmonizer:
         fit = colour.fit(extractor, small, obj, ring, obj, layers=settings.colour_layers, prior=settings.prior,
                          steps=settings.iterations, learning_rate=settings.lr, tolerance=settings.tolerance,
                          chroma=settings.chroma_prior, centre=centre, callback=callback)
-        full = composite.image.astype(np.float32) / 255.0
-        weight = composite.mask.astype(np.float32)[..., None]
-        out = full * (1.0 - weight) + colour.apply(fit.theta, full) * weight
-        image = to_uint8(out * 255.0)
-        every = getattr(progress, "snapshot_every", 0) or 0
-        if every:
+        image = corrected(fit.theta)
+        if every and fit.steps % every:  # the last step, when the loop stopped between snapshots
             progress.snapshot(fit.steps, image)
         params = dataclasses.asdict(settings)
         params.update(weights=weights_name, learning_rate=settings.lr, crop_box=[X0, Y0, X1 - X0, Y1 - Y0],

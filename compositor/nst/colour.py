@@ -100,7 +100,7 @@ def fit(extractor, crop: np.ndarray, obj: np.ndarray, ref: np.ndarray, blend: np
     ``tolerance`` (relative) over 5 steps. ``chroma`` adds to the prior on the channels'
     differences from each other (hue shifts) beyond the prior on every parameter.
     ``centre`` (6 numbers, default the identity) is where theta starts and what the
-    prior holds it to.
+    prior holds it to. ``callback(step, loss, theta)`` is called after every step.
     """
     x = tf.constant(crop[None], tf.float32)
     w_obj = tf.constant(obj[None, ..., None], tf.float32)
@@ -118,7 +118,7 @@ def fit(extractor, crop: np.ndarray, obj: np.ndarray, ref: np.ndarray, blend: np
                                  tf.constant(float(learning_rate)))
         history.append(float(loss))
         if callback:
-            callback(k, history[-1])
+            callback(k, history[-1], theta)
         if k > 5 and abs(history[-6] - history[-1]) <= tolerance * abs(history[-6]):
             break
     return Fit(theta=theta.numpy(), history=history, steps=len(history))

@@ -123,6 +123,13 @@ def test_snapshots_every_k(small_composite):
     VGG19Harmonizer().harmonize(small_composite, VGGSettings(mode="seed", iterations=5, max_size=64), progress)
     assert [s for s, _, _ in progress.steps] == [1, 2, 3, 4, 5]
     assert progress.snaps == [(2, (64, 96, 3)), (4, (64, 96, 3))]
+    # the default (harmonize) mode: every K steps too, and the final step when it falls between
+    progress = Collect()
+    result = VGG19Harmonizer().harmonize(small_composite, VGGSettings(iterations=5, tolerance=0), progress)
+    shape = small_composite.image.shape
+    assert [s for s, _, _ in progress.steps] == [1, 2, 3, 4, 5]
+    assert progress.snaps == [(2, shape), (4, shape), (5, shape)]
+    assert result.stats["steps"] == 5
 
 
 @pytest.mark.parametrize("values, match", [
