@@ -16,6 +16,11 @@ from ..types import Box, Sticker
 
 #: GrabCut runs on a copy whose long side is at most this many pixels (it is O(pixels)).
 GRABCUT_MAX_SIDE = 640
+#: ... but the copy's short side is not shrunk below this many pixels (or the image's own short side), so a
+#: very elongated image (8x4000) keeps enough pixels across to tell the object from the background.
+GRABCUT_MIN_SIDE = 64
+#: A Lab channel (8-bit) spanning at most this many levels is flat: a grey photo's a and b, or their rounding noise.
+FLAT_CHANNEL_LEVELS = 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,14 +62,22 @@ def pad_box(box: Box, shape, frac: float) -> Box:
 
 
 def spectral_residual_saliency(rgb: np.ndarray, width: int = 128) -> np.ndarray:
-    """Saliency map in [0, 1] at the image's size (Hou & Zhang 2007, per Lab channel)."""
+    """Saliency map in [0, 1] at the image's size (Hou & Zhang 2007, per Lab channel).
+
+    A channel with no variation (the a and b of a grey photo) has nothing salient in it and
+    contributes nothing: its spectrum is all DC, and the residual of an all-DC spectrum is a
+    spike at pixel (0, 0) that would swamp the other channels. A grey photo's map is therefore
+    its lightness map. All-zero when the image is flat.
+    """
     H, W = rgb.shape[:2]
     height = max(8, round(H * width / W))
     small = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
-    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)
     total = np.zeros((height, width), np.float32)
     for c in range(3):
-        spectrum = np.fft.fft2(lab[..., c])
+        if int(np.ptp(lab[..., c])) <= FLAT_CHANNEL_LEVELS:
+            continue
+        spectrum = np.fft.fft2(lab[..., c].astype(np.float32))
         log_amp = np.log(np.abs(spectrum) + 1e-8)
         residual = log_amp - cv2.blur(log_amp.astype(np.float32), (3, 3), borderType=cv2.BORDER_REPLICATE)
         sal = np.abs(np.fft.ifft2(np.exp(residual + 1j * np.angle(spectrum)))) ** 2
@@ -93,33 +106,51 @@ def salient_regions(saliency: np.ndarray, min_area: float) -> list[tuple[Box, fl
     return sorted(regions, key=lambda r: -r[1])
 
 
-def grabcut(rgb: np.ndarray, rect: Box, *, hint: np.ndarray | None = None, iterations: int = 5) -> np.ndarray:
+def grabcut(rgb: np.ndarray, rect: Box, *, hint: np.ndarray | None = None, iterations: int = 5,
+            method: str = "grabcut") -> np.ndarray:
     """GrabCut inside ``rect``; ``hint`` (HxW bool) marks pixels likely to be the object.
 
-    Runs on a copy scaled to at most ``GRABCUT_MAX_SIDE`` px; returns a bool mask at the
-    image's size.
+    Runs on a copy scaled to at most ``GRABCUT_MAX_SIDE`` px on the long side (but not below
+    ``GRABCUT_MIN_SIDE`` px on the short side); returns a bool mask at the image's size.
+    Pixels outside ``rect`` are background. Where the hint marks nothing inside ``rect``, the
+    whole of ``rect`` may be the object (as without a hint). GrabCut learns the background
+    from the pixels not marked as object, so when there are none (``rect`` covers the whole
+    image and no hint leaves part of it out) this is a CompositorError naming ``method``
+    (the cutter that asked) and the box.
     """
     H, W = rgb.shape[:2]
-    scale = min(1.0, GRABCUT_MAX_SIDE / max(H, W))
+    scale = min(1.0, max(GRABCUT_MAX_SIDE / max(H, W), GRABCUT_MIN_SIDE / min(H, W)))
     size = (max(1, round(W * scale)), max(1, round(H * scale)))
     small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
     x, y, w, h = (int(round(v * scale)) for v in rect)
-    w, h = max(2, min(w, size[0] - x)), max(2, min(h, size[1] - y))
+    x, y = min(max(0, x), size[0] - 1), min(max(0, y), size[1] - 1)
+    w, h = max(1, min(w, size[0] - x)), max(1, min(h, size[1] - y))
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     mask = np.full(small.shape[:2], cv2.GC_BGD, np.uint8)
-    mask[y:y + h, x:x + w] = cv2.GC_PR_BGD
+    mask[y:y + h, x:x + w] = cv2.GC_PR_FGD  # as cv2.GC_INIT_WITH_RECT: everything in the box may be the object
+    hinted = False
     if hint is not None:
         hint_small = cv2.resize(hint.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
         inside = np.zeros_like(hint_small)
         inside[y:y + h, x:x + w] = True
-        mask[hint_small & inside] = cv2.GC_PR_FGD
-    else:  # as cv2.GC_INIT_WITH_RECT: everything in the box may be the object
-        mask[y:y + h, x:x + w] = cv2.GC_PR_FGD
+        hinted = bool((hint_small & inside).any())
+        if hinted:  # only the hinted pixels may be the object
+            mask[inside & ~hint_small] = cv2.GC_PR_BGD
+    if not np.isin(mask, (cv2.GC_BGD, cv2.GC_PR_BGD)).any():
+        bx, by, bw, bh = (int(v) for v in rect)
+        if hinted:
+            problem = f"the object it proposed fills the whole {W}x{H} image"
+        elif (bx, by, bw, bh) == (0, 0, W, H):
+            problem = f"the box {bx},{by},{bw},{bh} covers the whole {W}x{H} image"
+        else:
+            problem = f"the box {bx},{by},{bw},{bh} leaves almost none of the {W}x{H} image outside it"
+        raise CompositorError(f"the {method} cutter has no background pixels to learn from: {problem}; "
+                              f"give a box X,Y,W,H with a margin of background around the object.")
     bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
     try:
         cv2.grabCut(bgr, mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
-    except cv2.error as exc:
-        raise CompositorError(f"GrabCut failed on the {W}x{H} image ({exc.err}).") from None
+    except cv2.error as exc:  # not expected after the checks above; --traceback shows OpenCV's message
+        raise CompositorError(f"the {method} cutter's GrabCut step failed on the {W}x{H} image.") from exc
     fg = np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.float32)
     if scale < 1:
         fg = cv2.resize(fg, (W, H), interpolation=cv2.INTER_LINEAR)

@@ -31,6 +31,30 @@ def cascade_path(name: str) -> Path:
     raise UsageError(f"unknown cascade {name!r}; use one of {', '.join(CASCADES)}, a file in {folder}, or a path to an XML file.")
 
 
+def load_cascade(name: str) -> cv2.CascadeClassifier:
+    """The classifier for ``name`` (as :func:`cascade_path`).
+
+    A file that is not a cascade OpenCV can load (a PNG, text, other XML) is a UsageError
+    naming the file, as an unknown cascade name is; one that cannot be read is a CompositorError.
+    """
+    path = cascade_path(name)
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except OSError as exc:
+        raise CompositorError(f"cannot read the cascade file {path} ({exc.strerror or exc}).") from None
+    not_cascade = UsageError(f"{path}: not an OpenCV cascade XML file; use one of {', '.join(CASCADES)} "
+                             f"or a path to a Haar or LBP cascade XML.")
+    classifier = cv2.CascadeClassifier()
+    try:
+        loaded = classifier.load(str(path))
+    except cv2.error as exc:  # OpenCV's parser raises for a file that is not its XML/YAML storage
+        raise not_cascade from exc
+    if not loaded or classifier.empty():
+        raise not_cascade
+    return classifier
+
+
 @dataclass(frozen=True, kw_only=True)
 class CascadeSettings(CutSettings):
     cascade: str = setting("face", f"Haar cascade: {', '.join(CASCADES)}, or a path to a cascade XML")
@@ -40,14 +64,12 @@ class CascadeSettings(CutSettings):
     def validate(self) -> None:
         super().validate()
         check_range(self.min_neighbors, 0, 100, "min_neighbors")
-        cascade_path(self.cascade)
+        load_cascade(self.cascade)
 
 
 def detect(image: np.ndarray, cascade: str, min_neighbors: int = 5) -> list[tuple[tuple[int, int, int, int], float]]:
     """(box, score) of each detection, best first; the score is the cascade's level weight."""
-    classifier = cv2.CascadeClassifier(str(cascade_path(cascade)))
-    if classifier.empty():
-        raise CompositorError(f"OpenCV could not load the cascade {cascade_path(cascade)}.")
+    classifier = load_cascade(cascade)
     gray = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
     side = min(gray.shape)
     boxes, _, weights = classifier.detectMultiScale3(
@@ -77,7 +99,7 @@ class CascadeCutter:
                 rect = pad_box(det, image.shape, 0.3)
                 hint = np.zeros(image.shape[:2], bool)
                 hint[det[1]:det[1] + h, det[0]:det[0] + w] = True
-                mask = grabcut(image, rect, hint=hint, iterations=settings.iterations)
+                mask = grabcut(image, rect, hint=hint, iterations=settings.iterations, method=self.name)
             else:
                 mask = np.zeros(image.shape[:2], bool)
                 mask[det[1]:det[1] + h, det[0]:det[0] + w] = True

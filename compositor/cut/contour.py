@@ -16,7 +16,9 @@ def edge_contours(rgb: np.ndarray, min_area: float) -> list[np.ndarray]:
     gray = cv2.GaussianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (5, 5), 0)
     med = float(np.median(gray))
     edges = cv2.Canny(gray, int(max(0, 0.66 * med)), int(min(255, 1.33 * med)))
-    k = max(3, int(0.01 * max(rgb.shape[:2])) | 1)
+    # close gaps of 1% of the long side, but at most a quarter of the short side: on a very elongated
+    # image (8x4000) a wider kernel would merge everything into one blob that fills the image
+    k = max(3, min(int(0.01 * max(rgb.shape[:2])), min(rgb.shape[:2]) // 4) | 1)
     edges = cv2.morphologyEx(edges, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     contours, _ = cv2.findContours(edges, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     area_min = min_area * gray.size
@@ -49,7 +51,8 @@ class ContourCutter:
             cv2.drawContours(hint, [contour + np.array([x0, y0])], -1, 1, thickness=cv2.FILLED)
             x, y, w, h = cv2.boundingRect(contour)
             rect = pad_box((x + x0, y + y0, w, h), image.shape, 0.1)
-            mask = grabcut(image, rect, hint=hint.astype(bool), iterations=settings.iterations)
+            mask = grabcut(image, rect, hint=hint.astype(bool), iterations=settings.iterations,
+                           method=self.name)
             stickers.append(make_sticker(image, mask, label="object", score=saliency_score(saliency, mask),
                                          method=self.name, feather=settings.feather))
         return stickers

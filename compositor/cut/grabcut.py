@@ -31,7 +31,8 @@ def propose(rgb: np.ndarray, saliency: np.ndarray, min_area: float):
         box = (0, 0, W, H)
     if box[2] * box[3] > LARGE_OBJECT * W * H:  # the object dominates: GrabCut learns the background from a thin frame
         m = max(1, int(EDGE_MARGIN * max(H, W)))
-        box = (m, m, W - 2 * m, H - 2 * m)
+        mx, my = min(m, max(1, W // 8)), min(m, max(1, H // 8))  # an elongated image keeps most of its short side
+        box = (mx, my, max(1, W - 2 * mx), max(1, H - 2 * my))
     hint = saliency > np.quantile(saliency, 0.5)
     return box, hint
 
@@ -55,6 +56,6 @@ class GrabCutCutter:
         hint = None
         if box is None:
             box, hint = propose(image, saliency, settings.min_area)
-        mask = grabcut(image, box, hint=hint, iterations=settings.iterations)
+        mask = grabcut(image, box, hint=hint, iterations=settings.iterations, method=self.name)
         return [make_sticker(image, mask, label="object", score=saliency_score(saliency, mask),
                              method=self.name, feather=settings.feather)]

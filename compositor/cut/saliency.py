@@ -38,7 +38,8 @@ class SaliencyCutter:
         hint = saliency > np.quantile(saliency, 0.5)
         stickers = []
         for region, _ in regions:
-            mask = grabcut(image, pad_box(region, image.shape, 0.15), hint=hint, iterations=settings.iterations)
+            mask = grabcut(image, pad_box(region, image.shape, 0.15), hint=hint, iterations=settings.iterations,
+                           method=self.name)
             stickers.append(make_sticker(image, mask, label="object", score=saliency_score(saliency, mask),
                                          method=self.name, feather=settings.feather))
         return stickers
