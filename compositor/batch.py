@@ -15,8 +15,13 @@ backend, settings, seed, output`` (``box`` as ``X,Y,W,H``, ``settings`` as
 ``source`` photo with a ``cutter`` (and its ``cut`` settings) or read from a ``sticker``
 RGBA file. ``x``, ``y`` place the object's centre (default: the background's centre),
 ``scale`` and ``rotation`` (degrees counter-clockwise) as in ``compositor paste``.
-Relative paths resolve against the manifest's folder. ``id`` defaults to the line
-number; ``output`` defaults to ``ID.png`` and must stay inside OUTDIR.
+Relative paths resolve against the manifest's folder, and so do the settings that are
+paths (``PATH_SETTINGS``: magenta's ``style`` and local ``handle``, the cascade cutter's
+``cascade`` file). A manifest is UTF-8 text (a byte-order mark is fine); a CSV row may
+not have more cells than the header, nor so few that a required column is cut off.
+``id`` defaults to the line number; ``output`` defaults to ``ID.png`` and must stay
+inside OUTDIR, and neither the image nor its sidecar may take the name of one of the
+run's own files (``run.json``, ``results.jsonl``).
 
 **The run folder** (OUTDIR) holds each job's image and JSON sidecar, ``run.json`` (what
 was run: settings, versions) and ``results.jsonl`` (one line per job: ``ok`` or
@@ -25,17 +30,22 @@ each atomically; the sidecar holds the image's sha256, so a sidecar whose hash m
 its image is the job's "done" marker. ``resume=True`` skips the jobs whose outputs are
 complete and verified that way (and made by the same job spec), removes temporary files
 a killed run left behind, and runs the rest; at the end ``results.jsonl`` is rewritten
-with exactly one line per job. A failing job never stops the batch.
+with exactly one line per job. A failing job never stops the batch. Options are checked
+before OUTDIR is made, and a fresh run that fails before its first job leaves no run
+record behind, so the corrected command needs no ``--resume``.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import datetime as _dt
 import hashlib
+import io
 import json
 import os
 import re
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -47,12 +57,12 @@ import numpy as np
 
 from . import plugins
 from .errors import CompositorError, UsageError
-from .executors import Executor, Outcome, _executor, check_threads
+from .executors import Executor, Outcome, _executor, check_executor, check_threads
 
 RESULTS = "results.jsonl"
 RUN_INFO = "run.json"
 LOCK = ".compositor.lock"
-RESERVED = (RESULTS, RUN_INFO, LOCK)
+RESERVED = (RESULTS, RUN_INFO, LOCK)  # the run's own files in OUTDIR (compared without case)
 JOB_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
 MANIFEST_KEYS = ("id", "background", "objects", "backend", "settings", "seed", "output")
 OBJECT_KEYS = ("source", "sticker", "cutter", "cut", "x", "y", "scale", "rotation", "label")
@@ -91,9 +101,20 @@ def confine(outdir: str | os.PathLike, relative: str | os.PathLike, where: str =
     if any(part.startswith(".") for part in inner.parts):
         raise UsageError(f"{prefix}output {str(relative)!r} has a hidden name (starting with '.'); "
                          "those are kept for temporary files.")
-    if str(inner) in RESERVED:
+    if is_reserved(inner):
         raise UsageError(f"{prefix}output {str(relative)!r} is reserved for the run's own records.")
     return target
+
+
+def is_reserved(inner: str | os.PathLike) -> bool:
+    """Whether a path relative to OUTDIR names one of the run's own files (``run.json``,
+    ``results.jsonl``, the lock); without case, for case-insensitive file systems."""
+    return Path(inner).as_posix().lower() in {name.lower() for name in RESERVED}
+
+
+def sidecar_name(output: str | os.PathLike) -> Path:
+    """The JSON sidecar that goes with an image output: the same name with ``.json``."""
+    return Path(output).with_suffix(".json")
 
 
 def within(path: Path, folder: Path) -> bool:
@@ -168,6 +189,46 @@ def _settings_text(text: str, where: str) -> dict:
     return out
 
 
+def _is_url(value: str) -> bool:
+    return re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value) is not None
+
+
+def _builtin_cascade(value: str) -> bool:
+    """A name the cascade cutter finds among OpenCV's own cascades (checked before any path)."""
+    import cv2
+
+    from .cut.cascade import CASCADES
+
+    folder = Path(cv2.data.haarcascades)
+    return value in CASCADES or any(
+        (folder / name).is_file() for name in (value, f"haarcascade_{value}.xml") if name and "/" not in name
+        and "\\" not in name)
+
+
+#: (plugin kind, plugin name) -> {setting: test whether a value is NOT a path (a name, a URL, none)}.
+#: Setting values that are paths resolve against the manifest's folder, as its other paths do.
+PATH_SETTINGS: dict[tuple[str, str], dict[str, Callable[[str], bool]]] = {
+    ("harmonizer", "magenta"): {"style": lambda v: v.strip().lower() in ("", "none"),
+                                "handle": _is_url},
+    ("cutter", "cascade"): {"cascade": _builtin_cascade},
+}
+
+
+def _setting_paths(kind: str, name: Any, settings: dict, base: Path) -> dict:
+    """``settings`` with the values that are file paths made absolute against ``base``."""
+    paths = PATH_SETTINGS.get((kind, name)) if isinstance(name, str) else None
+    if not paths:
+        return settings
+    out = dict(settings)
+    for key, value in settings.items():
+        not_a_path = paths.get(str(key).replace("-", "_"))
+        if not_a_path is None or not isinstance(value, str) or not_a_path(value):
+            continue
+        path = Path(value.strip()).expanduser()
+        out[key] = str(path if path.is_absolute() else (base / path).resolve())
+    return out
+
+
 def _check_plugin(kind: str, name: Any, settings: dict, where: str) -> None:
     """The plugin exists and the settings are valid for it; errors name the manifest line."""
     if not isinstance(name, str):
@@ -194,6 +255,7 @@ def _object(raw: Any, base: Path, where: str) -> ObjectSpec:
     if not isinstance(cut, dict):
         raise UsageError(f"{where}: 'cut' must be an object of cutter settings; received {cut!r}.")
     if has_source:
+        cut = _setting_paths("cutter", cutter, cut, base)
         _check_plugin("cutter", cutter, cut, where)
     elif raw.get("cutter") is not None or cut:
         raise UsageError(f"{where}: 'cutter' and 'cut' go with 'source', not with 'sticker'.")
@@ -227,6 +289,7 @@ def _job(raw: dict, base: Path, where: str, number: int, default_backend: str) -
     settings = raw.get("settings") or {}
     if not isinstance(settings, dict):
         raise UsageError(f"{where}: 'settings' must be an object of backend settings; received {settings!r}.")
+    settings = _setting_paths("harmonizer", backend, settings, base)
     _check_plugin("harmonizer", backend, settings, where)
     output = raw.get("output") or f"{job_id}.png"
     if not isinstance(output, str):
@@ -235,6 +298,10 @@ def _job(raw: dict, base: Path, where: str, number: int, default_backend: str) -
         image_format(output)
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
+    for name, what in ((output, "output"), (sidecar_name(output), "sidecar")):
+        if is_reserved(os.path.normpath(name)):
+            raise UsageError(f"{where}: the job's {what} {Path(name).as_posix()!r} would overwrite the run's own "
+                             f"{Path(os.path.normpath(name)).name}; choose another id or output name.")
     return Job(id=job_id, background=_input_path(raw["background"], "background", base, where),
                objects=tuple(_object(o, base, f"{where}: object {i}") for i, o in enumerate(objects, 1)),
                backend=backend, settings=dict(settings),
@@ -242,16 +309,60 @@ def _job(raw: dict, base: Path, where: str, number: int, default_backend: str) -
                output=output)
 
 
+def _manifest_text(path: Path) -> str:
+    """The manifest's text: UTF-8, with or without a byte-order mark; anything else is refused
+    with the line of the first byte that is not UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CompositorError(f"{path}: cannot read the manifest ({exc.strerror or exc}).") from None
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[:exc.start].decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+        line = before.count("\n") + 1
+        raise UsageError(f"{path}:{line}: the manifest is not UTF-8 text (byte 0x{data[exc.start]:02x} "
+                         "cannot be decoded); save it as UTF-8.") from None
+
+
 def _csv_rows(path: Path) -> Iterable[tuple[int, dict]]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames:
+    """(line, {column: cell}) per row; rows with more cells than the header, or too few to
+    hold a required column, are refused."""
+    reader = csv.reader(io.StringIO(_manifest_text(path), newline=""))
+    try:
+        header = next((row for row in reader if row), None)
+        if not header:
             raise UsageError(f"{path}: the CSV manifest has no header row.")
-        unknown = [c for c in reader.fieldnames if c not in CSV_COLUMNS]
+        header_line = reader.line_num
+        unknown = [c for c in header if c not in CSV_COLUMNS]
         if unknown:
-            raise UsageError(f"{path}: unknown column(s) {', '.join(unknown)}; known: {', '.join(CSV_COLUMNS)}.")
+            raise UsageError(f"{path}:{header_line}: unknown column(s) {', '.join(map(repr, unknown))}; "
+                             f"known: {', '.join(CSV_COLUMNS)}.")
+        twice = sorted({c for c in header if header.count(c) > 1})
+        if twice:
+            raise UsageError(f"{path}:{header_line}: the header names column(s) {', '.join(twice)} more than once; "
+                             "each column may appear once.")
         for row in reader:
-            yield reader.line_num, row
+            if not row:  # a blank line
+                continue
+            where = f"{path}:{reader.line_num}"
+            if len(row) > len(header):
+                raise UsageError(f"{where}: the row has {len(row)} cells but the header names {len(header)} "
+                                 "columns; quote cells that hold commas.")
+            cells = dict(zip(header, row))
+            missing = header[len(row):]
+            if missing:
+                filled = {k for k, v in cells.items() if v.strip()}
+                required = {"background"} | ({"source", "sticker"} if not filled & {"source", "sticker"} else set())
+                lost = [c for c in missing if c in required]
+                if lost:
+                    raise UsageError(f"{where}: the row has {len(row)} cells but the header names {len(header)} "
+                                     f"columns, so it has no {' or '.join(lost)}; give every row all the cells.")
+            yield reader.line_num, cells
+    except csv.Error as exc:
+        raise UsageError(f"{path}:{reader.line_num}: not valid CSV ({exc}).") from None
 
 
 def _csv_job(row: dict, where: str) -> dict:
@@ -276,7 +387,7 @@ def read_manifest(path: str | os.PathLike, *, default_backend: str = "vgg19") ->
     base = path.resolve().parent
     jobs: list[Job] = []
     if suffix in (".jsonl", ".ndjson", ".json"):
-        with open(path, encoding="utf-8") as fh:
+        with io.StringIO(_manifest_text(path), newline=None) as fh:  # newlines as in a text file
             for number, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
@@ -342,18 +453,24 @@ class Summary:
 
     @property
     def ran(self) -> int:
+        """Jobs run by this invocation (not skipped), whether they succeeded or failed."""
         return self.ok + self.failed - self.skipped
 
     @property
+    def made(self) -> int:
+        """Composites made by this invocation: its ok jobs (the skipped ones were made before)."""
+        return max(0, self.ok - self.skipped)
+
+    @property
     def per_minute(self) -> float:
-        """Jobs run (not skipped) per minute of the whole run."""
-        return self.ran / self.seconds * 60 if self.seconds > 0 else 0.0
+        """Composites made by this invocation per minute of its whole run (failed jobs make none)."""
+        return self.made / self.seconds * 60 if self.seconds > 0 else 0.0
 
     @property
     def per_minute_running(self) -> float:
-        """Jobs run per minute once the workers were up (start-up excluded)."""
+        """Composites made per minute once the workers were up (start-up excluded)."""
         busy = self.seconds - self.start_seconds
-        return self.ran / busy * 60 if busy > 0 else 0.0
+        return self.made / busy * 60 if busy > 0 else 0.0
 
     def line(self) -> str:
         parts = [f"{self.total} job(s): {self.ok} ok", f"{self.failed} failed"]
@@ -361,7 +478,7 @@ class Summary:
             parts.append(f"{self.skipped} already done")
         if self.redone:
             parts.append(f"{self.redone} redone")
-        rate = f", {self.per_minute:.1f} composites/min" if self.ran > 0 else ""
+        rate = f", {self.per_minute:.1f} composites/min" if self.made > 0 else ""
         start = f" (start-up {self.start_seconds:.1f} s)" if self.start_seconds >= 0.5 else ""
         return ", ".join(parts) + f" in {self.seconds:.1f} s{start}{rate}; results in {self.outdir / RESULTS}"
 
@@ -468,7 +585,11 @@ def write_outputs(outdir: Path, task_image: str, task_sidecar: str, pixels: np.n
 
 class RunFolder:
     """OUTDIR for one run: locked against a second run, fresh or resumed, with
-    ``run.json`` and ``results.jsonl``. Use as a context manager."""
+    ``run.json`` and ``results.jsonl``. Use as a context manager.
+
+    A fresh run that fails before its first job starts (a worker that cannot start, no
+    object that could be made ready, Ctrl-C during start-up) takes back what it wrote,
+    and OUTDIR itself when it made it, so the same command can simply be run again."""
 
     def __init__(self, outdir: str | os.PathLike, kind: str, *, resume: bool = False, info: dict | None = None,
                  inputs: Iterable[str | os.PathLike] = (), same: Iterable[str] = ()):
@@ -477,6 +598,9 @@ class RunFolder:
         self.same = tuple(same)  # keys of ``info`` a resumed run must share with the earlier one
         self.inputs = [Path(p) for p in inputs]
         self._lock = None
+        self.started = False  # set by execute once the first job is handed out
+        self._fresh = False  # no earlier run in OUTDIR: everything in it is this run's
+        self._made: Path | None = None  # the topmost folder this run created (OUTDIR or a parent)
 
     # -- opening
 
@@ -487,22 +611,50 @@ class RunFolder:
             if folder.is_dir() and (within(self.path, folder) or within(folder, self.path)):
                 raise UsageError(f"{self.path}: the output folder overlaps the input folder {folder}; "
                                  "choose an output folder outside it (inputs are never overwritten).")
+        missing = [p for p in (self.path, *self.path.parents) if not p.exists()]
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CompositorError(f"{self.path}: cannot create the output folder ({exc.strerror or exc}).") from None
-        self._acquire()
+        self._made = missing[-1] if missing else None
         try:
+            self._acquire()
             self._check_state()
             self.clean_partial()
             self._write_info()
         except BaseException:
-            self._release()
+            self._undo()
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None and not self.started:
+            self._undo()
         self._release()
+
+    def _undo(self) -> None:
+        """Take back a fresh run that never started a job: remove what it wrote (only a run
+        that found OUTDIR empty, or made it, owns everything in it) and the folders it made."""
+        try:
+            if self._fresh and self.path.is_dir():
+                for entry in self.path.iterdir():
+                    if entry.name == LOCK:
+                        continue
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.rmtree(entry, ignore_errors=True)
+                    else:
+                        entry.unlink(missing_ok=True)
+            if self._made is not None:
+                if self._fresh:
+                    (self.path / LOCK).unlink(missing_ok=True)
+                for folder in (self.path, *self.path.parents):
+                    folder.rmdir()  # only empty ones; stops at the first that is not
+                    if folder == self._made:
+                        break
+        except OSError:
+            pass  # best effort: whatever is left is not a run record that blocks a new run
+        finally:
+            self._release()
 
     def _acquire(self) -> None:
         try:
@@ -531,6 +683,7 @@ class RunFolder:
             if entries:
                 raise UsageError(f"{self.path}: the output folder is not empty and holds no compositor run; "
                                  "choose an empty or new folder.")
+            self._fresh = True
             return
         if info.get("kind") != self.kind:
             raise UsageError(f"{self.path}: holds a `compositor {info.get('kind')}` run, not a {self.kind} run; "
@@ -615,6 +768,7 @@ class RunFolder:
         summary.start_seconds = time.perf_counter() - t0
         reporter.start(len(tasks), len(final))
         fd = os.open(self.path / RESULTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.started = True  # from here on, the folder holds (or may hold) this run's jobs
         try:
             for index, outcome in executor.run(fn, [t.payload for t in todo]):
                 task = todo[index]
@@ -803,9 +957,12 @@ def job_tasks(jobs: list[Job], outdir: str | os.PathLike, manifest: str | os.Pat
     tasks = []
     for job in jobs:
         image = confine(root, job.output, f"job {job.id!r}")
-        sidecar = image.with_suffix(".json")
+        sidecar = sidecar_name(image)
         if sidecar == image:
             raise UsageError(f"job {job.id!r}: output {job.output!r} cannot be a .json file; it names the sidecar.")
+        if is_reserved(sidecar.relative_to(root)):
+            raise UsageError(f"job {job.id!r}: the sidecar of output {job.output!r} would overwrite the run's own "
+                             f"{sidecar.name}; choose another id or output name.")
         inputs += [job.background] + [o.source or o.sticker for o in job.objects]
         outputs += [image, sidecar]
         rel_image, rel_sidecar = image.relative_to(root).as_posix(), sidecar.relative_to(root).as_posix()
@@ -824,7 +981,10 @@ def run_batch(manifest: str | os.PathLike, outdir: str | os.PathLike, *, workers
     ``executor`` is ``local`` (``workers`` processes; 1 = this process), ``ray``, or an
     Executor of the caller's (kept open, e.g. to reuse its workers for several runs)."""
     t0 = time.perf_counter()
-    check_threads(threads)
+    if isinstance(executor, str):
+        check_executor(executor, workers, ray_address, threads)  # before OUTDIR is made
+    else:
+        check_threads(threads)
     jobs = read_manifest(manifest, default_backend=default_backend)
     tasks = job_tasks(jobs, outdir, manifest)
     info = {"manifest": {"path": str(Path(manifest).resolve()), "sha256": file_digest(str(Path(manifest).resolve()))},

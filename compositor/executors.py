@@ -110,6 +110,18 @@ def check_threads(threads: int | None) -> None:
         raise UsageError(f"threads must be 1 or more; received {threads!r}.")
 
 
+def check_executor(kind: str, workers: int | None, address: str | None = None, threads: int | None = None) -> None:
+    """The executor options, checked without starting anything (so a run can refuse
+    them before it creates its output folder)."""
+    if kind not in EXECUTORS:
+        raise UsageError(f"executor must be one of {', '.join(EXECUTORS)}; received {kind!r}.")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise UsageError(f"workers must be 1 or more; received {workers!r}.")
+    if address and kind != "ray":
+        raise UsageError("--ray-address goes with --executor ray.")
+    check_threads(threads)
+
+
 def describe_error(exc: BaseException) -> Outcome:
     """A failed Outcome: our own errors are one sentence; anything else keeps its traceback."""
     if isinstance(exc, CompositorError):
@@ -490,14 +502,9 @@ def make_executor(kind: str = "local", workers: int | None = 1, *, address: str 
     at most this many workers (no more than there are tasks). ``threads``: math-library
     threads per worker (None: the cores shared out between the local workers, all of
     them for one; one per Ray worker)."""
-    if kind not in EXECUTORS:
-        raise UsageError(f"executor must be one of {', '.join(EXECUTORS)}; received {kind!r}.")
-    if workers is not None and workers < 1:
-        raise UsageError(f"workers must be 1 or more; received {workers}.")
+    check_executor(kind, workers, address, threads)
     if kind == "ray":
         return RayExecutor(workers, address=address, limit=limit, threads=threads)
-    if address:
-        raise UsageError("--ray-address goes with --executor ray.")
     workers = min(1 if workers is None else workers, max(1, limit or workers or 1))
     return InlineExecutor(threads) if workers == 1 else ProcessExecutor(workers, threads)
 

@@ -47,7 +47,7 @@ from . import plugins
 from .batch import (Reporter, RunFolder, Summary, Task, confine, harmonize_settings, harmonizer, spec_hash, sticker_file,
                     verified, write_outputs, _now, _read_json, _versions)
 from .errors import CompositorError, UsageError
-from .executors import Executor, _executor, check_threads
+from .executors import Executor, _executor, check_executor, check_threads
 from .paste import warp_in_box
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -543,7 +543,10 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
     ``executor`` is ``local`` (``workers`` processes; 1 = this process), ``ray``, or an
     Executor of the caller's (kept open, e.g. to reuse its workers for several runs)."""
     t0 = time.perf_counter()
-    check_threads(threads)
+    if isinstance(executor, str):
+        check_executor(executor, workers, ray_address, threads)  # before OUTDIR is made
+    else:
+        check_threads(threads)
     settings = settings or SynthSettings()
     settings.validate()
     log = log or (lambda message: None)
@@ -655,7 +658,7 @@ def assemble(outdir: Path, tasks: list[Task], records: list[dict], categories: l
         for name, text in labels.items():
             write_text(outdir / "labels" / name, text)
         names = "".join(f"  {i - 1}: {json.dumps(name)}\n" for name, i in ids.items())  # JSON strings are YAML
-        yaml = (f"# YOLO dataset written by compositor synth\npath: {outdir}\n"
+        yaml = (f"# YOLO dataset written by compositor synth\npath: {json.dumps(str(outdir))}\n"
                 f"train: images\nval: images\nnames:\n{names}")
         write_text(outdir / "data.yaml", yaml)
     return coco_path, len(annotations)

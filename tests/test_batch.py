@@ -356,3 +356,163 @@ def test_make_executor():
         make_executor("dask", 2)
     with pytest.raises(UsageError, match="--ray-address goes with --executor ray"):
         make_executor("local", 2, address="auto")
+
+
+# ----------------------------------------------------------------------------- usage errors and the run folder
+
+
+def test_usage_errors_leave_no_run_folder_behind(work, tmp_path, capsys, monkeypatch):
+    """Options are checked before OUTDIR is made; a fresh run that fails before its first
+    job takes back its run record (and OUTDIR, when it made it), so a rerun is not refused."""
+    import compositor.batch as batch_module
+
+    manifest = write_jsonl(work / "m.jsonl", jobs(1))
+    out = tmp_path / "out"
+    assert cli.main(["batch", str(manifest), "-o", str(out), "--workers", "0", "-q"]) == 2
+    assert "workers must be 1 or more" in capsys.readouterr().err
+    assert not out.exists()
+    for bad in (dict(executor="dask"), dict(ray_address="auto")):
+        with pytest.raises(UsageError):
+            run_batch(manifest, out, **bad)
+        assert not out.exists()
+
+    def broken(*args, **kwargs):
+        raise CompositorError("a worker process failed to start: it exited with code 1.")
+
+    monkeypatch.setattr(batch_module, "_executor", broken)
+    nested = tmp_path / "new" / "deeper" / "out"
+    with pytest.raises(CompositorError, match="failed to start"):
+        run_batch(manifest, nested)
+    assert not (tmp_path / "new").exists()  # every folder the run made is gone
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CompositorError, match="failed to start"):
+        run_batch(manifest, empty)
+    assert empty.is_dir() and not (empty / "run.json").exists()
+    monkeypatch.undo()
+    assert cli.main(["batch", str(manifest), "-o", str(out), "-q"]) == 0  # the same command, fixed: no --resume
+    assert run_batch(manifest, empty).ok == 1
+    # an earlier run's folder is never taken back
+    monkeypatch.setattr(batch_module, "_executor", broken)
+    with pytest.raises(CompositorError):
+        run_batch(manifest, out, resume=True)
+    assert (out / "run.json").is_file() and (out / "job-0.json").is_file()
+
+
+@pytest.mark.parametrize("job, name", [({"id": "run"}, "run.json"), ({"output": "run.png"}, "run.json"),
+                                       ({"id": "RUN"}, "RUN.json"), ({"output": "sub/../run.jpg"}, "run.json")])
+def test_exception_sidecar_would_overwrite_the_run_record(work, tmp_path, job, name):
+    manifest = write_jsonl(work / "m.jsonl", [jobs(1)[0], {**jobs(2)[1], **job}])
+    with pytest.raises(UsageError) as err:
+        read_manifest(manifest)
+    message = str(err.value)
+    assert message.startswith(f"{manifest}:2: ") and name in message and "run's own" in message
+    assert message.count(". ") == 0 and message.endswith(".")  # one sentence
+    # job_tasks refuses it too (a Job made without the manifest reader)
+    import dataclasses
+
+    job = dataclasses.replace(read_manifest(write_jsonl(work / "ok.jsonl", jobs(1)))[0], output="run.png")
+    with pytest.raises(UsageError, match="run's own run.json"):
+        job_tasks([job], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_exception_manifest_not_utf8(work, tmp_path, capsys):
+    good = json.dumps(jobs(1)[0])
+    cases = {"m.jsonl": (good + "\n" + good.replace("job-0", "job-\xff"), 2),
+             "m.csv": ("id,background,sticker\na,bg.png,stickers/red.png\n\nb\xff,bg.png,stickers/red.png\n", 4)}
+    for name, (text, line) in cases.items():
+        manifest = work / name
+        manifest.write_bytes(text.encode("latin-1"))
+        with pytest.raises(UsageError) as err:
+            read_manifest(manifest)
+        assert str(err.value).startswith(f"{manifest}:{line}: ") and "not UTF-8 text" in str(err.value)
+    png = work / "photo.jsonl"
+    shutil.copy(work / "bg.png", png)
+    assert cli.main(["batch", str(png), "-o", str(tmp_path / "out"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "internal error" not in err and f"{png}:1: the manifest is not UTF-8 text" in err
+    assert not (tmp_path / "out").exists()
+    # a UTF-8 byte-order mark is fine, in JSON Lines as in CSV
+    bom = work / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + (good + "\r\n").encode("utf-8"))
+    assert [j.id for j in read_manifest(bom)] == ["job-0"]
+    bom_csv = work / "bom.csv"
+    bom_csv.write_bytes(b"\xef\xbb\xbf" + "id,background,sticker\r\nä,bg.png,stickers/red.png\r\n".encode("utf-8"))
+    with pytest.raises(UsageError, match="job id 'ä' is not allowed"):  # decoded as UTF-8, not refused as bytes
+        read_manifest(bom_csv)
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("id,background,sticker\na,bg.png,stickers/red.png,extra\n", 2, "3 columns"),
+    ("id,background,sticker\na,bg.png,stickers/red.png\nb,bg.png,stickers/red.png,\n", 3, "3 columns"),
+    ("id,id,background,sticker\na,b,bg.png,stickers/red.png\n", 1, "column(s) id more than once"),
+    ("id,sticker,background\na,stickers/red.png\n", 2, "no background"),
+    ("id,background,sticker,source\na,bg.png\n", 2, "no sticker or source"),
+])
+def test_exception_csv_rows_that_do_not_fit_the_header(work, text, line, message):
+    manifest = work / "m.csv"
+    manifest.write_text(text)
+    with pytest.raises(UsageError) as err:
+        read_manifest(manifest)
+    assert str(err.value).startswith(f"{manifest}:{line}: ") and message in str(err.value)
+
+
+def test_csv_short_rows_may_leave_out_optional_columns(work):
+    manifest = work / "m.csv"
+    manifest.write_text("id,background,sticker,x,y,backend,output\n"
+                        "a,bg.png,stickers/red.png\n"
+                        "b,bg.png,stickers/blue.png,10,20,none\n")
+    a, b = read_manifest(manifest, default_backend="poisson")
+    assert (a.backend, a.output, a.objects[0].x) == ("poisson", "a.png", None)
+    assert (b.backend, b.objects[0].x, b.objects[0].y) == ("none", 10.0, 20.0)
+
+
+def test_path_settings_resolve_against_the_manifest_folder(work, tmp_path, monkeypatch):
+    import cv2
+
+    shutil.copy(Path(cv2.data.haarcascades) / "haarcascade_frontalcatface_extended.xml", work / "cat.xml")
+    (work / "hub").mkdir()
+    lines = [
+        {**jobs(1)[0], "id": "styled", "backend": "magenta", "settings": {"style": "stickers/red.png",
+                                                                          "handle": "hub"}},
+        {**jobs(1)[0], "id": "named", "backend": "magenta", "settings": {"style": "none",
+                                                                         "handle": "https://tfhub.dev/x/1"}},
+        {**jobs(1)[0], "id": "cascade", "objects": [{"source": "coffee.png", "cutter": "cascade",
+                                                     "cut": {"cascade": "cat.xml"}}]},
+        {**jobs(1)[0], "id": "builtin", "objects": [{"source": "coffee.png", "cutter": "cascade",
+                                                     "cut": {"cascade": "catface"}}]},
+    ]
+    manifest = write_jsonl(work / "m.jsonl", lines)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # relative settings resolve against the manifest, not the cwd
+    styled, named, cascade, builtin = read_manifest(manifest)
+    assert styled.settings == {"style": str(work / "stickers" / "red.png"), "handle": str(work / "hub")}
+    assert named.settings == {"style": "none", "handle": "https://tfhub.dev/x/1"}
+    assert cascade.objects[0].cut == {"cascade": str(work / "cat.xml")}
+    assert builtin.objects[0].cut == {"cascade": "catface"}
+    csv_manifest = work / "m.csv"
+    csv_manifest.write_text("id,background,sticker,backend,settings\na,bg.png,stickers/red.png,magenta,"
+                            "style=stickers/blue.png;strength=0.5\n")
+    assert read_manifest(csv_manifest)[0].settings == {"style": str(work / "stickers" / "blue.png"),
+                                                       "strength": "0.5"}
+
+
+def test_resumed_rate_counts_only_composites_made_now(work, tmp_path):
+    from compositor.batch import Summary
+
+    manifest = write_jsonl(work / "m.jsonl", jobs(2) + [
+        {"id": f"broken-{i}", "background": "missing.png", "backend": "none",
+         "objects": [{"sticker": "stickers/red.png"}]} for i in range(6)])
+    out = tmp_path / "out"
+    first = run_batch(manifest, out)
+    assert (first.ok, first.failed) == (2, 6)
+    assert first.per_minute == pytest.approx(2 / first.seconds * 60)  # failed jobs made no composite
+    again = run_batch(manifest, out, resume=True)  # only the failed jobs run again, and fail again
+    assert (again.ok, again.failed, again.skipped) == (2, 6, 2)
+    assert "composites/min" not in again.line()
+    assert again.per_minute == 0.0 and again.per_minute_running == 0.0 and again.made == 0
+    s = Summary(outdir=out, total=10, ok=6, failed=4, skipped=3, seconds=30.0, start_seconds=10.0)
+    assert (s.made, s.ran) == (3, 7)
+    assert s.per_minute == pytest.approx(6.0) and s.per_minute_running == pytest.approx(9.0)
+    assert "6.0 composites/min" in s.line()

@@ -329,3 +329,41 @@ def test_ray_executor_matches_local(data, tmp_path):
     assert len({r["worker"] for r in summary.records}) == 2 and all(r["worker"] != os.getpid() for r in summary.records)
     assert hashes(tmp_path / "ray") == hashes(tmp_path / "local")
     check_dataset(tmp_path / "ray", 4)
+
+
+# ----------------------------------------------------------------------------- the run folder and data.yaml
+
+
+def test_a_run_that_fails_before_its_first_image_leaves_no_run_folder(data, tmp_path, capsys):
+    """Usage errors are found before OUTDIR is made; a run that fails before its first image
+    (no object could be made ready) takes OUTDIR back, so the fixed command just runs."""
+    out = tmp_path / "out"
+    common = ["--backgrounds", str(data["backgrounds"]), "-n", "2", "-o", str(out), "-q", "--size", "80x60"]
+    assert cli.main(["synth", "--objects", str(data["objects"]), "--workers", "0", *common]) == 2
+    assert "workers must be 1 or more" in capsys.readouterr().err
+    assert not out.exists()
+    text_only = tmp_path / "text_only"
+    text_only.mkdir()
+    (text_only / "notes.txt").write_text("not an image")
+    assert cli.main(["synth", "--objects", str(text_only), *common]) == 2
+    assert not out.exists()
+    (text_only / "notes.png").write_text("not an image either")  # an image's name, not its contents
+    assert cli.main(["synth", "--objects", str(text_only), *common]) == 1
+    assert "no object could be made ready" in capsys.readouterr().err
+    assert not out.exists()
+    assert cli.main(["synth", "--objects", str(data["objects"]), *common]) == 0  # no --resume needed
+    check_dataset(out, 2)
+
+
+def test_yolo_data_yaml_quotes_the_path(data, tmp_path):
+    out = tmp_path / "o" / "my: data #1 'x' \"y\" é"
+    synth(data["objects"], data["backgrounds"], out, settings(count=1, size=(80, 60), yolo=True))
+    text = (out / "data.yaml").read_text()
+    assert f"path: {json.dumps(str(out.resolve()))}\n" in text
+    try:
+        import yaml
+    except ImportError:
+        return
+    parsed = yaml.safe_load(text)
+    assert parsed["path"] == str(out.resolve()) and parsed["train"] == "images"
+    assert set(parsed["names"].values()) == {"ball", "box", "leaf"}
