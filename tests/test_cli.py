@@ -597,10 +597,21 @@ def test_negative_number_lists_need_no_equals_sign():
 def test_tensorflow_import_prints_nothing(tmp_path):
     """TensorFlow's native start-up logging does not reach the command's stderr."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    done = subprocess.run([sys.executable, "-c", "import compositor.nst; import tensorflow; print(tensorflow.__name__)"],
+    done = subprocess.run([sys.executable, "-c", "import compositor.nst.losses; import tensorflow; "
+                           "print(tensorflow.__name__)"],
                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "tensorflow" and done.stderr == ""
+
+
+def test_checking_vgg19_settings_does_not_import_tensorflow(tmp_path):
+    """Validating settings (as batch and synth do in the parent before their workers
+    start) must not cost a TensorFlow import."""
+    code = ("import sys; from compositor.harmonize.vgg19 import VGGSettings; "
+            "VGGSettings(style_layers=('block1_conv1',)).validate(); print('tensorflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
 
 
 def test_compose_failures_name_the_input(work, capsys):

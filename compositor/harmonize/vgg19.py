@@ -140,7 +140,7 @@ class VGG19Harmonizer:
 
     def harmonize(self, composite: Composite, settings: VGGSettings | None = None,
                   progress: Progress | None = None) -> Result:
-        from ..nst import network, optimize  # imports TensorFlow quietly first
+        from ..nst import network, optimize  # optimize imports TensorFlow quietly first
 
         import tensorflow as tf
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import tensorflow as tf
+from .._tf import quiet_import
+
+quiet_import()
+import tensorflow as tf  # noqa: E402
 
 
 def apply(theta: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -5,7 +5,10 @@ arguments.
 """
 from __future__ import annotations
 
-import tensorflow as tf
+from .._tf import quiet_import
+
+quiet_import()
+import tensorflow as tf  # noqa: E402
 
 
 def gram(features: tf.Tensor, normalize: bool = True) -> tf.Tensor:

@@ -75,6 +75,9 @@ def build_extractor(weights: dict[str, tuple[np.ndarray, np.ndarray]], network: 
 
     Layers past the deepest requested one are not built.
     """
+    from .._tf import quiet_import
+
+    quiet_import()
     import keras
     import tensorflow as tf
 

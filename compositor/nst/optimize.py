@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-import tensorflow as tf
+from .._tf import quiet_import
+
+quiet_import()
+import tensorflow as tf  # noqa: E402
 
 from . import losses
 
