@@ -579,8 +579,11 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
                     table.append((index, folder, outcome.value))
                     summary.objects_cut += outcome.value["cut"]
                 else:
-                    summary.objects_failed.append(f"{prepare[index][2]}: {outcome.error}")
-                    log(f"{prepare[index][2]}: left out: {outcome.error}")
+                    path, error = prepare[index][2], str(outcome.error)
+                    if error.startswith(f"{path}: "):  # the reader's message names the file already
+                        error = error[len(path) + 2:]
+                    summary.objects_failed.append(f"{path}: {error}")
+                    log(f"{path}: left out: {error}")
             table.sort(key=lambda t: t[0])
             ready = [v for _, f, v in table if f == "objects"]
             ready_distractors = [v for _, f, v in table if f == "distractors"]

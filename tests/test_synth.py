@@ -349,7 +349,10 @@ def test_a_run_that_fails_before_its_first_image_leaves_no_run_folder(data, tmp_
     assert not out.exists()
     (text_only / "notes.png").write_text("not an image either")  # an image's name, not its contents
     assert cli.main(["synth", "--objects", str(text_only), *common]) == 1
-    assert "no object could be made ready" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no object could be made ready" in err
+    left_out = next(line for line in err.splitlines() if "left out" in line)
+    assert left_out.count("notes.png") == 1, left_out  # the file is named once
     assert not out.exists()
     assert cli.main(["synth", "--objects", str(data["objects"]), *common]) == 0  # no --resume needed
     check_dataset(out, 2)
