@@ -1,14 +1,19 @@
-"""Cutters on real sample photos, checked against hand-made reference regions."""
+"""Cutters on real sample photos, checked against hand-made reference regions; and on awkward
+inputs: grey photos, files that are not cascades, elongated images, whole-image boxes."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
-from compositor import api
-from compositor.errors import UsageError
+from compositor import api, cli
+from compositor.cut.base import spectral_residual_saliency
+from compositor.errors import CompositorError, UsageError
 from compositor.imageio import read_mask, read_rgb
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -106,3 +111,138 @@ def test_exception_bad_box(box, match):
 def test_exception_unknown_cascade():
     with pytest.raises(UsageError, match="unknown cascade"):
         api.cut(SAMPLES / "astronaut.png", "cascade", cascade="dogface")
+
+
+# ----------------------------------------------------------------------------- awkward inputs
+
+#: What OpenCV's own messages look like; none of it may reach the user.
+OPENCV_TEXT = re.compile(r"OpenCV\(|cv::|Assertion|empty\(\)|&&|SystemError|error: \(-")
+
+
+def cli_run(argv, capsys) -> tuple[int, str]:
+    """``compositor ARGV`` in-process: (exit code, stderr)."""
+    code = cli.main([str(a) for a in argv])
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def coffee() -> np.ndarray:
+    return read_rgb(SAMPLES / "coffee.png")
+
+
+# ----------------------------------------------------------------------------- grey photos
+
+def test_saliency_of_a_grey_image_is_not_a_corner_spike():
+    # a grey image's a and b channels are flat; they must not put the map's peak at pixel (0, 0)
+    rng = np.random.default_rng(0)
+    grey = rng.integers(40, 60, (120, 160), dtype=np.uint8)
+    cv2.circle(grey, (100, 70), 18, 230, -1)
+    sal = spectral_residual_saliency(np.dstack([grey] * 3))
+    y, x = np.unravel_index(sal.argmax(), sal.shape)
+    assert (x - 100) ** 2 + (y - 70) ** 2 <= 30 ** 2, f"peak at {x},{y}, not on the bright disc"
+    yy, xx = np.mgrid[:120, :160]
+    near = (xx - 100) ** 2 + (yy - 70) ** 2 <= 30 ** 2
+    assert sal[near].mean() > 3 * sal[~near].mean() and sal[:20, :20].max() < 0.5
+
+
+def test_flat_image_has_zero_saliency():
+    assert not spectral_residual_saliency(np.full((60, 80, 3), 77, np.uint8)).any()
+
+
+def test_grey_photo_cuts_like_the_colour_photo(coffee, tmp_path):
+    grey_path = tmp_path / "coffee_grey.png"
+    Image.open(SAMPLES / "coffee.png").convert("L").save(grey_path)
+    colour = api.cut(coffee, "grabcut")[0]
+    grey = api.cut(grey_path, "grabcut")[0]
+    assert grey.method == "grabcut"
+    assert box_iou(grey.source_box, colour.source_box) >= 0.7, (grey.source_box, colour.source_box)
+    reference = read_mask(SAMPLES / "masks" / "coffee_cup.png") > 0.5
+    found = full_mask(grey, coffee.shape)
+    assert (found & reference).sum() / (found | reference).sum() >= 0.75
+
+
+def test_grey_photo_salient_regions_lie_on_the_cup(coffee):
+    # what the saliency cutter refines: every salient region of the grey photo is on the crockery
+    from compositor.cut.base import salient_regions
+
+    grey = np.dstack([cv2.cvtColor(coffee, cv2.COLOR_RGB2GRAY)] * 3)
+    regions = salient_regions(spectral_residual_saliency(grey), 0.002)
+    cup = cv2.boundingRect((read_mask(SAMPLES / "masks" / "coffee_cup.png") > 0.5).astype(np.uint8))
+    assert regions
+    for (x, y, w, h), _ in regions[:3]:
+        cx, cy, cw, ch = cup
+        inter = max(0, min(x + w, cx + cw) - max(x, cx)) * max(0, min(y + h, cy + ch) - max(y, cy))
+        assert inter >= 0.9 * w * h, ((x, y, w, h), cup)
+    sticker = api.cut(grey, "saliency")[0]  # it cuts (a part of) the cup, not the corner
+    found = full_mask(sticker, coffee.shape)
+    reference = read_mask(SAMPLES / "masks" / "coffee_cup.png") > 0.5
+    assert (found & reference).sum() >= 0.8 * found.sum()
+
+
+def test_grey_photo_on_the_command_line(tmp_path, capsys):
+    grey_path = tmp_path / "grey.png"
+    Image.open(SAMPLES / "coffee.png").convert("L").save(grey_path)
+    code, err = cli_run(["cut", grey_path, "-o", tmp_path / "s.png", "--iterations", "2"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "s.png").is_file()
+
+
+# ----------------------------------------------------------------------------- cascade files
+
+@pytest.mark.parametrize("name, content", [
+    ("picture.png", None),  # a real PNG
+    ("notes.txt", b"not a cascade\n"),
+    ("other.xml", b'<?xml version="1.0"?>\n<opencv_storage><foo>1</foo></opencv_storage>\n'),
+    ("empty.xml", b""),
+])
+def test_file_that_is_not_a_cascade(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes((SAMPLES / "coffee.png").read_bytes() if content is None else content)
+    with pytest.raises(UsageError, match="not an OpenCV cascade XML file") as info:
+        api.cut(SAMPLES / "astronaut.png", "cascade", cascade=str(path))
+    message = str(info.value)
+    assert str(path) in message and not OPENCV_TEXT.search(message)
+
+
+def test_file_that_is_not_a_cascade_on_the_command_line(tmp_path, capsys):
+    bogus = tmp_path / "bogus.png"
+    bogus.write_bytes((SAMPLES / "coffee.png").read_bytes())
+    code, err = cli_run(["cut", SAMPLES / "astronaut.png", "-o", tmp_path / "s.png", "--cascade", bogus], capsys)
+    assert code == 2  # as an unknown cascade name: the option's value is wrong
+    assert err.count("\n") == 1 and err.startswith("compositor: error: ")
+    assert str(bogus) in err and "not an OpenCV cascade XML file" in err
+    assert "internal error" not in err and not OPENCV_TEXT.search(err)
+    assert not (tmp_path / "s.png").exists()
+
+
+# ----------------------------------------------------------------------------- elongated images, whole-image boxes
+
+@pytest.mark.parametrize("size", [(8, 4000), (4000, 8)])
+def test_contour_cuts_an_elongated_image(coffee, size):
+    image = cv2.resize(coffee, size, interpolation=cv2.INTER_AREA)
+    (sticker,) = api.cut(image, "contour", iterations=2)
+    x, y, w, h = sticker.source_box
+    assert sticker.method == "contour"
+    assert 0 <= x and 0 <= y and x + w <= size[0] and y + h <= size[1]
+    assert 0 < (sticker.rgba[..., 3] >= 128).sum() < 0.9 * size[0] * size[1], "some of the image is background"
+
+
+@pytest.mark.parametrize("size", [(600, 400), (8, 4000)])
+def test_box_covering_the_whole_image_is_a_plain_error(coffee, size):
+    image = cv2.resize(coffee, size, interpolation=cv2.INTER_AREA)
+    with pytest.raises(CompositorError) as info:
+        api.cut(image, "grabcut", box=(0, 0, *size), iterations=1)
+    message = str(info.value)
+    assert "the grabcut cutter" in message and "no background" in message
+    assert f"covers the whole {size[0]}x{size[1]} image" in message
+    assert not OPENCV_TEXT.search(message) and "GrabCut failed" not in message
+    assert message.count(". ") == 0 and message.endswith(".")
+
+
+def test_box_covering_the_whole_image_on_the_command_line(tmp_path, capsys):
+    code, err = cli_run(["cut", SAMPLES / "coffee.png", "-o", tmp_path / "s.png", "--box", "0,0,600,400",
+                         "--iterations", "1"], capsys)
+    assert code == 1
+    assert err.count("\n") == 1
+    assert f"{SAMPLES / 'coffee.png'}: the grabcut cutter has no background" in err
+    assert not OPENCV_TEXT.search(err)
