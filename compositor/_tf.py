@@ -5,7 +5,8 @@ which ``TF_CPP_MIN_LOG_LEVEL`` cannot silence: every import prints "All log mess
 before absl::InitializeLog() is called are written to STDERR" and "Could not find cuda
 drivers" twice. A command's stderr is for its own progress and its one-sentence errors,
 so the import runs with file descriptor 2 pointed at a temporary file; what was written
-there is shown only if the import fails.
+there is shown only if the import fails. The redirection is process-wide, so another
+thread's stderr output during the import (a second or two) is held back with it.
 """
 from __future__ import annotations
 
@@ -25,21 +26,27 @@ def quiet_import() -> None:
     with _LOCK:
         if "tensorflow" in sys.modules:
             return
+        if sys.stderr is None:  # no stderr at all (started with 2>&-): nothing to keep clean
+            import tensorflow  # noqa: F401
+            return
         try:
             sys.stderr.flush()
             saved = os.dup(2)
-        except (OSError, ValueError):  # no usable stderr: nothing to keep clean
+        except (OSError, ValueError):  # stderr closed underneath Python
             import tensorflow  # noqa: F401
             return
-        with tempfile.TemporaryFile() as held:
-            os.dup2(held.fileno(), 2)
-            try:
-                import tensorflow  # noqa: F401
-            except BaseException:
-                os.dup2(saved, 2)
-                held.seek(0)
-                sys.stderr.write(held.read().decode("utf-8", "replace"))
-                raise
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
+        try:
+            with tempfile.TemporaryFile() as held:
+                os.dup2(held.fileno(), 2)
+                try:
+                    import tensorflow  # noqa: F401
+                except BaseException:
+                    os.dup2(saved, 2)
+                    held.seek(0)
+                    if sys.stderr is not None:
+                        sys.stderr.write(held.read().decode("utf-8", "replace"))
+                    raise
+                finally:
+                    os.dup2(saved, 2)
+        finally:
+            os.close(saved)

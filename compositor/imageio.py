@@ -183,8 +183,8 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None, *, 
     """Read a mask (nonzero = object) as float32 HxW in [0, 1].
 
     Colour masks are read by their luminance, masks with an alpha channel and opaque
-    everywhere by their colour. A mask of zeros and one other value is a binary mask
-    whatever that value is (0/1, 0/255, 0/65535 all mean background/object);
+    everywhere by their colour. A mask of zeros and ones is a binary mask like a mask of
+    zeros and full scale (0/1, 0/255 and 0/65535 all mean background/object);
     a mask with several nonzero values is a soft mask, scaled by its format's full range
     (255, or 65535 for 16-bit). With ``shape`` the size is checked and an empty or
     all-object mask is refused, since there is nothing to harmonize then.
@@ -196,7 +196,7 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None, *, 
         raise _unsupported_mode(path, im, exc) from None
     nonzero = values > 0
     levels = values[nonzero]
-    if 0 < levels.size < values.size and levels.min() == levels.max():
+    if 0 < levels.size < values.size and levels.min() == levels.max() and levels[0] in (1.0, hi):
         mask = nonzero.astype(np.float32)
     else:
         mask = np.clip(values / hi, 0.0, 1.0).astype(np.float32)
@@ -251,7 +251,9 @@ def write_all(writes: list[tuple[str | os.PathLike, Any]]) -> None:
     """Run ``(path, write)`` pairs, all or nothing: every file is first written to a
     temporary file beside its destination, and only when all of them are written are
     they renamed into place. If one fails, the temporary files are removed and no
-    output, new or existing, is touched."""
+    output, new or existing, is touched. (A rename itself failing part-way, e.g. no
+    permission to replace another user's file in a sticky folder, leaves the files
+    renamed before it in place.)"""
     if getattr(_STAGING, "pairs", None) is not None:
         raise RuntimeError("write_all cannot be nested")
     _STAGING.pairs = staged = []
@@ -364,6 +366,8 @@ def check_outputs(inputs: list[str | os.PathLike], outputs: list[str | os.PathLi
     for out in outputs:
         if out is None:
             continue
+        if Path(out).is_dir():
+            raise UsageError(f"{out}: is a folder; give a file name for the output.")
         r = Path(out).resolve()
         if r in resolved_inputs:
             raise UsageError(f"{out}: the output path is also an input; choose another output so the input is not overwritten.")

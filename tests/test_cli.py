@@ -511,13 +511,33 @@ def test_harmonize_keeps_the_composites_own_sidecar(work, capsys):
                   capsys, work, 2, "chelsea.json", "also an input")
 
 
-def test_a_failed_sidecar_write_leaves_the_existing_output_alone(work, capsys):
-    """Outputs are written as a set: when the sidecar cannot be written (a folder is in its
-    way), an existing sticker of the same name is not replaced and nothing is left."""
+def _disk_full_for_sidecars(monkeypatch) -> None:
+    """Writing any JSON sidecar fails as a full disk would, after the image was written."""
+    from compositor import imageio
+    from compositor.errors import CompositorError
+
+    real = imageio.write_json
+
+    def write_json(path, data, compact=False):
+        real(path, data, compact)  # the temporary file is made, then the write "fails"
+        raise CompositorError(f"{path}: could not write the file (No space left on device).")
+
+    monkeypatch.setattr(imageio, "write_json", write_json)
+
+
+def test_a_failed_sidecar_write_leaves_the_existing_output_alone(work, capsys, monkeypatch):
+    """Outputs are written as a set: when the sidecar cannot be written, an existing
+    sticker of the same name is not replaced and nothing is left."""
     (work / "s.png").write_bytes(b"an older sticker")
-    (work / "s.json").mkdir()
+    _disk_full_for_sidecars(monkeypatch)
     fails_cleanly(["cut", "coffee.png", "-o", "s.png", "--box", "150,100,300,250"], capsys, work, 1, "s.json")
     assert (work / "s.png").read_bytes() == b"an older sticker"
+
+
+def test_an_output_that_is_a_folder_is_refused_first(work, capsys):
+    (work / "s.json").mkdir()
+    fails_cleanly(["cut", "coffee.png", "-o", "s.png", "--box", "150,100,300,250"], capsys, work, 2, "s.json",
+                  "is a folder")
 
 
 def test_outputs_follow_the_umask(work, capsys):
@@ -537,9 +557,9 @@ def test_snapshot_folder_that_is_a_file_is_refused_first(work, capsys):
                    "--snapshot-every", "1", "--snapshot-dir", "snaps"], capsys, work, 2, "snaps", "is a file")
 
 
-def test_snapshots_are_removed_when_the_command_fails(work, capsys):
+def test_snapshots_are_removed_when_the_command_fails(work, capsys, monkeypatch):
     """The snapshots written on the way are taken back when the final write fails."""
-    (work / "h.json").mkdir()
+    _disk_full_for_sidecars(monkeypatch)
     before = files(work)
     code, _, err = run(["harmonize", "chelsea.png", "--mask", "mask.png", "--backend", "magenta",
                         "--snapshot-every", "1", "-o", "h.png", "-q"], capsys)

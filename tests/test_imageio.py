@@ -513,9 +513,9 @@ def test_reads_a_path_given_as_str(tmp_path):
     np.testing.assert_array_equal(imageio.read_rgb(str(p)), _image())
 
 
-@pytest.mark.parametrize("mode, value", [("L", 1), ("L", 255), ("I;16", 100), ("I;16", 65535), ("1", 1)])
+@pytest.mark.parametrize("mode, value", [("L", 1), ("L", 255), ("I;16", 1), ("I;16", 65535), ("1", 1)])
 def test_a_mask_of_zeros_and_one_value_is_binary(tmp_path, mode, value):
-    """0/1, 0/255, 0/100 (16-bit) masks all mean background/object: nonzero = object."""
+    """0/1, 0/255, 0/65535 (16-bit) masks all mean background/object."""
     raw = np.zeros((4, 6), np.uint16 if mode == "I;16" else np.uint8)
     raw[1:3, 2:5] = value
     im = Image.fromarray(raw.astype(bool)) if mode == "1" else Image.fromarray(raw)
@@ -532,6 +532,10 @@ def test_a_soft_mask_keeps_its_levels(tmp_path):
     mask16 = imageio.read_mask(_save(Image.fromarray(raw16), tmp_path / "m16.png"), (1, 3))
     np.testing.assert_allclose(mask16, raw16 / 65535.0, atol=1e-7)
     assert (mask16 > 0).tolist() == [[False, True, True]]  # not "empty"
+    # a uniform half-opacity mask stays half: only 1 and full scale are binary conventions
+    half = np.zeros((2, 3), np.uint8)
+    half[0, :2] = 128
+    np.testing.assert_allclose(imageio.read_mask(_save(Image.fromarray(half), tmp_path / "h.png")), half / 255.0)
 
 
 def test_write_all_is_all_or_nothing(tmp_path):

@@ -32,12 +32,31 @@ def cascade_path(name: str) -> Path:
 
 
 def load_cascade(name: str) -> cv2.CascadeClassifier:
-    """The classifier for ``name`` (as :func:`cascade_path`).
+    """The classifier for ``name`` (as :func:`cascade_path`), parsed once per process and
+    file version (settings validation and detection both ask for it).
 
     A file that is not a cascade OpenCV can load (a PNG, text, other XML) is a UsageError
     naming the file, as an unknown cascade name is; one that cannot be read is a CompositorError.
     """
     path = cascade_path(name)
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = None
+    if key is not None and key in _LOADED:
+        return _LOADED[key]
+    classifier = _load_cascade_file(path)
+    if key is not None:
+        _LOADED[key] = classifier
+    return classifier
+
+
+#: parsed cascades by (file, mtime, size)
+_LOADED: dict[tuple, cv2.CascadeClassifier] = {}
+
+
+def _load_cascade_file(path: Path) -> cv2.CascadeClassifier:
     try:
         with open(path, "rb") as f:
             f.read(1)
