@@ -114,6 +114,11 @@ MIN_SIDE = 32
 def builtin_cases(*, seed: int = 0, per_case: int = 2, families: Iterable[str] = FAMILIES, max_side: int | None = None,
                   root: Path = BUILTIN) -> list[Case]:
     """The built-in set: each photo/mask pair x each family x ``per_case`` perturbations."""
+    families = list(families)
+    if not families:
+        raise UsageError("--families is empty; name at least one of " + ", ".join(FAMILIES) + ".")
+    if max_side is not None and max_side < MIN_SIDE:
+        raise UsageError(f"--max-side must be at least {MIN_SIDE} px; received {max_side}.")
     spec_path = root / "cases.json"
     if not spec_path.is_file():
         raise CompositorError(f"{spec_path}: the built-in case list is missing.")

