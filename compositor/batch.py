@@ -16,8 +16,8 @@ backend, settings, seed, output`` (``box`` as ``X,Y,W,H``, ``settings`` as
 RGBA file. ``x``, ``y`` place the object's centre (default: the background's centre),
 ``scale`` and ``rotation`` (degrees counter-clockwise) as in ``compositor paste``.
 Relative paths resolve against the manifest's folder, and so do the settings that are
-paths (``PATH_SETTINGS``: magenta's ``style`` and local ``handle``, the cascade cutter's
-``cascade`` file). A manifest is UTF-8 text (a byte-order mark is fine); a CSV row may
+paths (declared with ``path`` in their plugin's settings: magenta's ``style`` and local
+``handle``, the cascade cutter's ``cascade`` file). A manifest is UTF-8 text (a byte-order mark is fine); a CSV row may
 not have more cells than the header, nor so few that a required column is cut off.
 ``id`` defaults to the line number; ``output`` defaults to ``ID.png`` and must stay
 inside OUTDIR, and neither the image nor its sidecar may take the name of one of the
@@ -189,43 +189,20 @@ def _settings_text(text: str, where: str) -> dict:
     return out
 
 
-def _is_url(value: str) -> bool:
-    return re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value) is not None
-
-
-def _builtin_cascade(value: str) -> bool:
-    """A name the cascade cutter finds among OpenCV's own cascades (checked before any path)."""
-    import cv2
-
-    from .cut.cascade import CASCADES
-
-    folder = Path(cv2.data.haarcascades)
-    return value in CASCADES or any(
-        (folder / name).is_file() for name in (value, f"haarcascade_{value}.xml") if name and "/" not in name
-        and "\\" not in name)
-
-
-#: (plugin kind, plugin name) -> {setting: test whether a value is NOT a path (a name, a URL, none)}.
-#: Setting values that are paths resolve against the manifest's folder, as its other paths do.
-PATH_SETTINGS: dict[tuple[str, str], dict[str, Callable[[str], bool]]] = {
-    ("harmonizer", "magenta"): {"style": lambda v: v.strip().lower() in ("", "none"),
-                                "handle": _is_url},
-    ("cutter", "cascade"): {"cascade": _builtin_cascade},
-}
-
-
 def _setting_paths(kind: str, name: Any, settings: dict, base: Path) -> dict:
-    """``settings`` with the values that are file paths made absolute against ``base``."""
-    paths = PATH_SETTINGS.get((kind, name)) if isinstance(name, str) else None
-    if not paths:
+    """``settings`` with the values that name files (settings declared with ``path``, see
+    ``plugins.setting``) made absolute against ``base``, the manifest's folder."""
+    if not isinstance(name, str) or not settings:
+        return settings
+    try:
+        cls = plugins.load(kind, name)
+    except CompositorError:  # unknown or broken: _check_plugin reports it with the line
         return settings
     out = dict(settings)
     for key, value in settings.items():
-        not_a_path = paths.get(str(key).replace("-", "_"))
-        if not_a_path is None or not isinstance(value, str) or not_a_path(value):
-            continue
-        path = Path(value.strip()).expanduser()
-        out[key] = str(path if path.is_absolute() else (base / path).resolve())
+        if plugins.path_value(cls, str(key).replace("-", "_"), value):
+            path = Path(value.strip()).expanduser()
+            out[key] = str(path if path.is_absolute() else (base / path).resolve())
     return out
 
 

@@ -109,12 +109,27 @@ def describe(settings_cls) -> list[tuple[str, object, str, tuple | None]]:
     return out
 
 
-def setting(default, help: str, choices: tuple | None = None):
-    """A settings field with its help text (shown by the CLI) and optional choices."""
+def setting(default, help: str, choices: tuple | None = None, path=None):
+    """A settings field with its help text (shown by the CLI) and optional choices.
+
+    ``path`` marks a setting whose value names a file or folder (so a manifest's relative
+    value resolves against the manifest's folder): True, or a test ``path(value) -> bool``
+    for settings that also take names or URLs. None and "none" are never paths."""
     meta = {"help": help}
     if choices is not None:
         meta["choices"] = choices
+    if path is not None:
+        meta["path"] = path
     return dataclasses.field(default=default, metadata=meta)
+
+
+def path_value(cls, key: str, value) -> bool:
+    """Whether ``value`` of ``cls``'s setting ``key`` names a file or folder (see ``setting``)."""
+    field = {f.name: f for f in dataclasses.fields(cls.Settings)}.get(key)
+    test = field.metadata.get("path") if field is not None else None
+    if not test or not isinstance(value, str) or value.strip().lower() in ("", "none"):
+        return False
+    return True if test is True else bool(test(value.strip()))
 
 
 def check_choice(value, choices, label: str) -> None:

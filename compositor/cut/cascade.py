@@ -22,12 +22,26 @@ CASCADES = {
 }
 
 
+def builtin_cascade(name: str) -> Path | None:
+    """The file of one of OpenCV's own cascades that ``name`` means (a short name, or a file
+    name in OpenCV's cascade folder); None when it means none of them."""
+    folder = Path(cv2.data.haarcascades)
+    if not name or "/" in name or "\\" in name:
+        return None
+    for candidate in (folder / CASCADES.get(name, ""), folder / name, folder / f"haarcascade_{name}.xml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def cascade_path(name: str) -> Path:
     """A short name, a file name in OpenCV's cascade folder, or a path to a cascade XML."""
     folder = Path(cv2.data.haarcascades)
-    for candidate in (folder / CASCADES.get(name, ""), folder / name, folder / f"haarcascade_{name}.xml", Path(name)):
-        if candidate.is_file():
-            return candidate
+    builtin = builtin_cascade(name)
+    if builtin is not None:
+        return builtin
+    if Path(name).is_file():
+        return Path(name)
     raise UsageError(f"unknown cascade {name!r}; use one of {', '.join(CASCADES)}, a file in {folder}, or a path to an XML file.")
 
 
@@ -76,7 +90,8 @@ def _load_cascade_file(path: Path) -> cv2.CascadeClassifier:
 
 @dataclass(frozen=True, kw_only=True)
 class CascadeSettings(CutSettings):
-    cascade: str = setting("face", f"Haar cascade: {', '.join(CASCADES)}, or a path to a cascade XML")
+    cascade: str = setting("face", f"Haar cascade: {', '.join(CASCADES)}, or a path to a cascade XML",
+                           path=lambda value: builtin_cascade(value) is None)
     min_neighbors: int = setting(5, "detections a face needs around it to count (higher: fewer false ones)")
     head: bool = setting(True, "widen the detection to the whole head before cutting (off: cut the detected box)")
 

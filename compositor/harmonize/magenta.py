@@ -89,8 +89,9 @@ class MagentaSettings:
                                   "at --handle; may download if the handle is a URL), auto (hub only if it is "
                                   "already on disk, else onnx)", SOURCES)
     handle: str = setting(DEFAULT_HANDLE, "TF Hub handle for source hub/auto: a tfhub.dev URL or a local "
-                                          "SavedModel folder")
-    style: str | None = setting(None, "style image file; none = the composite itself")
+                                          "SavedModel folder",
+                          path=lambda value: not is_url(value))
+    style: str | None = setting(None, "style image file; none = the composite itself", path=True)
     strength: float = setting(1.0, "0..1; onnx: interpolates the style bottleneck between the object region's own "
                                    "(0) and the style's (1); hub (takes a style image, not a bottleneck): blends "
                                    "the stylized output with the input")
