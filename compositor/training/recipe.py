@@ -1,0 +1,236 @@
+"""How training composites are made from photos with object masks (iHarmony4's recipes).
+
+Each sample is a real photo, an object region and a perturbed copy of the object; the
+harmonizer must restore the photo. The perturbations follow how iHarmony4 built its
+composites, at the strength of real photo edits:
+
+``category``
+    HCOCO/HFlickr: the object's colour statistics moved to those of another object of
+    the same category (the ImageNet synset in DUTS-TR's file names): Lab or RGB
+    mean/std transfer, or per-channel histogram matching.
+``other``
+    the same, toward an object of any category, part of the way.
+``retouch``
+    HAdobe5k: the object from another edit of the same photo: exposure, white balance,
+    contrast, saturation and tone curve.
+``cast``
+    Hday2night: a global change of illumination: a coloured cast, darker or brighter
+    light, compressed tones.
+
+The mask the harmonizer sees is varied too (eroded or dilated a few px, soft edges),
+and some regions are not salient objects at all: another photo's object mask placed
+at random on this photo. Every random choice is drawn from a generator seeded per
+sample (parameters are sampled apart from applying them).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..masks import lab
+
+SYNSET = re.compile(r"^(n\d{8})_")
+KINDS = ("category", "other", "retouch", "cast")
+WEIGHTS = {"category": 0.35, "other": 0.15, "retouch": 0.3, "cast": 0.2}
+
+
+@dataclass(frozen=True)
+class Photo:
+    stem: str
+    image: Path
+    mask: Path
+    synset: str | None
+
+
+def corpus(root: str | Path) -> list[Photo]:
+    """Photos of a folder with ``images/STEM.jpg`` and ``masks/STEM.png``, sorted by stem."""
+    root = Path(root)
+    masks = {p.stem: p for p in (root / "masks").glob("*.png")}
+    out = []
+    for img in sorted((root / "images").iterdir()):
+        if img.stem in masks and img.suffix.lower() in (".jpg", ".jpeg", ".png"):
+            m = SYNSET.match(img.stem)
+            out.append(Photo(img.stem, img, masks[img.stem], m.group(1) if m else None))
+    return out
+
+
+def split(photos: list[Photo], val_fraction: float = 0.1, seed: int = 0) -> tuple[list[Photo], list[Photo]]:
+    """(train, validation): whole synsets held out for validation, and a share of the photos without one."""
+    rng = np.random.default_rng(seed)
+    synsets = sorted({p.synset for p in photos if p.synset})
+    held = set(rng.permutation(synsets)[: int(round(val_fraction * len(synsets)))])
+    loose = [p.stem for p in photos if not p.synset]
+    held_loose = set(rng.permutation(loose)[: int(round(val_fraction * len(loose)))])
+    val = [p for p in photos if (p.synset in held) or (p.stem in held_loose)]
+    train = [p for p in photos if not ((p.synset in held) or (p.stem in held_loose))]
+    return train, val
+
+
+def read_pair(photo: Photo) -> tuple[np.ndarray, np.ndarray]:
+    """RGB uint8 photo and bool mask."""
+    bgr = cv2.imread(str(photo.image), cv2.IMREAD_COLOR)
+    m = cv2.imread(str(photo.mask), cv2.IMREAD_GRAYSCALE)
+    if bgr is None or m is None:
+        raise OSError(f"{photo.image}: cannot read the photo or its mask")
+    if m.shape != bgr.shape[:2]:
+        m = cv2.resize(m, (bgr.shape[1], bgr.shape[0]), interpolation=cv2.INTER_NEAREST)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), m > 127
+
+
+# --------------------------------------------------------------------------- perturbations
+
+
+def lab_transfer(rgb: np.ndarray, region: np.ndarray, mu_r: np.ndarray, sd_r: np.ndarray, strength: float) -> np.ndarray:
+    """The photo (float RGB 0..255) with the region's Lab mean/std moved ``strength`` of the way to (mu_r, sd_r)."""
+    L = lab(rgb)
+    mu, sd = L[region].mean(0), L[region].std(0) + 1e-3
+    mu_t = mu + strength * (mu_r - mu)
+    sd_t = sd + strength * (sd_r - sd)
+    moved = (L - mu) * (sd_t / sd) + mu_t
+    moved[..., 0] = np.clip(moved[..., 0], 0, 100)
+    return np.clip(cv2.cvtColor(moved.astype(np.float32), cv2.COLOR_Lab2RGB) * 255.0, 0, 255)
+
+
+def rgb_transfer(rgb: np.ndarray, region: np.ndarray, ref: np.ndarray, ref_region: np.ndarray, strength: float) -> np.ndarray:
+    x = rgb.astype(np.float32)
+    mu, sd = x[region].mean(0), x[region].std(0) + 1e-3
+    r = ref.astype(np.float32)[ref_region]
+    mu_t = mu + strength * (r.mean(0) - mu)
+    sd_t = sd + strength * (r.std(0) - sd)
+    return np.clip((x - mu) * (sd_t / sd) + mu_t, 0, 255)
+
+
+def histogram_match(rgb: np.ndarray, region: np.ndarray, ref: np.ndarray, ref_region: np.ndarray,
+                    strength: float) -> np.ndarray:
+    """Per-channel histogram matching of the region to the reference region, blended by ``strength``."""
+    x = rgb.astype(np.float32)
+    out = x.copy()
+    qs = np.linspace(0, 1, 65)
+    for c in range(3):
+        src = np.quantile(x[region][:, c], qs)
+        dst = np.quantile(ref[ref_region][:, c].astype(np.float32), qs)
+        src = np.maximum.accumulate(src + np.arange(len(qs)) * 1e-4)
+        out[..., c] = np.interp(x[..., c], src, dst)
+    return np.clip(x + strength * (out - x), 0, 255)
+
+
+def sample_retouch(rng: np.random.Generator) -> dict:
+    return {"exposure": float(rng.normal(0, 0.35)), "temperature": float(rng.normal(0, 0.12)),
+            "tint": float(rng.normal(0, 0.05)), "contrast": float(rng.normal(0, 0.2)),
+            "saturation": float(np.exp(rng.normal(0, 0.25))), "gamma": float(np.exp(rng.normal(0, 0.15)))}
+
+
+def apply_retouch(rgb: np.ndarray, p: dict) -> np.ndarray:
+    """An edit of the whole photo: exposure and white balance in linear light, then tone and saturation."""
+    x = (rgb.astype(np.float32) / 255.0) ** 2.2
+    wb = np.array([np.exp(p["temperature"]), np.exp(p["tint"]), np.exp(-p["temperature"])], np.float32)
+    x = np.clip(x * (2.0 ** p["exposure"]) * wb, 0, 1) ** (1 / 2.2)
+    x = x ** p["gamma"]
+    # contrast: an S (or inverse S) curve around mid-grey
+    k = p["contrast"]
+    x = np.clip(x + k * (x - 0.5) * (1 - np.abs(2 * x - 1)) * 2, 0, 1)
+    grey = x @ np.array([0.299, 0.587, 0.114], np.float32)
+    x = np.clip(grey[..., None] + p["saturation"] * (x - grey[..., None]), 0, 1)
+    return x * 255.0
+
+
+def sample_cast(rng: np.random.Generator) -> dict:
+    tint = np.exp(rng.normal(0, 0.18, 3))
+    return {"light": float(np.exp(rng.normal(-0.2, 0.45))), "tint": [float(v) for v in tint / tint.mean()],
+            "gamma": float(np.exp(rng.normal(0, 0.12))), "lift": float(rng.uniform(0, 0.04))}
+
+
+def apply_cast(rgb: np.ndarray, p: dict) -> np.ndarray:
+    x = (rgb.astype(np.float32) / 255.0) ** 2.2
+    x = np.clip(x * p["light"] * np.asarray(p["tint"], np.float32), 0, 1) ** (1 / 2.2)
+    x = p["lift"] + (1 - p["lift"]) * x ** p["gamma"]
+    return np.clip(x, 0, 1) * 255.0
+
+
+# --------------------------------------------------------------------------- masks
+
+
+def vary_mask(region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The mask the harmonizer is given: the region eroded or dilated by up to 3 px, sometimes soft; float 0..1."""
+    m = region.astype(np.uint8)
+    px = int(rng.integers(-3, 4))
+    if px:
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(px) + 1, 2 * abs(px) + 1))
+        grown = cv2.dilate(m, k) if px > 0 else cv2.erode(m, k)
+        if grown.any() and not grown.all():
+            m = grown
+    out = m.astype(np.float32)
+    if rng.random() < 0.5:
+        out = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.5, 2.0)))
+    return np.clip(out, 0, 1)
+
+
+def placed_region(shape: tuple[int, int], other: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """Another photo's object mask, scaled and placed at random on a photo of ``shape``: a non-salient region."""
+    ys, xs = np.nonzero(other)
+    if len(ys) == 0:
+        return None
+    crop = other[ys.min():ys.max() + 1, xs.min():xs.max() + 1].astype(np.uint8)
+    H, W = shape
+    scale = rng.uniform(0.25, 0.7) * min(H / crop.shape[0], W / crop.shape[1])
+    h, w = max(4, int(crop.shape[0] * scale)), max(4, int(crop.shape[1] * scale))
+    if h >= H or w >= W:
+        return None
+    crop = cv2.resize(crop, (w, h), interpolation=cv2.INTER_NEAREST)
+    y, x = int(rng.integers(0, H - h + 1)), int(rng.integers(0, W - w + 1))
+    out = np.zeros(shape, bool)
+    out[y:y + h, x:x + w] = crop > 0
+    return out if out.sum() >= 64 else None
+
+
+@dataclass(frozen=True)
+class Sample:
+    truth: np.ndarray       # RGB uint8
+    composite: np.ndarray   # RGB uint8
+    region: np.ndarray      # bool: where the object truly is (and was perturbed)
+    mask: np.ndarray        # float 0..1: the mask the harmonizer is given
+    kind: str
+
+
+def make_sample(photo: Photo, pool: list[Photo], by_synset: dict[str, list[int]], rng: np.random.Generator,
+                read=read_pair) -> Sample | None:
+    """One training composite from ``photo``; references come from ``pool`` (never another split)."""
+    truth, region = read(photo)
+    if rng.random() < 0.2:
+        other = pool[int(rng.integers(len(pool)))]
+        placed = placed_region(region.shape, read(other)[1], rng)
+        if placed is not None:
+            region = placed
+    if region.sum() < 64 or region.all():
+        return None
+    kinds = list(KINDS)
+    weights = np.array([WEIGHTS[k] for k in kinds])
+    same = [i for i in by_synset.get(photo.synset, []) if pool[i].stem != photo.stem] if photo.synset else []
+    if not same:
+        weights[kinds.index("category")] = 0
+    kind = kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
+    x = truth.astype(np.float32)
+    if kind in ("category", "other"):
+        ref_photo = pool[same[int(rng.integers(len(same)))]] if kind == "category" else pool[int(rng.integers(len(pool)))]
+        ref, ref_region = read(ref_photo)
+        if ref_region.sum() < 16:
+            return None
+        strength = float(rng.uniform(0.6, 1.0)) if kind == "category" else float(rng.uniform(0.3, 0.8))
+        method = rng.choice(3, p=[0.6, 0.2, 0.2])
+        if method == 0:
+            R = lab(ref)[ref_region]
+            moved = lab_transfer(x, region, R.mean(0), R.std(0), strength)
+        elif method == 1:
+            moved = rgb_transfer(x, region, ref, ref_region, strength)
+        else:
+            moved = histogram_match(x, region, ref, ref_region, strength)
+    elif kind == "retouch":
+        moved = apply_retouch(truth, sample_retouch(rng))
+    else:
+        moved = apply_cast(truth, sample_cast(rng))
+    comp = np.where(region[..., None], np.clip(moved + 0.5, 0, 255), x).astype(np.uint8)
+    return Sample(truth=truth, composite=comp, region=region, mask=vary_mask(region, rng), kind=kind)
