@@ -1,16 +1,23 @@
-"""Seconds per composite for the default vgg19 backend at 1024 px (long side).
+"""Seconds per composite for the vgg19 backend at 1024 px (long side), warm and as a whole command.
 
-Run:  .venv/bin/python bench/bench_vgg19_speed.py
+Run:  .venv/bin/python bench/bench_vgg19_speed.py [--runs 5]
 
-Each built-in benchmark case (objects under 30% of the image) is upscaled to a long
-side of 1024 px and harmonized once to warm up, then timed over 3 runs (median),
-beside the `boundary` and `none` backends measured in the same run.
+1. In-process, warm: each built-in benchmark case (camera family) is upscaled to a long
+   side of 1024 px and harmonized once to warm up, then timed over ``--runs`` runs
+   (median), for vgg19's default (learned) mode, its fit mode, ``boundary`` and ``none``,
+   all in the same run.
+2. Whole command: ``compositor harmonize`` on one such 1024 px composite, a fresh
+   process each time, learned mode against ``--backend none``, alternated run by run;
+   the median wall time of each and their ratio.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,34 +25,69 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+CONFIGS = (("vgg19 (learned)", "vgg19", {}), ("vgg19 fit", "vgg19", {"mode": "fit"}),
+           ("boundary", "boundary", {}), ("none", "none", {}))
 
-def main() -> None:
-    from compositor import api, bench
+
+def upscaled(case):
     from compositor.harmonize.base import resize
     from compositor.types import Composite
 
+    h, w = case.composite.image.shape[:2]
+    scale = 1024 / max(h, w)
+    size = (round(w * scale), round(h * scale))
+    return Composite(resize(case.composite.image, size), (resize(case.composite.mask, size) > 0.5).astype("float32"))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=int, default=5)
+    args = p.parse_args()
+    from compositor import api, bench
+    from compositor.imageio import write_image, write_mask
+
     cases = bench.builtin_cases(per_case=1, families=["camera"])
-    print("| case | size | object | vgg19 s (median of 3) | boundary s | none s |")
-    print("|---|---|---|---|---|---|")
-    all_vgg = []
+    print(f"## In-process, warm (median of {args.runs} runs), seconds per composite\n")
+    print("| case | size | object | " + " | ".join(c[0] for c in CONFIGS) + " |")
+    print("|---|---|---|" + "---|" * len(CONFIGS))
+    per = {c[0]: [] for c in CONFIGS}
     for case in cases:
-        h, w = case.composite.image.shape[:2]
-        scale = 1024 / max(h, w)
-        size = (round(w * scale), round(h * scale))
-        comp = Composite(resize(case.composite.image, size), (resize(case.composite.mask, size) > 0.5).astype("float32"))
-        times = {}
-        for backend in ("vgg19", "boundary", "none"):
-            api.harmonize(comp, backend)  # warm-up: model load and tracing happen once per process
+        comp = upscaled(case)
+        cells = []
+        for label, backend, settings in CONFIGS:
+            api.harmonize(comp, backend, **settings)  # warm-up: model load happens once per process
             runs = []
-            for _ in range(3):
+            for _ in range(args.runs):
                 t = time.perf_counter()
-                api.harmonize(comp, backend)
+                api.harmonize(comp, backend, **settings)
                 runs.append(time.perf_counter() - t)
-            times[backend] = statistics.median(runs)
-        all_vgg.append(times["vgg19"])
-        print(f"| {case.name} | {size[0]}x{size[1]} | {float((comp.mask > 0.5).mean()):.3f} | {times['vgg19']:.2f} | "
-              f"{times['boundary']:.3f} | {times['none']:.4f} |", flush=True)
-    print(f"\nvgg19 at 1024 px: median {statistics.median(all_vgg):.2f} s, max {max(all_vgg):.2f} s per composite")
+            per[label].append(statistics.median(runs))
+            cells.append(f"{per[label][-1]:.3f}")
+        h, w = comp.image.shape[:2]
+        print(f"| {case.name} | {w}x{h} | {float((comp.mask > 0.5).mean()):.3f} | " + " | ".join(cells) + " |", flush=True)
+    print("| **median** | | | " + " | ".join(f"**{statistics.median(v):.3f}**" for v in per.values()) + " |")
+
+    exe = str(Path(sys.executable).with_name("compositor"))
+    with tempfile.TemporaryDirectory() as tmp:
+        comp = upscaled(cases[0])
+        write_image(Path(tmp) / "c.png", comp.image)
+        write_mask(Path(tmp) / "m.png", comp.mask)
+        walls = {"vgg19": [], "none": []}
+        for i in range(args.runs + 1):
+            for backend in walls:
+                cmd = [exe, "harmonize", f"{tmp}/c.png", "--mask", f"{tmp}/m.png", "--backend", backend,
+                       "-o", f"{tmp}/o-{backend}-{i}.png", "-q"]
+                t = time.perf_counter()
+                subprocess.run(cmd, check=True, capture_output=True)
+                if i:  # the first pair warms the file cache
+                    walls[backend].append(time.perf_counter() - t)
+        a, b = statistics.median(walls["vgg19"]), statistics.median(walls["none"])
+        ratios = [x / y for x, y in zip(walls["vgg19"], walls["none"])]
+        print(f"\n## Whole `compositor harmonize` call on {cases[0].name} at 1024 px ({args.runs} alternating runs)\n")
+        print("| command | median wall s | min | max |\n|---|---|---|---|")
+        for backend, v in walls.items():
+            print(f"| --backend {backend} | {statistics.median(v):.2f} | {min(v):.2f} | {max(v):.2f} |")
+        print(f"\nvgg19 (learned) / none: {a / b:.2f}x (median of per-pair ratios {statistics.median(ratios):.2f}x)")
 
 
 if __name__ == "__main__":
