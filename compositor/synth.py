@@ -48,6 +48,7 @@ from .batch import (Reporter, RunFolder, Summary, Task, confine, harmonize_setti
                     verified, write_outputs, _now, _read_json, _versions)
 from .errors import CompositorError, UsageError
 from .executors import Executor, _executor, check_executor, check_threads
+from .ops.geometry import bbox
 from .paste import warp_in_box
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -364,10 +365,9 @@ def sample_layout(rng: np.random.Generator, settings: SynthSettings, *, backgrou
 
 
 def mask_box(mask: np.ndarray) -> list[int] | None:
-    ys, xs = np.nonzero(mask)
-    if not len(xs):
-        return None
-    return [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)]
+    """[x, y, w, h] of the mask's nonzero pixels (a COCO bbox), or None when it has none."""
+    box = bbox(mask)
+    return None if box is None else list(box)
 
 
 def polygons(mask: np.ndarray, offset: tuple[int, int] = (0, 0)) -> list[list[float]]:

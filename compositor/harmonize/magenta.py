@@ -53,6 +53,7 @@ import cv2
 import numpy as np
 
 from ..errors import CompositorError, UsageError
+from ..ops.geometry import bbox, grow
 from ..plugins import check_choice, check_range, setting
 from ..types import Composite, Result
 from .base import NoProgress, Progress, blend_weight, check_composite, resize, to_uint8
@@ -256,9 +257,9 @@ def region_box(mask: np.ndarray, context: float, margin: int) -> tuple[int, int,
     if not region.any():
         raise UsageError("magenta: the composite's mask is empty (no nonzero pixels), so there is no object to harmonize.")
     H, W = mask.shape
-    x, y, w, h = cv2.boundingRect(region.astype(np.uint8))
-    pad = max(int(round(context * max(w, h))), margin)
-    return max(0, x - pad), max(0, y - pad), min(W, x + w + pad), min(H, y + h + pad)
+    box = bbox(region)
+    pad = max(int(round(context * max(box[2], box[3]))), margin)
+    return grow(box, pad, (W, H))
 
 
 def scaled_size(w: int, h: int, side: int) -> tuple[int, int]:
