@@ -807,18 +807,12 @@ def background_image(path: str) -> np.ndarray:
 
 @lru_cache(maxsize=512)
 def sticker_file(path: str):
-    """A sticker read from an RGBA file, cropped to its alpha; read once per process."""
-    from .imageio import read_rgba
-    from .types import Sticker
+    """``stickers.read_sticker(path)`` (cropped to its alpha), read once per process."""
+    from .stickers import read_sticker
 
-    rgba = read_rgba(path)
-    ys, xs = np.nonzero(rgba[..., 3])
-    if not len(xs):
-        raise CompositorError(f"{path}: the sticker is fully transparent; there is nothing to paste.")
-    rgba = np.ascontiguousarray(rgba[ys.min():ys.max() + 1, xs.min():xs.max() + 1])
-    rgba.setflags(write=False)
-    return Sticker(rgba=rgba, label=Path(path).stem, source_box=(int(xs.min()), int(ys.min()), rgba.shape[1],
-                                                                 rgba.shape[0]), score=1.0, method="file")
+    sticker = read_sticker(path)
+    sticker.rgba.setflags(write=False)
+    return sticker
 
 
 @lru_cache(maxsize=256)

@@ -398,9 +398,9 @@ def cmd_cut(args) -> int:
 
 def cmd_paste(args) -> int:
     from . import api
-    from .imageio import check_outputs, image_format, read_rgba, write_all, write_image, write_json, write_mask
+    from .imageio import check_outputs, image_format, write_all, write_image, write_json, write_mask
     from .paste import Placement, parse_placement
-    from .types import Sticker
+    from .stickers import read_sticker
 
     image_format(args.output)
     image_format(args.mask_out, lossless=True)
@@ -409,10 +409,7 @@ def cmd_paste(args) -> int:
     check_outputs([args.background] + [p for p, _ in specs], [args.output, args.mask_out, sidecar])
     placements = []
     for path, where in specs:
-        rgba = read_rgba(path)
-        sticker = Sticker(rgba=rgba, label=Path(path).stem, source_box=(0, 0, rgba.shape[1], rgba.shape[0]),
-                          score=1.0, method="file")
-        placements.append(Placement(sticker, name=path, **where))
+        placements.append(Placement(read_sticker(path), name=path, **where))
     comp = api.paste(args.background, placements)
     record = {
         "background": api.describe_input(args.background),

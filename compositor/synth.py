@@ -218,13 +218,13 @@ def prepare_object(payload: tuple) -> dict:
     (reused on resume when the photo, cutter and sticker are unchanged)."""
     from . import api
     from .imageio import read_rgba, sha256_file, write_image, write_json
+    from .stickers import crop_to_alpha
 
     name, category, source, cutter, folder, outdir = payload
     source_sha = sha256_file(source)
     rgba = read_rgba(source)
     if rgba[..., 3].min() < 255:
-        if not rgba[..., 3].any():
-            raise CompositorError(f"{source}: the sticker is fully transparent; there is nothing to paste.")
+        crop_to_alpha(rgba, source)  # refuses a fully transparent file
         return {"name": name, "category": category, "path": source, "sha256": source_sha, "source": source,
                 "cut": False}
     target = confine(outdir, f"{folder}/{name}.png", f"object {name!r}")
