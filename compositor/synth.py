@@ -173,18 +173,6 @@ def image_seed(seed: int, index: int) -> int:
 # objects and backgrounds
 
 
-@dataclass(frozen=True)
-class ObjectEntry:
-    """A ready sticker: ``path`` is an RGBA file (the original, or the cut-out in OUTDIR/objects)."""
-
-    name: str  # e.g. "mug/cup1" (relative to its folder, without suffix)
-    category: str
-    path: str
-    sha256: str
-    source: str  # the file in the objects folder
-    cut: bool  # True when cut from a photo by the cutter
-
-
 def image_files(folder: str | os.PathLike, what: str) -> list[Path]:
     """Image files under ``folder`` (recursively, hidden ones skipped), sorted."""
     root = Path(folder)
@@ -215,7 +203,12 @@ def object_files(folder: str | os.PathLike, what: str = "objects") -> list[tuple
 def prepare_object(payload: tuple) -> dict:
     """Make one object ready (runs in a worker): a file with transparency is used as it is;
     an opaque photo is cut once and kept in ``OUTDIR/objects/NAME.png`` with a sidecar
-    (reused on resume when the photo, cutter and sticker are unchanged)."""
+    (reused on resume when the photo, cutter and sticker are unchanged).
+
+    Returns the ready sticker's entry: ``name`` (e.g. "mug/cup1", relative to its folder,
+    without suffix), ``category``, ``path`` (an RGBA file: the original, or the cut-out in
+    OUTDIR/objects), its ``sha256``, ``source`` (the file in the objects folder) and ``cut``
+    (True when cut from a photo by the cutter)."""
     from . import api
     from .imageio import read_rgba, sha256_file, write_image, write_json
     from .stickers import crop_to_alpha
