@@ -180,13 +180,10 @@ def _input_path(value: Any, label: str, base: Path, where: str) -> str:
 
 
 def _settings_text(text: str, where: str) -> dict:
-    out = {}
-    for item in filter(None, (s.strip() for s in text.split(";"))):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"{where}: settings must be key=value;key=value; received {text!r}.")
-        out[key.strip().replace("-", "_")] = value.strip()
-    return out
+    try:
+        return plugins.parse_set(filter(None, (s.strip() for s in text.split(";"))), strip=True)
+    except UsageError:
+        raise UsageError(f"{where}: settings must be key=value;key=value; received {text!r}.") from None
 
 
 def _setting_paths(kind: str, name: Any, settings: dict, base: Path) -> dict:

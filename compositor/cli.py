@@ -88,11 +88,7 @@ def _add_settings(parser: argparse.ArgumentParser, kind: str, name: str, skip: t
 
 def _collected(args: argparse.Namespace) -> dict:
     out = {k[4:]: v for k, v in vars(args).items() if k.startswith("set_")}
-    for item in getattr(args, "set", None) or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"--set expects KEY=VALUE; received {item!r}.")
-        out[key.strip().replace("-", "_")] = value
+    out.update(plugins.parse_set(getattr(args, "set", None)))
     return out
 
 
@@ -506,13 +502,7 @@ def _backends(text: str) -> list[str]:
 def _backend_settings(items: list[str] | None, backends: list[str] | None = None) -> dict[str, dict]:
     """``--set BACKEND.KEY=VALUE`` items by backend; with ``backends``, each one is checked
     against the backends that will run, and its values are validated now, before any work."""
-    settings: dict[str, dict] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        backend, dot, field = key.partition(".")
-        if not sep or not dot:
-            raise UsageError(f"--set expects BACKEND.KEY=VALUE; received {item!r}.")
-        settings.setdefault(backend.strip(), {})[field.strip().replace("-", "_")] = value
+    settings = plugins.parse_set(items, scoped=True)
     if backends is not None:
         for name, values in settings.items():
             if name not in backends:
@@ -628,13 +618,7 @@ def cmd_synth(args) -> int:
     from .batch import ProgressReporter
     from .synth import SynthSettings, parse_indices, parse_pair, parse_size, synth
 
-    backend_settings: dict[str, dict] = {}
-    for item in args.set or []:
-        key, sep, value = item.partition("=")
-        backend, dot, field = key.partition(".")
-        if not sep or not dot:
-            raise UsageError(f"--set expects BACKEND.KEY=VALUE; received {item!r}.")
-        backend_settings.setdefault(backend.strip(), {})[field.strip().replace("-", "_")] = value
+    backend_settings = plugins.parse_set(args.set, scoped=True)
     settings = SynthSettings(
         count=args.count, seed=args.seed, size=parse_size(args.size) if args.size else None,
         objects_per_image=parse_pair(args.objects_per_image, "--objects-per-image", integer=True),

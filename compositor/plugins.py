@@ -100,6 +100,22 @@ def convert(raw, hint, label: str):
     return raw
 
 
+def parse_set(items, *, scoped: bool = False, strip: bool = False, option: str = "--set") -> dict:
+    """``KEY=VALUE`` texts (``--set``) -> {key: value}; with ``scoped``, ``SCOPE.KEY=VALUE``
+    (a backend's setting) -> {scope: {key: value}}. Keys and scopes are stripped and a key's
+    '-' is read as '_'; values stay text (stripped with ``strip``) for ``make_settings`` to
+    convert. A malformed item raises a UsageError naming ``option`` and the item."""
+    out: dict = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        scope, dot, key = key.partition(".") if scoped else ("", ".", key)
+        if not sep or not dot:
+            raise UsageError(f"{option} expects {'BACKEND.' if scoped else ''}KEY=VALUE; received {item!r}.")
+        target = out.setdefault(scope.strip(), {}) if scoped else out
+        target[key.strip().replace("-", "_")] = value.strip() if strip else value
+    return out
+
+
 def describe(settings_cls) -> list[tuple[str, object, str, tuple | None]]:
     """(name, default, help, choices) for each field, for building CLI options."""
     out = []

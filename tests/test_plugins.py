@@ -1,0 +1,35 @@
+"""plugins: the --set parser, and plugins.convert (a CLI string or a typed value -> the field's type)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import pytest
+
+from compositor.errors import UsageError
+from compositor.plugins import check_range, convert, parse_set
+
+
+# ----------------------------------------------------------------------------- parse_set
+
+def test_parse_set_plain():
+    assert parse_set(["iterations=10", " max-size =256", "style=a=b.png", "empty="]) == \
+        {"iterations": "10", "max_size": "256", "style": "a=b.png", "empty": ""}
+    assert parse_set(None) == {} and parse_set([]) == {}
+    assert parse_set(["k= v "]) == {"k": " v "}
+    assert parse_set(["k= v "], strip=True) == {"k": "v"}
+
+
+def test_parse_set_scoped():
+    assert parse_set(["vgg19.iterations=20", "vgg19.prior=3", " poisson . mode=mixed"], scoped=True) == \
+        {"vgg19": {"iterations": "20", "prior": "3"}, "poisson": {"mode": "mixed"}}
+
+
+@pytest.mark.parametrize("item, scoped, words", [
+    ("novalue", False, "--set expects KEY=VALUE; received 'novalue'."),
+    ("iterations=3", True, "--set expects BACKEND.KEY=VALUE; received 'iterations=3'."),
+    ("vgg19.iterations", True, "--set expects BACKEND.KEY=VALUE; received 'vgg19.iterations'."),
+])
+def test_parse_set_refuses_malformed_items(item, scoped, words):
+    with pytest.raises(UsageError) as info:
+        parse_set([item], scoped=scoped)
+    assert str(info.value) == words
