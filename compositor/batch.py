@@ -476,11 +476,11 @@ class ProgressReporter:
 
     def start(self, total: int, done: int) -> None:
         self.ok = done
-        if not self.quiet:
-            from tqdm import tqdm
+        from .progress import bar
 
-            self.bar = tqdm(total=total, initial=done, desc=self.desc, unit="img", file=self.file,
-                            dynamic_ncols=True, smoothing=0.1)
+        self.bar = bar(total, desc=self.desc, unit="img", quiet=self.quiet, initial=done, smoothing=0.1,
+                       file=self.file)
+        if self.bar is not None:
             self.bar.set_postfix(ok=self.ok, failed=0)
 
     def update(self, record: dict) -> None:

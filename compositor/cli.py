@@ -306,10 +306,9 @@ class BarProgress:
         if self.quiet:
             return
         if self.bar is None:
-            from tqdm import tqdm
+            from .progress import bar
 
-            self.bar = tqdm(total=total, unit="it", desc=getattr(self, "desc", "harmonize"), file=sys.stderr,
-                            dynamic_ncols=True)
+            self.bar = bar(total, desc=getattr(self, "desc", "harmonize"), unit="it")
         if info:
             self.bar.set_postfix({k: f"{v:.4g}" if isinstance(v, (int, float)) else str(v) for k, v in info.items()},
                                  refresh=False)
@@ -528,11 +527,9 @@ def cmd_bench(args) -> int:
     else:
         cases = bench.builtin_cases(seed=args.seed, per_case=args.per_case, max_side=args.max_side,
                                     families=families)
-    bar = None
-    if not args.quiet:
-        from tqdm import tqdm
+    from .progress import bar as progress_bar
 
-        bar = tqdm(total=len(cases) * len(backends), unit="run", desc="bench", file=sys.stderr, dynamic_ncols=True)
+    bar = progress_bar(len(cases) * len(backends), desc="bench", unit="run", quiet=args.quiet)
 
     def on_result(row: dict) -> None:
         if bar is not None:
