@@ -163,8 +163,7 @@ def _number(value: Any, label: str, where: str, *, integer: bool = False, positi
         except ValueError:
             raise UsageError(f"{where}: {label} must be a {'whole ' if integer else ''}number; "
                              f"received {value!r}.") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-        raise UsageError(f"{where}: {label} must be a finite number; received {value!r}.")
+    plugins.check_range(value, None, None, f"{where}: {label}", integer=False)
     if integer and not float(value).is_integer():
         raise UsageError(f"{where}: {label} must be a whole number; received {value!r}.")
     if positive and value <= 0:

@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import UsageError
 from .ops.geometry import bbox
+from .plugins import check_range
 from .types import Composite, PlacedObject, Sticker
 
 
@@ -128,8 +129,8 @@ def paste(background: np.ndarray, placements: list[Placement]) -> Composite:
         if not (p.scale > 0 and np.isfinite(p.scale)):
             raise UsageError(f"{label}: scale must be a positive number; received {p.scale}.")
         for name, value in (("x", p.x), ("y", p.y), ("rotation", p.rotation)):
-            if value is not None and not np.isfinite(value):
-                raise UsageError(f"{label}: {name} must be a finite number; received {value}.")
+            if value is not None:
+                check_range(value, None, None, f"{label}: {name}", integer=False)
         if p.sticker.rgba.ndim != 3 or p.sticker.rgba.shape[2] != 4:
             raise UsageError(f"{label}: a sticker must be RGBA.")
         if not p.sticker.rgba[..., 3].any():

@@ -33,3 +33,24 @@ def test_parse_set_refuses_malformed_items(item, scoped, words):
     with pytest.raises(UsageError) as info:
         parse_set([item], scoped=scoped)
     assert str(info.value) == words
+
+
+# ----------------------------------------------------------------------------- check_range
+
+def test_check_range_bounds_and_types():
+    import numpy as np
+
+    check_range(5, 0, 10, "n")
+    check_range(np.int64(5), 0, None, "n", integer=True)
+    check_range(np.float32(0.5), 0.0, 1.0, "f", integer=False)
+    check_range(3, None, None, "f", integer=False)
+    for value, integer, words in ((11, None, "n must be between 0 and 10; received 11."),
+                                  (float("nan"), None, "n must be a finite number; received nan."),
+                                  (True, True, "n must be a whole number; received True."),
+                                  (2.0, True, "n must be a whole number; received 2.0."),
+                                  ("3", False, "n must be a finite number; received '3'."),
+                                  (float("inf"), False, "n must be a finite number; received inf."),
+                                  (np.bool_(True), False, "n must be a finite number; received")):
+        with pytest.raises(UsageError) as info:
+            check_range(value, 0, 10, "n", integer=integer)
+        assert str(info.value).startswith(words), info.value

@@ -56,13 +56,6 @@ POISSON_SOLVERS = ("dst", "opencv")
 # shared helpers
 
 
-def _check_number(value, label: str, integer: bool = False) -> None:
-    kind = "whole number" if integer else "number"
-    ok = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.integer, np.floating))
-    if isinstance(value, bool) or not ok or (not integer and not math.isfinite(value)):
-        raise UsageError(f"{label} must be a finite {kind}; received {value!r}.")
-
-
 def fill(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     """``image`` (float32 HxWxC) with the pixels where ``known`` is False filled smoothly
     from the known ones (push-pull over a Gaussian pyramid). Known pixels are kept."""
@@ -234,10 +227,8 @@ class PoissonSettings:
     def validate(self) -> None:
         check_choice(self.mode, POISSON_MODES, "mode")
         check_choice(self.solver, POISSON_SOLVERS, "solver")
-        _check_number(self.dilate, "dilate", integer=True)
-        check_range(self.dilate, 0, 200, "dilate")
-        _check_number(self.feather, "feather")
-        check_range(self.feather, 0, 100, "feather")
+        check_range(self.dilate, 0, 200, "dilate", integer=True)
+        check_range(self.feather, 0, 100, "feather", integer=False)
 
 
 class PoissonHarmonizer:
@@ -341,10 +332,8 @@ class ReinhardSettings:
     preserve_luminance: bool = setting(False, "transfer only the colour (a, b), keep the object's lightness (L)")
 
     def validate(self) -> None:
-        _check_number(self.strength, "strength")
-        check_range(self.strength, 0.0, 1.0, "strength")
-        _check_number(self.ring, "ring", integer=True)
-        check_range(self.ring, 0, 10_000, "ring")
+        check_range(self.strength, 0.0, 1.0, "strength", integer=False)
+        check_range(self.ring, 0, 10_000, "ring", integer=True)
         if not isinstance(self.preserve_luminance, (bool, np.bool_)):
             raise UsageError(f"preserve_luminance must be true or false; received {self.preserve_luminance!r}.")
 

@@ -69,21 +69,6 @@ PREDICT_MODEL = "magenta-predict-onnx"
 TRANSFORM_MODEL = "magenta-transform-onnx"
 
 
-def _is_number(value, integer: bool = False) -> bool:
-    if isinstance(value, (bool, np.bool_)):
-        return False
-    if integer:
-        return isinstance(value, (int, np.integer))
-    return isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value)
-
-
-def _check_number(value, label: str, lo, hi, integer: bool = False) -> None:
-    if not _is_number(value, integer):
-        kind = "whole number" if integer else "finite number"
-        raise UsageError(f"{label} must be a {kind}; received {value!r}.")
-    check_range(value, lo, hi, label)
-
-
 @dataclass(frozen=True, kw_only=True)
 class MagentaSettings:
     source: str = setting("auto", "which copy of the model: onnx (the offline ONNX files), hub (TF Hub SavedModel "
@@ -110,14 +95,14 @@ class MagentaSettings:
             raise UsageError(f"handle must be a TF Hub URL or a SavedModel folder; received {self.handle!r}.")
         if self.style is not None and (not isinstance(self.style, (str, os.PathLike)) or not str(self.style).strip()):
             raise UsageError(f"style must be an image file or none; received {self.style!r}.")
-        _check_number(self.strength, "strength", 0.0, 1.0)
-        _check_number(self.context, "context", 0.0, 10.0)
-        _check_number(self.hub_size, "hub_size", 0, 8192, integer=True)
+        check_range(self.strength, 0.0, 1.0, "strength", integer=False)
+        check_range(self.context, 0.0, 10.0, "context", integer=False)
+        check_range(self.hub_size, 0, 8192, "hub_size", integer=True)
         if 0 < self.hub_size < 16:
             raise UsageError(f"hub_size must be 0 (full resolution) or at least 16; received {self.hub_size}.")
-        _check_number(self.dilate, "dilate", 0, 1000, integer=True)
-        _check_number(self.feather, "feather", 0.0, 1000.0)
-        _check_number(self.seed, "seed", None, None, integer=True)
+        check_range(self.dilate, 0, 1000, "dilate", integer=True)
+        check_range(self.feather, 0.0, 1000.0, "feather", integer=False)
+        check_range(self.seed, None, None, "seed", integer=True)
 
 
 # ---------------------------------------------------------------------------------------
