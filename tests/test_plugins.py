@@ -54,3 +54,41 @@ def test_check_range_bounds_and_types():
         with pytest.raises(UsageError) as info:
             check_range(value, 0, 10, "n", integer=integer)
         assert str(info.value).startswith(words), info.value
+
+
+# ----------------------------------------------------------------------------- convert
+
+@pytest.mark.parametrize("raw, hint, expected", [
+    ("3", int, 3),
+    ("-2", int, -2),
+    ("2.5", float, 2.5),
+    ("1e-3", float, 0.001),
+    ("yes", bool, True), ("ON", bool, True), ("1", bool, True), ("true", bool, True),
+    ("no", bool, False), ("off", bool, False), ("0", bool, False), ("False", bool, False),
+    ("mixed", str, "mixed"),
+    ("none", int | None, None), ("", int | None, None), ("None", Optional[str], None),
+    ("4", int | None, 4), ("a.png", str | None, "a.png"), (None, float | None, None),
+    ("1,2,3", tuple[int, ...], (1, 2, 3)),
+    ("a, b,", tuple[str, ...], ("a", "b")),
+    ([60, 10, 430, 380], tuple[int, ...], (60, 10, 430, 380)),
+    ("60,10,430,380", tuple[int, int, int, int] | None, (60, 10, 430, 380)),
+    (2.0, int, 2),  # a whole float (JSON) is taken as an int
+    (7, float, 7),  # typed values other than a float for an int pass as they are
+    (True, bool, True),
+])
+def test_convert(raw, hint, expected):
+    value = convert(raw, hint, "x.k")
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize("raw, hint, message", [
+    ("maybe", bool, "x.k must be true or false; received 'maybe'."),
+    ("3.5", int, "x.k must be a whole number; received '3.5'."),
+    ("ten", float, "x.k must be a number; received 'ten'."),
+    (2.5, int, "x.k must be a whole number; received 2.5."),
+    ("1,b", tuple[int, ...], "x.k must be a whole number; received 'b'."),
+])
+def test_convert_refuses(raw, hint, message):
+    with pytest.raises(UsageError) as info:
+        convert(raw, hint, "x.k")
+    assert str(info.value) == message
