@@ -23,6 +23,7 @@ from .harmonize.base import Progress
 from .imageio import read_mask, read_rgb, sha256_file
 from .paste import Placement
 from .paste import paste as _paste
+from .stickers import read_sticker
 from .types import Composite, Result, Sticker
 
 ImageLike = str | os.PathLike | np.ndarray
@@ -149,4 +150,4 @@ def compose(photo: ImageLike, background: ImageLike, *, method: str = "grabcut",
     return sticker, comp, result, record
 
 
-__all__ = ["cut", "paste", "harmonize", "compose", "load_composite", "Placement"]
+__all__ = ["cut", "paste", "harmonize", "compose", "load_composite", "read_sticker", "Placement"]

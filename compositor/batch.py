@@ -163,8 +163,7 @@ def _number(value: Any, label: str, where: str, *, integer: bool = False, positi
         except ValueError:
             raise UsageError(f"{where}: {label} must be a {'whole ' if integer else ''}number; "
                              f"received {value!r}.") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-        raise UsageError(f"{where}: {label} must be a finite number; received {value!r}.")
+    plugins.check_range(value, None, None, f"{where}: {label}", integer=False)
     if integer and not float(value).is_integer():
         raise UsageError(f"{where}: {label} must be a whole number; received {value!r}.")
     if positive and value <= 0:
@@ -180,13 +179,10 @@ def _input_path(value: Any, label: str, base: Path, where: str) -> str:
 
 
 def _settings_text(text: str, where: str) -> dict:
-    out = {}
-    for item in filter(None, (s.strip() for s in text.split(";"))):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"{where}: settings must be key=value;key=value; received {text!r}.")
-        out[key.strip().replace("-", "_")] = value.strip()
-    return out
+    try:
+        return plugins.parse_set(filter(None, (s.strip() for s in text.split(";"))), strip=True)
+    except UsageError:
+        raise UsageError(f"{where}: settings must be key=value;key=value; received {text!r}.") from None
 
 
 def _setting_paths(kind: str, name: Any, settings: dict, base: Path) -> dict:
@@ -479,11 +475,11 @@ class ProgressReporter:
 
     def start(self, total: int, done: int) -> None:
         self.ok = done
-        if not self.quiet:
-            from tqdm import tqdm
+        from .progress import bar
 
-            self.bar = tqdm(total=total, initial=done, desc=self.desc, unit="img", file=self.file,
-                            dynamic_ncols=True, smoothing=0.1)
+        self.bar = bar(total, desc=self.desc, unit="img", quiet=self.quiet, initial=done, smoothing=0.1,
+                       file=self.file)
+        if self.bar is not None:
             self.bar.set_postfix(ok=self.ok, failed=0)
 
     def update(self, record: dict) -> None:
@@ -807,18 +803,12 @@ def background_image(path: str) -> np.ndarray:
 
 @lru_cache(maxsize=512)
 def sticker_file(path: str):
-    """A sticker read from an RGBA file, cropped to its alpha; read once per process."""
-    from .imageio import read_rgba
-    from .types import Sticker
+    """``stickers.read_sticker(path)`` (cropped to its alpha), read once per process."""
+    from .stickers import read_sticker
 
-    rgba = read_rgba(path)
-    ys, xs = np.nonzero(rgba[..., 3])
-    if not len(xs):
-        raise CompositorError(f"{path}: the sticker is fully transparent; there is nothing to paste.")
-    rgba = np.ascontiguousarray(rgba[ys.min():ys.max() + 1, xs.min():xs.max() + 1])
-    rgba.setflags(write=False)
-    return Sticker(rgba=rgba, label=Path(path).stem, source_box=(int(xs.min()), int(ys.min()), rgba.shape[1],
-                                                                 rgba.shape[0]), score=1.0, method="file")
+    sticker = read_sticker(path)
+    sticker.rgba.setflags(write=False)
+    return sticker
 
 
 @lru_cache(maxsize=256)

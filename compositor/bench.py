@@ -6,7 +6,7 @@ scale: MSE and PSNR over the image, fMSE over the object, bMSE over a band eithe
 of the object's edge (the seam), SSIM; and seconds per image.
 
 Built-in cases are made at run time from photos that ship with scikit-image and the
-hand-made masks in ``samples/bench/`` (``cases.json``), in two perturbation families
+hand-made masks that ship in the package (``compositor/data/bench/cases.json``), in two perturbation families
 reported apart:
 
 ``transfer``
@@ -27,6 +27,7 @@ import json
 import math
 import re
 import time
+from importlib import resources
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -42,7 +43,8 @@ from .masks import lab
 from .types import Composite
 
 FAMILIES = ("transfer", "camera")
-BUILTIN = Path(__file__).resolve().parents[1] / "samples" / "bench"
+#: the built-in cases: package data, found wherever the package is installed
+BUILTIN = Path(str(resources.files("compositor") / "data" / "bench"))
 METRICS = ("mse", "psnr", "fmse", "bmse", "ssim")
 
 

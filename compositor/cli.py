@@ -88,11 +88,7 @@ def _add_settings(parser: argparse.ArgumentParser, kind: str, name: str, skip: t
 
 def _collected(args: argparse.Namespace) -> dict:
     out = {k[4:]: v for k, v in vars(args).items() if k.startswith("set_")}
-    for item in getattr(args, "set", None) or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"--set expects KEY=VALUE; received {item!r}.")
-        out[key.strip().replace("-", "_")] = value
+    out.update(plugins.parse_set(getattr(args, "set", None)))
     return out
 
 
@@ -313,10 +309,9 @@ class BarProgress:
         if self.quiet:
             return
         if self.bar is None:
-            from tqdm import tqdm
+            from .progress import bar
 
-            self.bar = tqdm(total=total, unit="it", desc=getattr(self, "desc", "harmonize"), file=sys.stderr,
-                            dynamic_ncols=True)
+            self.bar = bar(total, desc=getattr(self, "desc", "harmonize"), unit="it")
         if info:
             self.bar.set_postfix({k: f"{v:.4g}" if isinstance(v, (int, float)) else str(v) for k, v in info.items()},
                                  refresh=False)
@@ -401,9 +396,9 @@ def cmd_cut(args) -> int:
 
 def cmd_paste(args) -> int:
     from . import api
-    from .imageio import check_outputs, image_format, read_rgba, write_all, write_image, write_json, write_mask
+    from .imageio import check_outputs, image_format, write_all, write_image, write_json, write_mask
     from .paste import Placement, parse_placement
-    from .types import Sticker
+    from .stickers import read_sticker
 
     image_format(args.output)
     image_format(args.mask_out, lossless=True)
@@ -412,10 +407,7 @@ def cmd_paste(args) -> int:
     check_outputs([args.background] + [p for p, _ in specs], [args.output, args.mask_out, sidecar])
     placements = []
     for path, where in specs:
-        rgba = read_rgba(path)
-        sticker = Sticker(rgba=rgba, label=Path(path).stem, source_box=(0, 0, rgba.shape[1], rgba.shape[0]),
-                          score=1.0, method="file")
-        placements.append(Placement(sticker, name=path, **where))
+        placements.append(Placement(read_sticker(path), name=path, **where))
     comp = api.paste(args.background, placements)
     record = {
         "background": api.describe_input(args.background),
@@ -512,13 +504,7 @@ def _backends(text: str) -> list[str]:
 def _backend_settings(items: list[str] | None, backends: list[str] | None = None) -> dict[str, dict]:
     """``--set BACKEND.KEY=VALUE`` items by backend; with ``backends``, each one is checked
     against the backends that will run, and its values are validated now, before any work."""
-    settings: dict[str, dict] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        backend, dot, field = key.partition(".")
-        if not sep or not dot:
-            raise UsageError(f"--set expects BACKEND.KEY=VALUE; received {item!r}.")
-        settings.setdefault(backend.strip(), {})[field.strip().replace("-", "_")] = value
+    settings = plugins.parse_set(items, scoped=True)
     if backends is not None:
         for name, values in settings.items():
             if name not in backends:
@@ -546,11 +532,9 @@ def cmd_bench(args) -> int:
     else:
         cases = bench.builtin_cases(seed=args.seed, per_case=args.per_case, max_side=args.max_side,
                                     families=families)
-    bar = None
-    if not args.quiet:
-        from tqdm import tqdm
+    from .progress import bar as progress_bar
 
-        bar = tqdm(total=len(cases) * len(backends), unit="run", desc="bench", file=sys.stderr, dynamic_ncols=True)
+    bar = progress_bar(len(cases) * len(backends), desc="bench", unit="run", quiet=args.quiet)
 
     def on_result(row: dict) -> None:
         if bar is not None:
@@ -636,13 +620,7 @@ def cmd_synth(args) -> int:
     from .batch import ProgressReporter
     from .synth import SynthSettings, parse_indices, parse_pair, parse_size, synth
 
-    backend_settings: dict[str, dict] = {}
-    for item in args.set or []:
-        key, sep, value = item.partition("=")
-        backend, dot, field = key.partition(".")
-        if not sep or not dot:
-            raise UsageError(f"--set expects BACKEND.KEY=VALUE; received {item!r}.")
-        backend_settings.setdefault(backend.strip(), {})[field.strip().replace("-", "_")] = value
+    backend_settings = plugins.parse_set(args.set, scoped=True)
     settings = SynthSettings(
         count=args.count, seed=args.seed, size=parse_size(args.size) if args.size else None,
         objects_per_image=parse_pair(args.objects_per_image, "--objects-per-image", integer=True),

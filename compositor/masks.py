@@ -9,6 +9,8 @@ import math
 import cv2
 import numpy as np
 
+from .ops.geometry import bbox, grow
+
 
 def ellipse(px: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
@@ -23,8 +25,7 @@ def dilate(region: np.ndarray, px: int) -> np.ndarray:
     if px <= 0 or not region.any():
         return region.copy()
     H, W = region.shape
-    x, y, w, h = cv2.boundingRect(region.astype(np.uint8))
-    x0, y0, x1, y1 = max(0, x - px - 1), max(0, y - px - 1), min(W, x + w + px + 1), min(H, y + h + px + 1)
+    x0, y0, x1, y1 = grow(bbox(region), px + 1, (W, H))
     sub = region[y0:y1, x0:x1].astype(np.uint8)
     if px <= 16:
         grown = cv2.dilate(sub, ellipse(px), borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
@@ -47,5 +48,5 @@ def ring_mask(region: np.ndarray, width: int) -> np.ndarray:
 
 def auto_ring_width(region: np.ndarray) -> int:
     """15% of the object's bounding-box diagonal, at least 3 px."""
-    x, y, w, h = cv2.boundingRect(region.astype(np.uint8))
+    _, _, w, h = bbox(region) or (0, 0, 0, 0)
     return max(3, int(round(0.15 * math.hypot(w, h))))

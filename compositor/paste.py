@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 
 from .errors import UsageError
+from .ops.geometry import bbox
+from .plugins import check_range
 from .types import Composite, PlacedObject, Sticker
 
 
@@ -127,8 +129,8 @@ def paste(background: np.ndarray, placements: list[Placement]) -> Composite:
         if not (p.scale > 0 and np.isfinite(p.scale)):
             raise UsageError(f"{label}: scale must be a positive number; received {p.scale}.")
         for name, value in (("x", p.x), ("y", p.y), ("rotation", p.rotation)):
-            if value is not None and not np.isfinite(value):
-                raise UsageError(f"{label}: {name} must be a finite number; received {value}.")
+            if value is not None:
+                check_range(value, None, None, f"{label}: {name}", integer=False)
         if p.sticker.rgba.ndim != 3 or p.sticker.rgba.shape[2] != 4:
             raise UsageError(f"{label}: a sticker must be RGBA.")
         if not p.sticker.rgba[..., 3].any():
@@ -152,9 +154,8 @@ def paste(background: np.ndarray, placements: list[Placement]) -> Composite:
         boxes.append((x0, y0, x1, y1))
     objects = []
     for p, visible, (x0, y0, x1, y1) in zip(placements, alphas, boxes):
-        ys, xs = np.nonzero(visible[y0:y1, x0:x1] >= 0.5 / 255)
-        box = (int(xs.min()) + x0, int(ys.min()) + y0, int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)) \
-            if len(xs) else (0, 0, 0, 0)
+        seen = bbox(visible[y0:y1, x0:x1] >= 0.5 / 255)
+        box = (seen[0] + x0, seen[1] + y0, seen[2], seen[3]) if seen else (0, 0, 0, 0)
         objects.append(PlacedObject(
             label=p.sticker.label, box=box, mask=visible,
             center=(W / 2 if p.x is None else p.x, H / 2 if p.y is None else p.y),

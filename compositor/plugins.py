@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import types
 import typing
 from importlib.metadata import entry_points
@@ -100,6 +101,22 @@ def convert(raw, hint, label: str):
     return raw
 
 
+def parse_set(items, *, scoped: bool = False, strip: bool = False, option: str = "--set") -> dict:
+    """``KEY=VALUE`` texts (``--set``) -> {key: value}; with ``scoped``, ``SCOPE.KEY=VALUE``
+    (a backend's setting) -> {scope: {key: value}}. Keys and scopes are stripped and a key's
+    '-' is read as '_'; values stay text (stripped with ``strip``) for ``make_settings`` to
+    convert. A malformed item raises a UsageError naming ``option`` and the item."""
+    out: dict = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        scope, dot, key = key.partition(".") if scoped else ("", ".", key)
+        if not sep or not dot:
+            raise UsageError(f"{option} expects {'BACKEND.' if scoped else ''}KEY=VALUE; received {item!r}.")
+        target = out.setdefault(scope.strip(), {}) if scoped else out
+        target[key.strip().replace("-", "_")] = value.strip() if strip else value
+    return out
+
+
 def describe(settings_cls) -> list[tuple[str, object, str, tuple | None]]:
     """(name, default, help, choices) for each field, for building CLI options."""
     out = []
@@ -137,7 +154,15 @@ def check_choice(value, choices, label: str) -> None:
         raise UsageError(f"{label} must be one of {', '.join(map(str, choices))}; received {value!r}.")
 
 
-def check_range(value, lo, hi, label: str) -> None:
+def check_range(value, lo, hi, label: str, *, integer: bool | None = None) -> None:
+    """Refuse ``value`` unless it is finite and within [lo, hi] (None: no bound), naming ``label``.
+    ``integer`` checks the type too: True, a whole number (an int, not a bool); False, any
+    finite int or float (not a bool); None (default), no type check."""
+    if integer is not None:
+        kind = numbers.Integral if integer else numbers.Real
+        if isinstance(value, bool) or type(value).__name__ == "bool_" or not isinstance(value, kind) \
+                or not math.isfinite(value):
+            raise UsageError(f"{label} must be a {'whole' if integer else 'finite'} number; received {value!r}.")
     if isinstance(value, float) and not math.isfinite(value):
         raise UsageError(f"{label} must be a finite number; received {value}.")
     if (lo is not None and value < lo) or (hi is not None and value > hi):

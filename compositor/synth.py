@@ -48,6 +48,7 @@ from .batch import (Reporter, RunFolder, Summary, Task, confine, harmonize_setti
                     verified, write_outputs, _now, _read_json, _versions)
 from .errors import CompositorError, UsageError
 from .executors import Executor, _executor, check_executor, check_threads
+from .ops.geometry import bbox
 from .paste import warp_in_box
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -172,18 +173,6 @@ def image_seed(seed: int, index: int) -> int:
 # objects and backgrounds
 
 
-@dataclass(frozen=True)
-class ObjectEntry:
-    """A ready sticker: ``path`` is an RGBA file (the original, or the cut-out in OUTDIR/objects)."""
-
-    name: str  # e.g. "mug/cup1" (relative to its folder, without suffix)
-    category: str
-    path: str
-    sha256: str
-    source: str  # the file in the objects folder
-    cut: bool  # True when cut from a photo by the cutter
-
-
 def image_files(folder: str | os.PathLike, what: str) -> list[Path]:
     """Image files under ``folder`` (recursively, hidden ones skipped), sorted."""
     root = Path(folder)
@@ -214,16 +203,21 @@ def object_files(folder: str | os.PathLike, what: str = "objects") -> list[tuple
 def prepare_object(payload: tuple) -> dict:
     """Make one object ready (runs in a worker): a file with transparency is used as it is;
     an opaque photo is cut once and kept in ``OUTDIR/objects/NAME.png`` with a sidecar
-    (reused on resume when the photo, cutter and sticker are unchanged)."""
+    (reused on resume when the photo, cutter and sticker are unchanged).
+
+    Returns the ready sticker's entry: ``name`` (e.g. "mug/cup1", relative to its folder,
+    without suffix), ``category``, ``path`` (an RGBA file: the original, or the cut-out in
+    OUTDIR/objects), its ``sha256``, ``source`` (the file in the objects folder) and ``cut``
+    (True when cut from a photo by the cutter)."""
     from . import api
     from .imageio import read_rgba, sha256_file, write_image, write_json
+    from .stickers import crop_to_alpha
 
     name, category, source, cutter, folder, outdir = payload
     source_sha = sha256_file(source)
     rgba = read_rgba(source)
     if rgba[..., 3].min() < 255:
-        if not rgba[..., 3].any():
-            raise CompositorError(f"{source}: the sticker is fully transparent; there is nothing to paste.")
+        crop_to_alpha(rgba, source)  # refuses a fully transparent file
         return {"name": name, "category": category, "path": source, "sha256": source_sha, "source": source,
                 "cut": False}
     target = confine(outdir, f"{folder}/{name}.png", f"object {name!r}")
@@ -364,10 +358,9 @@ def sample_layout(rng: np.random.Generator, settings: SynthSettings, *, backgrou
 
 
 def mask_box(mask: np.ndarray) -> list[int] | None:
-    ys, xs = np.nonzero(mask)
-    if not len(xs):
-        return None
-    return [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)]
+    """[x, y, w, h] of the mask's nonzero pixels (a COCO bbox), or None when it has none."""
+    box = bbox(mask)
+    return None if box is None else list(box)
 
 
 def polygons(mask: np.ndarray, offset: tuple[int, int] = (0, 0)) -> list[list[float]]:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up from nothing: a virtual environment in .venv, the package with its test tools,
-# and the offline model weights (checked by sha256). Safe to run again.
+# and the offline model weights (checked by sha256), fetched into the folder the package
+# reads them from: the user's cache folder, or $COMPOSITOR_MODELS_DIR when set. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}

@@ -111,10 +111,6 @@ def fails_cleanly(argv, capsys, folder: Path, expected_code: int, *names: object
 
 # ----------------------------------------------------------------------------- cut
 
-PLUGINS_UNION_BUG = ("plugins.convert does not recognise `X | None` hints (types.UnionType), so --box "
-                     "'60,10,430,380' reaches CutSettings as a str and is refused as 13 'numbers'")
-
-
 @pytest.mark.parametrize("box, words", [
     ("1000,1000,50,50", ("1000,1000,50,50", "outside", "600x400")),
     ("=-500,10,100,100", ("outside",)),

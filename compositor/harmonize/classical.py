@@ -42,6 +42,7 @@ from ..errors import UsageError
 from ..plugins import check_choice, check_range, setting
 from ..types import Composite, Result
 from ..masks import auto_ring_width, dilate, ellipse, lab, ring_mask
+from ..ops.geometry import bbox
 from .base import Progress, check_composite, object_region, to_uint8
 
 __all__ = ["NoneHarmonizer", "PoissonHarmonizer", "ReinhardHarmonizer", "NoneSettings", "PoissonSettings",
@@ -53,13 +54,6 @@ POISSON_SOLVERS = ("dst", "opencv")
 
 # ---------------------------------------------------------------------------------------
 # shared helpers
-
-
-def _check_number(value, label: str, integer: bool = False) -> None:
-    kind = "whole number" if integer else "number"
-    ok = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.integer, np.floating))
-    if isinstance(value, bool) or not ok or (not integer and not math.isfinite(value)):
-        raise UsageError(f"{label} must be a finite {kind}; received {value!r}.")
 
 
 def fill(image: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -132,12 +126,13 @@ def poisson_clone(src: np.ndarray, dest: np.ndarray, mask: np.ndarray, mode: str
     from scipy import fft
 
     H, W = mask.shape
-    ys, xs = np.nonzero(mask)
+    box = bbox(mask)
     # the mask 1 px inside the image (its outer frame is the boundary condition, as in OpenCV)
-    if not len(ys):
+    if box is None:
         return dest.copy()
-    y0, y1 = max(1, int(ys.min())), min(H - 1, int(ys.max()) + 1)
-    x0, x1 = max(1, int(xs.min())), min(W - 1, int(xs.max()) + 1)
+    x, y, w, h = box
+    y0, y1 = max(1, y), min(H - 1, y + h)
+    x0, x1 = max(1, x), min(W - 1, x + w)
     if y1 <= y0 or x1 <= x0:  # nothing inside the frame to solve for
         return dest.copy()
     y0, y1 = _span(y0, y1, _fast_dst_length(y1 - y0), H)
@@ -232,10 +227,8 @@ class PoissonSettings:
     def validate(self) -> None:
         check_choice(self.mode, POISSON_MODES, "mode")
         check_choice(self.solver, POISSON_SOLVERS, "solver")
-        _check_number(self.dilate, "dilate", integer=True)
-        check_range(self.dilate, 0, 200, "dilate")
-        _check_number(self.feather, "feather")
-        check_range(self.feather, 0, 100, "feather")
+        check_range(self.dilate, 0, 200, "dilate", integer=True)
+        check_range(self.feather, 0, 100, "feather", integer=False)
 
 
 class PoissonHarmonizer:
@@ -258,9 +251,9 @@ class PoissonHarmonizer:
 
         # A crop around the object, with room for the dilation, the feather and OpenCV's
         # own margins; where it would leave the image it is padded by reflection instead.
-        ys, xs = np.nonzero(region)
+        x, y, w, h = bbox(region)
         margin = d + soft + 8
-        x0, y0, x1, y1 = xs.min() - margin, ys.min() - margin, xs.max() + 1 + margin, ys.max() + 1 + margin
+        x0, y0, x1, y1 = x - margin, y - margin, x + w + margin, y + h + margin
         cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
         top, bottom, left, right = cy0 - y0, y1 - cy1, cx0 - x0, x1 - cx1
 
@@ -339,10 +332,8 @@ class ReinhardSettings:
     preserve_luminance: bool = setting(False, "transfer only the colour (a, b), keep the object's lightness (L)")
 
     def validate(self) -> None:
-        _check_number(self.strength, "strength")
-        check_range(self.strength, 0.0, 1.0, "strength")
-        _check_number(self.ring, "ring", integer=True)
-        check_range(self.ring, 0, 10_000, "ring")
+        check_range(self.strength, 0.0, 1.0, "strength", integer=False)
+        check_range(self.ring, 0, 10_000, "ring", integer=True)
         if not isinstance(self.preserve_luminance, (bool, np.bool_)):
             raise UsageError(f"preserve_luminance must be true or false; received {self.preserve_luminance!r}.")
 
@@ -371,7 +362,7 @@ class ReinhardHarmonizer:
             core = region
 
         # Only the object's bounding box needs converting.
-        x, y, w, h = cv2.boundingRect(region.astype(np.uint8))
+        x, y, w, h = bbox(region)
         box = (slice(y, y + h), slice(x, x + w))
         obj_lab = lab(image[box])
         mu_o, sd_o = _stats(obj_lab[core[box]])
@@ -406,6 +397,6 @@ class ReinhardHarmonizer:
 
 def _ring_lab(image: np.ndarray, ring: np.ndarray) -> np.ndarray:
     """Lab values of the ring's pixels, converting only the ring's bounding box."""
-    x, y, w, h = cv2.boundingRect(ring.astype(np.uint8))
+    x, y, w, h = bbox(ring)
     sub = ring[y:y + h, x:x + w]
     return lab(image[y:y + h, x:x + w])[sub]

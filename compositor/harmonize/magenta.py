@@ -53,6 +53,7 @@ import cv2
 import numpy as np
 
 from ..errors import CompositorError, UsageError
+from ..ops.geometry import bbox, grow
 from ..plugins import check_choice, check_range, setting
 from ..types import Composite, Result
 from .base import NoProgress, Progress, blend_weight, check_composite, resize, to_uint8
@@ -66,21 +67,6 @@ ONNX_MULTIPLE = 4  # two stride-2 convolutions, two 2x upsamplings
 ONNX_MIN_SIDE = 16  # the 9x9 reflect-padded first convolution needs more than 4 px
 PREDICT_MODEL = "magenta-predict-onnx"
 TRANSFORM_MODEL = "magenta-transform-onnx"
-
-
-def _is_number(value, integer: bool = False) -> bool:
-    if isinstance(value, (bool, np.bool_)):
-        return False
-    if integer:
-        return isinstance(value, (int, np.integer))
-    return isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value)
-
-
-def _check_number(value, label: str, lo, hi, integer: bool = False) -> None:
-    if not _is_number(value, integer):
-        kind = "whole number" if integer else "finite number"
-        raise UsageError(f"{label} must be a {kind}; received {value!r}.")
-    check_range(value, lo, hi, label)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,14 +95,14 @@ class MagentaSettings:
             raise UsageError(f"handle must be a TF Hub URL or a SavedModel folder; received {self.handle!r}.")
         if self.style is not None and (not isinstance(self.style, (str, os.PathLike)) or not str(self.style).strip()):
             raise UsageError(f"style must be an image file or none; received {self.style!r}.")
-        _check_number(self.strength, "strength", 0.0, 1.0)
-        _check_number(self.context, "context", 0.0, 10.0)
-        _check_number(self.hub_size, "hub_size", 0, 8192, integer=True)
+        check_range(self.strength, 0.0, 1.0, "strength", integer=False)
+        check_range(self.context, 0.0, 10.0, "context", integer=False)
+        check_range(self.hub_size, 0, 8192, "hub_size", integer=True)
         if 0 < self.hub_size < 16:
             raise UsageError(f"hub_size must be 0 (full resolution) or at least 16; received {self.hub_size}.")
-        _check_number(self.dilate, "dilate", 0, 1000, integer=True)
-        _check_number(self.feather, "feather", 0.0, 1000.0)
-        _check_number(self.seed, "seed", None, None, integer=True)
+        check_range(self.dilate, 0, 1000, "dilate", integer=True)
+        check_range(self.feather, 0.0, 1000.0, "feather", integer=False)
+        check_range(self.seed, None, None, "seed", integer=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -256,9 +242,9 @@ def region_box(mask: np.ndarray, context: float, margin: int) -> tuple[int, int,
     if not region.any():
         raise UsageError("magenta: the composite's mask is empty (no nonzero pixels), so there is no object to harmonize.")
     H, W = mask.shape
-    x, y, w, h = cv2.boundingRect(region.astype(np.uint8))
-    pad = max(int(round(context * max(w, h))), margin)
-    return max(0, x - pad), max(0, y - pad), min(W, x + w + pad), min(H, y + h + pad)
+    box = bbox(region)
+    pad = max(int(round(context * max(box[2], box[3]))), margin)
+    return grow(box, pad, (W, H))
 
 
 def scaled_size(w: int, h: int, side: int) -> tuple[int, int]:

@@ -39,12 +39,6 @@ def masked_gram(features: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
     return g / (tf.reduce_sum(w) + 1e-6)
 
 
-def masked_mean(features: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
-    f = tf.cast(features, tf.float32)
-    w = tf.image.resize(weight, tf.shape(f)[1:3], method="area")
-    return tf.reduce_sum(f * w, axis=[1, 2]) / (tf.reduce_sum(w) + 1e-6)
-
-
 @dataclass
 class Fit:
     theta: np.ndarray

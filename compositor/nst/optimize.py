@@ -60,25 +60,20 @@ Callback = Callable[[int, float, Callable[[], np.ndarray]], None]
 
 
 def minimize(objective: Objective, start: np.ndarray, *, optimizer: str, iterations: int, learning_rate: float,
-             callback: Callback | None = None, update_mask: np.ndarray | None = None) -> tuple[np.ndarray, list[float]]:
+             callback: Callback | None = None) -> tuple[np.ndarray, list[float]]:
     """Optimise the image from ``start`` (HxWx3 float32, 0..255); return it and the loss per step.
 
     ``history[0]`` is the loss of ``start``; ``history[k]`` the loss after step k.
-    ``update_mask`` (HxW in [0, 1]) scales the gradient per pixel: 0 keeps a pixel fixed.
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(optimizer)
-    gate = None if update_mask is None else tf.constant(update_mask[None, :, :, None], tf.float32)
 
     @tf.function
     def value_and_grad(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
             loss = objective.parts(x)["total"]
-        g = tape.gradient(loss, x)
-        if gate is not None:
-            g = g * gate
-        return loss, g
+        return loss, tape.gradient(loss, x)
 
     if optimizer == "lbfgs":
         return _minimize_lbfgs(value_and_grad, start, iterations, callback)

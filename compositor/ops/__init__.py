@@ -1,0 +1,1 @@
+"""Small array operations shared across the pipeline (geometry of masks and boxes)."""
