@@ -109,3 +109,25 @@ def test_cli_bench_on_a_cases_folder(small_set, tmp_path, capsys):
     assert "| HTest | none |" in printed and "| HTest | poisson |" in printed
     data = json.loads(out.read_text())
     assert data["backends"][0] == "none" and len(data["rows"]) == 6
+
+
+def test_size_resizes_to_a_square_and_subsets_get_rows(small_set, tmp_path, capsys):
+    """--size N: composite, mask and real photo at N x N, the mask binary (thresholded at 128);
+    composites named a…/f… (HAdobe5k, HFlickr) are also summarised per subset."""
+    cases = bench.builtin_cases(root=small_set, per_case=1, max_side=160, families=["camera"])
+    folder = _iharmony_folder(tmp_path, cases)
+    for sub, suffix in (("composite_images", "_1_1.png"), ("masks", "_1.png"), ("real_images", ".png")):
+        (folder / sub / f"c0{suffix}").rename(folder / sub / f"a0{suffix}")
+        (folder / sub / f"c1{suffix}").rename(folder / sub / f"f1{suffix}")
+    loaded = bench.load_cases_dir(folder, size=64)
+    assert [c.subset for c in loaded] == ["HAdobe5k", "HFlickr"]
+    for case in loaded:
+        assert case.composite.image.shape == case.truth.shape == (64, 64, 3)
+        assert set(np.unique(case.composite.mask)) <= {0.0, 1.0}
+    assert main(["bench", "--cases", str(folder), "--size", "64", "--backends", "reinhard", "-q"]) == 0
+    printed = capsys.readouterr().out
+    for family in ("HTest", "HTest/HAdobe5k", "HTest/HFlickr"):
+        assert f"| {family} | none | " in printed and f"| {family} | reinhard | " in printed
+    with pytest.raises(UsageError, match="--size must be at least"):
+        bench.load_cases_dir(folder, size=8)
+    assert main(["bench", "--size", "64", "--backends", "reinhard", "-q"]) == 2, "--size needs --cases"
