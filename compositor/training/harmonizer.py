@@ -79,7 +79,7 @@ def build(photos: list[recipe.Photo], pool: list[recipe.Photo], cache: Path, nam
     n_chunks = (len(photos) + chunk - 1) // chunk
     t0 = time.perf_counter()
     for c in range(n_chunks):
-        path = cache / f"{name}_{seed}_{c:04d}_{chunk}.npz"
+        path = cache / f"{name}_r{recipe.VERSION}_s{seed}_{c:04d}_{chunk}.npz"
         if not path.exists():
             extract = extract or vgg_extractor()
             rows = []

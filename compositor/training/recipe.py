@@ -17,9 +17,11 @@ composites, at the strength of real photo edits:
     Hday2night: a global change of illumination: a coloured cast, darker or brighter
     light, compressed tones.
 
-The mask the harmonizer sees is varied too (eroded or dilated a few px, soft edges),
-and some regions are not salient objects at all: another photo's object mask placed
-at random on this photo. Every random choice is drawn from a generator seeded per
+The region is varied as real composites' masks are: the hand-drawn object mask eroded
+or dilated a few px (so it takes in a sliver of the background or misses part of the
+object), sometimes with a soft edge; the perturbation is blended in through that mask,
+and the harmonizer is given the same mask, as iHarmony4 does. Some regions are not
+salient objects at all: another photo's object mask placed at random on this photo. Every random choice is drawn from a generator seeded per
 sample (parameters are sampled apart from applying them).
 """
 from __future__ import annotations
@@ -33,6 +35,8 @@ import numpy as np
 
 from ..masks import lab
 
+#: Changes whenever the recipe makes different samples, so that cached samples of another recipe are not reused.
+VERSION = 2
 SYNSET = re.compile(r"^(n\d{8})_")
 KINDS = ("category", "other", "retouch", "cast")
 WEIGHTS = {"category": 0.35, "other": 0.15, "retouch": 0.3, "cast": 0.2}
@@ -155,7 +159,7 @@ def apply_cast(rgb: np.ndarray, p: dict) -> np.ndarray:
 
 
 def vary_mask(region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The mask the harmonizer is given: the region eroded or dilated by up to 3 px, sometimes soft; float 0..1."""
+    """The composite's mask: the region eroded or dilated by up to 3 px, sometimes soft; float 0..1."""
     m = region.astype(np.uint8)
     px = int(rng.integers(-3, 4))
     if px:
@@ -191,8 +195,8 @@ def placed_region(shape: tuple[int, int], other: np.ndarray, rng: np.random.Gene
 class Sample:
     truth: np.ndarray       # RGB uint8
     composite: np.ndarray   # RGB uint8
-    region: np.ndarray      # bool: where the object truly is (and was perturbed)
-    mask: np.ndarray        # float 0..1: the mask the harmonizer is given
+    region: np.ndarray      # bool: the perturbed region (mask > 0.5)
+    mask: np.ndarray        # float 0..1: the mask the perturbation was blended through, given to the harmonizer
     kind: str
 
 
@@ -205,6 +209,8 @@ def make_sample(photo: Photo, pool: list[Photo], by_synset: dict[str, list[int]]
         placed = placed_region(region.shape, read(other)[1], rng)
         if placed is not None:
             region = placed
+    mask = vary_mask(region, rng)
+    region = mask > 0.5
     if region.sum() < 64 or region.all():
         return None
     kinds = list(KINDS)
@@ -232,5 +238,6 @@ def make_sample(photo: Photo, pool: list[Photo], by_synset: dict[str, list[int]]
         moved = apply_retouch(truth, sample_retouch(rng))
     else:
         moved = apply_cast(truth, sample_cast(rng))
-    comp = np.where(region[..., None], np.clip(moved + 0.5, 0, 255), x).astype(np.uint8)
-    return Sample(truth=truth, composite=comp, region=region, mask=vary_mask(region, rng), kind=kind)
+    m = mask[..., None]
+    comp = np.clip(x * (1 - m) + moved * m + 0.5, 0, 255).astype(np.uint8)
+    return Sample(truth=truth, composite=comp, region=region, mask=mask, kind=kind)
