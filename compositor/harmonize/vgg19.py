@@ -110,13 +110,27 @@ class VGGSettings:
         return HARMONIZE_LR if self.mode == "harmonize" else DEFAULT_LR[self.optimizer]
 
 
-def prepare_style(image: np.ndarray, max_side: int = 1024) -> np.ndarray:
+def min_side(layers) -> int:
+    """The fewest pixels each side of the network's input needs for ``layers``: every
+    pooling before the deepest block halves it, and a side pooled to nothing cannot be
+    convolved (a 2x1 image, a one-pixel strip)."""
+    deepest = max((int(layer.split("_")[0][len("block"):]) for layer in layers), default=1)
+    return 2 ** (deepest - 1)
+
+
+def at_least(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """(width, height) stretched where needed so neither is below ``side``."""
+    return max(size[0], side), max(size[1], side)
+
+
+def prepare_style(image: np.ndarray, max_side: int = 1024, smallest: int = 1) -> np.ndarray:
     """The style image the method's way: min-max normalised to 0..255, long side capped at
-    ``max_side``, average-pooled 3x3 with stride 1. Float32 HxWx3."""
+    ``max_side`` (and each side stretched to at least ``smallest``), average-pooled 3x3 with
+    stride 1. Float32 HxWx3."""
     img = image.astype(np.float32)
     lo, hi = float(img.min()), float(img.max())
     img = (img - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(img)
-    img = resize(img, working_size(img.shape, max_side))
+    img = resize(img, at_least(working_size(img.shape, max_side), smallest))
     return cv2.blur(img, (3, 3), borderType=cv2.BORDER_REFLECT_101)
 
 
@@ -159,9 +173,10 @@ class VGG19Harmonizer:
 
         full = composite.image.astype(np.float32)
         h, w = full.shape[:2]
-        size = working_size(full.shape, settings.max_size)
+        smallest = min_side(layers)  # a thin or tiny image is stretched to what the network can take
+        size = at_least(working_size(full.shape, settings.max_size), smallest)
         small = resize(full, size)
-        style = prepare_style(composite.image, settings.style_max_size)
+        style = prepare_style(composite.image, settings.style_max_size, smallest)
         content_targets, style_grams = optimize.features_for_targets(
             extractor, small, settings.content_layers, settings.style_layers, style)
         objective = optimize.Objective(
@@ -211,9 +226,11 @@ class VGG19Harmonizer:
         ys, xs = np.nonzero(region)
         x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
         pad = int(round(settings.context * max(x1 - x0, y1 - y0)))
+        if settings.context > 0:
+            pad = max(pad, 1)  # a one-pixel object still gets background around it
         X0, Y0, X1, Y1 = max(0, x0 - pad), max(0, y0 - pad), min(W, x1 + pad), min(H, y1 + pad)
         crop = composite.image[Y0:Y1, X0:X1].astype(np.float32) / 255.0
-        size = working_size(crop.shape, settings.crop_size)
+        size = at_least(working_size(crop.shape, settings.crop_size), min_side(settings.colour_layers))
         small = resize(crop, size)
         obj = resize(composite.mask[Y0:Y1, X0:X1].astype(np.float32), size)
         obj_region = obj > 0.5

@@ -224,3 +224,27 @@ def test_load_builds_the_network_that_harmonize_then_reuses(cast_composite):
     assert info.misses == 1 and info.hits >= 1
     with pytest.raises(UsageError, match="iterations"):
         VGG19Harmonizer().load(VGGSettings(iterations=-1))
+
+
+def _thin(h: int, w: int, obj) -> Composite:
+    image = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    mask = np.zeros((h, w), np.float32)
+    mask[obj] = 1.0
+    return Composite(image=image, mask=mask)
+
+
+@pytest.mark.parametrize("mode", ["harmonize", "seed"])
+@pytest.mark.parametrize("case", [
+    pytest.param((64, 96, (30, 40)), id="one-pixel-object"),
+    pytest.param((1, 2, (0, 0)), id="2x1-image"),
+    pytest.param((1, 20000, (0, slice(9000, 11000))), id="20000x1-strip"),
+    pytest.param((20000, 1, (slice(9000, 11000), 0)), id="1x20000-strip"),
+])
+def test_tiny_and_thin_inputs(mode, case):
+    """Inputs smaller than the network's poolings can take are stretched to what it needs
+    (they used to end in TensorFlow's MaxPooling2D error); the output keeps the input's size."""
+    h, w, obj = case
+    composite = _thin(h, w, obj)
+    result = VGG19Harmonizer().harmonize(composite, VGGSettings(mode=mode, iterations=2))
+    assert result.image.shape == (h, w, 3) and result.image.dtype == np.uint8
+    assert np.isfinite(result.stats["loss_end"])
