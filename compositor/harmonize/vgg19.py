@@ -29,6 +29,10 @@ STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", 
 CONTENT_LAYERS = ("block5_conv2",)
 DEFAULT_LR = {"adam": 2.0, "sgd": 10.0, "lbfgs": 1.0}
 HARMONIZE_LR = 0.05
+#: upper bound of the loss weights and priors, and of the step size: the losses are float32
+#: (largest 3.4e38), so larger values overflow to inf and the image to NaN
+MAX_WEIGHT = 1e6
+MAX_LR = 1e4
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,9 +86,9 @@ class VGGSettings:
         check_range(self.dilate, 0, 1000, "dilate")
         check_range(self.feather, 0, 1000, "feather")
         for name in ("content_weight", "style_weight", "tv_weight"):
-            check_range(getattr(self, name), 0, None, name)
+            check_range(getattr(self, name), 0, MAX_WEIGHT, name)
         if self.learning_rate is not None:
-            check_range(self.learning_rate, 1e-12, None, "learning_rate")
+            check_range(self.learning_rate, 1e-12, MAX_LR, "learning_rate")
         if not self.content_layers and not self.style_layers:
             from ..errors import UsageError
 
@@ -92,9 +96,9 @@ class VGGSettings:
         check_layers(self.network, self.content_layers, "content")
         check_layers(self.network, self.style_layers, "style")
         check_layers(self.network, self.colour_layers, "colour")
-        check_range(self.prior, 0, None, "prior")
+        check_range(self.prior, 0, MAX_WEIGHT, "prior")
         check_range(self.crop_size, 32, 2048, "crop_size")
-        check_range(self.chroma_prior, 0, None, "chroma_prior")
+        check_range(self.chroma_prior, 0, MAX_WEIGHT, "chroma_prior")
         check_range(self.boundary, 0, 1, "boundary")
         check_range(self.context, 0, 10, "context")
         check_range(self.tolerance, 0, 1, "tolerance")
@@ -121,6 +125,16 @@ def min_side(layers) -> int:
 def at_least(size: tuple[int, int], side: int) -> tuple[int, int]:
     """(width, height) stretched where needed so neither is below ``side``."""
     return max(size[0], side), max(size[1], side)
+
+
+def check_finite(settings: VGGSettings, *values) -> None:
+    """Refuse a run whose loss or result went to inf or NaN (a step size or weights too large
+    for the image) instead of writing a black image."""
+    if not all(np.isfinite(np.asarray(v, np.float64)).all() for v in values):
+        from ..errors import CompositorError
+
+        raise CompositorError(f"vgg19: the optimisation diverged to non-finite numbers with learning_rate "
+                              f"{settings.lr}; lower learning_rate or the loss weights.")
 
 
 def prepare_style(image: np.ndarray, max_side: int = 1024, smallest: int = 1) -> np.ndarray:
@@ -204,6 +218,7 @@ class VGG19Harmonizer:
         result_small, history = optimize.minimize(
             objective, small, optimizer=settings.optimizer, iterations=settings.iterations,
             learning_rate=settings.lr, callback=callback)
+        check_finite(settings, history, result_small)
         image = finish(result_small)
         seconds = time.perf_counter() - t0
         params = dataclasses.asdict(settings)
@@ -261,6 +276,7 @@ class VGG19Harmonizer:
         fit = colour.fit(extractor, small, obj, ring, obj, layers=settings.colour_layers, prior=settings.prior,
                          steps=settings.iterations, learning_rate=settings.lr, tolerance=settings.tolerance,
                          chroma=settings.chroma_prior, centre=centre, callback=callback)
+        check_finite(settings, fit.history, fit.theta)
         image = corrected(fit.theta)
         if every and fit.steps % every:  # the last step, when the loop stopped between snapshots
             progress.snapshot(fit.steps, image)

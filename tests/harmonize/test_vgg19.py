@@ -138,6 +138,12 @@ def test_snapshots_every_k(small_composite):
     ({"style_layers": "block9_conv1"}, "not a vgg19 conv layer"),
     ({"max_size": 8}, "max_size must be"),
     ({"network": "resnet"}, "network must be one of"),
+    ({"prior": 1e308}, "prior must be between"),
+    ({"chroma_prior": 1e308}, "chroma_prior must be between"),
+    ({"mode": "seed", "content_weight": 1e308}, "content_weight must be between"),
+    ({"mode": "seed", "style_weight": 1e308}, "style_weight must be between"),
+    ({"mode": "seed", "tv_weight": 1e308}, "tv_weight must be between"),
+    ({"learning_rate": 1e308}, "learning_rate must be between"),
 ])
 def test_exception_bad_settings(values, match):
     with pytest.raises(UsageError, match=match):
@@ -248,3 +254,27 @@ def test_tiny_and_thin_inputs(mode, case):
     result = VGG19Harmonizer().harmonize(composite, VGGSettings(mode=mode, iterations=2))
     assert result.image.shape == (h, w, 3) and result.image.dtype == np.uint8
     assert np.isfinite(result.stats["loss_end"])
+
+
+@pytest.mark.parametrize("mode", ["harmonize", "seed"])
+def test_exception_diverged(tmp_path, monkeypatch, small_composite, mode):
+    """A run whose numbers go to inf or NaN fails with one sentence and writes nothing (it
+    used to write a black image, and NaN into a sidecar that is then not JSON)."""
+    from compositor.cli import main
+    from compositor.nst import optimize
+
+    comp, mask, out = tmp_path / "c.png", tmp_path / "m.png", tmp_path / "out.png"
+    write_image(comp, small_composite.image)
+    write_mask(mask, small_composite.mask)
+    argv = ["harmonize", str(comp), "--mask", str(mask), "-o", str(out), "-q", "--mode", mode, "--iterations", "5"]
+    if mode == "harmonize":
+        argv += ["--learning-rate", "1e4"]  # the largest step size accepted overshoots exp() in float32
+    else:  # seed mode's optimisers stay finite on this image: a NaN loss stands for a diverged run
+        original = optimize.minimize
+
+        def diverging(*args, **kwargs):
+            result, history = original(*args, **kwargs)
+            return result, history[:-1] + [float("nan")]
+        monkeypatch.setattr(optimize, "minimize", diverging)
+    assert main(argv) == 1
+    assert not out.exists() and not out.with_suffix(".json").exists()
