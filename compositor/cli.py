@@ -350,6 +350,20 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _own_sidecars(inputs: list) -> list[Path]:
+    """The JSON sidecars that input images carry (a sticker's record from cut, a composite's
+    from paste): inputs too, so no output's sidecar may overwrite them."""
+    out = []
+    for i in inputs:
+        try:
+            sidecar = Path(i).with_suffix(".json")
+        except ValueError:  # no file name to put a suffix on ("." or "/")
+            continue
+        if sidecar.is_file():
+            out.append(sidecar)
+    return out
+
+
 def _setting_files(*settings: dict) -> list[str]:
     """Setting values that name existing files (a style image, a cascade): inputs too,
     so no output may overwrite them."""
@@ -371,7 +385,8 @@ def cmd_cut(args) -> int:
     method = args.method
     if "cascade" in settings and method == "grabcut":
         method = "cascade"
-    check_outputs([args.photo, *_setting_files(settings)], [args.output])
+    inputs = [args.photo, *_own_sidecars([args.photo]), *_setting_files(settings)]
+    check_outputs(inputs, [args.output, Path(args.output).with_suffix(".json")])
     image = read_rgb(args.photo)
     try:
         stickers = api.cut(image, method, **settings)
@@ -382,7 +397,7 @@ def cmd_cut(args) -> int:
     out = Path(args.output)
     paths = [out] if len(stickers) == 1 and not settings.get("all") else \
         [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(1, len(stickers) + 1)]
-    check_outputs([args.photo, *_setting_files(settings)], paths + [p.with_suffix(".json") for p in paths])
+    check_outputs(inputs, paths + [p.with_suffix(".json") for p in paths])
     photo = api.describe_input(args.photo)
     writes = []
     for path, sticker in zip(paths, stickers):
@@ -406,7 +421,8 @@ def cmd_paste(args) -> int:
     image_format(args.mask_out, lossless=True)
     specs = [parse_placement(s) for s in args.stickers]
     sidecar = Path(args.output).with_suffix(".json")
-    check_outputs([args.background] + [p for p, _ in specs], [args.output, args.mask_out, sidecar])
+    inputs = [args.background] + [p for p, _ in specs]
+    check_outputs(inputs + _own_sidecars(inputs), [args.output, args.mask_out, sidecar])
     placements = []
     for path, where in specs:
         rgba = read_rgba(path)
@@ -447,7 +463,7 @@ def cmd_harmonize(args) -> int:
     sidecar = out.with_suffix(".json")
     values = _collected(args)
     # the composite's own sidecar (paste's record of it) is kept too
-    own = [p for p in [Path(args.composite).with_suffix(".json")] if p.is_file()]
+    own = _own_sidecars([args.composite])
     check_outputs([args.composite, args.mask, *own, *_setting_files(values)], [args.output, sidecar])
     cls = plugins.load("harmonizer", args.backend)
     settings = plugins.make_settings(cls, values)

@@ -644,3 +644,15 @@ def test_compose_failures_name_the_input(work, capsys):
 def test_models_dir_that_is_a_file(work, capsys, monkeypatch):
     monkeypatch.setenv("COMPOSITOR_MODELS_DIR", str(work / "notes.png"))
     fails_cleanly(["models"], capsys, work, 2, "COMPOSITOR_MODELS_DIR", "is a file")
+
+
+@pytest.mark.parametrize("argv, sidecar", [
+    (["paste", "chelsea.png", "sticker.png@100,100", "-o", "sticker.jpg", "--mask-out", "m.png"], "sticker.json"),
+    (["paste", "chelsea.png", "sticker.png@100,100", "-o", "chelsea.jpg", "--mask-out", "m.png"], "chelsea.json"),
+    (["cut", "coffee.png", "--box", "60,10,430,380", "-o", "coffee.webp"], "coffee.json"),
+])
+def test_an_inputs_own_sidecar_is_never_overwritten(work, capsys, argv, sidecar):
+    """A sticker's or photo's sidecar (cut's or paste's record of it) is an input too:
+    paste used to replace it with its own."""
+    (work / sidecar).write_text('{"from": "cut"}\n')
+    fails_cleanly(argv, capsys, work, 2, sidecar, "also an input")
