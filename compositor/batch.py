@@ -575,6 +575,7 @@ class RunFolder:
         self.same = tuple(same)  # keys of ``info`` a resumed run must share with the earlier one
         self.inputs = [Path(p) for p in inputs]
         self._lock = None
+        self._lock_made = False  # the lock file did not exist before this run opened it
         self.started = False  # set by execute once the first job is handed out
         self._fresh = False  # no earlier run in OUTDIR: everything in it is this run's
         self._made: Path | None = None  # the topmost folder this run created (OUTDIR or a parent)
@@ -621,9 +622,9 @@ class RunFolder:
                         shutil.rmtree(entry, ignore_errors=True)
                     else:
                         entry.unlink(missing_ok=True)
+            if self._lock_made or (self._made is not None and self._fresh):
+                (self.path / LOCK).unlink(missing_ok=True)  # a refused run leaves no trace in the folder
             if self._made is not None:
-                if self._fresh:
-                    (self.path / LOCK).unlink(missing_ok=True)
                 for folder in (self.path, *self.path.parents):
                     folder.rmdir()  # only empty ones; stops at the first that is not
                     if folder == self._made:
@@ -638,11 +639,13 @@ class RunFolder:
             import fcntl
         except ImportError:  # not POSIX: no lock
             return
+        self._lock_made = not (self.path / LOCK).exists()
         fh = open(self.path / LOCK, "a+")
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             fh.close()
+            self._lock_made = False  # another run's: it stays
             raise UsageError(f"{self.path}: another compositor run is using this output folder.") from None
         self._lock = fh
 

@@ -516,3 +516,20 @@ def test_resumed_rate_counts_only_composites_made_now(work, tmp_path):
     assert (s.made, s.ran) == (3, 7)
     assert s.per_minute == pytest.approx(6.0) and s.per_minute_running == pytest.approx(9.0)
     assert "6.0 composites/min" in s.line()
+
+
+@pytest.mark.parametrize("where", ["folder", "cwd"])
+def test_a_refused_run_leaves_no_lock_file(work, tmp_path, capsys, monkeypatch, where):
+    """A folder that holds other files is refused (exit 2) and left as it was: no
+    ``.compositor.lock`` in it afterwards, also for ``-o .``."""
+    manifest = write_jsonl(work / "m.jsonl", jobs(1))
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "holiday.jpg").write_bytes(b"not mine")
+    target = str(other)
+    if where == "cwd":
+        monkeypatch.chdir(other)
+        target = "."
+    assert cli.main(["batch", str(manifest), "-o", target, "-q"]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert sorted(p.name for p in other.iterdir()) == ["holiday.jpg"]
