@@ -350,6 +350,15 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _check_outdir(outdir: Path, first: str) -> None:
+    """Refuse, before any work, an output folder that is a file or cannot be made or written."""
+    from .imageio import check_writable
+
+    if outdir.exists() and not outdir.is_dir():
+        raise UsageError(f"{outdir}: is a file, not a folder; give a folder for the outputs.")
+    check_writable(outdir / first)
+
+
 def _own_sidecars(inputs: list) -> list[Path]:
     """The JSON sidecars that input images carry (a sticker's record from cut, a composite's
     from paste): inputs too, so no output's sidecar may overwrite them."""
@@ -489,6 +498,7 @@ def cmd_compose(args) -> int:
     names = ("sticker.png", "composite.png", "mask.png", "harmonized.png", "compose.json")
     h_settings = _collected(args)
     check_outputs([args.photo, args.background, *_setting_files(h_settings)], [outdir / n for n in names])
+    _check_outdir(outdir, names[0])
     cls = plugins.load("harmonizer", args.backend)
     plugins.make_settings(cls, h_settings)  # validate before the slow part
     cut_settings = {"box": args.box} if args.box else {}
@@ -602,6 +612,7 @@ def cmd_compare(args) -> int:
     names = [f"{b}.png" for b in backends] + ["grid.png", "report.json", "index.html"]
     inputs = [args.composite, args.mask] + ([args.truth] if args.truth else []) + _setting_files(*settings.values())
     check_outputs(inputs, [outdir / n for n in names])
+    _check_outdir(outdir, names[0])
     composite = api.load_composite(args.composite, args.mask)
     truth = None
     if args.truth:

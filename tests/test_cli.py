@@ -656,3 +656,18 @@ def test_an_inputs_own_sidecar_is_never_overwritten(work, capsys, argv, sidecar)
     paste used to replace it with its own."""
     (work / sidecar).write_text('{"from": "cut"}\n')
     fails_cleanly(argv, capsys, work, 2, sidecar, "also an input")
+
+
+@pytest.mark.parametrize("argv", [
+    ["compose", "coffee.png", "chelsea.png", "--backend", "none", "-o", "taken.txt"],
+    ["compare", "chelsea.png", "--mask", "mask.png", "--backends", "none", "-o", "taken.txt"],
+    ["compose", "coffee.png", "chelsea.png", "--backend", "none", "-o", "taken.txt/sub"],
+])
+def test_an_output_folder_that_is_a_file_is_refused_before_any_work(work, capsys, monkeypatch, argv):
+    """compose used to cut first (seconds) and then fail with exit 1."""
+    from compositor import api
+
+    (work / "taken.txt").write_text("mine\n")
+    monkeypatch.setattr(api, "cut", lambda *a, **k: pytest.fail("cut ran before the output folder was checked"))
+    monkeypatch.setattr(api, "load_composite", lambda *a, **k: pytest.fail("work began before the check"))
+    fails_cleanly(argv, capsys, work, 2, "taken.txt")
