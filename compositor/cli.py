@@ -397,12 +397,8 @@ def cmd_cut(args) -> int:
     inputs = [args.photo, *_own_sidecars([args.photo]), *_setting_files(settings)]
     check_outputs(inputs, [args.output, Path(args.output).with_suffix(".json")])
     image = read_rgb(args.photo)
-    try:
+    with api._named(args.photo):  # a box outside the photo, nothing found: the message names the photo
         stickers = api.cut(image, method, **settings)
-    except UsageError:
-        raise
-    except CompositorError as exc:
-        raise CompositorError(f"{args.photo}: {exc}") from exc
     out = Path(args.output)
     paths = [out] if len(stickers) == 1 and not settings.get("all") else \
         [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(1, len(stickers) + 1)]
@@ -704,12 +700,14 @@ def cmd_models(args) -> int:
 
 
 _NEGATIVE_LIST = re.compile(r"-\.?\d[\d.eE+-]*(,[+-]?[\d.eE+-]*)+")
+_NEGATIVE_EXPONENT = re.compile(r"-(\d+\.?\d*|\.\d+)[eE][+-]?\d+")  # argparse's negative numbers have none
 
 
 def _join_negative_values(argv: list[str]) -> list[str]:
     """``--rotation -45,45`` -> ``--rotation=-45,45``: argparse takes a value that starts
     with '-' and is not a plain number for an option, so comma lists of numbers (rotation,
-    box, placement) would need the ``=`` form otherwise."""
+    box, placement) and numbers with an exponent (``--prior -1e308``) would need the ``=``
+    form otherwise."""
     out: list[str] = []
     i = 0
     while i < len(argv):
@@ -717,7 +715,8 @@ def _join_negative_values(argv: list[str]) -> list[str]:
         if arg == "--":
             out += argv[i:]
             break
-        if arg.startswith("--") and "=" not in arg and i + 1 < len(argv) and _NEGATIVE_LIST.fullmatch(argv[i + 1]):
+        if arg.startswith("--") and "=" not in arg and i + 1 < len(argv) and (
+                _NEGATIVE_LIST.fullmatch(argv[i + 1]) or _NEGATIVE_EXPONENT.fullmatch(argv[i + 1])):
             out.append(f"{arg}={argv[i + 1]}")
             i += 2
             continue

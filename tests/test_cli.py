@@ -123,7 +123,7 @@ PLUGINS_UNION_BUG = ("plugins.convert does not recognise `X | None` hints (types
 ])
 def test_cut_bad_box(work, capsys, box, words):
     box_args = ["--box" + box] if box.startswith("=") else ["--box", box]
-    fails_cleanly(["cut", "coffee.png", "-o", "out/sticker.png", *box_args], capsys, work, 2, *words)
+    fails_cleanly(["cut", "coffee.png", "-o", "out/sticker.png", *box_args], capsys, work, 2, "coffee.png", *words)
 
 
 def test_cut_bad_box_exits_2_and_writes_nothing(work, capsys):
@@ -371,6 +371,12 @@ def test_argparse_errors_are_one_sentence(work, capsys):
     _, err = capsys.readouterr()
     assert code == 2
     assert len(err.strip().splitlines()) == 1
+
+
+def test_negative_numbers_with_an_exponent_reach_the_setting(work, capsys):
+    """``--prior -1e308`` is the setting's value, refused by its range (argparse took it for an option)."""
+    fails_cleanly(["harmonize", "chelsea.png", "--mask", "mask.png", "-o", "h.png", "--prior", "-1e308"],
+                  capsys, work, 2, "prior", "-1e+308")
 
 
 @pytest.mark.parametrize("extra, mask, words", [
