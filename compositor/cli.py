@@ -9,7 +9,9 @@ import argparse
 import contextlib
 import os
 import re
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from . import plugins
@@ -725,14 +727,40 @@ def _join_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so that it gets the same
+    clean-up (snapshots, a run folder's start-up, workers) and one line; exit code 143."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While the command runs, SIGTERM is handled like SIGINT (only the main thread can set it)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     traceback = "--traceback" in argv
     try:
-        parser = build_parser(argv)
-        args = parser.parse_args(argv)
-        return program(args)
+        with _sigterm_as_interrupt():
+            parser = build_parser(argv)
+            args = parser.parse_args(argv)
+            return program(args)
+    except Terminated:
+        _say("compositor: terminated.")
+        return 143
     except KeyboardInterrupt:
         _say("compositor: interrupted.")
         return 130

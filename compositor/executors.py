@@ -213,6 +213,7 @@ def _worker_main(conn, parent: int, threads: int, setups: list) -> None:
     """A local worker: runs setups, then tasks one at a time until told to stop."""
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # and so is SIGTERM sent to the whole group
     apply_threads(threads)
     try:
         for fn, arg in setups:
