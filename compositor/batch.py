@@ -250,9 +250,23 @@ def _object(raw: Any, base: Path, where: str) -> ObjectSpec:
         label=label)
 
 
+def _refuse_nul(value: Any, where: str, label: str = "") -> None:
+    """Refuse text with a NUL character anywhere in a job: no file name can hold one, and the
+    OS refuses it only later, without the line."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(item, where, f"{label}.{key}" if label else str(key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value, 1):
+            _refuse_nul(item, where, f"{label}[{i}]")
+    elif isinstance(value, str) and "\0" in value:
+        raise UsageError(f"{where}: {label} {value!r} holds a NUL character, which no file name can hold.")
+
+
 def _job(raw: dict, base: Path, where: str, number: int, default_backend: str) -> Job:
     from .imageio import image_format
 
+    _refuse_nul(raw, where)
     unknown = set(raw) - set(MANIFEST_KEYS)
     if unknown:
         raise UsageError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(MANIFEST_KEYS)}.")

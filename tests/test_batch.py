@@ -533,3 +533,28 @@ def test_a_refused_run_leaves_no_lock_file(work, tmp_path, capsys, monkeypatch, 
     assert cli.main(["batch", str(manifest), "-o", target, "-q"]) == 2
     assert "not empty" in capsys.readouterr().err
     assert sorted(p.name for p in other.iterdir()) == ["holiday.jpg"]
+
+
+@pytest.mark.parametrize("field, job", [
+    ("background", {"background": "b\0g.png"}),
+    ("objects[1].sticker", {"objects": [{"sticker": "stickers/r\0ed.png"}]}),
+    ("output", {"output": "o\0ut.png"}),
+])
+def test_exception_manifest_text_no_file_name_can_hold(work, tmp_path, capsys, field, job):
+    """A NUL character in a manifest's path is refused with its line and field (it used to
+    be `internal error: ValueError: embedded null byte`)."""
+    manifest = write_jsonl(work / "m.jsonl", [{**jobs(1)[0], **job}])
+    assert cli.main(["batch", str(manifest), "-o", str(tmp_path / "out"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"compositor: error: {manifest}:1: {field} ") and "NUL" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_jobs_os_error_is_one_sentence():
+    """An OSError no code wrapped fails its job with one sentence naming the file."""
+    import errno
+
+    from compositor.executors import describe_error
+
+    outcome = describe_error(OSError(errno.ENAMETOOLONG, "File name too long", "x" * 300))
+    assert outcome.error == "x" * 300 + ": file name too long." and not outcome.detail

@@ -747,3 +747,73 @@ def test_ctrl_c_during_tensorflow_start_up_prints_one_line(work, tmp_path):
                           cwd=work, timeout=60)
     assert done.returncode == 130
     assert done.stderr.strip().splitlines() == ["compositor: interrupted."]
+
+
+# ----------------------------------------------------------------------------- paths and streams the OS refuses
+
+LONG = "x" * 300  # longer than any file system's name limit (255 bytes)
+
+
+@pytest.mark.parametrize("argv", [
+    ["cut", f"{LONG}.png", "-o", "s.png"],
+    ["cut", "coffee.png", "--box", "60,10,430,380", "-o", f"{LONG}.png"],
+    ["paste", "chelsea.png", f"{LONG}.png@100,100", "-o", "c.png", "--mask-out", "m.png"],
+    ["paste", "chelsea.png", "sticker.png", "-o", f"{LONG}/c.png", "--mask-out", "m.png"],
+    ["harmonize", f"{LONG}.png", "--mask", "mask.png", "--backend", "none", "-o", "h.png"],
+    ["harmonize", "chelsea.png", "--mask", "mask.png", "--backend", "none", "-o", f"{LONG}.png"],
+    ["compose", "coffee.png", "chelsea.png", "--backend", "none", "-o", LONG],
+    ["compare", "chelsea.png", "--mask", "mask.png", "--backends", "none", "-o", LONG],
+    ["bench", "--backends", "none", "--cases", LONG, "-q"],
+    ["batch", f"{LONG}.jsonl", "-o", "out"],
+    ["synth", "--objects", LONG, "--backgrounds", ".", "-n", "1", "-o", "out"],
+    ["synth", "--objects", ".", "--backgrounds", ".", "-n", "1", "-o", LONG],
+])
+def test_a_name_too_long_is_one_sentence(work, capsys, argv):
+    """A path the OS refuses used to reach the user as `internal error: OSError`."""
+    line = fails_cleanly(argv, capsys, work, 2, LONG)
+    assert "too long" in line.lower()
+
+
+@pytest.mark.parametrize("argv", [
+    ["cut", "cof\0fee.png", "-o", "s.png"],
+    ["paste", "chelsea.png", "sticker.png", "-o", "c\0.png", "--mask-out", "m.png"],
+    ["harmonize", "chelsea.png", "--mask", "ma\0sk.png", "--backend", "none", "-o", "h.png"],
+    ["compose", "coffee.png", "chelsea.png", "--backend", "none", "-o", "o\0ut"],
+    ["bench", "--backends", "none", "--json", "b\0.json", "-q"],
+    ["batch", "m.jsonl", "-o", "o\0ut"],
+])
+def test_a_path_with_a_nul_character_is_one_sentence(work, capsys, argv):
+    (work / "m.jsonl").write_text('{"background": "chelsea.png", "objects": [{"sticker": "sticker.png"}]}\n')
+    line = fails_cleanly(argv, capsys, work, 2, "NUL")
+    assert "\\x00" in line  # the argument, as Python writes it
+
+
+def test_an_os_error_without_a_handler_is_one_sentence(work, capsys, monkeypatch):
+    """The class, not the cases: any OSError that escapes a command names its file."""
+    import errno
+
+    from compositor import api
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", "/somewhere/locked.png")
+    monkeypatch.setattr(api, "load_composite", refuse)
+    line = fails_cleanly(["harmonize", "chelsea.png", "--mask", "mask.png", "--backend", "none", "-o", "h.png"],
+                         capsys, work, 1, "/somewhere/locked.png")
+    assert line == "compositor: error: /somewhere/locked.png: permission denied."
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_stdout_that_cannot_be_written(tmp_path):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([*_compositor(), "models"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "compositor: error: cannot write to standard output (No space left on device)."]
+
+
+def test_a_closed_pipe_on_stdout_is_quiet(tmp_path):
+    """`compositor models | head -1`: the reader stopped; no message, no traceback."""
+    proc = subprocess.Popen([*_compositor(), "models"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # closed before anything is read
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and err == ""
