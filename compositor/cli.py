@@ -806,6 +806,20 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+def _handled_interrupt() -> None:
+    """Tell CPython the KeyboardInterrupt was handled. CPython can keep one marked unhandled
+    although it was caught here (seen when Ctrl-C lands while modules import, under
+    ``python -m compositor.cli``, about one run in ten) and then, at exit, kills the process
+    with SIGINT itself: exit -2 instead of 130, after the message. Code run through
+    ``PyRun_SimpleString`` starts by clearing that mark."""
+    try:
+        import ctypes
+
+        ctypes.pythonapi.PyRun_SimpleString(b"pass")
+    except (ImportError, AttributeError, OSError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -818,9 +832,11 @@ def main(argv: list[str] | None = None) -> int:
             _flush_stdout()
             return code
     except Terminated:
+        _handled_interrupt()
         _say("compositor: terminated.")
         return 143
     except KeyboardInterrupt:
+        _handled_interrupt()
         _say("compositor: interrupted.")
         return 130
     except CompositorError as exc:
