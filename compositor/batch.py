@@ -734,6 +734,17 @@ class RunFolder:
         text = "".join(json.dumps(r, default=str) + "\n" for r in records)
         write_text(self.path / RESULTS, text)
 
+    def _append(self, fd: int, record: dict) -> None:
+        """Append one line to results.jsonl in one write; a disk that takes only part of it
+        stops the run with one sentence (a torn last line is ignored when resuming)."""
+        data = (json.dumps(record, default=str) + "\n").encode("utf-8")
+        try:
+            while data:  # a short write is retried: it completes or raises the OS's error
+                data = data[os.write(fd, data):]
+        except OSError as exc:
+            raise CompositorError(f"{self.path / RESULTS}: could not record job {record.get('id')}'s result "
+                                  f"({exc.strerror or exc}).") from None
+
     def execute(self, tasks: list[Task], fn: Callable[[Any], dict], executor: Executor,
                 reporter: Reporter | None = None, models: list[tuple[str, dict]] = ()) -> Summary:
         """Run the tasks not already done (when resuming); one results line per job. The
@@ -767,7 +778,7 @@ class RunFolder:
             for index, outcome in executor.run(fn, [t.payload for t in todo]):
                 task = todo[index]
                 record = _record(task, outcome)
-                os.write(fd, (json.dumps(record, default=str) + "\n").encode("utf-8"))  # one write: no torn lines
+                self._append(fd, record)
                 final[task.id] = record
                 reporter.update(record)
         finally:

@@ -6,6 +6,7 @@ generated RGBA files and the one cut uses the sample photo with a box.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -558,3 +559,34 @@ def test_a_jobs_os_error_is_one_sentence():
 
     outcome = describe_error(OSError(errno.ENAMETOOLONG, "File name too long", "x" * 300))
     assert outcome.error == "x" * 300 + ": file name too long." and not outcome.detail
+
+
+def test_a_full_disk_while_recording_results_is_one_sentence(work, tmp_path, monkeypatch):
+    """A results line the disk takes only part of stops the run with one sentence naming
+    results.jsonl (a short write used to pass unnoticed, and the next one failed with a bare
+    OSError); --resume then completes the run."""
+    import errno
+
+    import compositor.batch as batch_module
+
+    manifest = write_jsonl(work / "m.jsonl", jobs(3))
+    out = tmp_path / "out"
+    real_write = os.write
+    calls = []
+
+    def short_write(fd, data):
+        if calls and fd == calls[0]:  # the rest of the torn line: the disk is full now
+            raise OSError(errno.ENOSPC, "No space left on device")
+        if bytes(data[:14]) == b'{"id": "job-1"':
+            calls.append(fd)
+            return real_write(fd, data[: len(data) // 2])
+        return real_write(fd, data)
+
+    monkeypatch.setattr(batch_module.os, "write", short_write)
+    with pytest.raises(CompositorError, match=r"results\.jsonl: could not record job job-1's result "
+                                              r"\(No space left on device\)"):
+        run_batch(manifest, out)
+    monkeypatch.undo()
+    summary = run_batch(manifest, out, resume=True)
+    assert summary.ok == 3
+    assert [r["id"] for r in results(out)] == ["job-0", "job-1", "job-2"]
