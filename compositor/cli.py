@@ -367,6 +367,12 @@ def _out(*values) -> None:
         raise CompositorError(f"cannot write to standard output ({reason}).") from None
 
 
+def _printable(message: str) -> str:
+    """A message with its control characters but line breaks escaped (a NUL in a path, a
+    library's terminal colour codes), so that it shows as plain text."""
+    return "".join(c if c.isprintable() or c in " \n" else repr(c)[1:-1] for c in message)
+
+
 def _flush_stdout() -> None:
     """Flush what the command printed, so that a stdout that cannot take it (a full disk,
     ``> /dev/full``, a closed pipe) fails here, in one sentence, and not at interpreter exit."""
@@ -795,14 +801,39 @@ def _on_sigterm(signum, frame) -> None:
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
-    """While the command runs, SIGTERM is handled like SIGINT (only the main thread can set it)."""
+    """While the command runs, SIGTERM is handled like SIGINT (only the main thread can set
+    it), and neither is lost when it lands in a finalizer or a weakref callback: those cannot
+    raise, so Python prints "Exception ignored" and goes on; the signal is raised again."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous_hook = sys.unraisablehook
+
+    lost: list[KeyboardInterrupt] = []
+    timers: list[threading.Timer] = []
+
+    def unraisable(info) -> None:
+        if isinstance(info.exc_value, KeyboardInterrupt):
+            # sent again, a moment later, from another thread: raised now it would land in this hook
+            lost.append(info.exc_value)
+            signum = signal.SIGTERM if isinstance(info.exc_value, Terminated) else signal.SIGINT
+            timer = threading.Timer(0.05, os.kill, (os.getpid(), signum))
+            timer.daemon = True
+            timers.append(timer)
+            timer.start()
+            return
+        previous_hook(info)
+
+    sys.unraisablehook = unraisable
     try:
         yield
+        if lost:  # the command ended before the signal came back
+            raise lost[0]
     finally:
+        for timer in timers:
+            timer.cancel()
+        sys.unraisablehook = previous_hook
         signal.signal(signal.SIGTERM, previous)
 
 
@@ -842,22 +873,22 @@ def main(argv: list[str] | None = None) -> int:
     except CompositorError as exc:
         if traceback:
             raise
-        _say(f"compositor: error: {exc}")
+        _say(_printable(f"compositor: error: {exc}"))
         return exc.exit_code
     except (OSError, ValueError) as exc:
         error = os_error(exc, argv)
         if error is None or traceback:
             if traceback:
                 raise
-            _say(f"compositor: internal error: {type(exc).__name__}: {exc} (run with --traceback for details)")
+            _say(_printable(f"compositor: internal error: {type(exc).__name__}: {exc} (run with --traceback for details)"))
             return 1
         if not isinstance(exc, BrokenPipeError):  # a reader that stopped early (`| head`) needs no message
-            _say(f"compositor: error: {error}")
+            _say(_printable(f"compositor: error: {error}"))
         return error.exit_code
     except Exception as exc:  # anything unexpected still gets one sentence; --traceback shows it
         if traceback:
             raise
-        _say(f"compositor: internal error: {type(exc).__name__}: {exc} (run with --traceback for details)")
+        _say(_printable(f"compositor: internal error: {type(exc).__name__}: {exc} (run with --traceback for details)"))
         return 1
 
 

@@ -817,3 +817,36 @@ def test_a_closed_pipe_on_stdout_is_quiet(tmp_path):
     proc.stdout.close()  # closed before anything is read
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and err == ""
+
+
+def test_control_characters_in_a_message_are_escaped(work, capsys, monkeypatch):
+    """A library's message with terminal colour codes stays plain text."""
+    from compositor import api
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Exception encountered when calling \x1b[1mMaxPooling2D\x1b[0m.")
+    monkeypatch.setattr(api, "load_composite", broken)
+    code, _, err = run(["harmonize", "chelsea.png", "--mask", "mask.png", "--backend", "none", "-o", "h.png"], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "\x1b" not in err and "\\x1b[1mMaxPooling2D" in err
+
+
+def test_ctrl_c_inside_a_finalizer_is_not_lost(work, capsys, monkeypatch):
+    """Ctrl-C that lands in a finalizer or weakref callback (Python's import locks have one)
+    used to print "Exception ignored ... KeyboardInterrupt" and let the command run on."""
+    from compositor import api
+
+    class Finalizer:
+        def __del__(self):
+            raise KeyboardInterrupt
+
+    real_load = api.load_composite
+
+    def load(*args, **kwargs):
+        Finalizer()  # collected at once: its KeyboardInterrupt cannot propagate from there
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(api, "load_composite", load)
+    code, _, err = run(["harmonize", "chelsea.png", "--mask", "mask.png", "--backend", "none", "-o", "h.png"], capsys)
+    assert code == 130 and err.strip().splitlines() == ["compositor: interrupted."], err
+    assert not (work / "h.png").exists()
