@@ -41,10 +41,12 @@ class _Parser(argparse.ArgumentParser):
 def _box(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(round(float(v))) for v in text.split(","))
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, or inf
         raise argparse.ArgumentTypeError(f"box must be X,Y,W,H in pixels; received {text!r}") from None
     if len(values) != 4:
         raise argparse.ArgumentTypeError(f"box must be four numbers X,Y,W,H; received {text!r}")
+    if any(abs(v) > 10**7 for v in values):
+        raise argparse.ArgumentTypeError(f"box must be X,Y,W,H in pixels, each within 10000000; received {text!r}")
     return values
 
 
@@ -618,8 +620,10 @@ def cmd_bench(args) -> int:
 
     backends = ["none"] + [b for b in _backends(args.backends) if b != "none"]  # the baseline, first, every run
     settings = _backend_settings(args.set, backends)
-    if args.per_case < 1:
-        raise UsageError(f"--per-case must be at least 1; received {args.per_case}.")
+    if not 1 <= args.per_case <= 1000:
+        raise UsageError(f"--per-case must be between 1 and 1000; received {args.per_case}.")
+    if not 0 <= args.seed < 2**63:
+        raise UsageError(f"--seed must be between 0 and {2**63 - 1}; received {args.seed}.")
     families = [f.strip() for f in args.families.split(",") if f.strip()]
     if args.json:
         check_writable(args.json)

@@ -105,9 +105,15 @@ def restore_threads(saved: dict) -> None:
         cv2.setNumThreads(saved["cv2"])
 
 
+#: most workers or threads per worker asked for (a thread count goes to C libraries as an int)
+MAX_PARALLEL = 1024
+
+
 def check_threads(threads: int | None) -> None:
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise UsageError(f"threads must be 1 or more; received {threads!r}.")
+    if threads is not None and threads > MAX_PARALLEL:
+        raise UsageError(f"threads must be at most {MAX_PARALLEL}; received {threads}.")
 
 
 def check_executor(kind: str, workers: int | None, address: str | None = None, threads: int | None = None) -> None:
@@ -117,6 +123,8 @@ def check_executor(kind: str, workers: int | None, address: str | None = None, t
         raise UsageError(f"executor must be one of {', '.join(EXECUTORS)}; received {kind!r}.")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise UsageError(f"workers must be 1 or more; received {workers!r}.")
+    if workers is not None and workers > MAX_PARALLEL:
+        raise UsageError(f"workers must be at most {MAX_PARALLEL}; received {workers}.")
     if address and kind != "ray":
         raise UsageError("--ray-address goes with --executor ray.")
     check_threads(threads)

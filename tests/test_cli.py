@@ -850,3 +850,23 @@ def test_ctrl_c_inside_a_finalizer_is_not_lost(work, capsys, monkeypatch):
     code, _, err = run(["harmonize", "chelsea.png", "--mask", "mask.png", "--backend", "none", "-o", "h.png"], capsys)
     assert code == 130 and err.strip().splitlines() == ["compositor: interrupted."], err
     assert not (work / "h.png").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["bench", "--backends", "none", "--seed", "-1", "-q"], ("--seed", "-1")),
+    (["bench", "--backends", "none", "--per-case", "1000000000000", "-q"], ("--per-case", "1000000000000")),
+    (["batch", "m.jsonl", "-o", "out", "--threads", "100000000000"], ("threads", "100000000000")),
+    (["batch", "m.jsonl", "-o", "out", "--workers", "100000000000"], ("workers", "100000000000")),
+    (["compose", "coffee.png", "chelsea.png", "--backend", "none", "--box", "inf,0,10,10", "-o", "out"], ("inf",)),
+    (["compose", "coffee.png", "chelsea.png", "--backend", "none", "--box", "1e308,0,10,10", "-o", "out"],
+     ("1e308",)),
+])
+def test_numeric_options_have_a_range(work, capsys, argv, words):
+    """Values that used to end in `internal error` (a negative seed for NumPy, a thread count
+    past a C int, an infinite box) or run without end (10**12 cases per photo)."""
+    (work / "m.jsonl").write_text('{"background": "chelsea.png", "objects": [{"sticker": "sticker.png"}]}\n')
+    code, _, err = run(argv, capsys)
+    assert code == 2 and "internal error" not in err and "Traceback" not in err, err
+    for word in words:
+        assert word in err.strip().splitlines()[-1]
+    assert not (work / "out").exists()
