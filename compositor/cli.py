@@ -24,7 +24,8 @@ EPILOG = """examples:
   compositor compose samples/coffee.png samples/chelsea.png --at 120,230,0.35 -o out/demo
   compositor models fetch
 
-Exit codes: 0 done, 1 failure (unreadable input, missing weights), 2 usage error."""
+Exit codes: 0 done, 1 failure (unreadable input, missing weights), 2 usage error,
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
