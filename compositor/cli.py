@@ -815,13 +815,12 @@ def _sigterm_as_interrupt():
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     previous_hook = sys.unraisablehook
 
-    lost: list[KeyboardInterrupt] = []
     timers: list[threading.Timer] = []
 
     def unraisable(info) -> None:
         if isinstance(info.exc_value, KeyboardInterrupt):
             # sent again, a moment later, from another thread: raised now it would land in this hook
-            lost.append(info.exc_value)
+            # (a command that ends before then has finished its work, and is not interrupted)
             signum = signal.SIGTERM if isinstance(info.exc_value, Terminated) else signal.SIGINT
             timer = threading.Timer(0.05, os.kill, (os.getpid(), signum))
             timer.daemon = True
@@ -833,8 +832,6 @@ def _sigterm_as_interrupt():
     sys.unraisablehook = unraisable
     try:
         yield
-        if lost:  # the command ended before the signal came back
-            raise lost[0]
     finally:
         for timer in timers:
             timer.cancel()

@@ -843,7 +843,10 @@ def test_ctrl_c_inside_a_finalizer_is_not_lost(work, capsys, monkeypatch):
     real_load = api.load_composite
 
     def load(*args, **kwargs):
+        import time
+
         Finalizer()  # collected at once: its KeyboardInterrupt cannot propagate from there
+        time.sleep(2)  # the work that goes on
         return real_load(*args, **kwargs)
 
     monkeypatch.setattr(api, "load_composite", load)
