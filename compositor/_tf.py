@@ -5,7 +5,7 @@ which ``TF_CPP_MIN_LOG_LEVEL`` cannot silence: every import prints "All log mess
 before absl::InitializeLog() is called are written to STDERR" and "Could not find cuda
 drivers" twice. A command's stderr is for its own progress and its one-sentence errors,
 so the import runs with file descriptor 2 pointed at a temporary file; what was written
-there is shown only if the import fails. The redirection is process-wide, so another
+there is shown only if the import fails (not when Ctrl-C stops it). The redirection is process-wide, so another
 thread's stderr output during the import (a second or two) is held back with it.
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ def quiet_import() -> None:
                 os.dup2(held.fileno(), 2)
                 try:
                     import tensorflow  # noqa: F401
-                except BaseException:
+                except Exception:  # shown when the import fails, not when it is interrupted (Ctrl-C)
                     os.dup2(saved, 2)
                     held.seek(0)
                     if sys.stderr is not None:

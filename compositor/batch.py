@@ -246,9 +246,23 @@ def _object(raw: Any, base: Path, where: str) -> ObjectSpec:
         label=label)
 
 
+def _refuse_nul(value: Any, where: str, label: str = "") -> None:
+    """Refuse text with a NUL character anywhere in a job: no file name can hold one, and the
+    OS refuses it only later, without the line."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(item, where, f"{label}.{key}" if label else str(key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value, 1):
+            _refuse_nul(item, where, f"{label}[{i}]")
+    elif isinstance(value, str) and "\0" in value:
+        raise UsageError(f"{where}: {label} {value!r} holds a NUL character, which no file name can hold.")
+
+
 def _job(raw: dict, base: Path, where: str, number: int, default_backend: str) -> Job:
     from .imageio import image_format
 
+    _refuse_nul(raw, where)
     unknown = set(raw) - set(MANIFEST_KEYS)
     if unknown:
         raise UsageError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(MANIFEST_KEYS)}.")
@@ -571,6 +585,7 @@ class RunFolder:
         self.same = tuple(same)  # keys of ``info`` a resumed run must share with the earlier one
         self.inputs = [Path(p) for p in inputs]
         self._lock = None
+        self._lock_made = False  # the lock file did not exist before this run opened it
         self.started = False  # set by execute once the first job is handed out
         self._fresh = False  # no earlier run in OUTDIR: everything in it is this run's
         self._made: Path | None = None  # the topmost folder this run created (OUTDIR or a parent)
@@ -617,9 +632,9 @@ class RunFolder:
                         shutil.rmtree(entry, ignore_errors=True)
                     else:
                         entry.unlink(missing_ok=True)
+            if self._lock_made or (self._made is not None and self._fresh):
+                (self.path / LOCK).unlink(missing_ok=True)  # a refused run leaves no trace in the folder
             if self._made is not None:
-                if self._fresh:
-                    (self.path / LOCK).unlink(missing_ok=True)
                 for folder in (self.path, *self.path.parents):
                     folder.rmdir()  # only empty ones; stops at the first that is not
                     if folder == self._made:
@@ -634,11 +649,13 @@ class RunFolder:
             import fcntl
         except ImportError:  # not POSIX: no lock
             return
+        self._lock_made = not (self.path / LOCK).exists()
         fh = open(self.path / LOCK, "a+")
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             fh.close()
+            self._lock_made = False  # another run's: it stays
             raise UsageError(f"{self.path}: another compositor run is using this output folder.") from None
         self._lock = fh
 
@@ -713,6 +730,17 @@ class RunFolder:
         text = "".join(json.dumps(r, default=str) + "\n" for r in records)
         write_text(self.path / RESULTS, text)
 
+    def _append(self, fd: int, record: dict) -> None:
+        """Append one line to results.jsonl in one write; a disk that takes only part of it
+        stops the run with one sentence (a torn last line is ignored when resuming)."""
+        data = (json.dumps(record, default=str) + "\n").encode("utf-8")
+        try:
+            while data:  # a short write is retried: it completes or raises the OS's error
+                data = data[os.write(fd, data):]
+        except OSError as exc:
+            raise CompositorError(f"{self.path / RESULTS}: could not record job {record.get('id')}'s result "
+                                  f"({exc.strerror or exc}).") from None
+
     def execute(self, tasks: list[Task], fn: Callable[[Any], dict], executor: Executor,
                 reporter: Reporter | None = None, models: list[tuple[str, dict]] = ()) -> Summary:
         """Run the tasks not already done (when resuming); one results line per job. The
@@ -746,7 +774,7 @@ class RunFolder:
             for index, outcome in executor.run(fn, [t.payload for t in todo]):
                 task = todo[index]
                 record = _record(task, outcome)
-                os.write(fd, (json.dumps(record, default=str) + "\n").encode("utf-8"))  # one write: no torn lines
+                self._append(fd, record)
                 final[task.id] = record
                 reporter.update(record)
         finally:

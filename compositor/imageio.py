@@ -8,7 +8,9 @@ failure never leaves a partial output.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -227,11 +229,19 @@ def _atomic_write(path: Path, write) -> None:
     except OSError as exc:
         raise CompositorError(f"{path}: cannot write there ({exc.strerror or exc}).") from exc
     try:
+        # encoded in memory first: an encoder that writes to the file descriptor itself
+        # (Pillow's JPEG, WebP and TIFF savers) does not check for a short write, so a full
+        # disk or a file-size limit would leave a truncated file and no error
+        buffer = io.BytesIO()
+        write(buffer)
+        data = buffer.getbuffer()
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), _FILE_MODE)
-            write(fh)
-            fh.flush()
+            _write_fully(fh.fileno(), data)
             os.fsync(fh.fileno())
+            written = os.fstat(fh.fileno()).st_size
+        if written != len(data):
+            raise OSError(errno.EIO, f"only {written} of {len(data)} bytes reached the disk")
         staged = getattr(_STAGING, "pairs", None)
         if staged is not None:  # inside write_all: renamed once every file is written
             staged.append((tmp, path))
@@ -245,6 +255,17 @@ def _atomic_write(path: Path, write) -> None:
         if isinstance(exc, OSError):
             raise CompositorError(f"{path}: could not write the file ({exc.strerror or exc}).") from exc
         raise
+
+
+def _write_fully(fd: int, data) -> None:
+    """Write every byte of ``data`` to ``fd``: a short write (a full disk, a file-size
+    limit) is retried, so that it either completes or raises the OS's error."""
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        if n <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[n:]
 
 
 def write_all(writes: list[tuple[str | os.PathLike, Any]]) -> None:

@@ -155,6 +155,8 @@ def parse_indices(text: str, count: int) -> list[int]:
             a, b = int(lo), int(hi) if dash else int(lo)
         except ValueError:
             raise UsageError(f"image indices must be like 3,10-12; received {text!r}.") from None
+        if a > b:
+            raise UsageError(f"image indices {part!r} run backwards; write the range as {b}-{a}.")
         if not 0 <= a <= b < count:
             raise UsageError(f"image indices must be between 0 and {count - 1}; received {part!r}.")
         out += range(a, b + 1)

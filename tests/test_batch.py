@@ -6,6 +6,7 @@ generated RGBA files and the one cut uses the sample photo with a box.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -516,3 +517,76 @@ def test_resumed_rate_counts_only_composites_made_now(work, tmp_path):
     assert (s.made, s.ran) == (3, 7)
     assert s.per_minute == pytest.approx(6.0) and s.per_minute_running == pytest.approx(9.0)
     assert "6.0 composites/min" in s.line()
+
+
+@pytest.mark.parametrize("where", ["folder", "cwd"])
+def test_a_refused_run_leaves_no_lock_file(work, tmp_path, capsys, monkeypatch, where):
+    """A folder that holds other files is refused (exit 2) and left as it was: no
+    ``.compositor.lock`` in it afterwards, also for ``-o .``."""
+    manifest = write_jsonl(work / "m.jsonl", jobs(1))
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "holiday.jpg").write_bytes(b"not mine")
+    target = str(other)
+    if where == "cwd":
+        monkeypatch.chdir(other)
+        target = "."
+    assert cli.main(["batch", str(manifest), "-o", target, "-q"]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert sorted(p.name for p in other.iterdir()) == ["holiday.jpg"]
+
+
+@pytest.mark.parametrize("field, job", [
+    ("background", {"background": "b\0g.png"}),
+    ("objects[1].sticker", {"objects": [{"sticker": "stickers/r\0ed.png"}]}),
+    ("output", {"output": "o\0ut.png"}),
+])
+def test_exception_manifest_text_no_file_name_can_hold(work, tmp_path, capsys, field, job):
+    """A NUL character in a manifest's path is refused with its line and field (it used to
+    be `internal error: ValueError: embedded null byte`)."""
+    manifest = write_jsonl(work / "m.jsonl", [{**jobs(1)[0], **job}])
+    assert cli.main(["batch", str(manifest), "-o", str(tmp_path / "out"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"compositor: error: {manifest}:1: {field} ") and "NUL" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_jobs_os_error_is_one_sentence():
+    """An OSError no code wrapped fails its job with one sentence naming the file."""
+    import errno
+
+    from compositor.executors import describe_error
+
+    outcome = describe_error(OSError(errno.ENAMETOOLONG, "File name too long", "x" * 300))
+    assert outcome.error == "x" * 300 + ": file name too long." and not outcome.detail
+
+
+def test_a_full_disk_while_recording_results_is_one_sentence(work, tmp_path, monkeypatch):
+    """A results line the disk takes only part of stops the run with one sentence naming
+    results.jsonl (a short write used to pass unnoticed, and the next one failed with a bare
+    OSError); --resume then completes the run."""
+    import errno
+
+    import compositor.batch as batch_module
+
+    manifest = write_jsonl(work / "m.jsonl", jobs(3))
+    out = tmp_path / "out"
+    real_write = os.write
+    calls = []
+
+    def short_write(fd, data):
+        if calls and fd == calls[0]:  # the rest of the torn line: the disk is full now
+            raise OSError(errno.ENOSPC, "No space left on device")
+        if bytes(data[:14]) == b'{"id": "job-1"':
+            calls.append(fd)
+            return real_write(fd, data[: len(data) // 2])
+        return real_write(fd, data)
+
+    monkeypatch.setattr(batch_module.os, "write", short_write)
+    with pytest.raises(CompositorError, match=r"results\.jsonl: could not record job job-1's result "
+                                              r"\(No space left on device\)"):
+        run_batch(manifest, out)
+    monkeypatch.undo()
+    summary = run_batch(manifest, out, resume=True)
+    assert summary.ok == 3
+    assert [r["id"] for r in results(out)] == ["job-0", "job-1", "job-2"]

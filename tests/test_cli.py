@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -119,7 +120,7 @@ def fails_cleanly(argv, capsys, folder: Path, expected_code: int, *names: object
 ])
 def test_cut_bad_box(work, capsys, box, words):
     box_args = ["--box" + box] if box.startswith("=") else ["--box", box]
-    fails_cleanly(["cut", "coffee.png", "-o", "out/sticker.png", *box_args], capsys, work, 2, *words)
+    fails_cleanly(["cut", "coffee.png", "-o", "out/sticker.png", *box_args], capsys, work, 2, "coffee.png", *words)
 
 
 def test_cut_bad_box_exits_2_and_writes_nothing(work, capsys):
@@ -367,6 +368,12 @@ def test_argparse_errors_are_one_sentence(work, capsys):
     _, err = capsys.readouterr()
     assert code == 2
     assert len(err.strip().splitlines()) == 1
+
+
+def test_negative_numbers_with_an_exponent_reach_the_setting(work, capsys):
+    """``--prior -1e308`` is the setting's value, refused by its range (argparse took it for an option)."""
+    fails_cleanly(["harmonize", "chelsea.png", "--mask", "mask.png", "-o", "h.png", "--prior", "-1e308"],
+                  capsys, work, 2, "prior", "-1e+308")
 
 
 @pytest.mark.parametrize("extra, mask, words", [
@@ -640,3 +647,225 @@ def test_compose_failures_name_the_input(work, capsys):
 def test_models_dir_that_is_a_file(work, capsys, monkeypatch):
     monkeypatch.setenv("COMPOSITOR_MODELS_DIR", str(work / "notes.png"))
     fails_cleanly(["models"], capsys, work, 2, "COMPOSITOR_MODELS_DIR", "is a file")
+
+
+@pytest.mark.parametrize("argv, sidecar", [
+    (["paste", "chelsea.png", "sticker.png@100,100", "-o", "sticker.jpg", "--mask-out", "m.png"], "sticker.json"),
+    (["paste", "chelsea.png", "sticker.png@100,100", "-o", "chelsea.jpg", "--mask-out", "m.png"], "chelsea.json"),
+    (["cut", "coffee.png", "--box", "60,10,430,380", "-o", "coffee.webp"], "coffee.json"),
+])
+def test_an_inputs_own_sidecar_is_never_overwritten(work, capsys, argv, sidecar):
+    """A sticker's or photo's sidecar (cut's or paste's record of it) is an input too:
+    paste used to replace it with its own."""
+    (work / sidecar).write_text('{"from": "cut"}\n')
+    fails_cleanly(argv, capsys, work, 2, sidecar, "also an input")
+
+
+@pytest.mark.parametrize("argv", [
+    ["compose", "coffee.png", "chelsea.png", "--backend", "none", "-o", "taken.txt"],
+    ["compare", "chelsea.png", "--mask", "mask.png", "--backends", "none", "-o", "taken.txt"],
+    ["compose", "coffee.png", "chelsea.png", "--backend", "none", "-o", "taken.txt/sub"],
+])
+def test_an_output_folder_that_is_a_file_is_refused_before_any_work(work, capsys, monkeypatch, argv):
+    """compose used to cut first (seconds) and then fail with exit 1."""
+    from compositor import api
+
+    (work / "taken.txt").write_text("mine\n")
+    monkeypatch.setattr(api, "cut", lambda *a, **k: pytest.fail("cut ran before the output folder was checked"))
+    monkeypatch.setattr(api, "load_composite", lambda *a, **k: pytest.fail("work began before the check"))
+    fails_cleanly(argv, capsys, work, 2, "taken.txt")
+
+
+# ----------------------------------------------------------------------------- signals
+
+SLOW_BACKEND = r"""
+import dataclasses, sys, time
+from compositor import cli, plugins
+
+class Slow:
+    '''A harmonizer that writes a snapshot every K steps and takes its time (no TensorFlow).'''
+    name = "slow"
+
+    @dataclasses.dataclass(frozen=True)
+    class Settings:
+        pass
+
+    def harmonize(self, composite, settings, progress):
+        for step in range(1, 10_000):
+            progress.update(step, 10_000)
+            if step % progress.snapshot_every == 0:
+                progress.snapshot(step, composite.image)
+            time.sleep(0.02)
+
+plugins.load = lambda kind, name: Slow
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("signum, code, line", [(signal.SIGTERM, 143, "compositor: terminated."),
+                                                (signal.SIGINT, 130, "compositor: interrupted.")])
+def test_a_signal_removes_the_snapshots(work, signum, code, line):
+    """SIGTERM is handled as Ctrl-C is: the snapshots written so far are removed (SIGTERM used
+    to leave them behind), one line is printed, and the exit code tells which signal it was."""
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_BACKEND, "harmonize", "chelsea.png", "--mask", "mask.png",
+                             "--backend", "none", "-o", "h.png", "--snapshot-every", "2", "-q"],
+                            stderr=subprocess.PIPE, text=True, cwd=work)
+    snaps = work / "h_snapshots"
+    deadline = time.monotonic() + 30
+    while not (snaps.is_dir() and len(list(snaps.glob("*.png"))) >= 2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert snaps.is_dir(), "no snapshot was written"
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == code, err
+    assert err.strip().splitlines() == [line]
+    assert not snaps.exists() and not (work / "h.png").exists()
+
+
+FAKE_TENSORFLOW = """
+import os
+os.write(2, b"E0000 00:00:1 12345 cuda_dnn.cc:8310] Unable to register cuDNN factory\\n")
+raise KeyboardInterrupt
+"""
+
+
+def test_ctrl_c_during_tensorflow_start_up_prints_one_line(work, tmp_path):
+    """Ctrl-C while TensorFlow loads: only `compositor: interrupted.`, not TensorFlow's
+    native log lines that the quiet import was holding back."""
+    fake = tmp_path / "fake"
+    (fake / "tensorflow").mkdir(parents=True)
+    (fake / "tensorflow" / "__init__.py").write_text(FAKE_TENSORFLOW)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake), str(ROOT)])}
+    done = subprocess.run([sys.executable, "-m", "compositor.cli", "harmonize", "chelsea.png", "--mask", "mask.png",
+                           "--backend", "vgg19", "-o", "h.png", "-q"], capture_output=True, text=True, env=env,
+                          cwd=work, timeout=60)
+    assert done.returncode == 130
+    assert done.stderr.strip().splitlines() == ["compositor: interrupted."]
+
+
+# ----------------------------------------------------------------------------- paths and streams the OS refuses
+
+LONG = "x" * 300  # longer than any file system's name limit (255 bytes)
+
+
+@pytest.mark.parametrize("argv", [
+    ["cut", f"{LONG}.png", "-o", "s.png"],
+    ["cut", "coffee.png", "--box", "60,10,430,380", "-o", f"{LONG}.png"],
+    ["paste", "chelsea.png", f"{LONG}.png@100,100", "-o", "c.png", "--mask-out", "m.png"],
+    ["paste", "chelsea.png", "sticker.png", "-o", f"{LONG}/c.png", "--mask-out", "m.png"],
+    ["harmonize", f"{LONG}.png", "--mask", "mask.png", "--backend", "none", "-o", "h.png"],
+    ["harmonize", "chelsea.png", "--mask", "mask.png", "--backend", "none", "-o", f"{LONG}.png"],
+    ["compose", "coffee.png", "chelsea.png", "--backend", "none", "-o", LONG],
+    ["compare", "chelsea.png", "--mask", "mask.png", "--backends", "none", "-o", LONG],
+    ["bench", "--backends", "none", "--cases", LONG, "-q"],
+    ["batch", f"{LONG}.jsonl", "-o", "out"],
+    ["synth", "--objects", LONG, "--backgrounds", ".", "-n", "1", "-o", "out"],
+    ["synth", "--objects", ".", "--backgrounds", ".", "-n", "1", "-o", LONG],
+])
+def test_a_name_too_long_is_one_sentence(work, capsys, argv):
+    """A path the OS refuses used to reach the user as `internal error: OSError`."""
+    line = fails_cleanly(argv, capsys, work, 2, LONG)
+    assert "too long" in line.lower()
+
+
+@pytest.mark.parametrize("argv", [
+    ["cut", "cof\0fee.png", "-o", "s.png"],
+    ["paste", "chelsea.png", "sticker.png", "-o", "c\0.png", "--mask-out", "m.png"],
+    ["harmonize", "chelsea.png", "--mask", "ma\0sk.png", "--backend", "none", "-o", "h.png"],
+    ["compose", "coffee.png", "chelsea.png", "--backend", "none", "-o", "o\0ut"],
+    ["bench", "--backends", "none", "--json", "b\0.json", "-q"],
+    ["batch", "m.jsonl", "-o", "o\0ut"],
+])
+def test_a_path_with_a_nul_character_is_one_sentence(work, capsys, argv):
+    (work / "m.jsonl").write_text('{"background": "chelsea.png", "objects": [{"sticker": "sticker.png"}]}\n')
+    line = fails_cleanly(argv, capsys, work, 2, "NUL")
+    assert "\\x00" in line  # the argument, as Python writes it
+
+
+def test_an_os_error_without_a_handler_is_one_sentence(work, capsys, monkeypatch):
+    """The class, not the cases: any OSError that escapes a command names its file."""
+    import errno
+
+    from compositor import api
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", "/somewhere/locked.png")
+    monkeypatch.setattr(api, "load_composite", refuse)
+    line = fails_cleanly(["harmonize", "chelsea.png", "--mask", "mask.png", "--backend", "none", "-o", "h.png"],
+                         capsys, work, 1, "/somewhere/locked.png")
+    assert line == "compositor: error: /somewhere/locked.png: permission denied."
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_stdout_that_cannot_be_written(tmp_path):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([*_compositor(), "models"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "compositor: error: cannot write to standard output (No space left on device)."]
+
+
+def test_a_closed_pipe_on_stdout_is_quiet(tmp_path):
+    """`compositor models | head -1`: the reader stopped; no message, no traceback."""
+    proc = subprocess.Popen([*_compositor(), "models"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # closed before anything is read
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and err == ""
+
+
+def test_control_characters_in_a_message_are_escaped(work, capsys, monkeypatch):
+    """A library's message with terminal colour codes stays plain text."""
+    from compositor import api
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Exception encountered when calling \x1b[1mMaxPooling2D\x1b[0m.")
+    monkeypatch.setattr(api, "load_composite", broken)
+    code, _, err = run(["harmonize", "chelsea.png", "--mask", "mask.png", "--backend", "none", "-o", "h.png"], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "\x1b" not in err and "\\x1b[1mMaxPooling2D" in err
+
+
+def test_ctrl_c_inside_a_finalizer_is_not_lost(work, capsys, monkeypatch):
+    """Ctrl-C that lands in a finalizer or weakref callback (Python's import locks have one)
+    used to print "Exception ignored ... KeyboardInterrupt" and let the command run on."""
+    from compositor import api
+
+    class Finalizer:
+        def __del__(self):
+            raise KeyboardInterrupt
+
+    real_load = api.load_composite
+
+    def load(*args, **kwargs):
+        import time
+
+        Finalizer()  # collected at once: its KeyboardInterrupt cannot propagate from there
+        time.sleep(2)  # the work that goes on
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(api, "load_composite", load)
+    code, _, err = run(["harmonize", "chelsea.png", "--mask", "mask.png", "--backend", "none", "-o", "h.png"], capsys)
+    assert code == 130 and err.strip().splitlines() == ["compositor: interrupted."], err
+    assert not (work / "h.png").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["bench", "--backends", "none", "--seed", "-1", "-q"], ("--seed", "-1")),
+    (["bench", "--backends", "none", "--per-case", "1000000000000", "-q"], ("--per-case", "1000000000000")),
+    (["batch", "m.jsonl", "-o", "out", "--threads", "100000000000"], ("threads", "100000000000")),
+    (["batch", "m.jsonl", "-o", "out", "--workers", "100000000000"], ("workers", "100000000000")),
+    (["compose", "coffee.png", "chelsea.png", "--backend", "none", "--box", "inf,0,10,10", "-o", "out"], ("inf",)),
+    (["compose", "coffee.png", "chelsea.png", "--backend", "none", "--box", "1e308,0,10,10", "-o", "out"],
+     ("1e308",)),
+])
+def test_numeric_options_have_a_range(work, capsys, argv, words):
+    """Values that used to end in `internal error` (a negative seed for NumPy, a thread count
+    past a C int, an infinite box) or run without end (10**12 cases per photo)."""
+    (work / "m.jsonl").write_text('{"background": "chelsea.png", "objects": [{"sticker": "sticker.png"}]}\n')
+    code, _, err = run(argv, capsys)
+    assert code == 2 and "internal error" not in err and "Traceback" not in err, err
+    for word in words:
+        assert word in err.strip().splitlines()[-1]
+    assert not (work / "out").exists()

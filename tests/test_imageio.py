@@ -552,3 +552,39 @@ def test_write_all_is_all_or_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.json"]
     imageio.write_all([(old, lambda: imageio.write_image(old, img))])
     assert imageio.read_rgb(old).shape == (2, 2, 3)
+
+
+_LIMITED_WRITE = """
+import sys
+from compositor import imageio
+from compositor.errors import CompositorError
+try:
+    imageio.write_image(sys.argv[2], imageio.read_rgb(sys.argv[1]))
+except CompositorError as exc:
+    print(exc)
+    sys.exit(1)
+"""
+
+
+def _file_size_limit(limit: int):
+    import resource
+
+    def preexec():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return preexec
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp", ".tif", ".bmp"])
+def test_a_full_disk_never_leaves_a_truncated_image(tmp_path, ext):
+    """A file-size limit (as a full disk) stops the write part-way: the writer says so
+    and leaves nothing, for every format (JPEG used to be cut short and reported written)."""
+    import subprocess
+    import sys
+
+    photo = Path(__file__).resolve().parents[1] / "samples" / "chelsea.png"  # its JPEG is 50 KB
+    target = tmp_path / f"out{ext}"
+    done = subprocess.run([sys.executable, "-c", _LIMITED_WRITE, str(photo), str(target)], capture_output=True,
+                          text=True, timeout=60, preexec_fn=_file_size_limit(20480))
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stdout.startswith(f"{target}: could not write the file"), done.stdout
+    assert _files(tmp_path) == set(), "a truncated or temporary file was left behind"

@@ -370,3 +370,12 @@ def test_yolo_data_yaml_quotes_the_path(data, tmp_path):
     parsed = yaml.safe_load(text)
     assert parsed["path"] == str(out.resolve()) and parsed["train"] == "images"
     assert set(parsed["names"].values()) == {"ball", "box", "leaf"}
+
+
+@pytest.mark.parametrize("text, words", [("5-2", ("5-2", "backwards", "2-5")), ("3,12", ("12", "between 0 and 9"))])
+def test_exception_only_indices(text, words):
+    """A backwards range says so (it used to be called out of range)."""
+    with pytest.raises(UsageError) as info:
+        parse_indices(text, 10)
+    for word in words:
+        assert word in str(info.value)

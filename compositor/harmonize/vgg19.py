@@ -32,6 +32,10 @@ STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", 
 CONTENT_LAYERS = ("block5_conv2",)
 DEFAULT_LR = {"adam": 2.0, "sgd": 10.0, "lbfgs": 1.0}
 HARMONIZE_LR = 0.05
+#: upper bound of the loss weights and priors, and of the step size: the losses are float32
+#: (largest 3.4e38), so larger values overflow to inf and the image to NaN
+MAX_WEIGHT = 1e6
+MAX_LR = 1e4
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,9 +92,9 @@ class VGGSettings:
         check_range(self.dilate, 0, 1000, "dilate")
         check_range(self.feather, 0, 1000, "feather")
         for name in ("content_weight", "style_weight", "tv_weight"):
-            check_range(getattr(self, name), 0, None, name)
+            check_range(getattr(self, name), 0, MAX_WEIGHT, name)
         if self.learning_rate is not None:
-            check_range(self.learning_rate, 1e-12, None, "learning_rate")
+            check_range(self.learning_rate, 1e-12, MAX_LR, "learning_rate")
         if not self.content_layers and not self.style_layers:
             from ..errors import UsageError
 
@@ -98,9 +102,9 @@ class VGGSettings:
         check_layers(self.network, self.content_layers, "content")
         check_layers(self.network, self.style_layers, "style")
         check_layers(self.network, self.colour_layers, "colour")
-        check_range(self.prior, 0, None, "prior")
+        check_range(self.prior, 0, MAX_WEIGHT, "prior")
         check_range(self.crop_size, 32, 2048, "crop_size")
-        check_range(self.chroma_prior, 0, None, "chroma_prior")
+        check_range(self.chroma_prior, 0, MAX_WEIGHT, "chroma_prior")
         check_range(self.boundary, 0, 1, "boundary")
         check_range(self.context, 0, 10, "context")
         check_range(self.tolerance, 0, 1, "tolerance")
@@ -142,13 +146,37 @@ def _head(path: str):
         raise CompositorError(f"{path}: cannot read the learned head ({exc}).") from None
 
 
-def prepare_style(image: np.ndarray, max_side: int = 1024) -> np.ndarray:
+def min_side(layers) -> int:
+    """The fewest pixels each side of the network's input needs for ``layers``: every
+    pooling before the deepest block halves it, and a side pooled to nothing cannot be
+    convolved (a 2x1 image, a one-pixel strip)."""
+    deepest = max((int(layer.split("_")[0][len("block"):]) for layer in layers), default=1)
+    return 2 ** (deepest - 1)
+
+
+def at_least(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """(width, height) stretched where needed so neither is below ``side``."""
+    return max(size[0], side), max(size[1], side)
+
+
+def check_finite(settings: VGGSettings, *values) -> None:
+    """Refuse a run whose loss or result went to inf or NaN (a step size or weights too large
+    for the image) instead of writing a black image."""
+    if not all(np.isfinite(np.asarray(v, np.float64)).all() for v in values):
+        from ..errors import CompositorError
+
+        raise CompositorError(f"vgg19: the optimisation diverged to non-finite numbers with learning_rate "
+                              f"{settings.lr}; lower learning_rate or the loss weights.")
+
+
+def prepare_style(image: np.ndarray, max_side: int = 1024, smallest: int = 1) -> np.ndarray:
     """The style image the method's way: min-max normalised to 0..255, long side capped at
-    ``max_side``, average-pooled 3x3 with stride 1. Float32 HxWx3."""
+    ``max_side`` (and each side stretched to at least ``smallest``), average-pooled 3x3 with
+    stride 1. Float32 HxWx3."""
     img = image.astype(np.float32)
     lo, hi = float(img.min()), float(img.max())
     img = (img - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(img)
-    img = resize(img, working_size(img.shape, max_side))
+    img = resize(img, at_least(working_size(img.shape, max_side), smallest))
     return cv2.blur(img, (3, 3), borderType=cv2.BORDER_REFLECT_101)
 
 
@@ -212,9 +240,10 @@ class VGG19Harmonizer:
 
         full = composite.image.astype(np.float32)
         h, w = full.shape[:2]
-        size = working_size(full.shape, settings.max_size)
+        smallest = min_side(layers)  # a thin or tiny image is stretched to what the network can take
+        size = at_least(working_size(full.shape, settings.max_size), smallest)
         small = resize(full, size)
-        style = prepare_style(composite.image, settings.style_max_size)
+        style = prepare_style(composite.image, settings.style_max_size, smallest)
         content_targets, style_grams = optimize.features_for_targets(
             extractor, small, settings.content_layers, settings.style_layers, style)
         objective = optimize.Objective(
@@ -242,6 +271,7 @@ class VGG19Harmonizer:
         result_small, history = optimize.minimize(
             objective, small, optimizer=settings.optimizer, iterations=settings.iterations,
             learning_rate=settings.lr, callback=callback)
+        check_finite(settings, history, result_small)
         image = finish(result_small)
         seconds = time.perf_counter() - t0
         params = dataclasses.asdict(settings)
@@ -288,9 +318,11 @@ class VGG19Harmonizer:
         ys, xs = np.nonzero(region)
         x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
         pad = int(round(settings.context * max(x1 - x0, y1 - y0)))
+        if settings.context > 0:
+            pad = max(pad, 1)  # a one-pixel object still gets background around it
         X0, Y0, X1, Y1 = max(0, x0 - pad), max(0, y0 - pad), min(W, x1 + pad), min(H, y1 + pad)
         crop = composite.image[Y0:Y1, X0:X1].astype(np.float32) / 255.0
-        size = working_size(crop.shape, settings.crop_size)
+        size = at_least(working_size(crop.shape, settings.crop_size), min_side(settings.colour_layers))
         small = resize(crop, size)
         obj = resize(composite.mask[Y0:Y1, X0:X1].astype(np.float32), size)
         obj_region = obj > 0.5
@@ -321,6 +353,7 @@ class VGG19Harmonizer:
         fit = colour.fit(extractor, small, obj, ring, obj, layers=settings.colour_layers, prior=settings.prior,
                          steps=settings.iterations, learning_rate=settings.lr, tolerance=settings.tolerance,
                          chroma=settings.chroma_prior, centre=centre, callback=callback)
+        check_finite(settings, fit.history, fit.theta)
         image = corrected(fit.theta)
         if every and fit.steps % every:  # the last step, when the loop stopped between snapshots
             progress.snapshot(fit.steps, image)

@@ -138,6 +138,12 @@ def test_snapshots_every_k(small_composite):
     ({"style_layers": "block9_conv1"}, "not a vgg19 conv layer"),
     ({"max_size": 8}, "max_size must be"),
     ({"network": "resnet"}, "network must be one of"),
+    ({"prior": 1e308}, "prior must be between"),
+    ({"chroma_prior": 1e308}, "chroma_prior must be between"),
+    ({"mode": "seed", "content_weight": 1e308}, "content_weight must be between"),
+    ({"mode": "seed", "style_weight": 1e308}, "style_weight must be between"),
+    ({"mode": "seed", "tv_weight": 1e308}, "tv_weight must be between"),
+    ({"learning_rate": 1e308}, "learning_rate must be between"),
 ])
 def test_exception_bad_settings(values, match):
     with pytest.raises(UsageError, match=match):
@@ -231,3 +237,51 @@ def test_harmonize_is_the_old_name_of_fit_mode(cast_composite):
     old = VGG19Harmonizer().harmonize(comp, VGGSettings(mode="harmonize", iterations=3))
     new = VGG19Harmonizer().harmonize(comp, VGGSettings(mode="fit", iterations=3))
     assert np.array_equal(old.image, new.image)
+
+
+def _thin(h: int, w: int, obj) -> Composite:
+    image = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    mask = np.zeros((h, w), np.float32)
+    mask[obj] = 1.0
+    return Composite(image=image, mask=mask)
+
+
+@pytest.mark.parametrize("mode", ["learned", "fit", "seed"])
+@pytest.mark.parametrize("case", [
+    pytest.param((64, 96, (30, 40)), id="one-pixel-object"),
+    pytest.param((1, 2, (0, 0)), id="2x1-image"),
+    pytest.param((1, 20000, (0, slice(9000, 11000))), id="20000x1-strip"),
+    pytest.param((20000, 1, (slice(9000, 11000), 0)), id="1x20000-strip"),
+])
+def test_tiny_and_thin_inputs(mode, case):
+    """Inputs smaller than the network's poolings can take are stretched to what it needs
+    (they used to end in TensorFlow's MaxPooling2D error); the output keeps the input's size."""
+    h, w, obj = case
+    composite = _thin(h, w, obj)
+    result = VGG19Harmonizer().harmonize(composite, VGGSettings(mode=mode, iterations=2))
+    assert result.image.shape == (h, w, 3) and result.image.dtype == np.uint8
+    json.dumps(result.stats, allow_nan=False)  # every number finite
+
+
+@pytest.mark.parametrize("mode", ["harmonize", "seed"])
+def test_exception_diverged(tmp_path, monkeypatch, small_composite, mode):
+    """A run whose numbers go to inf or NaN fails with one sentence and writes nothing (it
+    used to write a black image, and NaN into a sidecar that is then not JSON)."""
+    from compositor.cli import main
+    from compositor.nst import optimize
+
+    comp, mask, out = tmp_path / "c.png", tmp_path / "m.png", tmp_path / "out.png"
+    write_image(comp, small_composite.image)
+    write_mask(mask, small_composite.mask)
+    argv = ["harmonize", str(comp), "--mask", str(mask), "-o", str(out), "-q", "--mode", mode, "--iterations", "5"]
+    if mode == "harmonize":
+        argv += ["--learning-rate", "1e4"]  # the largest step size accepted overshoots exp() in float32
+    else:  # seed mode's optimisers stay finite on this image: a NaN loss stands for a diverged run
+        original = optimize.minimize
+
+        def diverging(*args, **kwargs):
+            result, history = original(*args, **kwargs)
+            return result, history[:-1] + [float("nan")]
+        monkeypatch.setattr(optimize, "minimize", diverging)
+    assert main(argv) == 1
+    assert not out.exists() and not out.with_suffix(".json").exists()

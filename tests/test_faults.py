@@ -1,0 +1,332 @@
+"""Fault injection: a full disk at a random byte, signals at random moments, read-only and
+vanishing folders, against real commands.
+
+Each fault runs a bounded number of rounds drawn from a seeded generator, so a failure
+names its round and can be replayed: ``COMPOSITOR_FAULT_SEED`` changes the seed and
+``COMPOSITOR_FAULT_ROUNDS`` multiplies the rounds (for a longer hunt outside the suite).
+After every round the same invariants are checked:
+
+- the command either succeeds, or says one sentence (``compositor: error: ...``, or
+  ``compositor: interrupted.`` / ``terminated.`` for a signal) with exit code 1 or 2
+  (130 or 143 for a signal); never a traceback, never ``internal error``;
+- no temporary ``.*.part`` file is left, and no output is truncated: every image on disk
+  decodes completely and every JSON file parses;
+- in a batch or synth run folder, every job recorded ``ok`` has its image and a sidecar
+  whose sha256 matches it; and ``--resume`` afterwards completes the run.
+
+No TensorFlow: the backends used are the classical ones, so a round takes about a second.
+Per run of the suite: 8 full-disk rounds (paste, harmonize to JPEG, WebP and PNG, cut,
+batch and synth, each run and resumed), 6 signal rounds (batch and synth, SIGINT and
+SIGTERM, each resumed), 5 read-only commands and 4 vanishing folders: about 30 s.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from compositor.imageio import sha256_file
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+SEED = int(os.environ.get("COMPOSITOR_FAULT_SEED", "11"))
+SCALE = max(1, int(os.environ.get("COMPOSITOR_FAULT_ROUNDS", "1")))
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
+SIGNAL_LINES = {130: "compositor: interrupted.", 143: "compositor: terminated."}
+
+
+def rounds(n: int) -> range:
+    return range(n * SCALE)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Path:
+    """A background, a sticker with its alpha, a composite and mask, folders for synth, and
+    manifests of a few jobs writing JPEG, PNG and WebP."""
+    root = tmp_path_factory.mktemp("inputs")
+    bg = Image.open(SAMPLES / "chelsea.png").convert("RGB")
+    bg.save(root / "bg.png")
+    cup = np.asarray(Image.open(SAMPLES / "coffee.png").convert("RGB").resize((120, 80)))
+    alpha = np.zeros(cup.shape[:2], np.uint8)
+    alpha[8:72, 20:100] = 255
+    Image.fromarray(np.dstack([cup, alpha])).save(root / "cup.png")
+    mask = np.zeros((bg.height, bg.width), np.uint8)
+    mask[100:180, 150:270] = 255
+    Image.fromarray(mask).save(root / "mask.png")
+    composite = np.asarray(bg).copy()
+    composite[100:180, 150:270] = cup[:, :, ::-1][:80, :120]
+    Image.fromarray(composite).save(root / "comp.png")
+    for folder, name in (("objects", "cup.png"), ("backgrounds", "bg.png")):
+        (root / folder).mkdir()
+        shutil.copy(root / name, root / folder / name)
+    backends, outputs = ["poisson", "none", "reinhard"], [".jpg", ".png", ".webp"]
+    jobs = [{"id": f"j{i}", "background": "bg.png", "backend": backends[i % 3], "seed": i,
+             "objects": [{"sticker": "cup.png", "x": 60 + 40 * i, "y": 150, "scale": 0.8}],
+             "output": f"j{i}{outputs[i % 3]}"} for i in range(8)]
+    (root / "jobs.jsonl").write_text("".join(json.dumps(j) + "\n" for j in jobs))
+    return root
+
+
+def _command(kind: str, inputs: Path, out: Path) -> list[str]:
+    base = [sys.executable, "-m", "compositor.cli"]
+    if kind == "paste":
+        return base + ["paste", str(inputs / "bg.png"), f"{inputs / 'cup.png'}@200,150", "-o", str(out / "c.jpg"),
+                       "--mask-out", str(out / "m.png")]
+    if kind.startswith("harmonize"):
+        suffix = kind.split(":")[1]
+        return base + ["harmonize", str(inputs / "comp.png"), "--mask", str(inputs / "mask.png"), "--backend",
+                       "poisson", "-o", str(out / f"h{suffix}")]
+    if kind == "cut":
+        return base + ["cut", str(inputs / "bg.png"), "--box", "120,40,240,240", "-o", str(out / "s.png")]
+    if kind == "batch":
+        return base + ["batch", str(inputs / "jobs.jsonl"), "-o", str(out / "run"), "-q"]
+    if kind == "synth":
+        return base + ["synth", "--objects", str(inputs / "objects"), "--backgrounds", str(inputs / "backgrounds"),
+                       "-n", "6", "--size", "200x150", "--format", "jpg", "--backend", "none,poisson", "--yolo",
+                       "-o", str(out / "run"), "-q"]
+    raise ValueError(kind)
+
+
+# ----------------------------------------------------------------------------- invariants
+
+
+def check_files(folder: Path) -> None:
+    """No temporary file; every image decodes completely; every JSON file parses."""
+    for path in folder.rglob("*"):
+        if not path.is_file():
+            continue
+        assert not (path.name.startswith(".") and path.name.endswith(".part")), f"temporary file left: {path}"
+        try:
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                with Image.open(path) as im:
+                    im.load()  # raises on a truncated file
+            elif path.suffix == ".json":
+                json.loads(path.read_text())
+            elif path.name == "results.jsonl":  # a torn last line is allowed (a full disk): resuming ignores it
+                for line in path.read_text().splitlines()[:-1]:
+                    json.loads(line)
+        except (OSError, ValueError) as exc:
+            raise AssertionError(f"{path}: {exc}") from None
+
+
+def check_run(run: Path) -> int:
+    """Every job recorded ok is complete and matches its sidecar; returns how many."""
+    if not (run / "results.jsonl").exists():
+        return 0
+    ok = 0
+    lines = (run / "results.jsonl").read_text().splitlines()
+    for n, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            assert n == len(lines), f"{run / 'results.jsonl'}:{n} is torn and is not the last line"
+            continue
+        if record["status"] != "ok":
+            assert "Traceback" not in str(record.get("error")), record
+            continue
+        sidecar = json.loads((run / record["sidecar"]).read_text())
+        assert sidecar["image"]["sha256"] == sha256_file(run / record["image"]), record["id"]
+        ok += 1
+    return ok
+
+
+def check_outcome(code: int, err: str, allowed: set[int], label: str, run: bool = False) -> None:
+    """Exit code and stderr: a signal's one line, or one error sentence last; a run (batch,
+    synth) may instead end with its summary, after a line per failed job. A signal that
+    comes after the summary, while the interpreter exits, ends the process by the signal."""
+    assert "Traceback" not in err and "internal error" not in err, f"{label}:\n{err}"
+    if code in (-signal.SIGINT, -signal.SIGTERM) and run and " ok, 0 failed in " in err:
+        return
+    assert code in allowed, f"{label}: exit {code}\n{err}"
+    lines = err.strip().splitlines()
+    if code in SIGNAL_LINES:
+        assert lines[-1:] == [SIGNAL_LINES[code]], f"{label}:\n{err}"
+    elif code == 1 and run and lines and " failed in " in "\n".join(lines[-2:]):
+        assert all(": failed: " in line for line in lines if " failed in " not in line and ": " in line
+                   and not line.startswith("/")), f"{label}:\n{err}"
+    elif code != 0:
+        errors = [line for line in lines if line.startswith("compositor: error: ")]
+        assert errors and lines[-1] == errors[-1], f"{label}: not one sentence:\n{err}"
+
+
+def resume(kind: str, inputs: Path, out: Path) -> None:
+    """The same command with --resume and no fault completes the run and verifies."""
+    done = subprocess.run(_command(kind, inputs, out) + ["--resume"], capture_output=True, text=True, timeout=120,
+                          cwd=out)
+    assert done.returncode == 0, done.stderr
+    check_files(out)
+    expected = 8 if kind == "batch" else 6
+    assert check_run(out / "run") == expected
+
+
+# ----------------------------------------------------------------------------- a full disk
+
+
+def _file_size_limit(limit: int):
+    def preexec():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return preexec
+
+
+def test_a_full_disk_at_a_random_byte(tmp_path, inputs):
+    """RLIMIT_FSIZE stops every write at a random byte, as a full disk would (the process
+    ignores SIGXFSZ, as Python does, and sees EFBIG or a short write)."""
+    rng = random.Random(SEED)
+    kinds = ["paste", "harmonize:.jpg", "harmonize:.webp", "harmonize:.png", "batch", "synth", "cut"]
+    for i in rounds(8):
+        kind = kinds[i % len(kinds)] if i < len(kinds) else rng.choice(kinds)
+        limit = rng.randint(1, 60_000)
+        out = tmp_path / f"round{i}"
+        out.mkdir()
+        done = subprocess.run(_command(kind, inputs, out), capture_output=True, text=True, timeout=120, cwd=out,
+                              preexec_fn=_file_size_limit(limit))
+        label = f"round {i}: {kind} with files limited to {limit} bytes (seed {SEED})"
+        check_outcome(done.returncode, done.stderr, {0, 1}, label, run=kind in ("batch", "synth"))
+        check_files(out)
+        if kind in ("batch", "synth"):
+            check_run(out / "run")
+            resume(kind, inputs, out)
+        elif done.returncode != 0:
+            assert not any(p.is_file() for p in out.rglob("*")), f"{label}: an output was left"
+
+
+# ----------------------------------------------------------------------------- signals
+
+
+def test_a_signal_at_a_random_moment(tmp_path, inputs):
+    """SIGINT or SIGTERM at a random moment of a batch or synth run, then --resume."""
+    rng = random.Random(SEED + 1)
+    for i in rounds(6):
+        kind = ("batch", "synth")[i % 2]
+        signum = (signal.SIGINT, signal.SIGTERM)[(i // 2) % 2]
+        out = tmp_path / f"round{i}"
+        out.mkdir()
+        proc = subprocess.Popen(_command(kind, inputs, out), stderr=subprocess.PIPE, text=True, cwd=out)
+        # from the run folder's first file on: before it, the interpreter is still starting (see below)
+        deadline = time.monotonic() + 60
+        while not (out / "run" / "run.json").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        delay = rng.uniform(0.0, 0.8)
+        time.sleep(delay)
+        if proc.poll() is None:
+            proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+        label = f"round {i}: {kind}, {signal.Signals(signum).name} {delay:.3f} s in (seed {SEED})"
+        check_outcome(proc.returncode, err, {0, 130, 143}, label, run=True)
+        check_files(out)
+        check_run(out / "run")
+        resume(kind, inputs, out)
+
+
+# ----------------------------------------------------------------------------- read-only folders
+
+
+class ReadOnly:
+    """Makes the OS refuse every change under ``folder`` with EROFS, as a read-only mount
+    does (a chmod does not stop root, who may run the suite)."""
+
+    def __init__(self, monkeypatch, folder: Path):
+        self.folder = str(folder.resolve())
+        real_open, real_os_open = open, os.open
+        for name in ("mkdir", "rename", "replace", "unlink", "rmdir"):
+            monkeypatch.setattr(os, name, self._refusing(getattr(os, name)))
+
+        def os_open(path, flags, *args, **kwargs):
+            if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+                self._check(path)
+            return real_os_open(path, flags, *args, **kwargs)
+
+        def builtin_open(file, mode="r", *args, **kwargs):
+            if isinstance(file, (str, os.PathLike)) and any(c in mode for c in "wax+"):
+                self._check(file)
+            return real_open(file, mode, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", os_open)
+        monkeypatch.setattr("builtins.open", builtin_open)
+
+    def _check(self, path) -> None:
+        if os.path.abspath(os.fspath(path)).startswith(self.folder):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fspath(path))
+
+    def _refusing(self, real):
+        def call(path, *args, **kwargs):
+            self._check(path)
+            return real(path, *args, **kwargs)
+        return call
+
+
+def test_a_read_only_folder(tmp_path, inputs, monkeypatch, capsys):
+    """Every command whose output folder is read-only fails in one sentence and changes nothing."""
+    from compositor import cli
+
+    sys.modules.setdefault("tensorflow", None)  # never needed here
+    kinds = ["paste", "harmonize:.jpg", "batch", "synth", "cut"]
+    for i in rounds(1):
+        for kind in kinds:
+            out = tmp_path / f"round{i}-{kind.replace(':', '')}"
+            out.mkdir()
+            (out / "run").mkdir()  # a run folder, empty, that cannot be written either
+            with monkeypatch.context() as mp:
+                ReadOnly(mp, out)
+                code = cli.main(_command(kind, inputs, out)[3:])
+            err = capsys.readouterr().err
+            check_outcome(code, err, {1, 2}, f"round {i}: {kind} into a read-only folder")
+            assert "read-only" in err.lower(), err
+            assert [p.name for p in out.rglob("*")] == ["run"]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes through a chmod")
+def test_a_read_only_folder_by_its_mode(tmp_path, inputs):
+    """The same with a real folder of mode 0555, for a user it stops."""
+    for kind in ("paste", "batch"):
+        out = tmp_path / kind
+        out.mkdir()
+        out.chmod(0o555)
+        try:
+            done = subprocess.run(_command(kind, inputs, out), capture_output=True, text=True, timeout=120)
+        finally:
+            out.chmod(0o755)
+        check_outcome(done.returncode, done.stderr, {1, 2}, f"{kind} into a folder of mode 0555")
+        assert list(out.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- vanishing folders
+
+
+def test_a_folder_that_vanishes(tmp_path, inputs):
+    """The output folder, or the objects' folder, is deleted at a random moment of a run."""
+    rng = random.Random(SEED + 2)
+    for i in rounds(4):
+        kind = ("batch", "synth")[i % 2]
+        out = tmp_path / f"round{i}"
+        out.mkdir()
+        source = inputs
+        if kind == "synth" and i % 4 == 3:  # the input side vanishes: a copy of the inputs
+            source = tmp_path / f"inputs{i}"
+            shutil.copytree(inputs, source)
+        victim = source / "objects" if source is not inputs else out / "run"
+        proc = subprocess.Popen(_command(kind, source, out), stderr=subprocess.PIPE, text=True, cwd=out)
+        delay = rng.uniform(0.3, 1.5)
+        timer = threading.Timer(delay, shutil.rmtree, (victim,), {"ignore_errors": True})
+        timer.start()
+        _, err = proc.communicate(timeout=60)
+        timer.join()
+        label = f"round {i}: {kind}, {victim.name} removed {delay:.3f} s in (seed {SEED})"
+        check_outcome(proc.returncode, err, {0, 1, 2}, label, run=True)
+        check_files(out)
