@@ -37,7 +37,6 @@ REFINEMENTS = ("grabcut-matting", "matting", "none")
 #: Map levels at or below SURE_BACKGROUND, or at or above SURE_OBJECT, are fixed for GrabCut.
 SURE_BACKGROUND = 0.05
 SURE_OBJECT = 0.95
-GRABCUT_ITERATIONS = 3
 #: Half-width of the trimap's unknown band, in pixels of the 320x320 map (so it follows the
 #: map's own resolution); never below ``MIN_BAND`` pixels of the photo.
 BAND_MAP_PX = 1.5
@@ -47,6 +46,8 @@ MIN_BAND = 2
 MATTE_MAX_SIDE = 1024
 #: Closed-form matting's regulariser (pymatting's default is 1e-7).
 MATTE_EPSILON = 1e-6
+#: The smallest photo (or box) side the network is asked about, in pixels.
+MIN_SIDE = 8
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +59,7 @@ class U2NetSettings:
                                              "closed-form matting of the edge with the object's colours estimated in "
                                              "it; matting: the edge only; none: the thresholded map, feathered",
                           choices=REFINEMENTS)
+    iterations: int = setting(3, "GrabCut iterations when refine is grabcut-matting")
     feather: float = setting(1.5, "soft alpha edge when refine is none, in px at the photo's resolution")
     min_area: float = setting(0.002, "smallest object kept, as a fraction of the image area")
     engine: str = setting("opencv", "runs the network: OpenCV's DNN module, or onnxruntime", choices=ENGINES)
@@ -65,7 +67,7 @@ class U2NetSettings:
     def validate(self) -> None:
         from .base import CutSettings
 
-        CutSettings(box=self.box, feather=self.feather, min_area=self.min_area).validate()
+        CutSettings(box=self.box, feather=self.feather, iterations=self.iterations, min_area=self.min_area).validate()
         check_range(self.threshold, 0.01, 0.99, "threshold")
         check_choice(self.refine, REFINEMENTS, "refine")
         check_choice(self.engine, ENGINES, "engine")
@@ -126,7 +128,7 @@ def full_map(rgb: np.ndarray, box=None, engine: str = "opencv") -> np.ndarray:
     return full
 
 
-def grabcut_refine(rgb: np.ndarray, saliency: np.ndarray, threshold: float) -> np.ndarray:
+def grabcut_refine(rgb: np.ndarray, saliency: np.ndarray, threshold: float, iterations: int = 3) -> np.ndarray:
     """The object mask: GrabCut with the map's sure levels fixed and the rest probable by ``threshold``.
 
     Runs on a copy at most ``GRABCUT_MAX_SIDE`` px on the long side; returns bool HxW. The
@@ -143,7 +145,7 @@ def grabcut_refine(rgb: np.ndarray, saliency: np.ndarray, threshold: float) -> n
     if not np.isin(gc, (cv2.GC_BGD, cv2.GC_PR_BGD)).any() or not np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
         return mask
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), gc, None, bgd, fgd, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), gc, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     fg = np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.float32)
     if scale < 1:
         fg = cv2.resize(fg, (W, H), interpolation=cv2.INTER_LINEAR)
@@ -213,7 +215,10 @@ def matte(rgb: np.ndarray, mask: np.ndarray, band: int) -> tuple[np.ndarray, np.
     else:
         alpha = m_s.astype(np.float64)
     alpha = np.clip(alpha, 0.0, 1.0)
-    fg = pymatting.estimate_foreground_ml(image, alpha)
+    if min(alpha.shape) >= MIN_SIDE:
+        fg = pymatting.estimate_foreground_ml(image, alpha)
+    else:  # too small for its image pyramid: the photo's own colours
+        fg = image
     if scale < 1:
         alpha = np.clip(cv2.resize(alpha.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
         fg = cv2.resize(fg.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
@@ -249,9 +254,14 @@ class U2NetCutter:
         settings.validate()
         H, W = image.shape[:2]
         box = check_box(settings.box, image.shape)
+        w, h = box[2:] if box is not None else (W, H)
+        if min(w, h) < MIN_SIDE:
+            what = f"box {w}x{h} ({','.join(map(str, box))})" if box is not None else f"photo {W}x{H}"
+            raise CompositorError(f"the {self.name} cutter needs a photo or box at least {MIN_SIDE}x{MIN_SIDE} px; "
+                                  f"received a {what}.")
         saliency = full_map(image, box, settings.engine)
         if settings.refine == "grabcut-matting":
-            mask = grabcut_refine(image, saliency, settings.threshold)
+            mask = grabcut_refine(image, saliency, settings.threshold, settings.iterations)
         else:
             mask = saliency > settings.threshold
         parts = objects(mask, saliency, settings.min_area)
