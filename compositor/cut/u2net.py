@@ -22,7 +22,7 @@ from .. import models
 from ..errors import CompositorError
 from ..plugins import check_choice, check_range, setting
 from ..types import Sticker
-from .base import GRABCUT_MAX_SIDE, check_box, make_sticker
+from .base import GRABCUT_MAX_SIDE, check_box, make_sticker, pad_box
 
 MODEL = "u2netp"
 #: The network's input side, in pixels (square).
@@ -46,13 +46,17 @@ MIN_BAND = 2
 MATTE_MAX_SIDE = 1024
 #: Closed-form matting's regulariser (pymatting's default is 1e-7).
 MATTE_EPSILON = 1e-6
+#: With a box, the network sees the box and this fraction of its size around it on each side
+#: (within the photo): without surroundings, a box inside an object looks like a whole scene.
+BOX_CONTEXT = 0.5
 #: The smallest photo (or box) side the network is asked about, in pixels.
 MIN_SIDE = 8
 
 
 @dataclass(frozen=True, kw_only=True)
 class U2NetSettings:
-    box: tuple[int, ...] | None = setting(None, "X,Y,W,H: cut only inside this box (the network looks at the box alone)")
+    box: tuple[int, ...] | None = setting(None, "X,Y,W,H: cut only inside this box (the network looks at the box and "
+                                                "some of its surroundings)")
     all: bool = setting(False, "return one sticker per connected object, not just the main one")
     threshold: float = setting(0.5, "salient-map level that separates object from background, 0..1")
     refine: str = setting("grabcut-matting", "grabcut-matting: GrabCut settles what the map is unsure of, then "
@@ -259,7 +263,13 @@ class U2NetCutter:
             what = f"box {w}x{h} ({','.join(map(str, box))})" if box is not None else f"photo {W}x{H}"
             raise CompositorError(f"the {self.name} cutter needs a photo or box at least {MIN_SIDE}x{MIN_SIDE} px; "
                                   f"received a {what}.")
-        saliency = full_map(image, box, settings.engine)
+        view = (0, 0, W, H) if box is None else pad_box(box, image.shape, BOX_CONTEXT)
+        saliency = full_map(image, view, settings.engine)
+        if box is not None:
+            x, y, w, h = box
+            inside = np.zeros_like(saliency)
+            inside[y:y + h, x:x + w] = saliency[y:y + h, x:x + w]
+            saliency = inside
         if settings.refine == "grabcut-matting":
             mask = grabcut_refine(image, saliency, settings.threshold, settings.iterations)
         else:
@@ -270,8 +280,7 @@ class U2NetCutter:
             raise CompositorError(f"the {self.name} cutter found no salient object {where}; "
                                   f"give --box X,Y,W,H around it or try --method grabcut.")
         masks = [p for p, _ in parts] if settings.all else [main_object(parts)]
-        crop_side = max(box[2:]) if box is not None else max(H, W)
-        band = max(MIN_BAND, round(BAND_MAP_PX * crop_side / INPUT_SIDE))
+        band = max(MIN_BAND, round(BAND_MAP_PX * max(view[2:]) / INPUT_SIDE))
         stickers = []
         for mask in masks:
             score = float(np.clip(saliency[mask].mean() - (saliency[~mask].mean() if (~mask).any() else 0), 0, 1))
