@@ -22,7 +22,7 @@ from .. import models
 from ..errors import CompositorError
 from ..plugins import check_choice, check_range, setting
 from ..types import Sticker
-from .base import GRABCUT_MAX_SIDE, check_box, make_sticker, pad_box
+from .base import GRABCUT_MAX_SIDE, CutSettings, check_box, make_sticker, pad_box
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ REFINEMENTS = ("grabcut-matting", "matting", "none")
 #: Map levels at or below SURE_BACKGROUND, or at or above SURE_OBJECT, are fixed for GrabCut.
 SURE_BACKGROUND = 0.05
 SURE_OBJECT = 0.95
-#: Half-width of the trimap's unknown band, in pixels of the 320x320 map (so it follows the
+#: Half-width of the trimap's unknown band, in pixels of the network's map (so it follows the
 #: map's own resolution); never below ``MIN_BAND`` pixels of the photo.
 BAND_MAP_PX = 1.5
 MIN_BAND = 2
@@ -82,8 +82,6 @@ class U2NetSettings:
     engine: str = setting("opencv", "runs the network: OpenCV's DNN module, or onnxruntime", choices=ENGINES)
 
     def validate(self) -> None:
-        from .base import CutSettings
-
         CutSettings(box=self.box, feather=self.feather, iterations=self.iterations, min_area=self.min_area).validate()
         check_range(self.threshold, 0.01, 0.99, "threshold")
         check_choice(self.refine, REFINEMENTS, "refine")
