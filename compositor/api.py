@@ -19,6 +19,7 @@ import numpy as np
 
 from . import plugins
 from .errors import CompositorError
+from .cut import DEFAULT_METHOD
 from .harmonize.base import Progress
 from .imageio import read_mask, read_rgb, sha256_file
 from .paste import Placement
@@ -37,7 +38,7 @@ def _image(value: ImageLike) -> np.ndarray:
     return read_rgb(value)
 
 
-def cut(photo: ImageLike, method: str = "grabcut", **settings: Any) -> list[Sticker]:
+def cut(photo: ImageLike, method: str = DEFAULT_METHOD, **settings: Any) -> list[Sticker]:
     """Cut objects out of ``photo``; ``settings`` are the cutter's (e.g. box=(x, y, w, h), all=True)."""
     cls = plugins.load("cutter", method)
     return cls().cut(_image(photo), plugins.make_settings(cls, settings))
@@ -121,7 +122,7 @@ def _named(what):
         raise named from exc
 
 
-def compose(photo: ImageLike, background: ImageLike, *, method: str = "grabcut", cut_settings: dict | None = None,
+def compose(photo: ImageLike, background: ImageLike, *, method: str = DEFAULT_METHOD, cut_settings: dict | None = None,
             x: float | None = None, y: float | None = None, scale: float = 1.0, rotation: float = 0.0,
             backend: str = "vgg19", harmonize_settings: dict | None = None,
             progress: Progress | None = None) -> tuple[Sticker, Composite, Result, dict[str, Any]]:

