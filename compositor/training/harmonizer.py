@@ -127,13 +127,15 @@ def lab_to_rgb_tf(L):
     return tf.where(rgb > 0.0031308, 1.055 * tf.pow(tf.maximum(rgb, 1e-8), 1 / 2.4) - 0.055, 12.92 * rgb)
 
 
-def bounded_tf(raw):
+def bounded_tf(raw, base=None):
+    """``learned.bounded`` in TensorFlow, for a batch (N, 9)."""
     import tensorflow as tf
 
     raw = tf.reshape(raw, (-1, 3, 3))
+    bases = base if base is not None else tuple(b for _, _, b in learned.BOUNDS.values())
     out = []
-    for i, (lo, hi, base) in enumerate(learned.BOUNDS.values()):
-        offset = float(np.log((base - lo) / (hi - base)))
+    for i, ((lo, hi, _), b) in enumerate(zip(learned.BOUNDS.values(), bases)):
+        offset = float(np.log((b - lo) / (hi - b)))
         out.append(lo + (hi - lo) * tf.sigmoid(raw[:, i] + offset))
     return out
 
@@ -156,13 +158,13 @@ def rgb_to_lab_tf(rgb):
     return tf.stack([L, 500.0 * (fx - fy), 200.0 * (fy - fz)], -1)
 
 
-def corrected_rgb_tf(raw, stats, ratio, rgb_px):
+def corrected_rgb_tf(raw, stats, ratio, rgb_px, base=None):
     """(N, P, 3) corrected pixels in 0..255 (``learned.correct`` in TensorFlow) from raw head outputs (N, 9),
     stats (N, 5, 3; ``STATS``), the edge log ratio (N, 3) and the object's RGB pixels (N, P, 3); the gained
     object's Lab statistics are taken over those pixels."""
     import tensorflow as tf
 
-    s_mu, s_sd, g = bounded_tf(raw)
+    s_mu, s_sd, g = bounded_tf(raw, base)
     mu_b, sd_b = stats[:, 2][:, None], stats[:, 3][:, None]
     x = tf.clip_by_value(rgb_px * tf.exp(-g * ratio)[:, None], 0.0, 255.0)
     L = rgb_to_lab_tf(x / 255.0)
@@ -174,10 +176,10 @@ def corrected_rgb_tf(raw, stats, ratio, rgb_px):
     return lab_to_rgb_tf(out) * 255.0
 
 
-def corrected(raw, data: dict[str, np.ndarray]) -> np.ndarray:
+def corrected(raw, data: dict[str, np.ndarray], base=None) -> np.ndarray:
     """``corrected_rgb_tf`` on cached samples."""
     return np.asarray(corrected_rgb_tf(np.asarray(raw, np.float32), data["stats"], data["colour"][:, learned.RATIO],
-                                       data["comp"]))
+                                       data["comp"], base))
 
 
 def build_model(colour_mean, colour_std, vgg_mean, vgg_std, hidden: int = 64, vgg_units: int = 16,
@@ -205,13 +207,16 @@ def build_model(colour_mean, colour_std, vgg_mean, vgg_std, hidden: int = 64, vg
     return keras.Model([c_in, v_in], out)
 
 
-def export(model, colour_mean, colour_std, vgg_mean, vgg_std) -> dict[str, np.ndarray]:
-    """The model's weights in ``learned.Head``'s layout."""
+def export(model, colour_mean, colour_std, vgg_mean, vgg_std, base=None) -> dict[str, np.ndarray]:
+    """The model's weights in ``learned.Head``'s layout (with ``base`` when not the default)."""
     wv, bv = model.get_layer("vgg_dense").get_weights()
     w1, b1 = model.get_layer("hidden").get_weights()
     w2, b2 = model.get_layer("out").get_weights()
-    return {"colour_mean": colour_mean, "colour_std": colour_std, "vgg_mean": vgg_mean, "vgg_std": vgg_std,
-            "wv": wv, "bv": bv, "w1": w1, "b1": b1, "w2": w2, "b2": b2}
+    out = {"colour_mean": colour_mean, "colour_std": colour_std, "vgg_mean": vgg_mean, "vgg_std": vgg_std,
+           "wv": wv, "bv": bv, "w1": w1, "b1": b1, "w2": w2, "b2": b2}
+    if base is not None:
+        out["base"] = np.asarray(base, np.float32)
+    return out
 
 
 def sample_errors(pred_rgb: np.ndarray, data: dict[str, np.ndarray]) -> np.ndarray:
@@ -219,10 +224,10 @@ def sample_errors(pred_rgb: np.ndarray, data: dict[str, np.ndarray]) -> np.ndarr
     return ((pred_rgb - data["truth"]) ** 2).mean((1, 2))
 
 
-def score(model, data: dict[str, np.ndarray]) -> dict[str, float]:
+def score(model, data: dict[str, np.ndarray], base=None) -> dict[str, float]:
     """Validation scores of the model's corrections (see ``ratios``)."""
     raw = model.predict([data["colour"], data["vgg"]], verbose=0, batch_size=1024)
-    return ratios(sample_errors(corrected(raw, data), data), data)
+    return ratios(sample_errors(corrected(raw, data, base), data), data)
 
 
 #: A sample's error ratio counts at most this much in ``typical`` (one ruined sample is not infinitely bad).
@@ -251,7 +256,7 @@ def base_scores(data: dict[str, np.ndarray], raw: np.ndarray | None = None) -> d
 
 
 def train(train_data: dict[str, np.ndarray], val_data: dict[str, np.ndarray], *, epochs: int, batch: int = 128,
-          learning_rate: float = 1e-3, tau: float = 100.0, seed: int = 0, log=print, **model_args):
+          learning_rate: float = 1e-3, tau: float = 100.0, base=None, seed: int = 0, log=print, **model_args):
     """Fit the head; returns (best weights in Head layout, per-epoch history).
 
     Each sample's squared error is weighted by 1 / (its composite's error + ``tau``), normalised
@@ -272,7 +277,7 @@ def train(train_data: dict[str, np.ndarray], val_data: dict[str, np.ndarray], *,
     def step(colour, vgg, stats, rgb_px, truth, w):
         with tf.GradientTape() as tape:
             raw = model([colour, vgg], training=True)
-            pred = corrected_rgb_tf(raw, stats, colour[:, learned.RATIO], rgb_px)
+            pred = corrected_rgb_tf(raw, stats, colour[:, learned.RATIO], rgb_px, base)
             per_sample = tf.reduce_mean((pred - truth) ** 2, axis=(1, 2))
             loss = tf.reduce_mean(w * per_sample) + tf.add_n(model.losses or [tf.constant(0.0)])
         grads = tape.gradient(loss, model.trainable_variables)
@@ -290,12 +295,12 @@ def train(train_data: dict[str, np.ndarray], val_data: dict[str, np.ndarray], *,
         for s in range(0, n, batch):
             idx = order[s:s + batch]
             losses.append(float(step(*(tf.constant(train_data[k][idx]) for k in keys))))
-        val = score(model, val_data)
+        val = score(model, val_data, base)
         row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "val": val, "seconds": time.perf_counter() - t0}
         history.append(row)
         mark = ""
         if val["score"] < best_score:
-            best_score, best = val["score"], export(model, cm, cs, vm, vs)
+            best_score, best = val["score"], export(model, cm, cs, vm, vs, base)
             mark = " *"
         log(f"epoch {epoch}: train loss {row['train_loss']:.2f}, validation score {val['score']:.4f} "
             + " ".join(f"{k} {v:.3f}" for k, v in val.items() if k != "score") + mark)
@@ -348,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--base", choices=tuple(learned.BASES), default="transfer",
+                   help="the correction the head's outputs at 0 give: transfer (half-way Lab transfer) or edge "
+                        "(the boundary backend's 0.4 of the edge ratio)")
     p.add_argument("--tau", type=float, default=100.0, help="loss weight 1/(composite's error + tau); 0: plain MSE")
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--vgg-units", type=int, default=16)
@@ -374,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"validation score: fixed base {base['score']:.4f}, edge ratio only {edge['score']:.4f}")
     weights, history = train(train_data, val_data, epochs=args.epochs, batch=args.batch,
                              learning_rate=args.learning_rate, tau=args.tau, seed=args.seed, hidden=args.hidden,
+                             base=None if args.base == "transfer" else learned.BASES[args.base],
                              vgg_units=args.vgg_units, log=log)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ import numpy as np
 from ..masks import lab
 
 #: Changes whenever the recipe makes different samples, so that cached samples of another recipe are not reused.
-VERSION = 3
+VERSION = 4
 SYNSET = re.compile(r"^(n\d{8})_")
 KINDS = ("category", "other", "retouch", "cast")
 WEIGHTS = {"category": 0.35, "other": 0.15, "retouch": 0.3, "cast": 0.2}
@@ -123,9 +123,12 @@ def histogram_match(rgb: np.ndarray, region: np.ndarray, ref: np.ndarray, ref_re
 
 
 def sample_retouch(rng: np.random.Generator) -> dict:
-    return {"exposure": float(rng.normal(0, 0.35)), "temperature": float(rng.normal(0, 0.12)),
-            "tint": float(rng.normal(0, 0.05)), "contrast": float(rng.normal(0, 0.2)),
-            "saturation": float(np.exp(rng.normal(0, 0.25))), "gamma": float(np.exp(rng.normal(0, 0.15)))}
+    """Half mild edits, half the strong ones experts make (MIT-Adobe FiveK's retouches differ from each
+    other by an EV or more, with large white-balance and tone changes)."""
+    k = 1.0 if rng.random() < 0.5 else 2.5
+    return {"exposure": float(rng.normal(0, 0.35 * k)), "temperature": float(rng.normal(0, 0.12 * k)),
+            "tint": float(rng.normal(0, 0.05 * k)), "contrast": float(np.clip(rng.normal(0, 0.2 * k), -0.9, 0.9)),
+            "saturation": float(np.exp(rng.normal(0, 0.25 * k))), "gamma": float(np.exp(rng.normal(0, 0.15 * k)))}
 
 
 def apply_retouch(rgb: np.ndarray, p: dict) -> np.ndarray:
@@ -143,8 +146,9 @@ def apply_retouch(rgb: np.ndarray, p: dict) -> np.ndarray:
 
 
 def sample_cast(rng: np.random.Generator) -> dict:
-    tint = np.exp(rng.normal(0, 0.18, 3))
-    return {"light": float(np.exp(rng.normal(-0.2, 0.45))), "tint": [float(v) for v in tint / tint.mean()],
+    """Daylight to dusk or night and back (Hday2night): light down to a tenth or up to twice, coloured."""
+    tint = np.exp(rng.normal(0, 0.25, 3))
+    return {"light": float(np.exp(rng.normal(-0.3, 0.7))), "tint": [float(v) for v in tint / tint.mean()],
             "gamma": float(np.exp(rng.normal(0, 0.12))), "lift": float(rng.uniform(0, 0.04))}
 
 
