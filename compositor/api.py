@@ -20,7 +20,7 @@ import numpy as np
 from . import plugins
 from .errors import CompositorError
 from .cut import DEFAULT_METHOD
-from .harmonize.base import Progress
+from .harmonizers.base import Progress
 from .imageio import read_mask, read_rgb, sha256_file
 from .paste import Placement
 from .paste import paste as _paste

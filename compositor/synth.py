@@ -244,7 +244,7 @@ def prepare_object(payload: tuple) -> dict:
 
 def cover(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Scale ``image`` (keeping its aspect) to the smallest size that covers (width, height)."""
-    from .harmonize.base import resize
+    from .harmonizers.base import resize
 
     W, H = size
     h, w = image.shape[:2]

@@ -319,7 +319,7 @@ def test_worker_setup_loads_models_and_passes_over_a_broken_backend(monkeypatch)
     """Models load once per worker, before its first job; a backend that cannot load is
     left to fail its own jobs (the real Magenta ONNX weights are loaded here)."""
     from compositor.batch import backends_to_load, load_models
-    from compositor.harmonize import magenta
+    from compositor.harmonizers import magenta
 
     monkeypatch.setattr(magenta, "_SESSIONS", {})
     pairs = backends_to_load([("magenta", {}), ("poisson", {}), ("magenta", {}), ("nonesuch", {}),

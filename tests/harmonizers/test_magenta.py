@@ -13,9 +13,9 @@ import pytest
 from compositor import plugins
 from compositor.cli import main
 from compositor.errors import CompositorError, ModelMissingError, UsageError
-from compositor.harmonize import magenta
-from compositor.harmonize.base import blend_weight, resize
-from compositor.harmonize.magenta import DEFAULT_HANDLE, MagentaHarmonizer, MagentaSettings, style_input
+from compositor.harmonizers import magenta
+from compositor.harmonizers.base import blend_weight, resize
+from compositor.harmonizers.magenta import DEFAULT_HANDLE, MagentaHarmonizer, MagentaSettings, style_input
 from compositor.imageio import read_rgb, write_image, write_mask
 from compositor.paste import Placement, paste
 from compositor.types import Composite
