@@ -30,9 +30,7 @@ small, fast (no TensorFlow) and deterministic.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
-import time
 from dataclasses import dataclass
 
 import cv2
@@ -40,10 +38,10 @@ import numpy as np
 
 from ..errors import UsageError
 from ..plugins import check_choice, check_range, setting
-from ..types import Composite, Result
+from ..types import Composite
 from ..masks import auto_ring_width, dilate, ellipse, lab, ring_mask
 from ..ops.geometry import bbox
-from .base import Progress, check_composite, object_region, to_uint8
+from .base import Harmonizer, Output, Progress, to_uint8
 
 __all__ = ["NoneHarmonizer", "PoissonHarmonizer", "ReinhardHarmonizer", "NoneSettings", "PoissonSettings",
            "ReinhardSettings", "lab", "ring_mask", "auto_ring_width", "fill"]
@@ -193,21 +191,15 @@ class NoneSettings:
         pass
 
 
-class NoneHarmonizer:
+class NoneHarmonizer(Harmonizer):
     """The composite unchanged: the baseline every harmonizer is compared with."""
 
     name = "none"
     Settings = NoneSettings
+    needs_region = False
 
-    def harmonize(self, composite: Composite, settings: NoneSettings | None = None,
-                  progress: Progress | None = None) -> Result:
-        settings = settings or NoneSettings()
-        settings.validate()
-        check_composite(composite)
-        t0 = time.perf_counter()
-        image = composite.image.copy()
-        return Result(image=image, backend=self.name, seconds=time.perf_counter() - t0,
-                      params=dataclasses.asdict(settings), stats={"changed_pixels": 0})
+    def run(self, composite: Composite, settings: NoneSettings, progress: Progress, region) -> Output:
+        return Output(composite.image.copy(), {"changed_pixels": 0})
 
 
 # ---------------------------------------------------------------------------------------
@@ -231,19 +223,13 @@ class PoissonSettings:
         check_range(self.feather, 0, 100, "feather", integer=False)
 
 
-class PoissonHarmonizer:
+class PoissonHarmonizer(Harmonizer):
     """Poisson cloning of the object back onto the composite (SciPy sine transform or cv2.seamlessClone)."""
 
     name = "poisson"
     Settings = PoissonSettings
 
-    def harmonize(self, composite: Composite, settings: PoissonSettings | None = None,
-                  progress: Progress | None = None) -> Result:
-        settings = settings or PoissonSettings()
-        settings.validate()
-        check_composite(composite)
-        region = object_region(composite, self.name)
-        t0 = time.perf_counter()
+    def run(self, composite: Composite, settings: PoissonSettings, progress: Progress, region: np.ndarray) -> Output:
         image, mask = composite.image, composite.mask
         H, W = mask.shape
         d = settings.dilate
@@ -305,7 +291,6 @@ class PoissonHarmonizer:
         out_crop = np.where((weight > 0)[..., None], blended, image[cy0:cy1, cx0:cx1])
         out = image.copy()
         out[cy0:cy1, cx0:cx1] = out_crop
-        seconds = time.perf_counter() - t0
 
         # (outside the crop nothing changed)
         changed = np.any(out_crop != image[cy0:cy1, cx0:cx1], axis=2)
@@ -317,7 +302,7 @@ class PoissonHarmonizer:
             "changed_pixels": int(changed.sum()),
             "mean_abs_change_in_object": round(float(diff[c_region].mean()), 4),
         }
-        return Result(image=out, backend=self.name, seconds=seconds, params=dataclasses.asdict(settings), stats=stats)
+        return Output(out, stats)
 
 
 # ---------------------------------------------------------------------------------------
@@ -338,19 +323,13 @@ class ReinhardSettings:
             raise UsageError(f"preserve_luminance must be true or false; received {self.preserve_luminance!r}.")
 
 
-class ReinhardHarmonizer:
+class ReinhardHarmonizer(Harmonizer):
     """Reinhard colour transfer in Lab from the background ring to the object."""
 
     name = "reinhard"
     Settings = ReinhardSettings
 
-    def harmonize(self, composite: Composite, settings: ReinhardSettings | None = None,
-                  progress: Progress | None = None) -> Result:
-        settings = settings or ReinhardSettings()
-        settings.validate()
-        check_composite(composite)
-        region = object_region(composite, self.name)
-        t0 = time.perf_counter()
+    def run(self, composite: Composite, settings: ReinhardSettings, progress: Progress, region: np.ndarray) -> Output:
         image, mask = composite.image, composite.mask
         width = settings.ring or auto_ring_width(region)
         ring = ring_mask(region, width)
@@ -383,7 +362,6 @@ class ReinhardHarmonizer:
         blended = to_uint8(crop + alpha * (rgb - crop))
         out = image.copy()
         out[box] = np.where(alpha > 0, blended, image[box])
-        seconds = time.perf_counter() - t0
         stats = {
             "ring_px": int(width),
             "object_pixels": int(core.sum()),
@@ -392,7 +370,7 @@ class ReinhardHarmonizer:
             "background_mean_lab": _round(mu_b), "background_std_lab": _round(sd_b),
             "target_mean_lab": _round(mu_t), "target_std_lab": _round(sd_t),
         }
-        return Result(image=out, backend=self.name, seconds=seconds, params=dataclasses.asdict(settings), stats=stats)
+        return Output(out, stats)
 
 
 def _ring_lab(image: np.ndarray, ring: np.ndarray) -> np.ndarray:

@@ -54,9 +54,9 @@ import numpy as np
 
 from ..errors import CompositorError, UsageError
 from ..ops.geometry import bbox, grow
-from ..plugins import check_choice, check_range, setting
-from ..types import Composite, Result
-from .base import NoProgress, Progress, blend_weight, check_composite, resize, to_uint8
+from ..plugins import check_choice, check_range, ready_settings, setting
+from ..types import Composite
+from .base import Harmonizer, Output, Progress, blend_weight, resize, to_uint8
 from .vgg19 import prepare_style
 
 DEFAULT_HANDLE = "https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2"
@@ -289,19 +289,19 @@ def _first_image(outputs) -> np.ndarray:
 # the harmonizer
 
 
-class MagentaHarmonizer:
+class MagentaHarmonizer(Harmonizer):
     """Magenta arbitrary stylization of the region around the object, blended back."""
 
     name = "magenta"
     Settings = MagentaSettings
+    needs_region = False  # region_box refuses an empty mask; an all-object mask is stylized whole
 
     def load(self, settings: MagentaSettings | None = None) -> None:
         """Load the model these settings use now (ONNX sessions or the TF Hub module), so
         that the first ``harmonize`` call does not; batch workers call this once at start."""
         from .. import models
 
-        settings = settings or MagentaSettings()
-        settings.validate()
+        settings = ready_settings(MagentaSettings, settings)
         source, _ = choose_source(settings)
         if source == "onnx":
             onnx_session(models.locate(PREDICT_MODEL))
@@ -309,13 +309,7 @@ class MagentaHarmonizer:
         else:
             hub_module(settings.handle)
 
-    def harmonize(self, composite: Composite, settings: MagentaSettings | None = None,
-                  progress: Progress | None = None) -> Result:
-        settings = settings or MagentaSettings()
-        settings.validate()
-        progress = progress or NoProgress()
-        check_composite(composite)
-        t0 = time.perf_counter()
+    def run(self, composite: Composite, settings: MagentaSettings, progress: Progress, region) -> Output:
         image, mask = composite.image, composite.mask
         H, W = mask.shape
 
@@ -356,7 +350,6 @@ class MagentaHarmonizer:
         every = getattr(progress, "snapshot_every", 0) or 0
         if every:
             progress.snapshot(3, out)
-        seconds = time.perf_counter() - t0
 
         region = mask > 0
         diff = np.abs(out.astype(np.int16) - image.astype(np.int16))
@@ -368,7 +361,7 @@ class MagentaHarmonizer:
                  **{k: round(v, 4) for k, v in timings.items()},
                  "changed_pixels": int(np.any(diff > 0, axis=2).sum()),
                  "mean_abs_change_in_object": round(float(diff[region].mean()), 4)}
-        return Result(image=out, backend=self.name, seconds=seconds, params=params, stats=stats)
+        return Output(out, stats, params)
 
     # The two sources. Each returns (input at the working size, stylized at the working
     # size, both float32 0..255, and the working size (w, h)); _onnx also returns the
