@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 
 from ..errors import CompositorError
-from ..types import Sticker
-from .base import CutSettings, check_box, grabcut, make_sticker, pad_box, saliency_score, spectral_residual_saliency
+from ..types import Box, Sticker
+from .base import CutSettings, Cutter, grabcut, make_sticker, pad_box, saliency_score, spectral_residual_saliency
 
 
 def edge_contours(rgb: np.ndarray, min_area: float) -> list[np.ndarray]:
@@ -31,14 +31,11 @@ class ContourSettings(CutSettings):
     pass
 
 
-class ContourCutter:
+class ContourCutter(Cutter):
     name = "contour"
     Settings = ContourSettings
 
-    def cut(self, image: np.ndarray, settings: ContourSettings | None = None) -> list[Sticker]:
-        settings = settings or ContourSettings()
-        settings.validate()
-        box = check_box(settings.box, image.shape)
+    def run(self, image: np.ndarray, settings: ContourSettings, box: Box | None) -> list[Sticker]:
         x0, y0 = (box[0], box[1]) if box else (0, 0)
         region = image[y0:y0 + box[3], x0:x0 + box[2]] if box else image
         contours = edge_contours(region, settings.min_area)

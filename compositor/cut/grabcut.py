@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..types import Sticker
-from .base import CutSettings, check_box, grabcut, make_sticker, pad_box, salient_regions, saliency_score, \
+from ..types import Box, Sticker
+from .base import CutSettings, Cutter, grabcut, make_sticker, pad_box, salient_regions, saliency_score, \
     spectral_residual_saliency
 
 #: Fraction of the image kept as certain background when the object fills much of the frame.
@@ -42,17 +42,14 @@ class GrabCutSettings(CutSettings):
     pass
 
 
-class GrabCutCutter:
+class GrabCutCutter(Cutter):
     """GrabCut (Rother et al. 2004) seeded by a box, or by a spectral-residual saliency proposal."""
 
     name = "grabcut"
     Settings = GrabCutSettings
 
-    def cut(self, image: np.ndarray, settings: GrabCutSettings | None = None) -> list[Sticker]:
-        settings = settings or GrabCutSettings()
-        settings.validate()
+    def run(self, image: np.ndarray, settings: GrabCutSettings, box: Box | None) -> list[Sticker]:
         saliency = spectral_residual_saliency(image)
-        box = check_box(settings.box, image.shape)
         hint = None
         if box is None:
             box, hint = propose(image, saliency, settings.min_area)

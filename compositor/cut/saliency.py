@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CompositorError
-from ..types import Sticker
-from .base import CutSettings, check_box, grabcut, make_sticker, pad_box, salient_regions, saliency_score, \
+from ..types import Box, Sticker
+from .base import CutSettings, Cutter, grabcut, make_sticker, pad_box, salient_regions, saliency_score, \
     spectral_residual_saliency
 
 
@@ -16,14 +16,11 @@ class SaliencySettings(CutSettings):
     pass
 
 
-class SaliencyCutter:
+class SaliencyCutter(Cutter):
     name = "saliency"
     Settings = SaliencySettings
 
-    def cut(self, image: np.ndarray, settings: SaliencySettings | None = None) -> list[Sticker]:
-        settings = settings or SaliencySettings()
-        settings.validate()
-        box = check_box(settings.box, image.shape)
+    def run(self, image: np.ndarray, settings: SaliencySettings, box: Box | None) -> list[Sticker]:
         saliency = spectral_residual_saliency(image)
         if box is not None:
             x, y, w, h = box
