@@ -61,6 +61,14 @@ class Cutter:
         raise NotImplementedError
 
 
+def within(image: np.ndarray, box: Box | None) -> tuple[np.ndarray, int, int]:
+    """(the part of ``image`` inside ``box``, its x and y offset); the whole image without a box."""
+    if box is None:
+        return image, 0, 0
+    x, y, w, h = box
+    return image[y:y + h, x:x + w], x, y
+
+
 def check_box(box: tuple[int, ...] | None, shape: tuple[int, ...], source: str = "the image") -> Box | None:
     """Clip a user's box to the image; refuse one that misses the image or has no area."""
     if box is None:

@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import CompositorError, UsageError
 from ..plugins import check_range, setting
 from ..types import Box, Sticker
-from .base import CutSettings, Cutter, grabcut, make_sticker, pad_box
+from .base import CutSettings, Cutter, grabcut, make_sticker, pad_box, within
 
 #: Short names for the cascades that ship with opencv-python 4.x (cv2.data.haarcascades).
 CASCADES = {
@@ -113,12 +113,13 @@ def detect(image: np.ndarray, cascade: str, min_neighbors: int = 5) -> list[tupl
 
 
 class CascadeCutter(Cutter):
+    """Haar cascade detections (a face by default), widened to the head and refined by GrabCut."""
+
     name = "cascade"
     Settings = CascadeSettings
 
     def run(self, image: np.ndarray, settings: CascadeSettings, box: Box | None) -> list[Sticker]:
-        x0, y0 = (box[0], box[1]) if box else (0, 0)
-        region = image[y0:y0 + box[3], x0:x0 + box[2]] if box else image
+        region, x0, y0 = within(image, box)
         found = detect(region, settings.cascade, settings.min_neighbors)
         if not found:
             raise CompositorError(f"the {settings.cascade} cascade found nothing; try --box or another --method.")

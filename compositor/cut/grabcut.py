@@ -1,8 +1,6 @@
 """GrabCut inside a box; without a box, inside an automatic saliency proposal."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..types import Box, Sticker
@@ -37,9 +35,7 @@ def propose(rgb: np.ndarray, saliency: np.ndarray, min_area: float):
     return box, hint
 
 
-@dataclass(frozen=True, kw_only=True)
-class GrabCutSettings(CutSettings):
-    pass
+GrabCutSettings = CutSettings  # the shared cutter settings, nothing more
 
 
 class GrabCutCutter(Cutter):

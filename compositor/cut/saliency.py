@@ -1,8 +1,6 @@
 """Salient regions (spectral residual) each refined by GrabCut; ``all`` keeps every region."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..errors import CompositorError
@@ -11,12 +9,12 @@ from .base import CutSettings, Cutter, grabcut, make_sticker, pad_box, salient_r
     spectral_residual_saliency
 
 
-@dataclass(frozen=True, kw_only=True)
-class SaliencySettings(CutSettings):
-    pass
+SaliencySettings = CutSettings  # the shared cutter settings, nothing more
 
 
 class SaliencyCutter(Cutter):
+    """Spectral-residual salient regions, each refined by GrabCut (``all``: every region)."""
+
     name = "saliency"
     Settings = SaliencySettings
 
