@@ -71,7 +71,8 @@ def main() -> None:
 
     import onnxruntime
 
-    from compositor.harmonizers.classical import NoneHarmonizer, PoissonHarmonizer
+    from compositor.harmonizers.none import NoneHarmonizer
+    from compositor.harmonizers.poisson import PoissonHarmonizer
     from compositor.harmonizers.magenta import MagentaHarmonizer, MagentaSettings
 
     comp = composite_at(args.size)

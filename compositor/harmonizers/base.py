@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol
 import cv2
 import numpy as np
 
+from ..ops.pixels import to_uint8  # noqa: F401  (re-exported for the harmonizers)
 from ..plugins import ready_settings
 from ..types import Composite, Result
 
@@ -83,10 +84,6 @@ def working_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
     h, w = shape[:2]
     scale = min(1.0, max_side / max(h, w))
     return max(1, round(w * scale)), max(1, round(h * scale))
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.clip(np.asarray(image, np.float32) + 0.5, 0, 255).astype(np.uint8)
 
 
 def check_composite(composite: Composite) -> None:
