@@ -79,6 +79,12 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
+def scaled_size(w: int, h: int, side: int) -> tuple[int, int]:
+    """(width, height) scaled (up or down) so the long side is ``side``."""
+    scale = side / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
 def working_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
     """(width, height) scaled so the long side is at most ``max_side``."""
     h, w = shape[:2]
