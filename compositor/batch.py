@@ -57,7 +57,7 @@ import numpy as np
 from . import plugins
 from .cut import DEFAULT_METHOD
 from .errors import CompositorError, UsageError
-from .executors import Executor, Outcome, _executor, check_executor, check_threads
+from .executors import Executor, Outcome, _executor, check_executor
 from .records import file_record, image_record, now, placed_record, result_record, versions, worker_record
 
 RESULTS = "results.jsonl"
@@ -962,10 +962,7 @@ def run_batch(manifest: str | os.PathLike, outdir: str | os.PathLike, *, workers
     ``executor`` is ``local`` (``workers`` processes; 1 = this process), ``ray``, or an
     Executor of the caller's (kept open, e.g. to reuse its workers for several runs)."""
     t0 = time.perf_counter()
-    if isinstance(executor, str):
-        check_executor(executor, workers, ray_address, threads)  # before OUTDIR is made
-    else:
-        check_threads(threads)
+    check_executor(executor, workers, ray_address, threads)  # before OUTDIR is made
     jobs = read_manifest(manifest, default_backend=default_backend)
     tasks = job_tasks(jobs, outdir, manifest)
     info = {"manifest": file_record(Path(manifest).resolve(), file_digest(str(Path(manifest).resolve()))),

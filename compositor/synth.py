@@ -48,7 +48,7 @@ from .cut import DEFAULT_METHOD
 from .batch import (Reporter, RunFolder, Summary, Task, confine, harmonize_settings, harmonizer, spec_hash, sticker_file,
                     verified, write_outputs, _read_json)
 from .errors import CompositorError, UsageError
-from .executors import Executor, _executor, check_executor, check_threads
+from .executors import Executor, _executor, check_executor
 from .ops.geometry import bbox
 from .paste import warp_in_box
 from .records import now, result_record, sticker_record, worker_record
@@ -540,10 +540,7 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
     ``executor`` is ``local`` (``workers`` processes; 1 = this process), ``ray``, or an
     Executor of the caller's (kept open, e.g. to reuse its workers for several runs)."""
     t0 = time.perf_counter()
-    if isinstance(executor, str):
-        check_executor(executor, workers, ray_address, threads)  # before OUTDIR is made
-    else:
-        check_threads(threads)
+    check_executor(executor, workers, ray_address, threads)  # before OUTDIR is made
     settings = settings or SynthSettings()
     settings.validate()
     log = log or (lambda message: None)
