@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def composite_at(size: int, fraction: float = 0.15):
-    from compositor.harmonize.base import resize
+    from compositor.harmonizers.base import resize
     from compositor.imageio import read_mask, read_rgb
     from compositor.paste import Placement, paste
     from compositor.types import Sticker
@@ -71,8 +71,9 @@ def main() -> None:
 
     import onnxruntime
 
-    from compositor.harmonize.classical import NoneHarmonizer, PoissonHarmonizer
-    from compositor.harmonize.magenta import MagentaHarmonizer, MagentaSettings
+    from compositor.harmonizers.none import NoneHarmonizer
+    from compositor.harmonizers.poisson import PoissonHarmonizer
+    from compositor.harmonizers.magenta import MagentaHarmonizer, MagentaSettings
 
     comp = composite_at(args.size)
     h, w = comp.image.shape[:2]

@@ -27,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def composite_at(size: int):
-    from compositor.harmonize.base import resize
+    from compositor.harmonizers.base import resize
     from compositor.imageio import read_rgb
     from compositor.paste import Placement, paste
     from compositor.types import Sticker
@@ -42,7 +42,7 @@ def composite_at(size: int):
 
 
 def time_steps(size: int, steps: int, optimizer: str) -> tuple[float, int]:
-    from compositor.harmonize.vgg19 import VGG19Harmonizer, VGGSettings
+    from compositor.harmonizers.vgg19 import VGG19Harmonizer, VGGSettings
 
     stamps: list[float] = []
 
@@ -65,7 +65,7 @@ def time_steps(size: int, steps: int, optimizer: str) -> tuple[float, int]:
 def time_forward(size: int) -> float:
     import tensorflow as tf
 
-    from compositor.harmonize.vgg19 import CONTENT_LAYERS, STYLE_LAYERS
+    from compositor.harmonizers.vgg19 import CONTENT_LAYERS, STYLE_LAYERS
     from compositor.nst import network
 
     comp = composite_at(size)

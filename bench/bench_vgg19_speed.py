@@ -30,7 +30,7 @@ CONFIGS = (("vgg19 (learned)", "vgg19", {}), ("vgg19 fit", "vgg19", {"mode": "fi
 
 
 def upscaled(case):
-    from compositor.harmonize.base import resize
+    from compositor.harmonizers.base import resize
     from compositor.types import Composite
 
     h, w = case.composite.image.shape[:2]

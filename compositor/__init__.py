@@ -6,8 +6,8 @@ Heavy libraries (TensorFlow) load only when a backend that needs them runs.
 """
 from __future__ import annotations
 
-# Imported eagerly (light: NumPy, Pillow, OpenCV) so that the function ``harmonize``
-# takes the name the ``compositor.harmonize`` subpackage would otherwise claim.
+# Imported eagerly (light: NumPy, Pillow, OpenCV). The harmonizer plugins live in the
+# ``compositor.harmonizers`` subpackage, so nothing else claims the name ``harmonize``.
 from .api import compose, cut, harmonize, load_composite, paste
 
 __all__ = ["cut", "paste", "harmonize", "compose", "load_composite"]

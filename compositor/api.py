@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import time
 from typing import Any, Iterable
 
@@ -20,10 +19,11 @@ import numpy as np
 from . import plugins
 from .errors import CompositorError
 from .cut import DEFAULT_METHOD
-from .harmonize.base import Progress
-from .imageio import read_mask, read_rgb, sha256_file
+from .harmonizers.base import Progress
+from .imageio import read_mask, read_rgb
 from .paste import Placement
 from .paste import paste as _paste
+from .records import file_record, result_record, sticker_record, versions
 from .stickers import read_sticker
 from .types import Composite, Result, Sticker
 
@@ -78,33 +78,6 @@ def harmonize(composite: Composite, backend: str = "vgg19", *, progress: Progres
     return cls().harmonize(composite, plugins.make_settings(cls, settings), progress)
 
 
-def versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for pkg in ("compositor", "numpy", "opencv-python", "pillow", "tensorflow", "keras", "scipy", "onnxruntime",
-                "tensorflow-hub", "scikit-image"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            continue
-    return out
-
-
-def describe_input(path: str | os.PathLike) -> dict[str, str]:
-    return {"path": str(path), "sha256": sha256_file(path)}
-
-
-def sticker_record(sticker: Sticker) -> dict[str, Any]:
-    return {"label": sticker.label, "method": sticker.method, "source_box": list(sticker.source_box),
-            "score": round(sticker.score, 4), "size": [sticker.rgba.shape[1], sticker.rgba.shape[0]]}
-
-
-def result_record(result: Result) -> dict[str, Any]:
-    stats = {k: v for k, v in result.stats.items() if k != "loss_history"}
-    return {"backend": result.backend, "seconds": round(result.seconds, 3), "settings": result.params, "stats": stats}
-
-
 @contextlib.contextmanager
 def _named(what):
     """Errors raised inside name ``what`` (a file, or a description) first, when they do
@@ -137,7 +110,7 @@ def compose(photo: ImageLike, background: ImageLike, *, method: str = DEFAULT_ME
                 else f"{photo} pasted on {background}"):
         result = harmonize(comp, backend, progress=progress, **(harmonize_settings or {}))
     record = {
-        "inputs": {name: describe_input(v) for name, v in (("photo", photo), ("background", background))
+        "inputs": {name: file_record(v) for name, v in (("photo", photo), ("background", background))
                    if not isinstance(v, np.ndarray)},
         "cut": {"method": method, "settings": cut_settings or {}, **sticker_record(sticker),
                 "seconds": round(t_cut, 3)},

@@ -39,7 +39,6 @@ from __future__ import annotations
 import codecs
 import csv
 import dataclasses
-import datetime as _dt
 import hashlib
 import io
 import json
@@ -58,7 +57,8 @@ import numpy as np
 from . import plugins
 from .cut import DEFAULT_METHOD
 from .errors import CompositorError, UsageError
-from .executors import Executor, Outcome, _executor, check_executor, check_threads
+from .executors import Executor, Outcome, _executor, check_executor
+from .records import file_record, image_record, now, placed_record, result_record, versions, worker_record
 
 RESULTS = "results.jsonl"
 RUN_INFO = "run.json"
@@ -527,10 +527,6 @@ class _Silent:
         pass
 
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
 def _read_json(path: Path) -> Any:
     try:
         with open(path, encoding="utf-8") as fh:
@@ -565,8 +561,7 @@ def write_outputs(outdir: Path, task_image: str, task_sidecar: str, pixels: np.n
 
     image_path, sidecar_path = outdir / task_image, outdir / task_sidecar
     write_image(image_path, pixels)
-    sidecar = {**record, "image": {"path": task_image, "sha256": sha256_file(image_path),
-                                   "width": int(pixels.shape[1]), "height": int(pixels.shape[0])}}
+    sidecar = {**record, "image": image_record(task_image, sha256_file(image_path), pixels)}
     write_json(sidecar_path, sidecar, compact=True)  # one line: written for every image, read by programs
     return sidecar
 
@@ -686,14 +681,13 @@ class RunFolder:
         if changed:
             raise UsageError(f"{self.path}: the earlier {self.kind} run used other {', '.join(changed)}; resume it "
                              "with the same ones, or choose a new output folder.")
-        self.info["runs"] = list(info.get("runs", [info.get("created")])) + [_now()]
+        self.info["runs"] = list(info.get("runs", [info.get("created")])) + [now()]
         self.info["created"] = info.get("created")
 
     def _write_info(self) -> None:
-        from .api import versions
         from .imageio import write_json
 
-        self.info.setdefault("created", _now())
+        self.info.setdefault("created", now())
         self.info.setdefault("runs", [self.info["created"]])
         write_json(self.path / RUN_INFO, {"kind": self.kind, **self.info, "versions": versions()})
 
@@ -791,7 +785,7 @@ class RunFolder:
 
 
 def _record(task: Task, outcome: Outcome) -> dict:
-    base = {"id": task.id, "image": task.image, "sidecar": task.sidecar, "finished": _now()}
+    base = {"id": task.id, "image": task.image, "sidecar": task.sidecar, "finished": now()}
     if outcome.ok:
         return {**base, **(outcome.value or {}), "status": "ok", "error": None, "seconds": round(outcome.seconds, 3)}
     record = {**base, "status": "failed", "error": outcome.error, "seconds": round(outcome.seconds, 3)}
@@ -853,13 +847,6 @@ def cut_sticker(path: str, cutter: str, settings_json: str):
         raise CompositorError(f"{path}: {exc}") from exc
 
 
-@lru_cache(maxsize=1)
-def _versions() -> dict:
-    from .api import versions
-
-    return versions()
-
-
 def harmonize_settings(backend: str, settings: dict, seed: int):
     """The backend's settings with ``seed`` filled in when the backend has one and it is unset."""
     cls = type(harmonizer(backend))  # the plugin class, looked up once per process
@@ -919,25 +906,23 @@ def run_job(payload: tuple[Job, str, str, str]) -> dict:
     for spec in job.objects:
         if spec.source is not None:
             sticker = cut_sticker(spec.source, spec.cutter, json.dumps(spec.cut, sort_keys=True))
-            origin = {"source": {"path": spec.source, "sha256": file_digest(spec.source)}, "cutter": spec.cutter,
+            origin = {"source": file_record(spec.source, file_digest(spec.source)), "cutter": spec.cutter,
                       "cut": spec.cut, "source_box": list(sticker.source_box)}
         else:
             sticker = sticker_file(spec.sticker)
-            origin = {"sticker": {"path": spec.sticker, "sha256": file_digest(spec.sticker)}}
+            origin = {"sticker": file_record(spec.sticker, file_digest(spec.sticker))}
         sticker = dataclasses.replace(sticker, label=spec.label or Path(spec.source or spec.sticker).stem)
         placements.append(Placement(sticker, spec.x, spec.y, spec.scale, spec.rotation,
                                     name=spec.source or spec.sticker or ""))
         described.append(origin)
     composite = api.paste(background, placements)
     result = harmonizer(job.backend).harmonize(composite, harmonize_settings(job.backend, job.settings, job.seed))
-    objects = [{**origin, "label": o.label, "center": list(o.center), "scale": o.scale, "rotation": o.rotation,
-                "box": list(o.box), "visible_pixels": int((o.mask >= 0.5).sum())}
-               for origin, o in zip(described, composite.objects)]
+    objects = [{**origin, **placed_record(o)} for origin, o in zip(described, composite.objects)]
     seconds = round(time.perf_counter() - t0, 3)
     record = {"id": job.id, "job_hash": job_hash, "seed": job.seed,
-              "background": {"path": job.background, "sha256": file_digest(job.background)},
-              "objects": objects, "harmonize": api.result_record(result), "seconds": seconds,
-              "worker": os.getpid(), "finished": _now(), "versions": _versions()}
+              "background": file_record(job.background, file_digest(job.background)),
+              "objects": objects, "harmonize": result_record(result), "seconds": seconds,
+              **worker_record()}
     write_outputs(outdir, image_rel, sidecar_rel, result.image, record)
     return {"worker": os.getpid(), "backend": result.backend}
 
@@ -977,13 +962,10 @@ def run_batch(manifest: str | os.PathLike, outdir: str | os.PathLike, *, workers
     ``executor`` is ``local`` (``workers`` processes; 1 = this process), ``ray``, or an
     Executor of the caller's (kept open, e.g. to reuse its workers for several runs)."""
     t0 = time.perf_counter()
-    if isinstance(executor, str):
-        check_executor(executor, workers, ray_address, threads)  # before OUTDIR is made
-    else:
-        check_threads(threads)
+    check_executor(executor, workers, ray_address, threads)  # before OUTDIR is made
     jobs = read_manifest(manifest, default_backend=default_backend)
     tasks = job_tasks(jobs, outdir, manifest)
-    info = {"manifest": {"path": str(Path(manifest).resolve()), "sha256": file_digest(str(Path(manifest).resolve()))},
+    info = {"manifest": file_record(Path(manifest).resolve(), file_digest(str(Path(manifest).resolve()))),
             "jobs": len(jobs), "executor": executor if isinstance(executor, str) else type(executor).__name__,
             "workers": workers if isinstance(executor, str) else executor.workers,
             "threads": threads if isinstance(executor, str) else getattr(executor, "threads", None)}

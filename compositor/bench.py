@@ -37,7 +37,7 @@ import numpy as np
 
 from . import metrics, plugins
 from .errors import CompositorError, UsageError
-from .harmonize.base import resize
+from .harmonizers.base import resize
 from .imageio import read_mask, read_rgb
 from .masks import lab
 from .types import Composite

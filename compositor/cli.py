@@ -454,7 +454,7 @@ def program(args: argparse.Namespace) -> int:
 
 
 def cmd_cut(args) -> int:
-    from . import api
+    from . import api, records
     from .imageio import check_outputs, image_format, read_rgb, write_all, write_image, write_json
 
     image_format(args.output, alpha=True)
@@ -469,10 +469,10 @@ def cmd_cut(args) -> int:
     paths = [out] if len(stickers) == 1 and not settings.get("all") else \
         [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(1, len(stickers) + 1)]
     check_outputs(inputs, paths + [p.with_suffix(".json") for p in paths])
-    photo = api.describe_input(args.photo)
+    photo = records.file_record(args.photo)
     writes = []
     for path, sticker in zip(paths, stickers):
-        record = {"photo": photo, **api.sticker_record(sticker), "settings": settings}
+        record = {"photo": photo, **records.sticker_record(sticker), "settings": settings}
         writes += [(path, lambda p=path, s=sticker: write_image(p, s.rgba)),
                    (path.with_suffix(".json"), lambda p=path, r=record: write_json(p.with_suffix(".json"), r))]
     write_all(writes)
@@ -483,7 +483,7 @@ def cmd_cut(args) -> int:
 
 
 def cmd_paste(args) -> int:
-    from . import api
+    from . import api, records
     from .imageio import check_outputs, image_format, write_all, write_image, write_json, write_mask
     from .paste import Placement, parse_placement
     from .stickers import read_sticker
@@ -499,10 +499,9 @@ def cmd_paste(args) -> int:
         placements.append(Placement(read_sticker(path), name=path, **where))
     comp = api.paste(args.background, placements)
     record = {
-        "background": api.describe_input(args.background),
-        "objects": [{"sticker": api.describe_input(p.name), "label": o.label, "box": list(o.box),
-                     "center": list(o.center), "scale": o.scale, "rotation": o.rotation,
-                     "visible_pixels": int((o.mask >= 0.5).sum())} for p, o in zip(placements, comp.objects)],
+        "background": records.file_record(args.background),
+        "objects": [{"sticker": records.file_record(p.name), **records.placed_record(o)}
+                    for p, o in zip(placements, comp.objects)],
         "mask": str(args.mask_out)}
     write_all([(args.output, lambda: write_image(args.output, comp.image)),
                (args.mask_out, lambda: write_mask(args.mask_out, comp.mask)),
@@ -523,7 +522,7 @@ def _progress(args, output: Path) -> BarProgress:
 
 
 def cmd_harmonize(args) -> int:
-    from . import api
+    from . import api, records
     from .imageio import check_outputs, image_format, write_all, write_image, write_json
 
     image_format(args.output)
@@ -542,8 +541,8 @@ def cmd_harmonize(args) -> int:
             result = cls().harmonize(composite, settings, progress)
         finally:
             progress.close()
-        record = {"composite": api.describe_input(args.composite), "mask": api.describe_input(args.mask),
-                  **api.result_record(result), "snapshots": progress.snapshots, "versions": api.versions()}
+        record = {"composite": records.file_record(args.composite), "mask": records.file_record(args.mask),
+                  **records.result_record(result), "snapshots": progress.snapshots, "versions": records.versions()}
         write_all([(out, lambda: write_image(out, result.image)), (sidecar, lambda: write_json(sidecar, record))])
     _say(f"{out}: {result.backend} in {result.seconds:.1f} s")
     return 0
@@ -657,7 +656,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from . import api
+    from . import api, records
     from .compare import compare, write_report
     from .imageio import check_outputs, read_rgb
 
@@ -682,7 +681,7 @@ def cmd_compare(args) -> int:
         return progress
 
     rows = compare(composite, backends, settings=settings, truth=truth, progress=bar)
-    write_report(outdir, rows, composite, inputs={k: api.describe_input(v) for k, v in
+    write_report(outdir, rows, composite, inputs={k: records.file_record(v) for k, v in
                                                   (("composite", args.composite), ("mask", args.mask),
                                                    ("truth", args.truth)) if v})
     _out(f"{'backend':<10} {'seconds':>8} {'colour gap':>10} {'seam':>6}" + ("  fMSE     PSNR" if truth is not None else ""))

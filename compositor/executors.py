@@ -116,9 +116,13 @@ def check_threads(threads: int | None) -> None:
         raise UsageError(f"threads must be at most {MAX_PARALLEL}; received {threads}.")
 
 
-def check_executor(kind: str, workers: int | None, address: str | None = None, threads: int | None = None) -> None:
+def check_executor(kind, workers: int | None, address: str | None = None, threads: int | None = None) -> None:
     """The executor options, checked without starting anything (so a run can refuse
-    them before it creates its output folder)."""
+    them before it creates its output folder). ``kind`` is an executor's name, or an
+    Executor the caller made (then only ``threads`` is checked)."""
+    if not isinstance(kind, str):
+        check_threads(threads)
+        return
     if kind not in EXECUTORS:
         raise UsageError(f"executor must be one of {', '.join(EXECUTORS)}; received {kind!r}.")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):

@@ -57,7 +57,13 @@ def make_settings(cls, values: dict | None = None):
             known = f"its settings are {', '.join(fields)}" if fields else "it has no settings"
             raise UsageError(f"{cls.name} has no setting {key!r}; {known}.")
         kwargs[key] = convert(raw, hints[key], f"{cls.name}.{key}")
-    settings = settings_cls(**kwargs)
+    return ready_settings(settings_cls, settings_cls(**kwargs))
+
+
+def ready_settings(settings_cls, settings=None):
+    """``settings`` (None: ``settings_cls()``) after its ``validate()``, where it has one."""
+    if settings is None:
+        settings = settings_cls()
     check = getattr(settings, "validate", None)
     if check:
         check()

@@ -46,11 +46,12 @@ import numpy as np
 from . import plugins
 from .cut import DEFAULT_METHOD
 from .batch import (Reporter, RunFolder, Summary, Task, confine, harmonize_settings, harmonizer, spec_hash, sticker_file,
-                    verified, write_outputs, _now, _read_json, _versions)
+                    verified, write_outputs, _read_json)
 from .errors import CompositorError, UsageError
-from .executors import Executor, _executor, check_executor, check_threads
+from .executors import Executor, _executor, check_executor
 from .ops.geometry import bbox
 from .paste import warp_in_box
+from .records import now, result_record, sticker_record, worker_record
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 SEGMENTATIONS = ("polygon", "rle")
@@ -237,14 +238,14 @@ def prepare_object(payload: tuple) -> dict:
     write_image(target, sticker.rgba)
     digest = sha256_file(target)
     write_json(sidecar_path, {"source": source, "source_sha256": source_sha, "cutter": cutter, "sha256": digest,
-                              **api.sticker_record(sticker)})
+                              **sticker_record(sticker)})
     return {"name": name, "category": category, "path": str(target), "sha256": digest, "source": source,
             "cut": True}
 
 
 def cover(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Scale ``image`` (keeping its aspect) to the smallest size that covers (width, height)."""
-    from .harmonize.base import resize
+    from .harmonizers.base import resize
 
     W, H = size
     h, w = image.shape[:2]
@@ -463,7 +464,7 @@ def render(index: int) -> dict:
         result = harmonizer(layout.backend).harmonize(
             composite, harmonize_settings(layout.backend, settings.backend_settings.get(layout.backend, {}),
                                           seed % (2**31 - 1)))
-        pixels, harmonized = result.image, api.result_record(result)
+        pixels, harmonized = result.image, result_record(result)
     else:  # nothing could be placed (or zero objects were drawn): the background alone
         composite, pixels, harmonized = None, canvas, {"backend": None, "skipped": "no objects placed"}
     objects, distractors = [], []
@@ -501,8 +502,8 @@ def render(index: int) -> dict:
               "background": {"path": ctx["backgrounds"][layout.background], "crop": list(layout.crop),
                              "scaled_to": [scaled.shape[1], scaled.shape[0]]},
               "backend": layout.backend, "harmonize": harmonized, "objects": objects, "distractors": distractors,
-              "dropped": layout.dropped, "seconds": round(time.perf_counter() - t0, 3), "worker": os.getpid(),
-              "finished": _now(), "versions": _versions()}
+              "dropped": layout.dropped, "seconds": round(time.perf_counter() - t0, 3),
+              **worker_record()}
     write_outputs(Path(ctx["outdir"]), name, str(Path(name).with_suffix(".json").as_posix()), pixels, record)
     return {"worker": os.getpid(), "backend": layout.backend, "objects": len(objects)}
 
@@ -539,10 +540,7 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
     ``executor`` is ``local`` (``workers`` processes; 1 = this process), ``ray``, or an
     Executor of the caller's (kept open, e.g. to reuse its workers for several runs)."""
     t0 = time.perf_counter()
-    if isinstance(executor, str):
-        check_executor(executor, workers, ray_address, threads)  # before OUTDIR is made
-    else:
-        check_threads(threads)
+    check_executor(executor, workers, ray_address, threads)  # before OUTDIR is made
     settings = settings or SynthSettings()
     settings.validate()
     log = log or (lambda message: None)
@@ -648,7 +646,7 @@ def assemble(outdir: Path, tasks: list[Task], records: list[dict], categories: l
             lines.append(f"{ids[obj['category']] - 1} {cx:.6f} {cy:.6f} {w / W:.6f} {h / H:.6f}")
         labels[label_path.name] = "".join(line + "\n" for line in lines)
     coco = {"info": {"description": "compositor synth (Cut, Paste and Learn)", "seed": settings.seed,
-                     "date_created": _now(), "settings": _settings_record(settings)},
+                     "date_created": now(), "settings": _settings_record(settings)},
             "images": images, "annotations": annotations,
             "categories": [{"id": i, "name": name, "supercategory": "object"} for name, i in ids.items()]}
     coco_path = outdir / COCO_FILE

@@ -319,18 +319,18 @@ def test_worker_setup_loads_models_and_passes_over_a_broken_backend(monkeypatch)
     """Models load once per worker, before its first job; a backend that cannot load is
     left to fail its own jobs (the real Magenta ONNX weights are loaded here)."""
     from compositor.batch import backends_to_load, load_models
-    from compositor.harmonize import magenta
+    from compositor.harmonizers import magenta_onnx
 
-    monkeypatch.setattr(magenta, "_SESSIONS", {})
+    monkeypatch.setattr(magenta_onnx, "_SESSIONS", {})
     pairs = backends_to_load([("magenta", {}), ("poisson", {}), ("magenta", {}), ("nonesuch", {}),
                               ("magenta", {"source": "hub", "handle": "/no/such/model"})])
     assert pairs == [("magenta", {}), ("poisson", {}), ("nonesuch", {}),
                      ("magenta", {"source": "hub", "handle": "/no/such/model"})]
     load_models(pairs)
-    assert len(magenta._SESSIONS) == 2  # the style-prediction and transform sessions
-    sessions = dict(magenta._SESSIONS)
+    assert len(magenta_onnx._SESSIONS) == 2  # the style-prediction and transform sessions
+    sessions = dict(magenta_onnx._SESSIONS)
     load_models(pairs)
-    assert magenta._SESSIONS == sessions  # once per process
+    assert magenta_onnx._SESSIONS == sessions  # once per process
 
 
 def test_models_load_only_when_jobs_are_left_to_run(work, tmp_path, monkeypatch):

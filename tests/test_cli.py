@@ -631,7 +631,7 @@ def test_tensorflow_import_prints_nothing(tmp_path):
 def test_checking_vgg19_settings_does_not_import_tensorflow(tmp_path):
     """Validating settings (as batch and synth do in the parent before their workers
     start) must not cost a TensorFlow import."""
-    code = ("import sys; from compositor.harmonize.vgg19 import VGGSettings; "
+    code = ("import sys; from compositor.harmonizers.vgg19 import VGGSettings; "
             "VGGSettings(style_layers=('block1_conv1',)).validate(); print('tensorflow' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -92,3 +92,74 @@ def test_convert_refuses(raw, hint, message):
     with pytest.raises(UsageError) as info:
         convert(raw, hint, "x.k")
     assert str(info.value) == message
+
+
+# ----------------------------------------------------------------------------- the plugin base classes
+
+
+def _composite():
+    import numpy as np
+
+    from compositor.types import Composite
+
+    mask = np.zeros((20, 30), np.float32)
+    mask[5:15, 10:20] = 1
+    return Composite(image=np.full((20, 30, 3), 100, np.uint8), mask=mask)
+
+
+def test_harmonizer_base_validates_checks_times_and_builds_the_result():
+    import dataclasses
+
+    import numpy as np
+
+    from compositor.harmonizers.base import Harmonizer, Output
+    from compositor.plugins import setting
+
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class BrighterSettings:
+        gain: float = setting(1.0, "a gain")
+
+        def validate(self) -> None:
+            check_range(self.gain, 0, 2, "gain")
+
+    class Brighter(Harmonizer):
+        name = "brighter"
+        Settings = BrighterSettings
+
+        def run(self, composite, settings, progress, region):
+            assert region is not None and region.sum() == 100
+            return Output(np.clip(composite.image * settings.gain, 0, 255).astype(np.uint8), {"n": 1})
+
+    comp = _composite()
+    result = Brighter().harmonize(comp, BrighterSettings(gain=2.0))
+    assert result.backend == "brighter" and result.params == {"gain": 2.0} and result.stats == {"n": 1}
+    assert result.seconds >= 0 and int(result.image[0, 0, 0]) == 200
+    assert Brighter().harmonize(comp).params == {"gain": 1.0}
+    with pytest.raises(UsageError, match="gain"):
+        Brighter().harmonize(comp, BrighterSettings(gain=5.0))
+    empty = dataclasses.replace(comp, mask=np.zeros_like(comp.mask))
+    with pytest.raises(UsageError, match="brighter: the composite's mask is empty"):
+        Brighter().harmonize(empty)
+
+
+def test_cutter_base_clips_the_box_before_run():
+    import numpy as np
+
+    from compositor.cut.base import CutSettings, Cutter
+
+    seen = []
+
+    class Recorder(Cutter):
+        name = "recorder"
+        Settings = CutSettings
+
+        def run(self, image, settings, box):
+            seen.append(box)
+            return []
+
+    image = np.zeros((20, 30, 3), np.uint8)
+    Recorder().cut(image)
+    Recorder().cut(image, CutSettings(box=(-5, 2, 20, 40)))
+    assert seen == [None, (0, 2, 15, 18)]
+    with pytest.raises(UsageError, match="box"):
+        Recorder().cut(image, CutSettings(box=(1, 2, 3)))

@@ -1,17 +1,19 @@
 """Shared pieces of the cutters: object proposals, GrabCut refinement, soft-edged stickers.
 
 Pixels in and out are RGB uint8; BGR exists only inside the cv2 calls. A cutter is a
-class with ``name``, a ``Settings`` dataclass and ``cut(image, settings) -> list[Sticker]``.
+class with ``name``, a ``Settings`` dataclass and ``cut(image, settings) -> list[Sticker]``;
+the built-in ones derive from ``Cutter``, which holds the shared opening.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import cv2
 import numpy as np
 
 from ..errors import CompositorError, UsageError
-from ..plugins import check_range, setting
+from ..plugins import check_range, ready_settings, setting
 from ..types import Box, Sticker
 
 #: GrabCut runs on a copy whose long side is at most this many pixels (it is O(pixels)).
@@ -37,6 +39,34 @@ class CutSettings:
         check_range(self.feather, 0, 100, "feather")
         check_range(self.iterations, 1, 50, "iterations")
         check_range(self.min_area, 0, 1, "min_area")
+
+
+class Cutter:
+    """Base class of the built-in cutters.
+
+    ``cut(image, settings=None) -> list[Sticker]`` builds the default settings when none
+    are given and validates them, clips the settings' ``box`` to the image
+    (``check_box``; None without a box) and returns ``run(image, settings, box)``.
+    """
+
+    name: ClassVar[str]
+    Settings: ClassVar[type]
+
+    def cut(self, image: np.ndarray, settings=None) -> list[Sticker]:
+        settings = ready_settings(self.Settings, settings)
+        box = check_box(getattr(settings, "box", None), image.shape)
+        return self.run(image, settings, box)
+
+    def run(self, image: np.ndarray, settings, box: Box | None) -> list[Sticker]:
+        raise NotImplementedError
+
+
+def within(image: np.ndarray, box: Box | None) -> tuple[np.ndarray, int, int]:
+    """(the part of ``image`` inside ``box``, its x and y offset); the whole image without a box."""
+    if box is None:
+        return image, 0, 0
+    x, y, w, h = box
+    return image[y:y + h, x:x + w], x, y
 
 
 def check_box(box: tuple[int, ...] | None, shape: tuple[int, ...], source: str = "the image") -> Box | None:

@@ -9,8 +9,8 @@ import numpy as np
 
 from ..errors import CompositorError, UsageError
 from ..plugins import check_range, setting
-from ..types import Sticker
-from .base import CutSettings, check_box, grabcut, make_sticker, pad_box
+from ..types import Box, Sticker
+from .base import CutSettings, Cutter, grabcut, make_sticker, pad_box, within
 
 #: Short names for the cascades that ship with opencv-python 4.x (cv2.data.haarcascades).
 CASCADES = {
@@ -112,16 +112,14 @@ def detect(image: np.ndarray, cascade: str, min_neighbors: int = 5) -> list[tupl
     return sorted(found, key=lambda r: -r[1])
 
 
-class CascadeCutter:
+class CascadeCutter(Cutter):
+    """Haar cascade detections (a face by default), widened to the head and refined by GrabCut."""
+
     name = "cascade"
     Settings = CascadeSettings
 
-    def cut(self, image: np.ndarray, settings: CascadeSettings | None = None) -> list[Sticker]:
-        settings = settings or CascadeSettings()
-        settings.validate()
-        box = check_box(settings.box, image.shape)
-        x0, y0 = (box[0], box[1]) if box else (0, 0)
-        region = image[y0:y0 + box[3], x0:x0 + box[2]] if box else image
+    def run(self, image: np.ndarray, settings: CascadeSettings, box: Box | None) -> list[Sticker]:
+        region, x0, y0 = within(image, box)
         found = detect(region, settings.cascade, settings.min_neighbors)
         if not found:
             raise CompositorError(f"the {settings.cascade} cascade found nothing; try --box or another --method.")

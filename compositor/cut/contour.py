@@ -1,14 +1,13 @@
 """The largest closed edge contour, filled and refined by GrabCut."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
 from ..errors import CompositorError
-from ..types import Sticker
-from .base import CutSettings, check_box, grabcut, make_sticker, pad_box, saliency_score, spectral_residual_saliency
+from ..types import Box, Sticker
+from .base import CutSettings, Cutter, grabcut, make_sticker, pad_box, saliency_score, spectral_residual_saliency, \
+    within
 
 
 def edge_contours(rgb: np.ndarray, min_area: float) -> list[np.ndarray]:
@@ -26,21 +25,17 @@ def edge_contours(rgb: np.ndarray, min_area: float) -> list[np.ndarray]:
     return sorted(contours, key=cv2.contourArea, reverse=True)
 
 
-@dataclass(frozen=True, kw_only=True)
-class ContourSettings(CutSettings):
-    pass
+ContourSettings = CutSettings  # the shared cutter settings, nothing more
 
 
-class ContourCutter:
+class ContourCutter(Cutter):
+    """The largest closed Canny contour (``all``: every one), filled and refined by GrabCut."""
+
     name = "contour"
     Settings = ContourSettings
 
-    def cut(self, image: np.ndarray, settings: ContourSettings | None = None) -> list[Sticker]:
-        settings = settings or ContourSettings()
-        settings.validate()
-        box = check_box(settings.box, image.shape)
-        x0, y0 = (box[0], box[1]) if box else (0, 0)
-        region = image[y0:y0 + box[3], x0:x0 + box[2]] if box else image
+    def run(self, image: np.ndarray, settings: ContourSettings, box: Box | None) -> list[Sticker]:
+        region, x0, y0 = within(image, box)
         contours = edge_contours(region, settings.min_area)
         if not contours:
             raise CompositorError("no closed contour was found; give --box X,Y,W,H or try --method grabcut.")

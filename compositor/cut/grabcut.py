@@ -1,12 +1,10 @@
 """GrabCut inside a box; without a box, inside an automatic saliency proposal."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from ..types import Sticker
-from .base import CutSettings, check_box, grabcut, make_sticker, pad_box, salient_regions, saliency_score, \
+from ..types import Box, Sticker
+from .base import CutSettings, Cutter, grabcut, make_sticker, pad_box, salient_regions, saliency_score, \
     spectral_residual_saliency
 
 #: Fraction of the image kept as certain background when the object fills much of the frame.
@@ -37,22 +35,17 @@ def propose(rgb: np.ndarray, saliency: np.ndarray, min_area: float):
     return box, hint
 
 
-@dataclass(frozen=True, kw_only=True)
-class GrabCutSettings(CutSettings):
-    pass
+GrabCutSettings = CutSettings  # the shared cutter settings, nothing more
 
 
-class GrabCutCutter:
+class GrabCutCutter(Cutter):
     """GrabCut (Rother et al. 2004) seeded by a box, or by a spectral-residual saliency proposal."""
 
     name = "grabcut"
     Settings = GrabCutSettings
 
-    def cut(self, image: np.ndarray, settings: GrabCutSettings | None = None) -> list[Sticker]:
-        settings = settings or GrabCutSettings()
-        settings.validate()
+    def run(self, image: np.ndarray, settings: GrabCutSettings, box: Box | None) -> list[Sticker]:
         saliency = spectral_residual_saliency(image)
-        box = check_box(settings.box, image.shape)
         hint = None
         if box is None:
             box, hint = propose(image, saliency, settings.min_area)

@@ -1,29 +1,24 @@
 """Salient regions (spectral residual) each refined by GrabCut; ``all`` keeps every region."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..errors import CompositorError
-from ..types import Sticker
-from .base import CutSettings, check_box, grabcut, make_sticker, pad_box, salient_regions, saliency_score, \
+from ..types import Box, Sticker
+from .base import CutSettings, Cutter, grabcut, make_sticker, pad_box, salient_regions, saliency_score, \
     spectral_residual_saliency
 
 
-@dataclass(frozen=True, kw_only=True)
-class SaliencySettings(CutSettings):
-    pass
+SaliencySettings = CutSettings  # the shared cutter settings, nothing more
 
 
-class SaliencyCutter:
+class SaliencyCutter(Cutter):
+    """Spectral-residual salient regions, each refined by GrabCut (``all``: every region)."""
+
     name = "saliency"
     Settings = SaliencySettings
 
-    def cut(self, image: np.ndarray, settings: SaliencySettings | None = None) -> list[Sticker]:
-        settings = settings or SaliencySettings()
-        settings.validate()
-        box = check_box(settings.box, image.shape)
+    def run(self, image: np.ndarray, settings: SaliencySettings, box: Box | None) -> list[Sticker]:
         saliency = spectral_residual_saliency(image)
         if box is not None:
             x, y, w, h = box

@@ -21,8 +21,8 @@ import numpy as np
 from .. import models
 from ..errors import CompositorError
 from ..plugins import check_choice, check_range, setting
-from ..types import Sticker
-from .base import GRABCUT_MAX_SIDE, CutSettings, check_box, make_sticker, pad_box
+from ..types import Box, Sticker
+from .base import GRABCUT_MAX_SIDE, CutSettings, Cutter, make_sticker, pad_box
 
 
 @dataclass(frozen=True)
@@ -265,18 +265,15 @@ def sticker_from_alpha(colours: np.ndarray, alpha: np.ndarray, *, score: float, 
     return Sticker(rgba=np.ascontiguousarray(rgba), label="object", source_box=box, score=float(score), method=method)
 
 
-class U2NetCutter:
+class U2NetCutter(Cutter):
     """U²-Net-p salient object, thresholded, with a closed-form matted edge (or a feathered one)."""
 
     name = "u2net"
     Settings = U2NetSettings
     network = U2NETP
 
-    def cut(self, image: np.ndarray, settings: U2NetSettings | None = None) -> list[Sticker]:
-        settings = settings or U2NetSettings()
-        settings.validate()
+    def run(self, image: np.ndarray, settings: U2NetSettings, box: Box | None) -> list[Sticker]:
         H, W = image.shape[:2]
-        box = check_box(settings.box, image.shape)
         w, h = box[2:] if box is not None else (W, H)
         if min(w, h) < MIN_SIDE:
             what = f"box {w}x{h} ({','.join(map(str, box))})" if box is not None else f"photo {W}x{H}"

@@ -1,1 +1,1 @@
-"""Small array operations shared across the pipeline (geometry of masks and boxes)."""
+"""Small array operations shared across the pipeline: mask and box geometry, pixel conversion, the Poisson solver."""

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..harmonize import learned
+from ..harmonizers import learned
 from . import recipe
 
 PIXELS = 384

@@ -39,34 +39,25 @@ user chose ``source=hub`` with a URL handle.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import os
-import sys
-import tempfile
-import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..errors import CompositorError, UsageError
 from ..ops.geometry import bbox, grow
-from ..plugins import check_choice, check_range, setting
-from ..types import Composite, Result
-from .base import NoProgress, Progress, blend_weight, check_composite, resize, to_uint8
+from ..plugins import check_choice, check_range, ready_settings, setting
+from ..types import Composite
+from . import magenta_hub, magenta_onnx
+from .base import Harmonizer, Output, Progress, blend_weight, resize, to_uint8
+from .magenta_hub import hub_module_dir, is_url
+from .magenta_onnx import PREDICT_MODEL, STYLE_SIZE, TRANSFORM_MODEL
 from .vgg19 import prepare_style
 
 DEFAULT_HANDLE = "https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2"
 SOURCES = ("auto", "hub", "onnx")
-STYLE_SIZE = 256  # the style network's input, square
-ONNX_SIZE = 384  # the long side the ONNX transform runs at (the size its file declares)
-ONNX_MULTIPLE = 4  # two stride-2 convolutions, two 2x upsamplings
-ONNX_MIN_SIDE = 16  # the 9x9 reflect-padded first convolution needs more than 4 px
-PREDICT_MODEL = "magenta-predict-onnx"
-TRANSFORM_MODEL = "magenta-transform-onnx"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,98 +94,6 @@ class MagentaSettings:
         check_range(self.dilate, 0, 1000, "dilate", integer=True)
         check_range(self.feather, 0.0, 1000.0, "feather", integer=False)
         check_range(self.seed, None, None, "seed", integer=True)
-
-
-# ---------------------------------------------------------------------------------------
-# models, loaded once per process
-
-_LOCK = threading.Lock()
-_SESSIONS: dict[str, object] = {}
-_HUB_MODULES: dict[str, object] = {}
-
-
-def free_image_size(model_bytes: bytes) -> bytes:
-    """The ONNX model with the height and width of its first input and of its outputs
-    (NHWC images) made symbolic, so a fully convolutional network takes any size."""
-    import onnx
-
-    model = onnx.load_from_string(model_bytes)
-    for value in [model.graph.input[0], *model.graph.output]:
-        dims = value.type.tensor_type.shape.dim
-        if len(dims) != 4:
-            raise CompositorError(f"expected NHWC image tensors in the transform model; {value.name} has "
-                                  f"{len(dims)} dimensions.")
-        dims[1].dim_param, dims[2].dim_param = "height", "width"
-    del model.graph.value_info[:]  # inferred shapes of the 384x384 graph; recomputed by onnxruntime
-    return model.SerializeToString()
-
-
-def onnx_session(path: str | os.PathLike, free_size: bool = False):
-    """An onnxruntime CPU session for ``path``, created once per process (and thread
-    setting); ``free_size`` leaves the image input's height and width free."""
-    file = str(Path(path).resolve())
-    threads = os.environ.get("COMPOSITOR_THREADS", "")  # set by batch workers and --threads
-    key = f"{file}|{threads}|{free_size}"
-    with _LOCK:
-        sess = _SESSIONS.get(key)
-        if sess is None:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            if threads.isdigit() and int(threads) > 0:
-                options.intra_op_num_threads = int(threads)
-                options.inter_op_num_threads = 1
-            # idle threads sleep instead of spinning, so parallel workers do not steal each other's cores
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            try:
-                model = free_image_size(Path(file).read_bytes()) if free_size else file
-                sess = ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
-            except CompositorError as exc:
-                raise CompositorError(f"{file}: {exc}") from None
-            except Exception as exc:  # onnx and onnxruntime raise their own types
-                raise CompositorError(f"{file}: onnxruntime cannot load the model ({exc}).") from None
-            _SESSIONS[key] = sess
-        return sess
-
-
-def hub_module(handle: str):
-    """``tensorflow_hub.load(handle)``, once per process (may download if ``handle`` is a URL)."""
-    with _LOCK:
-        module = _HUB_MODULES.get(handle)
-        if module is None:
-            from .._tf import quiet_import
-
-            quiet_import()
-            import tensorflow_hub as hub
-
-            try:
-                module = hub.load(handle)
-            except Exception as exc:  # network, file and TF errors come in many types
-                raise CompositorError(f"cannot load the TF Hub model {handle} ({exc}); the offline model works "
-                                      f"with --source onnx.") from None
-            _HUB_MODULES[handle] = module
-        return module
-
-
-def is_url(handle: str) -> bool:
-    return handle.startswith(("http://", "https://"))
-
-
-def hub_cache_dir() -> str:
-    """Where tensorflow_hub caches downloaded models: ``$TFHUB_CACHE_DIR`` (or its
-    ``--tfhub_cache_dir`` flag), else ``<tmp>/tfhub_modules``. Uses the library's own
-    resolver when it is already imported; otherwise the same rule without importing
-    TensorFlow (the flag cannot be set before tensorflow_hub is imported)."""
-    resolver = sys.modules.get("tensorflow_hub.resolver")
-    if resolver is not None:
-        return resolver.tfhub_cache_dir(use_temp=True)
-    return os.getenv("TFHUB_CACHE_DIR", "") or os.path.join(tempfile.gettempdir(), "tfhub_modules")
-
-
-def hub_module_dir(handle: str) -> str:
-    """The folder tensorflow_hub caches a URL handle in (as in
-    ``tensorflow_hub.compressed_module_resolver._module_dir``, without creating the cache)."""
-    return os.path.join(hub_cache_dir(), hashlib.sha1(handle.encode("utf8")).hexdigest())
 
 
 def choose_source(settings: MagentaSettings) -> tuple[str, str]:
@@ -247,75 +146,31 @@ def region_box(mask: np.ndarray, context: float, margin: int) -> tuple[int, int,
     return grow(box, pad, (W, H))
 
 
-def scaled_size(w: int, h: int, side: int) -> tuple[int, int]:
-    """(width, height) scaled (up or down) so the long side is ``side``."""
-    scale = side / max(w, h)
-    return max(1, round(w * scale)), max(1, round(h * scale))
-
-
-def to_network_size(image: np.ndarray, side: int, multiple: int = ONNX_MULTIPLE,
-                    minimum: int = ONNX_MIN_SIDE) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """``image`` resized so its long side is ``side``, then centred and padded by
-    reflection until both sides are multiples of ``multiple`` and at least ``minimum``;
-    returns it and (top, left, height, width) of the image inside."""
-    h, w = image.shape[:2]
-    nw, nh = scaled_size(w, h, side)
-    small = resize(image, (nw, nh))
-
-    def padded(n: int) -> int:
-        return max(minimum, -(-n // multiple) * multiple)
-
-    ph, pw = padded(nh), padded(nw)
-    top, left = (ph - nh) // 2, (pw - nw) // 2
-    # BORDER_REFLECT repeats the edge pixel, so it also pads a 1 px wide image
-    out = cv2.copyMakeBorder(small, top, ph - nh - top, left, pw - nw - left, cv2.BORDER_REFLECT)
-    return out, (top, left, nh, nw)
-
-
-def _first_image(outputs) -> np.ndarray:
-    """The stylized image from a hub module's outputs (a list whose first item is [1,H,W,3])."""
-    if isinstance(outputs, dict):
-        outputs = list(outputs.values())
-    out = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
-    out = np.asarray(out, np.float32)
-    if out.ndim == 4:
-        out = out[0]
-    if out.ndim != 3 or out.shape[2] != 3:
-        raise CompositorError(f"the TF Hub model returned an image of shape {out.shape}, expected [1, H, W, 3].")
-    return out
-
-
 # ---------------------------------------------------------------------------------------
 # the harmonizer
 
 
-class MagentaHarmonizer:
+class MagentaHarmonizer(Harmonizer):
     """Magenta arbitrary stylization of the region around the object, blended back."""
 
     name = "magenta"
     Settings = MagentaSettings
+    needs_region = False  # region_box refuses an empty mask; an all-object mask is stylized whole
 
     def load(self, settings: MagentaSettings | None = None) -> None:
         """Load the model these settings use now (ONNX sessions or the TF Hub module), so
         that the first ``harmonize`` call does not; batch workers call this once at start."""
         from .. import models
 
-        settings = settings or MagentaSettings()
-        settings.validate()
+        settings = ready_settings(MagentaSettings, settings)
         source, _ = choose_source(settings)
         if source == "onnx":
-            onnx_session(models.locate(PREDICT_MODEL))
-            onnx_session(models.locate(TRANSFORM_MODEL), free_size=True)
+            magenta_onnx.onnx_session(models.locate(PREDICT_MODEL))
+            magenta_onnx.onnx_session(models.locate(TRANSFORM_MODEL), free_size=True)
         else:
-            hub_module(settings.handle)
+            magenta_hub.hub_module(settings.handle)
 
-    def harmonize(self, composite: Composite, settings: MagentaSettings | None = None,
-                  progress: Progress | None = None) -> Result:
-        settings = settings or MagentaSettings()
-        settings.validate()
-        progress = progress or NoProgress()
-        check_composite(composite)
-        t0 = time.perf_counter()
+    def run(self, composite: Composite, settings: MagentaSettings, progress: Progress, region) -> Output:
         image, mask = composite.image, composite.mask
         H, W = mask.shape
 
@@ -337,10 +192,10 @@ class MagentaHarmonizer:
         timings: dict[str, float] = {}
         progress.update(0, 3)
         if source == "onnx":
-            small, stylized, work, net = self._onnx(crop, style, settings.strength, timings, progress)
+            small, stylized, work, net = magenta_onnx.stylize(crop, style, settings.strength, timings, progress)
             blend = 1.0
         else:
-            small, stylized, work = self._hub(crop, style, settings, timings, progress)
+            small, stylized, work = magenta_hub.stylize(crop, style, settings, timings, progress)
             net = work
             blend = float(settings.strength)
 
@@ -356,7 +211,6 @@ class MagentaHarmonizer:
         every = getattr(progress, "snapshot_every", 0) or 0
         if every:
             progress.snapshot(3, out)
-        seconds = time.perf_counter() - t0
 
         region = mask > 0
         diff = np.abs(out.astype(np.int16) - image.astype(np.int16))
@@ -368,68 +222,8 @@ class MagentaHarmonizer:
                  **{k: round(v, 4) for k, v in timings.items()},
                  "changed_pixels": int(np.any(diff > 0, axis=2).sum()),
                  "mean_abs_change_in_object": round(float(diff[region].mean()), 4)}
-        return Result(image=out, backend=self.name, seconds=seconds, params=params, stats=stats)
+        return Output(out, stats, params)
 
     # The two sources. Each returns (input at the working size, stylized at the working
     # size, both float32 0..255, and the working size (w, h)); _onnx also returns the
     # size (w, h) of the network's input: the working size padded to multiples of 4.
-
-    def _onnx(self, crop: np.ndarray, style: np.ndarray, strength: float, timings: dict, progress: Progress):
-        from .. import models
-
-        t = time.perf_counter()
-        predict = onnx_session(models.locate(PREDICT_MODEL))
-        transform = onnx_session(models.locate(TRANSFORM_MODEL), free_size=True)
-        timings["seconds_load"] = time.perf_counter() - t
-        p_in, p_out = predict.get_inputs()[0].name, predict.get_outputs()[0].name
-        t_inputs = [i.name for i in transform.get_inputs()]
-        c_name = next((n for n in t_inputs if "content" in n), t_inputs[0])
-        b_name = next(n for n in t_inputs if n != c_name)
-
-        t = time.perf_counter()
-        bottleneck = None
-        if strength > 0:
-            bottleneck = predict.run([p_out], {p_in: style[None]})[0]
-        if strength < 1:
-            own_in = np.clip(resize(crop, (STYLE_SIZE, STYLE_SIZE)) / 255.0, 0.0, 1.0).astype(np.float32)
-            own = predict.run([p_out], {p_in: own_in[None]})[0]
-            bottleneck = own if bottleneck is None else strength * bottleneck + (1.0 - strength) * own
-        timings["seconds_predict"] = time.perf_counter() - t
-        progress.update(1, 3)
-
-        t = time.perf_counter()
-        padded, (top, left, nh, nw) = to_network_size(crop, ONNX_SIZE)
-        content = np.clip(padded / 255.0, 0.0, 1.0).astype(np.float32)[None]
-        stylized = transform.run(None, {c_name: content, b_name: bottleneck.astype(np.float32)})[0][0]
-        timings["seconds_transform"] = time.perf_counter() - t
-        progress.update(2, 3)
-        if stylized.shape[:2] != padded.shape[:2]:
-            raise CompositorError(f"the Magenta transform model returned {stylized.shape[1]}x{stylized.shape[0]} "
-                                  f"for a {padded.shape[1]}x{padded.shape[0]} input.")
-        small = padded[top:top + nh, left:left + nw]
-        return small, stylized[top:top + nh, left:left + nw] * 255.0, (nw, nh), (padded.shape[1], padded.shape[0])
-
-    def _hub(self, crop: np.ndarray, style: np.ndarray, settings: MagentaSettings, timings: dict,
-             progress: Progress):
-        t = time.perf_counter()
-        module = hub_module(settings.handle)
-        import tensorflow as tf
-
-        timings["seconds_load"] = time.perf_counter() - t
-        progress.update(1, 3)
-        rh, rw = crop.shape[:2]
-        work = (rw, rh) if settings.hub_size == 0 else scaled_size(rw, rh, settings.hub_size)
-        small = resize(crop, work)
-        content = np.clip(small / 255.0, 0.0, 1.0).astype(np.float32)[None]
-        t = time.perf_counter()
-        try:
-            outputs = module(tf.constant(content), tf.constant(style[None]))
-        except Exception as exc:  # a SavedModel with another signature fails in TF's own types
-            raise CompositorError(f"the TF Hub model {settings.handle} cannot be called as "
-                                  f"module(content [1,H,W,3], style [1,256,256,3]) ({exc}).") from None
-        stylized = _first_image(outputs)
-        timings["seconds_transform"] = time.perf_counter() - t
-        progress.update(2, 3)
-        if stylized.shape[:2] != small.shape[:2]:
-            stylized = resize(stylized, work)
-        return small, np.clip(stylized, 0.0, 1.0) * 255.0, work

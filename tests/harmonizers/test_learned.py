@@ -12,9 +12,9 @@ import pytest
 
 from compositor import bench, metrics, models
 from compositor.errors import CompositorError, ModelMissingError
-from compositor.harmonize import learned
-from compositor.harmonize.base import resize
-from compositor.harmonize.vgg19 import VGG19Harmonizer, VGGSettings, _head
+from compositor.harmonizers import learned
+from compositor.harmonizers.base import resize
+from compositor.harmonizers.vgg19 import VGG19Harmonizer, VGGSettings, _head
 from compositor.imageio import read_rgb
 from compositor.types import Composite
 

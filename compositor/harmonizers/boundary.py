@@ -7,16 +7,14 @@ fast baseline (no TensorFlow) and the starting point of the vgg19 harmonize mode
 """
 from __future__ import annotations
 
-import dataclasses
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..plugins import check_range, setting
 from ..seam import boundary_log_ratio
-from ..types import Composite, Result
-from .base import Progress, check_composite, object_region, to_uint8
+from ..types import Composite
+from .base import Harmonizer, Output, Progress, to_uint8
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,23 +26,15 @@ class BoundarySettings:
         check_range(self.strength, 0, 1, "strength")
 
 
-class BoundaryHarmonizer:
+class BoundaryHarmonizer(Harmonizer):
     name = "boundary"
     Settings = BoundarySettings
 
-    def harmonize(self, composite: Composite, settings: BoundarySettings | None = None,
-                  progress: Progress | None = None) -> Result:
-        settings = settings or BoundarySettings()
-        settings.validate()
-        check_composite(composite)
-        object_region(composite, self.name)
-        t0 = time.perf_counter()
+    def run(self, composite: Composite, settings: BoundarySettings, progress: Progress, region) -> Output:
         ratio = boundary_log_ratio(composite.image, composite.mask)
         gain = np.exp(-settings.strength * ratio)
         x = composite.image.astype(np.float32)
         w = composite.mask.astype(np.float32)[..., None]
         out = x * (1.0 - w) + np.clip(x * gain.astype(np.float32), 0, 255) * w
-        return Result(image=to_uint8(out), backend=self.name, seconds=time.perf_counter() - t0,
-                      params=dataclasses.asdict(settings),
-                      stats={"edge_log_ratio": [round(float(v), 5) for v in ratio],
-                             "gain": [round(float(v), 4) for v in gain]})
+        return Output(to_uint8(out), {"edge_log_ratio": [round(float(v), 5) for v in ratio],
+                                      "gain": [round(float(v), 4) for v in gain]})

@@ -13,9 +13,9 @@ import pytest
 from compositor import plugins
 from compositor.cli import main
 from compositor.errors import CompositorError, ModelMissingError, UsageError
-from compositor.harmonize import magenta
-from compositor.harmonize.base import blend_weight, resize
-from compositor.harmonize.magenta import DEFAULT_HANDLE, MagentaHarmonizer, MagentaSettings, style_input
+from compositor.harmonizers import magenta, magenta_hub, magenta_onnx
+from compositor.harmonizers.base import blend_weight, resize
+from compositor.harmonizers.magenta import DEFAULT_HANDLE, MagentaHarmonizer, MagentaSettings, style_input
 from compositor.imageio import read_rgb, write_image, write_mask
 from compositor.paste import Placement, paste
 from compositor.types import Composite
@@ -34,7 +34,7 @@ def empty_hub_cache(tmp_path_factory, monkeypatch):
     otherwise, whatever this machine has cached) and no hub module loaded before it."""
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path_factory.mktemp("tfhub_cache")))
     monkeypatch.delenv("TFHUB_MODEL_LOAD_FORMAT", raising=False)
-    monkeypatch.setattr(magenta, "_HUB_MODULES", {})
+    monkeypatch.setattr(magenta_hub, "_HUB_MODULES", {})
 
 
 @pytest.fixture(scope="module")
@@ -149,10 +149,10 @@ def test_region_at_the_image_border_and_a_thin_object():
 @pytest.mark.parametrize("h, w", [(300, 451), (451, 300), (383, 289), (1, 640), (640, 1), (7, 9), (384, 384)])
 def test_network_size_keeps_the_aspect_and_pads_to_multiples_of_four(h, w):
     image = np.random.default_rng(h * w).integers(0, 256, (h, w, 3)).astype(np.float32)
-    out, (top, left, nh, nw) = magenta.to_network_size(image, 384)
+    out, (top, left, nh, nw) = magenta_onnx.to_network_size(image, 384)
     assert (nw, nh) == (round(w * 384 / max(w, h)) or 1, round(h * 384 / max(w, h)) or 1)
-    assert out.shape[0] % 4 == 0 and out.shape[1] % 4 == 0 and min(out.shape[:2]) >= magenta.ONNX_MIN_SIDE
-    assert out.shape[0] - nh < max(4, magenta.ONNX_MIN_SIDE) and out.shape[1] - nw < max(4, magenta.ONNX_MIN_SIDE)
+    assert out.shape[0] % 4 == 0 and out.shape[1] % 4 == 0 and min(out.shape[:2]) >= magenta_onnx.ONNX_MIN_SIDE
+    assert out.shape[0] - nh < max(4, magenta_onnx.ONNX_MIN_SIDE) and out.shape[1] - nw < max(4, magenta_onnx.ONNX_MIN_SIDE)
     assert np.array_equal(out[top:top + nh, left:left + nw], resize(image, (nw, nh)))
 
 
@@ -161,9 +161,9 @@ def test_free_size_transform_is_the_same_network():
     session does on a 384x384 input, and takes other sizes, returning their size."""
     from compositor import models
 
-    path = models.locate(magenta.TRANSFORM_MODEL)
-    fixed = magenta.onnx_session(path)
-    free = magenta.onnx_session(path, free_size=True)
+    path = models.locate(magenta_onnx.TRANSFORM_MODEL)
+    fixed = magenta_onnx.onnx_session(path)
+    free = magenta_onnx.onnx_session(path, free_size=True)
     assert free is not fixed
     names = [i.name for i in fixed.get_inputs()]
     content_name = next(n for n in names if "content" in n)
@@ -256,7 +256,7 @@ def test_auto_picks_a_cached_url_handle(comp, tiny_hub, tmp_path, monkeypatch):
 
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))
     folder = tmp_path / hashlib.sha1(DEFAULT_HANDLE.encode()).hexdigest()
-    assert magenta.hub_module_dir(DEFAULT_HANDLE) == str(folder) == compressed_module_resolver._module_dir(DEFAULT_HANDLE)
+    assert magenta_hub.hub_module_dir(DEFAULT_HANDLE) == str(folder) == compressed_module_resolver._module_dir(DEFAULT_HANDLE)
     assert magenta.choose_source(MagentaSettings())[0] == "onnx"  # not cached yet
     shutil.copytree(tiny_hub, folder)
     monkeypatch.setattr(socket.socket, "connect", lambda *a: pytest.fail("the network was used"))
@@ -270,7 +270,7 @@ def test_auto_with_an_uncached_url_uses_onnx_offline(comp, monkeypatch):
     def no_hub(handle):
         raise AssertionError("the hub model must not be loaded")
 
-    monkeypatch.setattr(magenta, "hub_module", no_hub)
+    monkeypatch.setattr(magenta_hub, "hub_module", no_hub)
     monkeypatch.setattr(socket.socket, "connect", lambda *a: pytest.fail("the network was used"))
     r = MagentaHarmonizer().harmonize(comp, MagentaSettings())
     assert r.params["source_used"] == "onnx" and r.params["handle"] == DEFAULT_HANDLE

@@ -3,16 +3,24 @@
 A harmonizer is a class with ``name``, a frozen keyword-only ``Settings`` dataclass
 whose fields carry their help text, and
 ``harmonize(composite, settings, progress=None) -> Result``. It is registered in the
-``compositor.harmonizers`` entry-point group.
+``compositor.harmonizers`` entry-point group. Any class with those three members works;
+the built-in ones derive from ``Harmonizer``, which holds the shared opening (settings
+validated, the composite checked, the run timed, the ``Result`` built) and leaves them
+only ``run``.
 """
 from __future__ import annotations
 
-from typing import Protocol
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
 import cv2
 import numpy as np
 
-from ..types import Composite
+from ..ops.pixels import to_uint8  # noqa: F401  (re-exported for the harmonizers)
+from ..plugins import ready_settings
+from ..types import Composite, Result
 
 
 class Progress(Protocol):
@@ -71,15 +79,17 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
+def scaled_size(w: int, h: int, side: int) -> tuple[int, int]:
+    """(width, height) scaled (up or down) so the long side is ``side``."""
+    scale = side / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
 def working_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
     """(width, height) scaled so the long side is at most ``max_side``."""
     h, w = shape[:2]
     scale = min(1.0, max_side / max(h, w))
     return max(1, round(w * scale)), max(1, round(h * scale))
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.clip(np.asarray(image, np.float32) + 0.5, 0, 255).astype(np.uint8)
 
 
 def check_composite(composite: Composite) -> None:
@@ -88,3 +98,42 @@ def check_composite(composite: Composite) -> None:
         raise TypeError(f"composite.image must be RGB uint8 HxWx3, got {img.dtype} {img.shape}")
     if mask.shape != img.shape[:2]:
         raise ValueError(f"composite.mask is {mask.shape}, the image is {img.shape[:2]}")
+
+
+@dataclass
+class Output:
+    """What ``Harmonizer.run`` returns: the image, its stats, and ``params`` to record
+    (None: the settings as a dict)."""
+
+    image: np.ndarray
+    stats: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] | None = None
+
+
+class Harmonizer:
+    """Base class of the built-in harmonizers.
+
+    ``harmonize(composite, settings=None, progress=None) -> Result`` builds the default
+    settings when none are given and validates them, checks the composite
+    (``check_composite``; with ``needs_region``, also ``object_region``), times
+    ``run(composite, settings, progress, region) -> Output`` and returns the ``Result``.
+    ``region`` is the object region (mask > 0), or None when ``needs_region`` is False.
+    """
+
+    name: ClassVar[str]
+    Settings: ClassVar[type]
+    #: refuse an empty or all-object mask before running
+    needs_region: ClassVar[bool] = True
+
+    def harmonize(self, composite: Composite, settings=None, progress: Progress | None = None) -> Result:
+        settings = ready_settings(self.Settings, settings)
+        check_composite(composite)
+        region = object_region(composite, self.name) if self.needs_region else None
+        t0 = time.perf_counter()
+        out = self.run(composite, settings, progress or NoProgress(), region)
+        seconds = time.perf_counter() - t0
+        params = dataclasses.asdict(settings) if out.params is None else out.params
+        return Result(image=out.image, backend=self.name, seconds=seconds, params=params, stats=out.stats)
+
+    def run(self, composite: Composite, settings, progress: Progress, region: np.ndarray | None) -> Output:
+        raise NotImplementedError

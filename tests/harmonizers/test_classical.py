@@ -14,14 +14,10 @@ import pytest
 from compositor import api, plugins
 from compositor.cli import main
 from compositor.errors import UsageError
-from compositor.harmonize.classical import (
-    NoneHarmonizer,
-    PoissonHarmonizer,
-    PoissonSettings,
-    ReinhardHarmonizer,
-    ReinhardSettings,
-    fill,
-)
+from compositor.harmonizers.none import NoneHarmonizer
+from compositor.harmonizers.poisson import PoissonHarmonizer, PoissonSettings
+from compositor.harmonizers.reinhard import ReinhardHarmonizer, ReinhardSettings
+from compositor.ops.poisson import fill
 from compositor.imageio import read_rgb, write_image, write_mask
 from compositor.paste import Placement, paste
 from compositor.types import Composite
@@ -228,7 +224,7 @@ def test_poisson_solvers_agree(chelsea, cup):
 def test_poisson_clone_keeps_gradients_and_the_boundary():
     """The solve itself: a source with the destination's gradients plus an offset gives the
     destination back; a flat source inside a flat frame gives the frame's value."""
-    from compositor.harmonize.classical import _fast_dst_length, poisson_clone
+    from compositor.ops.poisson import _fast_dst_length, poisson_clone
 
     rng = np.random.default_rng(1)
     dest = cv2.GaussianBlur(rng.integers(0, 200, (90, 120, 3)).astype(np.float32), (0, 0), 3).astype(np.uint8)
@@ -358,7 +354,7 @@ def test_python_api(comp):
 
 
 def test_top_level_harmonize_function(comp):
-    import compositor.harmonize.classical  # noqa: F401  (importing the subpackage must not shadow the function)
+    import compositor.harmonizers.reinhard  # noqa: F401  (importing the subpackage must not shadow the function)
 
     result = compositor.harmonize(comp, backend="reinhard", strength=0.5)
     assert result.backend == "reinhard" and result.params["strength"] == 0.5

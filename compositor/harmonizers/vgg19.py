@@ -12,16 +12,15 @@ size and detail.
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
 import numpy as np
 
-from ..plugins import check_choice, check_range, setting
-from ..types import Composite, Result
-from .base import (NoProgress, Progress, blend_weight, check_composite, object_region, resize, to_uint8,
+from ..plugins import check_choice, check_range, ready_settings, setting
+from ..types import Composite
+from .base import (Harmonizer, Output, Progress, blend_weight, object_region, resize, to_uint8,
                    working_size)
 
 MODES = ("learned", "fit", "seed", "harmonize")
@@ -180,19 +179,19 @@ def prepare_style(image: np.ndarray, max_side: int = 1024, smallest: int = 1) ->
     return cv2.blur(img, (3, 3), borderType=cv2.BORDER_REFLECT_101)
 
 
-class VGG19Harmonizer:
+class VGG19Harmonizer(Harmonizer):
     """Neural style transfer with the composite as both content and style."""
 
     name = "vgg19"
     Settings = VGGSettings
+    needs_region = False  # the learned and fit kinds check the object region; style transfer needs none
 
     def load(self, settings: VGGSettings | None = None) -> None:
         """Load the network these settings use now (weights read, model built), so that
         the first ``harmonize`` call does not; batch workers call this once at start."""
         from ..nst import network
 
-        settings = settings or VGGSettings()
-        settings.validate()
+        settings = ready_settings(VGGSettings, settings)
         if settings.kind == "learned":
             self._learned_parts(settings)
             return
@@ -216,15 +215,9 @@ class VGG19Harmonizer:
         head = _head(str(models.locate("harmonizer-head")))
         return (lambda rgb: onnx_vgg.features(sess, rgb, learned.LAYERS)), head, weights_name
 
-    def harmonize(self, composite: Composite, settings: VGGSettings | None = None,
-                  progress: Progress | None = None) -> Result:
-        settings = settings or VGGSettings()
-        settings.validate()
-        progress = progress or NoProgress()
-        check_composite(composite)
-        t0 = time.perf_counter()
+    def run(self, composite: Composite, settings: VGGSettings, progress: Progress, region) -> Output:
         if settings.kind == "learned":
-            return self._learned(composite, settings, progress, t0)
+            return self._learned(composite, settings, progress)
 
         from ..nst import network, optimize  # optimize imports TensorFlow quietly first
 
@@ -232,7 +225,7 @@ class VGG19Harmonizer:
 
         tf.random.set_seed(settings.seed)
         if settings.kind == "fit":
-            return self._harmonize(composite, settings, progress, t0)
+            return self._harmonize(composite, settings, progress)
 
         weights_name = network.resolve_weights(settings.network, settings.weights)
         layers = tuple(dict.fromkeys(settings.content_layers + settings.style_layers))
@@ -273,15 +266,14 @@ class VGG19Harmonizer:
             learning_rate=settings.lr, callback=callback)
         check_finite(settings, history, result_small)
         image = finish(result_small)
-        seconds = time.perf_counter() - t0
         params = dataclasses.asdict(settings)
         params.update(weights=weights_name, learning_rate=settings.lr, working_size=list(size),
                       style_size=[style.shape[1], style.shape[0]])
         stats = {"loss_start": history[0], "loss_end": history[-1], "steps": len(history) - 1,
                  "loss_history": [round(v, 6) for v in history]}
-        return Result(image=image, backend=self.name, seconds=seconds, params=params, stats=stats)
+        return Output(image, stats, params)
 
-    def _learned(self, composite: Composite, settings: VGGSettings, progress: Progress, t0: float) -> Result:
+    def _learned(self, composite: Composite, settings: VGGSettings, progress: Progress) -> Output:
         """The learned correction: describe the composite at working size, predict, apply at full size."""
         from . import learned
 
@@ -303,9 +295,9 @@ class VGG19Harmonizer:
         record.update(weights=weights_name, head=HEAD_NAME)
         stats = {k: [round(float(x), 4) for x in v] for k, v in params.items()}
         stats.update({k: [round(float(x), 3) for x in v] for k, v in description.stats.items()})
-        return Result(image=image, backend=self.name, seconds=time.perf_counter() - t0, params=record, stats=stats)
+        return Output(image, stats, record)
 
-    def _harmonize(self, composite: Composite, settings: VGGSettings, progress: Progress, t0: float) -> Result:
+    def _harmonize(self, composite: Composite, settings: VGGSettings, progress: Progress) -> Output:
         """Fit a global colour/tone correction of the object on a small crop; apply it at full size."""
         from ..masks import auto_ring_width, ring_mask
         from ..nst import colour, network
@@ -367,4 +359,4 @@ class VGG19Harmonizer:
                  "gamma": [round(float(np.exp(v)), 4) for v in fit.theta[3:6]], "theta": theta,
                  "edge_log_ratio": [round(float(v), 5) for v in edge_ratio],
                  "loss_history": [round(v, 6) for v in fit.history]}
-        return Result(image=image, backend=self.name, seconds=time.perf_counter() - t0, params=params, stats=stats)
+        return Output(image, stats, params)
