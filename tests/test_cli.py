@@ -740,7 +740,7 @@ def test_ctrl_c_during_tensorflow_start_up_prints_one_line(work, tmp_path):
     (fake / "tensorflow" / "__init__.py").write_text(FAKE_TENSORFLOW)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fake), str(ROOT)])}
     done = subprocess.run([sys.executable, "-m", "compositor.cli", "harmonize", "chelsea.png", "--mask", "mask.png",
-                           "--backend", "vgg19", "-o", "h.png", "-q"], capture_output=True, text=True, env=env,
+                           "--backend", "vgg19", "--mode", "fit", "-o", "h.png", "-q"], capture_output=True, text=True, env=env,
                           cwd=work, timeout=60)
     assert done.returncode == 130
     assert done.stderr.strip().splitlines() == ["compositor: interrupted."]
