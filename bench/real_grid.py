@@ -1,4 +1,4 @@
-"""A picture of real composites (no ground truth): composite | vgg19 learned (default) | vgg19 fit.
+"""A picture of real composites (no ground truth): composite | vgg19 learned | vgg19 fit (the default).
 
 Run:  .venv/bin/python bench/real_grid.py --cases ../shared/data/real-composites -n 12 -o out/real-grid.png
 
@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-COLUMNS = (("composite", None, {}), ("vgg19 learned", "vgg19", {}), ("vgg19 fit", "vgg19", {"mode": "fit"}))
+COLUMNS = (("composite", None, {}), ("vgg19 learned", "vgg19", {"mode": "learned"}), ("vgg19 fit (default)", "vgg19", {"mode": "fit"}))
 
 
 def label(tile: np.ndarray, text: str) -> np.ndarray:
