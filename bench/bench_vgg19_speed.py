@@ -4,7 +4,7 @@ Run:  .venv/bin/python bench/bench_vgg19_speed.py [--runs 5]
 
 1. In-process, warm: each built-in benchmark case (camera family) is upscaled to a long
    side of 1024 px and harmonized once to warm up, then timed over ``--runs`` runs
-   (median), for vgg19's default (learned) mode, its fit mode, ``boundary`` and ``none``,
+   (median), for vgg19 in learned mode and in fit mode (the default), ``boundary`` and ``none``,
    all in the same run.
 2. Whole command: ``compositor harmonize`` on one such 1024 px composite, a fresh
    process each time, vgg19 in learned and fit mode against ``--backend none``,
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-CONFIGS = (("vgg19 (learned)", "vgg19", {}), ("vgg19 fit", "vgg19", {"mode": "fit"}),
+CONFIGS = (("vgg19 --mode learned", "vgg19", {"mode": "learned"}), ("vgg19 --mode fit (default)", "vgg19", {"mode": "fit"}),
            ("boundary", "boundary", {}), ("none", "none", {}))
 
 
