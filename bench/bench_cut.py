@@ -55,16 +55,9 @@ def parse_method(spec: str) -> tuple[str, dict[str, str]]:
     return name, settings
 
 
-def full_alpha(stickers, shape) -> np.ndarray:
-    alpha = np.zeros(shape[:2], np.float32)
-    for s in stickers:
-        x, y, w, h = s.source_box
-        alpha[y:y + h, x:x + w] = np.maximum(alpha[y:y + h, x:x + w], s.alpha)
-    return alpha
-
-
 def run_method(spec: str, pairs, read) -> dict:
     from compositor import api
+    from compositor.cut.base import stickers_alpha
     from compositor.errors import CompositorError
     from compositor.metrics import boundary_f, cut_iou, cut_mae
 
@@ -79,7 +72,7 @@ def run_method(spec: str, pairs, read) -> dict:
         image, truth = read(photo), read(mask_path, mask=True)
         t0 = time.perf_counter()
         try:
-            alpha = full_alpha(api.cut(image, name, **settings), image.shape)
+            alpha = stickers_alpha(api.cut(image, name, **settings), image.shape)
         except CompositorError:
             alpha = np.zeros(image.shape[:2], np.float32)
             empty += 1

@@ -363,11 +363,7 @@ def _out(*values) -> None:
     try:
         print(*values)
     except (OSError, ValueError) as exc:
-        _silence_stdout()
-        if isinstance(exc, BrokenPipeError):
-            raise
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise CompositorError(f"cannot write to standard output ({reason}).") from None
+        _stdout_failed(exc)
 
 
 def _printable(message: str) -> str:
@@ -384,11 +380,16 @@ def _flush_stdout() -> None:
     try:
         sys.stdout.flush()
     except (OSError, ValueError) as exc:
-        _silence_stdout()
-        if isinstance(exc, BrokenPipeError):
-            raise
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise CompositorError(f"cannot write to standard output ({reason}).") from None
+        _stdout_failed(exc)
+
+
+def _stdout_failed(exc: Exception) -> None:
+    """A write to stdout failed: a closed pipe is re-raised (quiet exit), anything else is one sentence."""
+    _silence_stdout()
+    if isinstance(exc, BrokenPipeError):
+        raise exc
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    raise CompositorError(f"cannot write to standard output ({reason}).") from None
 
 
 def _silence_stdout() -> None:

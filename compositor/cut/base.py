@@ -223,6 +223,16 @@ def make_sticker(rgb: np.ndarray, mask: np.ndarray, *, label: str, score: float,
     return Sticker(rgba=np.ascontiguousarray(rgba), label=label, source_box=box, score=float(score), method=method)
 
 
+def stickers_alpha(stickers: list[Sticker], shape: tuple[int, ...]) -> np.ndarray:
+    """The stickers' alphas placed back where they were cut from: float32 HxW of the photo's ``shape``
+    (the union, by maximum, where stickers overlap)."""
+    alpha = np.zeros(shape[:2], np.float32)
+    for s in stickers:
+        x, y, w, h = s.source_box
+        alpha[y:y + h, x:x + w] = np.maximum(alpha[y:y + h, x:x + w], s.alpha)
+    return alpha
+
+
 def saliency_score(saliency: np.ndarray, mask: np.ndarray) -> float:
     """How much more salient the object is than the rest, in [0, 1]."""
     inside = float(saliency[mask].mean()) if mask.any() else 0.0

@@ -10,6 +10,7 @@ import pytest
 
 from compositor import api, cli, models
 from compositor.cut import DEFAULT_METHOD
+from compositor.cut.base import stickers_alpha as full_alpha
 from compositor.cut.u2net import input_blob, salient_map
 from compositor.errors import CompositorError, UsageError
 from compositor.imageio import read_mask, read_rgb
@@ -26,14 +27,6 @@ DUTS_TE = ROOT.parent / "shared" / "data" / "duts-te-dev"
 EDGE_GREEN_TOLERANCE = 10.0
 #: The two engines run the same graph in float32; measured largest difference 7e-5.
 ENGINE_TOLERANCE = 1e-3
-
-
-def full_alpha(stickers, shape) -> np.ndarray:
-    out = np.zeros(shape[:2], np.float32)
-    for s in stickers:
-        x, y, w, h = s.source_box
-        out[y:y + h, x:x + w] = np.maximum(out[y:y + h, x:x + w], s.alpha)
-    return out
 
 
 def test_default_method_is_u2net():
