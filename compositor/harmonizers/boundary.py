@@ -3,7 +3,7 @@
 The median of log(object) - log(background) over pairs of neighbouring pixels on the
 edge (``compositor.seam``) estimates how the object's colours were scaled relative to
 the scene; the object is divided by that ratio raised to ``strength``. A classical,
-fast baseline (no TensorFlow) and the starting point of the vgg19 harmonize mode.
+fast baseline (no TensorFlow) and the starting point of the vgg19 fit mode.
 """
 from __future__ import annotations
 

@@ -39,8 +39,6 @@ LAYERS = ("block1_conv2", "block2_conv2", "block3_conv1")
 BOUNDS = {"s_mu": (-0.2, 1.2, 0.5), "s_sd": (-0.2, 1.2, 0.5), "g": (-0.5, 1.5, 0.0)}
 #: The bases a head can be trained around: its outputs at 0 (``s_mu``, ``s_sd``, ``g``, one value each).
 BASES = {"transfer": (0.5, 0.5, 0.0), "edge": (0.0, 0.0, 0.4)}
-#: Where ``describe`` puts the edge's log colour ratio in the colour vector.
-RATIO = slice(24, 27)
 LAB_SCALE = np.array([100.0, 50.0, 50.0], np.float32)
 #: Sizes of the head's inputs: colour and edge statistics; two VGG vectors per layer (64 + 128 + 256 channels).
 N_COLOUR = 32

