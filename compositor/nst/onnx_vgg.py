@@ -56,19 +56,23 @@ def build_graph(weights: dict[str, tuple[np.ndarray, np.ndarray]], network: str,
     return model.SerializeToString()
 
 
+def session(network: str, weights_name: str, outputs: tuple[str, ...], pooling: str = "max"):
+    """An onnxruntime session for these layers, built once per process (and thread setting)."""
+    from .. import _ort
+
+    return _session(network, weights_name, outputs, pooling, _ort.threads())
+
+
 @lru_cache(maxsize=4)
-def session(network: str, weights_name: str, outputs: tuple[str, ...], pooling: str = "max", threads: int = 0):
-    """An onnxruntime session for these layers, built once per process."""
+def _session(network: str, weights_name: str, outputs: tuple[str, ...], pooling: str, threads: str):
     import onnxruntime as ort
 
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    if threads:
-        opts.intra_op_num_threads = threads
+    from .. import _ort
+
     order = conv_layers(network)
     needed = order[: max(order.index(layer) for layer in outputs) + 1]
     graph = build_graph(load_weights(weights_name, network, needed), network, outputs, pooling)
-    return ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(graph, _ort.session_options(), providers=["CPUExecutionProvider"])
 
 
 def preprocess(image: np.ndarray) -> np.ndarray:

