@@ -61,13 +61,48 @@ def make_settings(cls, values: dict | None = None):
 
 
 def ready_settings(settings_cls, settings=None):
-    """``settings`` (None: ``settings_cls()``) after its ``validate()``, where it has one."""
+    """``settings`` (None: ``settings_cls()``) once its fields pass their declared checks
+    (``check_fields``) and its own ``validate()``, where it has one, passes too."""
     if settings is None:
         settings = settings_cls()
+    check_fields(settings)
     check = getattr(settings, "validate", None)
     if check:
         check()
     return settings
+
+
+def check_fields(settings) -> None:
+    """Enforce what each field of a settings dataclass declares through ``setting()``: a bool
+    is True or False, a value with ``choices`` is one of them, a number with ``bounds`` is
+    finite, of the field's kind (int: whole) and within them. None passes where the field's
+    type allows it. Raises a UsageError naming the field."""
+    hints = typing.get_type_hints(type(settings))
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        hint = hints.get(f.name)
+        if value is None and _allows_none(hint):
+            continue
+        base = _without_none(hint)
+        if base is bool and not isinstance(value, (bool, type(None))) and type(value).__name__ != "bool_":
+            raise UsageError(f"{f.name} must be true or false; received {value!r}.")
+        choices = f.metadata.get("choices")
+        if choices is not None:
+            check_choice(value, choices, f.name)
+        bounds = f.metadata.get("bounds")
+        if bounds is not None:
+            check_range(value, bounds[0], bounds[1], f.name, integer=base is int if base in (int, float) else None)
+
+
+def _allows_none(hint) -> bool:
+    return typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+
+
+def _without_none(hint):
+    if _allows_none(hint):
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        return inner[0] if len(inner) == 1 else hint
+    return hint
 
 
 def convert(raw, hint, label: str):
@@ -132,18 +167,30 @@ def describe(settings_cls) -> list[tuple[str, object, str, tuple | None]]:
     return out
 
 
-def setting(default, help: str, choices: tuple | None = None, path=None):
-    """A settings field with its help text (shown by the CLI) and optional choices.
+def setting(default, help: str, choices: tuple | None = None, *, bounds: tuple | None = None, path=None):
+    """A settings field with its help text (shown by the CLI) and what a value may be.
 
+    ``choices``: the values allowed. ``bounds``: (low, high) for a number, either None for
+    no bound; an int field also takes only whole numbers, a float field only finite ones.
+    Both are enforced in one place, ``check_fields`` (through ``ready_settings``), so a
+    plugin's ``validate()`` keeps only the checks that involve several fields or files.
     ``path`` marks a setting whose value names a file or folder (so a manifest's relative
     value resolves against the manifest's folder): True, or a test ``path(value) -> bool``
     for settings that also take names or URLs. None and "none" are never paths."""
     meta = {"help": help}
     if choices is not None:
-        meta["choices"] = choices
+        meta["choices"] = tuple(choices)
+    if bounds is not None:
+        meta["bounds"] = tuple(bounds)
     if path is not None:
         meta["path"] = path
     return dataclasses.field(default=default, metadata=meta)
+
+
+def bounds(settings_cls, name: str) -> tuple | None:
+    """The (low, high) bounds declared for field ``name`` of ``settings_cls``, or None."""
+    field = {f.name: f for f in dataclasses.fields(settings_cls)}.get(name)
+    return None if field is None else field.metadata.get("bounds")
 
 
 def path_value(cls, key: str, value) -> bool:

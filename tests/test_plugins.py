@@ -1,12 +1,15 @@
 """plugins: the --set parser, and plugins.convert (a CLI string or a typed value -> the field's type)."""
 from __future__ import annotations
 
+import dataclasses
+import typing
+from dataclasses import dataclass
 from typing import Optional
 
 import pytest
 
 from compositor.errors import UsageError
-from compositor.plugins import check_range, convert, parse_set
+from compositor.plugins import bounds, check_range, convert, load, names, parse_set, ready_settings, setting
 
 
 # ----------------------------------------------------------------------------- parse_set
@@ -163,3 +166,55 @@ def test_cutter_base_clips_the_box_before_run():
     assert seen == [None, (0, 2, 15, 18)]
     with pytest.raises(UsageError, match="box"):
         Recorder().cut(image, CutSettings(box=(1, 2, 3)))
+
+
+# ----------------------------------------------------------------------------- declared checks
+
+@dataclass(frozen=True, kw_only=True)
+class _Declared:
+    count: int = setting(3, "a whole number", bounds=(1, 10))
+    share: float = setting(0.5, "a fraction", bounds=(0.0, 1.0))
+    rate: Optional[float] = setting(None, "none, or a positive number", bounds=(1e-6, None))
+    kind: str = setting("a", "a letter", ("a", "b"))
+    flag: bool = setting(False, "a switch")
+    validated: list = dataclasses.field(default_factory=list)
+
+    def validate(self) -> None:
+        self.validated.append(True)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"count": 0}, "count must be between 1 and 10; received 0."),
+    ({"count": 2.5}, "count must be a whole number; received 2.5."),
+    ({"count": True}, "count must be a whole number; received True."),
+    ({"share": float("nan")}, "share must be a finite number; received nan."),
+    ({"share": 1.5}, "share must be between 0.0 and 1.0; received 1.5."),
+    ({"rate": 0.0}, "rate must be >= 1e-06; received 0.0."),
+    ({"kind": "c"}, "kind must be one of a, b; received 'c'."),
+    ({"flag": "yes"}, "flag must be true or false; received 'yes'."),
+])
+def test_declared_choices_and_bounds_are_enforced_in_one_place(values, message):
+    with pytest.raises(UsageError) as err:
+        ready_settings(_Declared, _Declared(**values))
+    assert str(err.value) == message
+
+
+def test_declared_checks_pass_good_values_and_then_run_validate():
+    settings = ready_settings(_Declared, _Declared(count=10, share=0.0, rate=None, kind="b", flag=True))
+    assert settings.validated == [True]
+    assert bounds(_Declared, "count") == (1, 10) and bounds(_Declared, "kind") is None
+
+
+@pytest.mark.parametrize("kind", ["cutter", "harmonizer"])
+def test_every_built_in_numeric_setting_declares_its_bounds(kind):
+    """Ranges are declared in the fields, so the CLI, the API and manifests all refuse the same values."""
+    missing = []
+    for name in names(kind):
+        cls = load(kind, name)
+        hints = typing.get_type_hints(cls.Settings)
+        for field in dataclasses.fields(cls.Settings):
+            hint = hints[field.name]
+            numeric = hint in (int, float) or hint == Optional[float] or hint == Optional[int]
+            if numeric and field.metadata.get("bounds") is None:
+                missing.append(f"{name}.{field.name}")
+    assert missing == []

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from ..errors import CompositorError, UsageError
-from ..plugins import check_range, ready_settings, setting
+from ..plugins import ready_settings, setting
 from ..types import Box, Sticker
 
 #: GrabCut runs on a copy whose long side is at most this many pixels (it is O(pixels)).
@@ -29,16 +29,18 @@ FLAT_CHANNEL_LEVELS = 2
 class CutSettings:
     box: tuple[int, ...] | None = setting(None, "X,Y,W,H: where the object is; without it an automatic proposal is used")
     all: bool = setting(False, "return every object found, not just the best one")
-    feather: float = setting(1.5, "soft alpha edge, in px at the photo's resolution")
-    iterations: int = setting(5, "GrabCut iterations")
-    min_area: float = setting(0.002, "smallest object kept, as a fraction of the image area")
+    feather: float = setting(1.5, "soft alpha edge, in px at the photo's resolution", bounds=(0, 100))
+    iterations: int = setting(5, "GrabCut iterations", bounds=(1, 50))
+    min_area: float = setting(0.002, "smallest object kept, as a fraction of the image area", bounds=(0, 1))
 
     def validate(self) -> None:
-        if self.box is not None and len(self.box) != 4:
-            raise UsageError(f"box must be X,Y,W,H (four numbers); received {','.join(map(str, self.box))}.")
-        check_range(self.feather, 0, 100, "feather")
-        check_range(self.iterations, 1, 50, "iterations")
-        check_range(self.min_area, 0, 1, "min_area")
+        check_box_setting(self.box)
+
+
+def check_box_setting(box) -> None:
+    """Refuse a ``box`` setting that is not None or four numbers (X,Y,W,H)."""
+    if box is not None and len(box) != 4:
+        raise UsageError(f"box must be X,Y,W,H (four numbers); received {','.join(map(str, box))}.")
 
 
 class Cutter:
@@ -50,7 +52,8 @@ class Cutter:
     """
 
     name: ClassVar[str]
-    Settings: ClassVar[type]
+    #: The settings dataclass; the shared ``CutSettings`` unless the cutter has its own.
+    Settings: ClassVar[type] = CutSettings
 
     def cut(self, image: np.ndarray, settings=None) -> list[Sticker]:
         settings = ready_settings(self.Settings, settings)

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from ..errors import CompositorError, UsageError
-from ..plugins import check_range, setting
+from ..plugins import setting
 from ..types import Box, Sticker
 from .base import CutSettings, Cutter, grabcut, make_sticker, pad_box, within
 
@@ -92,12 +92,12 @@ def _load_cascade_file(path: Path) -> cv2.CascadeClassifier:
 class CascadeSettings(CutSettings):
     cascade: str = setting("face", f"Haar cascade: {', '.join(CASCADES)}, or a path to a cascade XML",
                            path=lambda value: builtin_cascade(value) is None)
-    min_neighbors: int = setting(5, "detections a face needs around it to count (higher: fewer false ones)")
+    min_neighbors: int = setting(5, "detections a face needs around it to count (higher: fewer false ones)",
+                                 bounds=(0, 100))
     head: bool = setting(True, "widen the detection to the whole head before cutting (off: cut the detected box)")
 
     def validate(self) -> None:
         super().validate()
-        check_range(self.min_neighbors, 0, 100, "min_neighbors")
         load_cascade(self.cascade)
 
 

@@ -25,16 +25,12 @@ def edge_contours(rgb: np.ndarray, min_area: float) -> list[np.ndarray]:
     return sorted(contours, key=cv2.contourArea, reverse=True)
 
 
-ContourSettings = CutSettings  # the shared cutter settings, nothing more
-
-
 class ContourCutter(Cutter):
     """The largest closed Canny contour (``all``: every one), filled and refined by GrabCut."""
 
     name = "contour"
-    Settings = ContourSettings
 
-    def run(self, image: np.ndarray, settings: ContourSettings, box: Box | None) -> list[Sticker]:
+    def run(self, image: np.ndarray, settings: CutSettings, box: Box | None) -> list[Sticker]:
         region, x0, y0 = within(image, box)
         contours = edge_contours(region, settings.min_area)
         if not contours:

@@ -35,16 +35,12 @@ def propose(rgb: np.ndarray, saliency: np.ndarray, min_area: float):
     return box, hint
 
 
-GrabCutSettings = CutSettings  # the shared cutter settings, nothing more
-
-
 class GrabCutCutter(Cutter):
     """GrabCut (Rother et al. 2004) seeded by a box, or by a spectral-residual saliency proposal."""
 
     name = "grabcut"
-    Settings = GrabCutSettings
 
-    def run(self, image: np.ndarray, settings: GrabCutSettings, box: Box | None) -> list[Sticker]:
+    def run(self, image: np.ndarray, settings: CutSettings, box: Box | None) -> list[Sticker]:
         saliency = spectral_residual_saliency(image)
         hint = None
         if box is None:

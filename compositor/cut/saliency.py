@@ -9,16 +9,12 @@ from .base import CutSettings, Cutter, grabcut, make_sticker, pad_box, salient_r
     spectral_residual_saliency
 
 
-SaliencySettings = CutSettings  # the shared cutter settings, nothing more
-
-
 class SaliencyCutter(Cutter):
     """Spectral-residual salient regions, each refined by GrabCut (``all``: every region)."""
 
     name = "saliency"
-    Settings = SaliencySettings
 
-    def run(self, image: np.ndarray, settings: SaliencySettings, box: Box | None) -> list[Sticker]:
+    def run(self, image: np.ndarray, settings: CutSettings, box: Box | None) -> list[Sticker]:
         saliency = spectral_residual_saliency(image)
         if box is not None:
             x, y, w, h = box

@@ -20,9 +20,9 @@ import numpy as np
 
 from .. import models
 from ..errors import CompositorError
-from ..plugins import check_choice, check_range, setting
+from ..plugins import setting
 from ..types import Box, Sticker
-from .base import GRABCUT_MAX_SIDE, CutSettings, Cutter, make_sticker, pad_box
+from .base import GRABCUT_MAX_SIDE, Cutter, check_box_setting, make_sticker, pad_box
 
 
 @dataclass(frozen=True)
@@ -71,21 +71,20 @@ class U2NetSettings:
     box: tuple[int, ...] | None = setting(None, "X,Y,W,H: cut only inside this box (the network looks at the box and "
                                                 "some of its surroundings)")
     all: bool = setting(False, "return one sticker per connected object, not just the main one")
-    threshold: float = setting(0.5, "salient-map level that separates object from background, 0..1")
+    threshold: float = setting(0.5, "salient-map level that separates object from background",
+                              bounds=(0.01, 0.99))
     refine: str = setting("grabcut-matting", "grabcut-matting: GrabCut settles what the map is unsure of, then "
                                              "closed-form matting of the edge with the object's colours estimated in "
                                              "it; matting: the edge only; none: the thresholded map, feathered",
                           choices=REFINEMENTS)
-    iterations: int = setting(3, "GrabCut iterations when refine is grabcut-matting")
-    feather: float = setting(1.5, "soft alpha edge when refine is none, in px at the photo's resolution")
-    min_area: float = setting(0.002, "smallest object kept, as a fraction of the image area")
+    iterations: int = setting(3, "GrabCut iterations when refine is grabcut-matting", bounds=(1, 50))
+    feather: float = setting(1.5, "soft alpha edge when refine is none, in px at the photo's resolution",
+                             bounds=(0, 100))
+    min_area: float = setting(0.002, "smallest object kept, as a fraction of the image area", bounds=(0, 1))
     engine: str = setting("opencv", "runs the network: OpenCV's DNN module, or onnxruntime", choices=ENGINES)
 
     def validate(self) -> None:
-        CutSettings(box=self.box, feather=self.feather, iterations=self.iterations, min_area=self.min_area).validate()
-        check_range(self.threshold, 0.01, 0.99, "threshold")
-        check_choice(self.refine, REFINEMENTS, "refine")
-        check_choice(self.engine, ENGINES, "engine")
+        check_box_setting(self.box)
 
 
 @lru_cache(maxsize=3)
@@ -326,10 +325,6 @@ class U2NetCutter(Cutter):
 class ISNetSettings(U2NetSettings):
     engine: str = setting("onnxruntime", "runs the network (its fp16 weights run in onnxruntime only)",
                           choices=ISNET.engines)
-
-    def validate(self) -> None:
-        check_choice(self.engine, ISNET.engines, "engine")
-        super().validate()
 
 
 class ISNetCutter(U2NetCutter):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..plugins import check_range, setting
+from ..plugins import setting
 from ..seam import boundary_log_ratio
 from ..types import Composite
 from .base import Harmonizer, Output, Progress, to_uint8
@@ -19,11 +19,8 @@ from .base import Harmonizer, Output, Progress, to_uint8
 
 @dataclass(frozen=True, kw_only=True)
 class BoundarySettings:
-    strength: float = setting(0.4, "fraction of the measured edge ratio taken back (0: none; 1: all; 0.4 was best "
-                                   "on the built-in benchmark, since part of the ratio is the object's own contrast)")
-
-    def validate(self) -> None:
-        check_range(self.strength, 0, 1, "strength")
+    strength: float = setting(0.4, "fraction of the measured edge ratio taken back (0: none; 1: all; less than "
+                                   "all, since part of the ratio is the object's own contrast)", bounds=(0, 1))
 
 
 class BoundaryHarmonizer(Harmonizer):

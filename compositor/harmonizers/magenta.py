@@ -48,7 +48,7 @@ import numpy as np
 
 from ..errors import CompositorError, UsageError
 from ..ops.geometry import bbox, grow
-from ..plugins import check_choice, check_range, ready_settings, setting
+from ..plugins import ready_settings, setting
 from ..types import Composite
 from . import magenta_hub, magenta_onnx
 from .base import Harmonizer, Output, Progress, blend_weight, resize, to_uint8
@@ -71,29 +71,24 @@ class MagentaSettings:
     style: str | None = setting(None, "style image file; none = the composite itself", path=True)
     strength: float = setting(1.0, "0..1; onnx: interpolates the style bottleneck between the object region's own "
                                    "(0) and the style's (1); hub (takes a style image, not a bottleneck): blends "
-                                   "the stylized output with the input")
+                                   "the stylized output with the input", bounds=(0.0, 1.0))
     context: float = setting(0.25, "padding around the object's bounding box, as a fraction of its long side; "
-                                   "the padded box is what gets stylized")
+                                   "the padded box is what gets stylized", bounds=(0.0, 10.0))
     hub_size: int = setting(384, "hub source: long side in px the region is stylized at (0 = its full "
-                                 "resolution); the onnx model is fixed at 384")
-    dilate: int = setting(12, "px the object mask is grown by to make the region the change is applied to")
-    feather: float = setting(6.0, "px of soft edge on that region")
-    seed: int = setting(0, "random seed (recorded; the method is deterministic)")
+                                 "resolution, else at least 16); the onnx model is fixed at 384",
+                            bounds=(0, 8192))
+    dilate: int = setting(12, "px the object mask is grown by to make the region the change is applied to",
+                           bounds=(0, 1000))
+    feather: float = setting(6.0, "px of soft edge on that region", bounds=(0.0, 1000.0))
+    seed: int = setting(0, "random seed (recorded; the method is deterministic)", bounds=(None, None))
 
     def validate(self) -> None:
-        check_choice(self.source, SOURCES, "source")
         if not isinstance(self.handle, str) or not self.handle.strip():
             raise UsageError(f"handle must be a TF Hub URL or a SavedModel folder; received {self.handle!r}.")
         if self.style is not None and (not isinstance(self.style, (str, os.PathLike)) or not str(self.style).strip()):
             raise UsageError(f"style must be an image file or none; received {self.style!r}.")
-        check_range(self.strength, 0.0, 1.0, "strength", integer=False)
-        check_range(self.context, 0.0, 10.0, "context", integer=False)
-        check_range(self.hub_size, 0, 8192, "hub_size", integer=True)
         if 0 < self.hub_size < 16:
             raise UsageError(f"hub_size must be 0 (full resolution) or at least 16; received {self.hub_size}.")
-        check_range(self.dilate, 0, 1000, "dilate", integer=True)
-        check_range(self.feather, 0.0, 1000.0, "feather", integer=False)
-        check_range(self.seed, None, None, "seed", integer=True)
 
 
 def choose_source(settings: MagentaSettings) -> tuple[str, str]:

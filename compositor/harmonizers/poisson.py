@@ -27,7 +27,7 @@ from ..errors import UsageError
 from ..masks import dilate, ellipse
 from ..ops.geometry import bbox
 from ..ops.poisson import fill, poisson_clone
-from ..plugins import check_choice, check_range, setting
+from ..plugins import setting
 from ..types import Composite
 from .base import Harmonizer, Output, Progress, to_uint8
 
@@ -45,17 +45,13 @@ def _clip_box(x: int, y: int, w: int, h: int, W: int, H: int) -> list[int]:
 class PoissonSettings:
     mode: str = setting("normal", "cloning mode: normal (the object's gradients) or mixed (the stronger of the "
                                   "object's and the background's gradients at each pixel)", POISSON_MODES)
-    dilate: int = setting(5, "px the object region (mask > 0) is grown by to make the clone region")
-    feather: float = setting(2.0, "px of soft edge when the result is blended back through the clone region")
+    dilate: int = setting(5, "px the object region (mask > 0) is grown by to make the clone region",
+                          bounds=(0, 200))
+    feather: float = setting(2.0, "px of soft edge when the result is blended back through the clone region",
+                              bounds=(0, 100))
     solver: str = setting("dst", "dst: SciPy's discrete sine transform, on a rectangle grown to a size the FFT is "
                                  "fast for; opencv: cv2.seamlessClone (same equations, 1.2-2x slower; its mixed mode "
                                  "compares gradients its own way)", POISSON_SOLVERS)
-
-    def validate(self) -> None:
-        check_choice(self.mode, POISSON_MODES, "mode")
-        check_choice(self.solver, POISSON_SOLVERS, "solver")
-        check_range(self.dilate, 0, 200, "dilate", integer=True)
-        check_range(self.feather, 0, 100, "feather", integer=False)
 
 
 class PoissonHarmonizer(Harmonizer):

