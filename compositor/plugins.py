@@ -203,6 +203,7 @@ def path_value(cls, key: str, value) -> bool:
 
 
 def check_choice(value, choices, label: str) -> None:
+    """Refuse ``value`` unless it is one of ``choices``, naming ``label``."""
     if value not in choices:
         raise UsageError(f"{label} must be one of {', '.join(map(str, choices))}; received {value!r}.")
 

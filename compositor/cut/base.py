@@ -27,6 +27,8 @@ FLAT_CHANNEL_LEVELS = 2
 
 @dataclass(frozen=True, kw_only=True)
 class CutSettings:
+    """The settings every GrabCut-based cutter shares (grabcut, saliency, contour, cascade)."""
+
     box: tuple[int, ...] | None = setting(None, "X,Y,W,H: where the object is; without it an automatic proposal is used")
     all: bool = setting(False, "return every object found, not just the best one")
     feather: float = setting(1.5, "soft alpha edge, in px at the photo's resolution", bounds=(0, 100))
@@ -56,11 +58,13 @@ class Cutter:
     Settings: ClassVar[type] = CutSettings
 
     def cut(self, image: np.ndarray, settings=None) -> list[Sticker]:
+        """The stickers cut from ``image`` (RGB uint8), best first (see the class docstring)."""
         settings = ready_settings(self.Settings, settings)
         box = check_box(getattr(settings, "box", None), image.shape)
         return self.run(image, settings, box)
 
     def run(self, image: np.ndarray, settings, box: Box | None) -> list[Sticker]:
+        """The cutter's own work on ready settings and a clipped ``box`` (or None): the stickers."""
         raise NotImplementedError
 
 
@@ -87,6 +91,7 @@ def check_box(box: tuple[int, ...] | None, shape: tuple[int, ...], source: str =
 
 
 def pad_box(box: Box, shape, frac: float) -> Box:
+    """``box`` grown by ``frac`` of its width and height on each side, clipped to ``shape``."""
     x, y, w, h = box
     H, W = shape[:2]
     dx, dy = int(w * frac), int(h * frac)

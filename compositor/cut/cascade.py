@@ -90,6 +90,8 @@ def _load_cascade_file(path: Path) -> cv2.CascadeClassifier:
 
 @dataclass(frozen=True, kw_only=True)
 class CascadeSettings(CutSettings):
+    """The shared cutter settings, plus which cascade to detect with and how."""
+
     cascade: str = setting("face", f"Haar cascade: {', '.join(CASCADES)}, or a path to a cascade XML",
                            path=lambda value: builtin_cascade(value) is None)
     min_neighbors: int = setting(5, "detections a face needs around it to count (higher: fewer false ones)",

@@ -68,6 +68,8 @@ MIN_SIDE = 8
 
 @dataclass(frozen=True, kw_only=True)
 class U2NetSettings:
+    """How the salient-object map becomes stickers: threshold, edge refinement, engine."""
+
     box: tuple[int, ...] | None = setting(None, "X,Y,W,H: cut only inside this box (the network looks at the box and "
                                                 "some of its surroundings)")
     all: bool = setting(False, "return one sticker per connected object, not just the main one")
@@ -323,6 +325,8 @@ class U2NetCutter(Cutter):
 
 @dataclass(frozen=True, kw_only=True)
 class ISNetSettings(U2NetSettings):
+    """U2NetSettings, with onnxruntime as the only engine."""
+
     engine: str = setting("onnxruntime", "runs the network (its fp16 weights run in onnxruntime only)",
                           choices=ISNET.engines)
 

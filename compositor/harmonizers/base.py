@@ -34,6 +34,8 @@ class Progress(Protocol):
 
 
 class NoProgress:
+    """The progress a harmonizer gets when nobody listens: reports nothing, takes no snapshots."""
+
     snapshot_every = 0
 
     def update(self, step: int, total: int, **info) -> None:
@@ -93,6 +95,8 @@ def working_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
 
 
 def check_composite(composite: Composite) -> None:
+    """Refuse a composite whose image is not RGB uint8 HxWx3 (TypeError) or whose mask is
+    not the image's size (ValueError): programming errors, not user input."""
     img, mask = composite.image, composite.mask
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
         raise TypeError(f"composite.image must be RGB uint8 HxWx3, got {img.dtype} {img.shape}")
@@ -126,6 +130,7 @@ class Harmonizer:
     needs_region: ClassVar[bool] = True
 
     def harmonize(self, composite: Composite, settings=None, progress: Progress | None = None) -> Result:
+        """The harmonized ``composite`` as a ``Result`` (see the class docstring)."""
         settings = ready_settings(self.Settings, settings)
         check_composite(composite)
         region = object_region(composite, self.name) if self.needs_region else None
@@ -136,4 +141,5 @@ class Harmonizer:
         return Result(image=out.image, backend=self.name, seconds=seconds, params=params, stats=out.stats)
 
     def run(self, composite: Composite, settings, progress: Progress, region: np.ndarray | None) -> Output:
+        """The backend's own work on a checked composite with ready settings: the ``Output``."""
         raise NotImplementedError

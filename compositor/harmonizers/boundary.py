@@ -19,11 +19,15 @@ from .base import Harmonizer, Output, Progress, to_uint8
 
 @dataclass(frozen=True, kw_only=True)
 class BoundarySettings:
+    """How much of the colour ratio across the object's edge is taken back."""
+
     strength: float = setting(0.4, "fraction of the measured edge ratio taken back (0: none; 1: all; less than "
                                    "all, since part of the ratio is the object's own contrast)", bounds=(0, 1))
 
 
 class BoundaryHarmonizer(Harmonizer):
+    """Divides the object's colours by a share of the colour ratio measured across its edge (``seam``)."""
+
     name = "boundary"
     Settings = BoundarySettings
 

@@ -230,6 +230,7 @@ class Head:
 
     @classmethod
     def load(cls, path) -> "Head":
+        """The head stored in the ``.npz`` file at ``path``."""
         with np.load(path, allow_pickle=False) as data:
             return cls({k: data[k] for k in data.files})
 
@@ -243,4 +244,5 @@ class Head:
         return h @ a["w2"] + a["b2"]
 
     def predict(self, d: Description) -> dict[str, np.ndarray]:
+        """The bounded correction (name -> values) for one described composite."""
         return bounded(self.raw(d.colour, d.vgg)[0], self.base)

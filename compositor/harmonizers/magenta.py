@@ -62,6 +62,8 @@ SOURCES = ("auto", "hub", "onnx")
 
 @dataclass(frozen=True, kw_only=True)
 class MagentaSettings:
+    """Which copy of the Magenta model runs, on which region, and how strongly."""
+
     source: str = setting("auto", "which copy of the model: onnx (the offline ONNX files), hub (TF Hub SavedModel "
                                   "at --handle; may download if the handle is a URL), auto (hub only if it is "
                                   "already on disk, else onnx)", SOURCES)

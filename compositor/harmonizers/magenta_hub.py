@@ -43,6 +43,7 @@ def hub_module(handle: str):
 
 
 def is_url(handle: str) -> bool:
+    """Whether a TF Hub ``handle`` is a web address (else a local SavedModel folder)."""
     return handle.startswith(("http://", "https://"))
 
 

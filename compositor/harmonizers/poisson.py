@@ -43,6 +43,8 @@ def _clip_box(x: int, y: int, w: int, h: int, W: int, H: int) -> list[int]:
 
 @dataclass(frozen=True, kw_only=True)
 class PoissonSettings:
+    """Cloning mode, solver, and the region the clone is blended back through."""
+
     mode: str = setting("normal", "cloning mode: normal (the object's gradients) or mixed (the stronger of the "
                                   "object's and the background's gradients at each pixel)", POISSON_MODES)
     dilate: int = setting(5, "px the object region (mask > 0) is grown by to make the clone region",
@@ -50,7 +52,7 @@ class PoissonSettings:
     feather: float = setting(2.0, "px of soft edge when the result is blended back through the clone region",
                               bounds=(0, 100))
     solver: str = setting("dst", "dst: SciPy's discrete sine transform, on a rectangle grown to a size the FFT is "
-                                 "fast for; opencv: cv2.seamlessClone (same equations, 1.2-2x slower; its mixed mode "
+                                 "fast for; opencv: cv2.seamlessClone (same equations, slower; its mixed mode "
                                  "compares gradients its own way)", POISSON_SOLVERS)
 
 

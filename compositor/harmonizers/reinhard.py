@@ -31,6 +31,8 @@ def _round(values) -> list[float]:
 
 @dataclass(frozen=True, kw_only=True)
 class ReinhardSettings:
+    """How far the object's Lab statistics move toward the ring around it, and which ring."""
+
     strength: float = setting(1.0, "0 keeps the object's colour statistics, 1 takes the background ring's",
                               bounds=(0.0, 1.0))
     ring: int = setting(0, "width in px of the background ring the target statistics come from; "

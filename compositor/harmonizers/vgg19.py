@@ -40,6 +40,8 @@ MAX_LR = 1e4
 
 @dataclass(frozen=True, kw_only=True)
 class VGGSettings:
+    """The mode (fit, learned, seed), the network and weights, and each mode's knobs."""
+
     mode: str = setting("fit", "fit: fit a global colour and tone correction of the object to the VGG19 statistics "
                         "of the background around it (keeps the object; harmonize is its older name); learned: a "
                         "colour correction of the object predicted by a head the project trained on VGG19 and colour "
