@@ -57,41 +57,43 @@ def make_settings(cls, values: dict | None = None):
             known = f"its settings are {', '.join(fields)}" if fields else "it has no settings"
             raise UsageError(f"{cls.name} has no setting {key!r}; {known}.")
         kwargs[key] = convert(raw, hints[key], f"{cls.name}.{key}")
-    return ready_settings(settings_cls, settings_cls(**kwargs))
+    return ready_settings(settings_cls, settings_cls(**kwargs), cls.name)
 
 
-def ready_settings(settings_cls, settings=None):
+def ready_settings(settings_cls, settings=None, owner: str = ""):
     """``settings`` (None: ``settings_cls()``) once its fields pass their declared checks
-    (``check_fields``) and its own ``validate()``, where it has one, passes too."""
+    (``check_fields``, messages naming ``owner.field``) and its own ``validate()``, where it
+    has one, passes too."""
     if settings is None:
         settings = settings_cls()
-    check_fields(settings)
+    check_fields(settings, owner)
     check = getattr(settings, "validate", None)
     if check:
         check()
     return settings
 
 
-def check_fields(settings) -> None:
+def check_fields(settings, owner: str = "") -> None:
     """Enforce what each field of a settings dataclass declares through ``setting()``: a bool
     is True or False, a value with ``choices`` is one of them, a number with ``bounds`` is
     finite, of the field's kind (int: whole) and within them. None passes where the field's
-    type allows it. Raises a UsageError naming the field."""
+    type allows it. Raises a UsageError naming the field (as ``owner.field`` with an owner)."""
     hints = typing.get_type_hints(type(settings))
     for f in dataclasses.fields(settings):
         value = getattr(settings, f.name)
+        label = f"{owner}.{f.name}" if owner else f.name
         hint = hints.get(f.name)
         if value is None and _allows_none(hint):
             continue
         base = _without_none(hint)
         if base is bool and not isinstance(value, (bool, type(None))) and type(value).__name__ != "bool_":
-            raise UsageError(f"{f.name} must be true or false; received {value!r}.")
+            raise UsageError(f"{label} must be true or false; received {value!r}.")
         choices = f.metadata.get("choices")
         if choices is not None:
-            check_choice(value, choices, f.name)
+            check_choice(value, choices, label)
         bounds = f.metadata.get("bounds")
         if bounds is not None:
-            check_range(value, bounds[0], bounds[1], f.name, integer=base is int if base in (int, float) else None)
+            check_range(value, bounds[0], bounds[1], label, integer=base is int if base in (int, float) else None)
 
 
 def _allows_none(hint) -> bool:

@@ -218,3 +218,11 @@ def test_every_built_in_numeric_setting_declares_its_bounds(kind):
             if numeric and field.metadata.get("bounds") is None:
                 missing.append(f"{name}.{field.name}")
     assert missing == []
+
+
+def test_a_plugin_names_itself_in_a_refused_setting():
+    cls = load("harmonizer", "reinhard")
+    with pytest.raises(UsageError, match=r"^reinhard\.strength must be between 0\.0 and 1\.0; received 2\.0\.$"):
+        cls().harmonize(None, cls.Settings(strength=2.0))
+    with pytest.raises(UsageError, match=r"^reinhard\.ring must be a whole number; received 2\.5\.$"):
+        ready_settings(cls.Settings, cls.Settings(ring=2.5), "reinhard")

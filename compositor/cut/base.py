@@ -59,7 +59,7 @@ class Cutter:
 
     def cut(self, image: np.ndarray, settings=None) -> list[Sticker]:
         """The stickers cut from ``image`` (RGB uint8), best first (see the class docstring)."""
-        settings = ready_settings(self.Settings, settings)
+        settings = ready_settings(self.Settings, settings, self.name)
         box = check_box(getattr(settings, "box", None), image.shape)
         return self.run(image, settings, box)
 

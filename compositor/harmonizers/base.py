@@ -131,7 +131,7 @@ class Harmonizer:
 
     def harmonize(self, composite: Composite, settings=None, progress: Progress | None = None) -> Result:
         """The harmonized ``composite`` as a ``Result`` (see the class docstring)."""
-        settings = ready_settings(self.Settings, settings)
+        settings = ready_settings(self.Settings, settings, self.name)
         check_composite(composite)
         region = object_region(composite, self.name) if self.needs_region else None
         t0 = time.perf_counter()

@@ -159,7 +159,7 @@ class MagentaHarmonizer(Harmonizer):
         that the first ``harmonize`` call does not; batch workers call this once at start."""
         from .. import models
 
-        settings = ready_settings(MagentaSettings, settings)
+        settings = ready_settings(MagentaSettings, settings, self.name)
         source, _ = choose_source(settings)
         if source == "onnx":
             magenta_onnx.onnx_session(models.locate(PREDICT_MODEL))

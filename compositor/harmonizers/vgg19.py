@@ -175,7 +175,7 @@ class VGG19Harmonizer(Harmonizer):
         the first ``harmonize`` call does not; batch workers call this once at start."""
         from ..nst import network
 
-        settings = ready_settings(VGGSettings, settings)
+        settings = ready_settings(VGGSettings, settings, self.name)
         if settings.kind == "learned":
             self._learned_parts(settings)
             return
