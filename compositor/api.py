@@ -39,13 +39,15 @@ def _image(value: ImageLike) -> np.ndarray:
 
 
 def cut(photo: ImageLike, method: str = DEFAULT_METHOD, **settings: Any) -> list[Sticker]:
-    """Cut objects out of ``photo``; ``settings`` are the cutter's (e.g. box=(x, y, w, h), all=True)."""
+    """Cut objects out of ``photo`` with the cutter ``method``; ``settings`` are the cutter's (e.g.
+    box=(x, y, w, h), all=True). Returns the stickers, best first."""
     cls = plugins.load("cutter", method)
     return cls().cut(_image(photo), plugins.make_settings(cls, settings))
 
 
 def paste(background: ImageLike, stickers: Iterable[Sticker | Placement | tuple]) -> Composite:
-    """Paste stickers: each a Sticker (centred), a Placement, or (sticker, x, y[, scale[, degrees]])."""
+    """Paste stickers on ``background``, in order: each a Sticker (centred), a Placement, or
+    (sticker, x, y[, scale[, degrees]]). Returns the Composite."""
     placements = []
     for item in stickers:
         if isinstance(item, Placement):
@@ -73,7 +75,8 @@ def load_composite(image: ImageLike, mask: str | os.PathLike | np.ndarray) -> Co
 
 def harmonize(composite: Composite, backend: str = "vgg19", *, progress: Progress | None = None,
               **settings: Any) -> Result:
-    """Harmonize a composite with the named backend; ``settings`` are the backend's."""
+    """Harmonize a composite with the named backend; ``settings`` are the backend's; ``progress``
+    receives the backend's progress reports. Returns the Result."""
     cls = plugins.load("harmonizer", backend)
     return cls().harmonize(composite, plugins.make_settings(cls, settings), progress)
 
@@ -99,7 +102,9 @@ def compose(photo: ImageLike, background: ImageLike, *, method: str = DEFAULT_ME
             x: float | None = None, y: float | None = None, scale: float = 1.0, rotation: float = 0.0,
             backend: str = "vgg19", harmonize_settings: dict | None = None,
             progress: Progress | None = None) -> tuple[Sticker, Composite, Result, dict[str, Any]]:
-    """Cut the best object from ``photo``, paste it on ``background``, harmonize; also a record of it all."""
+    """Cut the best object from ``photo``, paste it on ``background`` at (x, y) (default: the centre)
+    with ``scale`` and ``rotation``, harmonize with ``backend``. Returns (sticker, composite,
+    result, record), the record a JSON-ready dict of the inputs, steps, settings and timings."""
     t0 = time.perf_counter()
     with _named(photo):
         sticker = cut(photo, method, **(cut_settings or {}))[0]

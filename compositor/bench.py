@@ -50,6 +50,8 @@ METRICS = ("mse", "psnr", "fmse", "bmse", "ssim")
 
 @dataclass(frozen=True)
 class Case:
+    """One benchmark case: a composite, the real photo it should become, and how it was made."""
+
     name: str
     family: str
     composite: Composite
@@ -77,7 +79,8 @@ def sample_transfer(rng: np.random.Generator, n_refs: int, own: int, k: int = 0)
 
 
 def apply_transfer(image: np.ndarray, mask: np.ndarray, ref_image: np.ndarray, ref_mask: np.ndarray) -> np.ndarray:
-    """Move the object's Lab mean/std to those of the reference object (Reinhard et al.)."""
+    """``image`` with the object's Lab mean/std moved to those of the reference object (Reinhard
+    et al.): RGB float32 0..255 (the whole image; the caller blends it in through the mask)."""
     region, ref_region = mask > 0.5, ref_mask > 0.5
     L, R = lab(image), lab(ref_image)
     mu, sd = L[region].mean(0), L[region].std(0) + 1e-6
@@ -89,6 +92,7 @@ def apply_transfer(image: np.ndarray, mask: np.ndarray, ref_image: np.ndarray, r
 
 
 def sample_camera(rng: np.random.Generator) -> dict[str, Any]:
+    """A camera change drawn from ``rng``: {"exposure" gain, "gamma", "wb" gains (green 1)}."""
     wb = rng.uniform(0.75, 1.3, 3)
     wb = wb / wb[1]
     return {"exposure": float(2.0 ** rng.uniform(-0.8, 0.8)), "gamma": float(rng.uniform(0.75, 1.35)),
@@ -96,7 +100,8 @@ def sample_camera(rng: np.random.Generator) -> dict[str, Any]:
 
 
 def apply_camera(image: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-    """Exposure gain and white-balance gains in linear light, then a gamma change."""
+    """``image`` (RGB uint8) through ``params`` (``sample_camera``): exposure gain and white-balance
+    gains in linear light, then a gamma change; RGB float32 0..255."""
     x = (image.astype(np.float32) / 255.0) ** 2.2  # to (approximately) linear light
     x = x * params["exposure"] * np.asarray(params["wb"], np.float32)
     x = np.clip(x, 0, 1) ** (1 / 2.2)
@@ -125,7 +130,8 @@ MIN_SIDE = 32
 
 def builtin_cases(*, seed: int = 0, per_case: int = 2, families: Iterable[str] = FAMILIES, max_side: int | None = None,
                   root: Path = BUILTIN) -> list[Case]:
-    """The built-in set: each photo/mask pair x each family x ``per_case`` perturbations."""
+    """The built-in set: each photo/mask pair x each family x ``per_case`` perturbations, drawn
+    from ``seed``; photos scaled down to ``max_side`` px if given. Returns the Cases."""
     families = list(families)
     if not families:
         raise UsageError("--families is empty; name at least one of " + ", ".join(FAMILIES) + ".")
@@ -218,7 +224,8 @@ def load_cases_dir(folder: str | Path, size: int | None = None) -> list[Case]:
 
 def run(cases: list[Case], backends: list[str], settings: dict[str, dict] | None = None,
         on_result: Callable[[dict], None] | None = None) -> list[dict[str, Any]]:
-    """Score every backend on every case; one row per (case, backend). Failures become rows too."""
+    """Score every backend on every case with its ``settings`` (by backend name); one row per
+    (case, backend), each also passed to ``on_result`` as it comes. Failures become rows too."""
     settings = settings or {}
     instances = {}
     for name in backends:
@@ -283,6 +290,7 @@ def _summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def table(summary: list[dict[str, Any]]) -> str:
+    """The ``summarize`` rows as a Markdown table."""
     head = ("| family | backend | n | fMSE | fMSE / none | bMSE | bMSE / none | MSE | PSNR | SSIM | s / image |\n"
             "|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]

@@ -25,6 +25,8 @@ from .types import Composite
 
 @dataclass
 class Row:
+    """One backend's outcome: its settings, seconds and metrics, its image, or the error that stopped it."""
+
     backend: str
     ok: bool
     seconds: float | None = None
@@ -34,6 +36,7 @@ class Row:
     image: np.ndarray | None = None
 
     def record(self) -> dict[str, Any]:
+        """The row for ``report.json``: everything but the image, non-finite metrics as null."""
         return {"backend": self.backend, "ok": self.ok, "seconds": self.seconds, "settings": self.settings,
                 "metrics": {k: _num(v) for k, v in self.metrics.items()}, "error": self.error}
 
@@ -44,7 +47,9 @@ def _num(v: float) -> float | None:
 
 def compare(composite: Composite, backends: list[str], *, settings: dict[str, dict] | None = None,
             truth: np.ndarray | None = None, progress: Callable[[str], Any] | None = None) -> list[Row]:
-    """Run each backend on ``composite``; measure the results (against ``truth`` if given)."""
+    """Run each backend on ``composite`` with its ``settings`` (by backend name) and measure the
+    results (against ``truth`` if given). Returns the rows, the composite itself first;
+    ``progress(name)`` may return a progress bar for that backend."""
     settings = settings or {}
     rows = [Row("composite", True, 0.0, {}, _measure(composite.image, composite, truth), image=composite.image)]
     for name in backends:
@@ -79,7 +84,7 @@ def _measure(image: np.ndarray, composite: Composite, truth: np.ndarray | None) 
 
 
 def seam_point(composite: Composite) -> tuple[int, int]:
-    """The point on the object's edge where the composite's colour jumps the most."""
+    """The point (x, y) on the object's edge where the composite's colour jumps the most."""
     region = (composite.mask > 0.5).astype(np.uint8)
     contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     pts = np.concatenate([c.reshape(-1, 2) for c in contours]) if contours else np.array([[0, 0]])
@@ -103,7 +108,8 @@ def _label(tile: np.ndarray, lines: list[str]) -> np.ndarray:
 
 
 def grid(rows: list[Row], composite: Composite, tile_width: int = 360) -> np.ndarray:
-    """Labelled tiles in a row: the image, then a 4x-ish enlarged crop around the seam."""
+    """One RGB uint8 image: a labelled tile a row, side by side, each the image ``tile_width`` px
+    wide over a 4x-ish enlarged crop around the seam (``seam_point``); failed rows say so."""
     H, W = composite.image.shape[:2]
     th = round(H * tile_width / W)
     cx, cy = seam_point(composite)
@@ -152,6 +158,7 @@ def _png_data_uri(image: np.ndarray) -> str:
 
 
 def html_report(rows: list[Row], grid_image: np.ndarray, title: str) -> str:
+    """A self-contained HTML page: the table of rows and the grid image inlined as a PNG."""
     have = {k for r in rows for k in r.metrics} | {"seconds"}
     cols = [(k, label) for k, label in _COLUMNS if k in have]
     head = "".join(f"<th>{html.escape(label)}</th>" for _, label in cols)
@@ -190,6 +197,8 @@ higher for PSNR and SSIM. The first row is the composite before harmonization.</
 
 def write_report(outdir: Path, rows: list[Row], composite: Composite, *, inputs: dict[str, Any],
                  title: str = "compositor: harmonizers compared") -> dict[str, Any]:
+    """Write ``<backend>.png`` for each successful row, ``grid.png``, ``report.json`` and
+    ``index.html`` into ``outdir`` (all or none); returns the report written to JSON."""
     from .imageio import write_all, write_image, write_json, write_text
 
     outdir = Path(outdir)

@@ -24,10 +24,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import CompositorError, UsageError
 
-#: zlib level for PNG output. Level 1 (OpenCV's own default) encodes a 640x480 photo in
-#: 0.027 s against Pillow's default level 6's 0.134 s, for 11% more bytes (419 KB against
-#: 376 KB, measured on samples/chelsea.png): encoding at level 6 was 40% of a poisson
-#: composite's time in a batch.
+#: zlib level for PNG output: level 1 (OpenCV's own default), much faster than Pillow's
+#: default 6 for slightly larger files (measurements: docs/PERFORMANCE.md).
 PNG_LEVEL = 1
 
 #: Largest image accepted, in pixels (guards against decompression bombs).
@@ -51,6 +49,8 @@ _STAGING = threading.local()
 
 
 def max_pixels() -> int:
+    """The largest image accepted, in pixels: ``$COMPOSITOR_MAX_PIXELS`` if set (a positive
+    whole number, else a ``UsageError``), else ``DEFAULT_MAX_PIXELS``."""
     raw = os.environ.get("COMPOSITOR_MAX_PIXELS")
     if raw is None:
         return DEFAULT_MAX_PIXELS
@@ -188,8 +188,9 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None, *, 
     everywhere by their colour. A mask of zeros and ones is a binary mask like a mask of
     zeros and full scale (0/1, 0/255 and 0/65535 all mean background/object);
     a mask with several nonzero values is a soft mask, scaled by its format's full range
-    (255, or 65535 for 16-bit). With ``shape`` the size is checked and an empty or
-    all-object mask is refused, since there is nothing to harmonize then.
+    (255, or 65535 for 16-bit). With ``shape`` (height, width) the size is checked and an
+    empty or all-object mask is refused, since there is nothing to harmonize then;
+    ``image_path`` names the image in a size mismatch's message.
     """
     im = _open(path)
     try:
@@ -344,14 +345,14 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray) -> None:
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
-    """Write UTF-8 text atomically."""
+    """Write ``text`` to ``path`` as UTF-8, atomically."""
     _atomic_write(Path(path), lambda fh: fh.write(text.encode("utf-8")))
 
 
 def write_json(path: str | os.PathLike, data: Any, compact: bool = False) -> None:
-    """Write JSON atomically: indented, or ``compact`` on one line (Python's C encoder only
-    runs without indentation: 3 polygons of 200 points encode in 0.7 ms against 1.4 ms,
-    into 22 KB against 36 KB)."""
+    """Write ``data`` as JSON to ``path`` atomically: indented, or ``compact`` on one line
+    (smaller, and faster: Python's C encoder only runs without indentation). NumPy numbers
+    and arrays, paths and tuples are written as plain JSON values."""
     text = json.dumps(data, separators=(",", ":"), default=_json_default) if compact else \
         json.dumps(data, indent=2, sort_keys=False, default=_json_default)
     write_text(path, text + "\n")
@@ -372,6 +373,7 @@ def _json_default(obj: Any) -> Any:
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """The sha256 hex digest of the file at ``path``, read ``chunk`` bytes at a time."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(chunk), b""):

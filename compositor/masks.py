@@ -13,6 +13,7 @@ from .ops.geometry import bbox, grow
 
 
 def ellipse(px: int) -> np.ndarray:
+    """A disc of radius ``px`` as OpenCV's elliptical structuring element, uint8 (2px+1)x(2px+1)."""
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
 
 
@@ -21,7 +22,7 @@ def dilate(region: np.ndarray, px: int) -> np.ndarray:
 
     Only the region's bounding box grown by ``px`` is touched. Small radii use an
     elliptical kernel; large ones the Euclidean distance transform, whose cost does not
-    grow with the radius (a 700 px kernel over a 12 MP image takes minutes)."""
+    grow with the radius (a large kernel's does: docs/PERFORMANCE.md)."""
     if px <= 0 or not region.any():
         return region.copy()
     H, W = region.shape
@@ -37,7 +38,7 @@ def dilate(region: np.ndarray, px: int) -> np.ndarray:
 
 
 def lab(rgb: np.ndarray) -> np.ndarray:
-    """RGB uint8 -> CIE Lab float32 (L 0..100, a and b about -127..127)."""
+    """RGB uint8 (any shape ending in 3) -> CIE Lab float32 (L 0..100, a and b about -127..127)."""
     return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
 
 
@@ -47,6 +48,6 @@ def ring_mask(region: np.ndarray, width: int) -> np.ndarray:
 
 
 def auto_ring_width(region: np.ndarray) -> int:
-    """15% of the object's bounding-box diagonal, at least 3 px."""
+    """The ring width for ``region`` (bool HxW): 15% of its bounding-box diagonal, at least 3 px."""
     _, _, w, h = bbox(region) or (0, 0, 0, 0)
     return max(3, int(round(0.15 * math.hypot(w, h))))

@@ -26,11 +26,13 @@ def _f(a: np.ndarray) -> np.ndarray:
 
 
 def mse(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean squared error between two images of the same shape (their own scale, 0..255 for uint8)."""
     return float(np.mean((_f(a) - _f(b)) ** 2))
 
 
 def fmse(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
-    """MSE over the object's pixels (mask > 0.5), averaged over channels."""
+    """MSE between ``a`` and ``b`` over the object's pixels (mask > 0.5), averaged over
+    channels; NaN when the mask is empty."""
     region = np.asarray(mask) > 0.5
     if not region.any():
         return float("nan")
@@ -38,7 +40,7 @@ def fmse(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
 
 
 def edge_band(mask: np.ndarray, width: int = 3) -> np.ndarray:
-    """Pixels within ``width`` px of the object's edge, on either side."""
+    """Pixels within ``width`` px of the object's edge (``mask`` > 0.5), on either side: bool HxW."""
     region = np.asarray(mask) > 0.5
     outer = dilate(region, width)
     inner = ~dilate(~region, width)
@@ -46,6 +48,8 @@ def edge_band(mask: np.ndarray, width: int = 3) -> np.ndarray:
 
 
 def bmse(a: np.ndarray, b: np.ndarray, mask: np.ndarray, width: int = 3) -> float:
+    """MSE between ``a`` and ``b`` over the seam: the ``edge_band`` of ``mask``, ``width`` px either
+    side; NaN when the mask has no edge."""
     band = edge_band(mask, width)
     if not band.any():
         return float("nan")
@@ -53,18 +57,22 @@ def bmse(a: np.ndarray, b: np.ndarray, mask: np.ndarray, width: int = 3) -> floa
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB for the 0..255 scale; infinite for identical images."""
     m = mse(a, b)
     return float("inf") if m == 0 else 10.0 * math.log10(255.0 ** 2 / m)
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Structural similarity (scikit-image) of two RGB HxWx3 images on the 0..255 scale; 1 when equal."""
     from skimage.metrics import structural_similarity
 
     return float(structural_similarity(np.asarray(a), np.asarray(b), channel_axis=2, data_range=255))
 
 
 def color_gap(image: np.ndarray, mask: np.ndarray, ring_width: int | None = None) -> dict[str, float]:
-    """Lab mean distance (delta E 1976) and std gap between the object and a background ring."""
+    """Lab mean distance (delta E 1976) and std gap between the object (``mask`` > 0.5) of an
+    RGB image and a background ring ``ring_width`` px wide (default ``auto_ring_width``):
+    {"color_gap", "contrast_gap"}, NaN when either region is empty."""
     region = np.asarray(mask) > 0.5
     ring = ring_mask(region, ring_width or auto_ring_width(region))
     if not region.any() or not ring.any():
@@ -76,7 +84,8 @@ def color_gap(image: np.ndarray, mask: np.ndarray, ring_width: int | None = None
 
 
 def seam_ratio(image: np.ndarray, mask: np.ndarray, width: int = 2, offset: int = 6) -> float:
-    """Gradient energy on the edge band over the energy in bands ``offset`` px inside and outside."""
+    """Gradient energy on the object's edge band (``width`` px) over the energy in bands ``offset`` px
+    inside and outside it, for an RGB image and its mask; NaN when there is no edge."""
     region = np.asarray(mask) > 0.5
     gray = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2GRAY).astype(np.float32)
     gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
@@ -91,11 +100,13 @@ def seam_ratio(image: np.ndarray, mask: np.ndarray, width: int = 2, offset: int 
 
 
 def with_reference(result: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """The scores against the real photo ``truth``: {"mse", "fmse", "bmse", "psnr", "ssim"}."""
     return {"mse": mse(result, truth), "fmse": fmse(result, truth, mask), "bmse": bmse(result, truth, mask),
             "psnr": psnr(result, truth), "ssim": ssim(result, truth)}
 
 
 def no_reference(image: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """The scores without a reference: {"color_gap", "contrast_gap", "seam_ratio"}."""
     return {**color_gap(image, mask), "seam_ratio": seam_ratio(image, mask)}
 
 
@@ -115,8 +126,9 @@ def cut_mae(alpha: np.ndarray, truth: np.ndarray) -> float:
 
 
 def boundary_f(alpha: np.ndarray, truth: np.ndarray, tolerance: float = 0.0075) -> float:
-    """Boundary F-measure (as DAVIS scores contours): the edges of ``alpha > 0.5`` and of the
-    reference, matched within ``tolerance`` times the image diagonal (at least 1 px)."""
+    """Boundary F-measure (as DAVIS scores contours), 0..1: the edges of ``alpha > 0.5`` and of the
+    reference mask ``truth``, matched within ``tolerance`` times the image diagonal (at least 1 px);
+    1 when neither has an edge."""
     pred, ref = np.asarray(alpha) > 0.5, np.asarray(truth, bool)
     H, W = ref.shape
     d = max(1.0, tolerance * math.hypot(H, W))

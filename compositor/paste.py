@@ -22,6 +22,8 @@ from .types import Composite, PlacedObject, Sticker
 
 @dataclass(frozen=True)
 class Placement:
+    """Where ``paste`` puts one sticker: centre (x, y) in background pixels, scale, degrees CCW."""
+
     sticker: Sticker
     x: float | None = None  # centre; None = the background's centre
     y: float | None = None

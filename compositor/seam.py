@@ -16,7 +16,8 @@ from .masks import dilate
 
 
 def boundary_pairs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(object pixels on the edge, their nearest background pixels) as (N, 2) arrays of (y, x)."""
+    """For ``mask`` (object where > 0.5): (object pixels on the edge, their nearest background
+    pixels) as two (N, 2) int arrays of (y, x); empty when there is no edge."""
     region = np.asarray(mask) > 0.5
     edge = region & dilate(~region, 1)
     outside = (~region).astype(np.uint8)
@@ -31,7 +32,8 @@ def boundary_pairs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def boundary_log_ratio(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Per-channel median of log(object) - log(background) across the edge (0 if there is no edge)."""
+    """Per-channel median of log(object) - log(background) across ``mask``'s edge in ``image``
+    (RGB, 0..255): float64 (3,), zeros if there is no edge."""
     inside, outside = boundary_pairs(mask)
     if len(inside) == 0:
         return np.zeros(3)

@@ -25,6 +25,7 @@ class Sticker:
 
     @property
     def alpha(self) -> np.ndarray:
+        """The sticker's alpha as a float32 HxW mask in [0, 1]."""
         return self.rgba[..., 3].astype(np.float32) / 255.0
 
 

@@ -41,7 +41,7 @@ def test_restricted_unpickler_refuses_code():
 
     payload = pickle.dumps({"x": Evil()}, protocol=2)
     with pytest.raises(pickle.UnpicklingError, match="refusing to load posix.system"):
-        models._RestrictedUnpickler(io.BytesIO(payload), {}).load()
+        models.loaders._RestrictedUnpickler(io.BytesIO(payload), {}).load()
 
 
 def test_locate_missing_names_the_fix(tmp_path, monkeypatch):

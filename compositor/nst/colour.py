@@ -21,7 +21,8 @@ import tensorflow as tf  # noqa: E402
 
 
 def apply(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """The correction on RGB values in 0..1 (NumPy, any shape ending in 3)."""
+    """The correction ``theta`` (6 numbers) on RGB values ``x`` in 0..1 (NumPy, any shape ending
+    in 3); returns the corrected values, same shape, in 0..1."""
     g, k = np.asarray(theta[:3], np.float32), np.asarray(theta[3:6], np.float32)
     return np.clip(np.exp(g) * np.power(np.clip(x, 1e-6, 1.0), np.exp(k)), 0.0, 1.0)
 
@@ -41,6 +42,8 @@ def masked_gram(features: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
 
 @dataclass
 class Fit:
+    """What ``fit`` returns: the fitted ``theta``, the loss per step, and how many steps ran."""
+
     theta: np.ndarray
     history: list[float]
     steps: int
@@ -89,7 +92,8 @@ def _step_function(extractor, layers: tuple[str, ...]):
 def fit(extractor, crop: np.ndarray, obj: np.ndarray, ref: np.ndarray, blend: np.ndarray, *, layers: tuple[str, ...],
         prior: float, steps: int, learning_rate: float, tolerance: float, chroma: float = 0.0,
         centre: np.ndarray | None = None, callback=None) -> Fit:
-    """Fit theta on a crop (RGB 0..1 float32 HxWx3) with Adam.
+    """Fit theta on a crop (RGB 0..1 float32 HxWx3) with Adam, at most ``steps`` steps of
+    ``learning_rate``; returns a ``Fit``.
 
     ``obj`` and ``ref`` (HxW in [0, 1]) weight the positions whose statistics are
     compared (the object, and the background it should agree with); ``blend`` is where

