@@ -2,11 +2,16 @@
 
 N workers on one machine would oversubscribe the cores if each math library started a
 thread per core, so each worker gets a thread count (by default the cores shared out
-between the workers).
+between the workers) and sets every library it uses through the library's own API.
 """
 from __future__ import annotations
 
 import os
+
+# Native libraries loaded after the cap is set (an OpenMP runtime, the OpenBLAS bundled
+# with SciPy, loaded on first use) read their thread count from these when they load;
+# threadpoolctl reaches only the pools loaded already. That is all the environment is used for.
+_LOAD_TIME_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def available_cores() -> int:
@@ -22,21 +27,20 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
     return max(1, (cores or available_cores()) // max(1, workers))
 
 
-def thread_env(threads: int) -> dict[str, str]:
-    """Environment variables that cap the math libraries' thread pools (read at import)."""
-    n = str(threads)
-    return {"OMP_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "MKL_NUM_THREADS": n,
-            "TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": "1", "COMPOSITOR_THREADS": n}
-
-
 def apply_threads(threads: int) -> dict:
-    """Cap this process's math-library threads at ``threads``; returns what to pass to
-    ``restore_threads`` to undo it. The environment variables reach libraries that are
-    imported (or, like compositor's onnxruntime sessions, created) afterwards; OpenCV's
-    pool is set now."""
-    env = thread_env(threads)
-    saved = {"env": {k: os.environ.get(k) for k in env}, "cv2": None}
-    os.environ.update(env)
+    """Cap this process's thread pools at ``threads``: OpenCV's now (``cv2.setNumThreads``),
+    the BLAS and OpenMP pools loaded now (threadpoolctl), onnxruntime sessions made from now
+    on (``_ort.set_threads``) and TensorFlow's intra-op pool (``_tf.set_threads``: when it is
+    imported, or now if it is imported and not yet running). Returns what ``restore_threads``
+    takes to undo it."""
+    from threadpoolctl import threadpool_limits
+
+    from ... import _ort, _tf
+
+    saved = {"env": {k: os.environ.get(k) for k in _LOAD_TIME_ENV}, "cv2": None,
+             "ort": _ort.set_threads(threads), "tf": _tf.set_threads(threads),
+             "pools": threadpool_limits(limits=threads)}
+    os.environ.update({k: str(threads) for k in _LOAD_TIME_ENV})
     try:
         import cv2
 
@@ -48,12 +52,18 @@ def apply_threads(threads: int) -> dict:
 
 
 def restore_threads(saved: dict) -> None:
-    """Undo ``apply_threads`` (``saved`` is what it returned)."""
+    """Undo ``apply_threads`` (``saved`` is what it returned). TensorFlow keeps the pool it
+    started with, if it started meanwhile."""
+    from ... import _ort, _tf
+
     for key, value in saved["env"].items():
         if value is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+    _ort.set_threads(saved["ort"])
+    _tf.set_threads(saved["tf"])
+    saved["pools"].restore_original_limits()
     if saved["cv2"] is not None:
         import cv2
 
