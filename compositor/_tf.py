@@ -33,6 +33,7 @@ def set_threads(count: int | None) -> int | None:
 
 
 def _apply_threads() -> None:
+    """Give imported TensorFlow the thread count set, if any, while it can still take it."""
     if _THREADS is None:
         return
     import tensorflow as tf

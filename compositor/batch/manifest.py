@@ -76,6 +76,7 @@ class Job:
     output: str  # relative to OUTDIR
 
     def spec(self) -> dict:
+        """The job as a plain dict (what its spec hash is made from)."""
         return dataclasses.asdict(self)
 
 

@@ -56,6 +56,7 @@ class Summary:
         return self.made / busy * 60 if busy > 0 else 0.0
 
     def line(self) -> str:
+        """One line that says how the run went and where its results are."""
         parts = [f"{self.total} job(s): {self.ok} ok", f"{self.failed} failed"]
         if self.skipped:
             parts.append(f"{self.skipped} already done")
@@ -142,6 +143,7 @@ class RunFolder:
             self._release()
 
     def _acquire(self) -> None:
+        """Take OUTDIR's lock (POSIX ``flock``); refuses (UsageError) when another run holds it."""
         try:
             import fcntl
         except ImportError:  # not POSIX: no lock
@@ -157,11 +159,14 @@ class RunFolder:
         self._lock = fh
 
     def _release(self) -> None:
+        """Drop the lock."""
         if self._lock is not None:
             self._lock.close()  # closing the file drops the flock
             self._lock = None
 
     def _check_state(self) -> None:
+        """Refuse a folder that holds something else, another kind of run, or an earlier run
+        with other settings (or without ``resume``); note a resumed run's dates."""
         info = read_json(self.path / RUN_INFO)
         entries = [p.name for p in self.path.iterdir() if p.name != LOCK]
         if info is None:
@@ -186,6 +191,7 @@ class RunFolder:
         self.info["created"] = info.get("created")
 
     def _write_info(self) -> None:
+        """Write ``run.json``: the kind, ``info``, dates and versions."""
         from ..imageio import write_json
 
         self.info.setdefault("created", now())
@@ -221,6 +227,7 @@ class RunFolder:
         return out
 
     def write_results(self, records: list[dict]) -> None:
+        """Replace ``results.jsonl`` with ``records``, one line each, atomically."""
         from ..imageio import write_text
 
         text = "".join(json.dumps(r, default=str) + "\n" for r in records)

@@ -40,6 +40,7 @@ class SynthSettings:
     tries: int = plugins.setting(30, "placements tried per object before it is left out")
 
     def validate(self) -> None:
+        """Refuse (UsageError) settings out of range and unknown backends or cutters."""
         def pair(value, label, lo, hi=None, integer=False, ordered=True):
             if not isinstance(value, tuple) or len(value) != 2:
                 raise UsageError(f"{label} must be a pair MIN,MAX; received {value!r}.")

@@ -99,12 +99,15 @@ class Executor:
     workers: int = 1
 
     def setup(self, fn: Callable[[Any], Any], arg: Any) -> None:
+        """Run ``fn(arg)`` on every worker, now and on any started later."""
         raise NotImplementedError
 
     def run(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Outcome]]:
+        """Run ``fn(item)`` per item; yields (index, Outcome) as tasks finish."""
         raise NotImplementedError
 
     def close(self) -> None:
+        """Stop the workers."""
         pass
 
     def __enter__(self):

@@ -120,6 +120,7 @@ class _Worker:
         self.pid: int | None = None
 
     def wait_ready(self) -> None:
+        """Wait for the worker's first message; raises CompositorError when it failed to start or set up."""
         try:
             message = self.conn.recv()
         except (EOFError, OSError):
@@ -134,6 +135,7 @@ class _Worker:
         self.pid = message[1]
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Ask the worker to stop, kill it after ``timeout`` seconds, and close the pipe."""
         try:
             self.conn.send(("stop",))
         except (OSError, ValueError):
@@ -162,6 +164,7 @@ class ProcessExecutor(Executor):
         self._start(workers)
 
     def _start(self, n: int) -> list[_Worker]:
+        """Start ``n`` workers with the setups so far and wait for them; returns them."""
         started = [_Worker(self._ctx, self.threads, self._setups) for _ in range(n)]
         try:
             for w in started:

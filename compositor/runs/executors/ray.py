@@ -80,6 +80,7 @@ class RayExecutor(Executor):
         self._actors = [self._new_actor() for _ in range(self.workers)]
 
     def _new_actor(self):
+        """A new actor with the thread count and the setups so far."""
         return self._actor_cls.remote(self.threads, list(self._setups))
 
     def setup(self, fn, arg) -> None:
