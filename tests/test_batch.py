@@ -322,7 +322,8 @@ def _tensorflow_caps(_=None):
     quiet_import()
     import tensorflow as tf
 
-    return tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads()
+    threading = tf.config.threading
+    return threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()
 
 
 def test_the_thread_count_reaches_each_library_through_its_api():
