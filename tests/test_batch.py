@@ -283,7 +283,9 @@ def _thread_caps(_=None):
 
     import cv2
 
-    return cv2.getNumThreads(), os.environ.get("COMPOSITOR_THREADS"), os.environ.get("OMP_NUM_THREADS")
+    from compositor import _ort
+
+    return cv2.getNumThreads(), _ort.threads() or None, os.environ.get("OMP_NUM_THREADS")
 
 
 def test_threads_option_caps_each_worker_and_the_inline_run():
@@ -303,6 +305,41 @@ def test_threads_option_caps_each_worker_and_the_inline_run():
     for bad in (0, -2, 1.5, True):
         with pytest.raises(UsageError, match=f"threads must be 1 or more; received {bad!r}"):
             make_executor("local", 2, threads=bad)
+
+
+def _library_caps(_=None):
+    from threadpoolctl import threadpool_info
+
+    from compositor import _ort
+
+    pools = [pool["num_threads"] for pool in threadpool_info()]
+    return _ort.session_options().intra_op_num_threads, max(pools, default=1)
+
+
+def _tensorflow_caps(_=None):
+    from compositor._tf import quiet_import
+
+    quiet_import()
+    import tensorflow as tf
+
+    threading = tf.config.threading
+    return threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()
+
+
+def test_the_thread_count_reaches_each_library_through_its_api():
+    """A worker's thread count, given as an argument, sets onnxruntime's sessions, the BLAS
+    and OpenMP pools (threadpoolctl) and TensorFlow's pools (when TensorFlow is imported)."""
+    from compositor import _ort
+    from compositor.executors import make_executor
+
+    with ProcessExecutor(2, threads=1) as ex:
+        assert {outcome.value for _, outcome in ex.run(_library_caps, range(2))} == {(1, 1)}
+    with ProcessExecutor(1, threads=2) as ex:
+        assert [outcome.value for _, outcome in ex.run(_tensorflow_caps, [0])] == [(2, 1)]
+    before = _ort.threads()
+    with make_executor("local", 1, threads=1) as ex:
+        assert [o.value for _, o in ex.run(_library_caps, [0])] == [(1, 1)]
+    assert _ort.threads() == before
 
 
 def test_threads_do_not_change_the_pixels(work, tmp_path):

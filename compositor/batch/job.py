@@ -1,0 +1,79 @@
+"""A batch job's work: its tasks (outputs checked and confined to OUTDIR) and the worker
+function that cuts, pastes, harmonizes and writes one job."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+from ..errors import UsageError
+from ..records import file_record, placed_record, result_record, worker_record
+from ..runs.caches import (CONTEXT, background_image, cut_sticker, file_digest, harmonize_settings, harmonizer,
+                           sticker_file)
+from ..runs.outputs import Task, spec_hash, write_outputs
+from ..runs.paths import confine, is_reserved, sidecar_name
+from .manifest import Job
+
+
+def run_job(payload: tuple[Job, str, str, str]) -> dict:
+    """Cut (cached), paste, harmonize and write one manifest job into the run's OUTDIR (from the
+    worker's context); ``payload`` is (job, image path, sidecar path, job hash). Returns the
+    fields it adds to the job's results line."""
+    from .. import api
+    from ..paste import Placement
+
+    job, image_rel, sidecar_rel, job_hash = payload
+    outdir = Path(CONTEXT["outdir"])
+    t0 = time.perf_counter()
+    background = background_image(job.background)
+    placements, described = [], []
+    for spec in job.objects:
+        if spec.source is not None:
+            sticker = cut_sticker(spec.source, spec.cutter, json.dumps(spec.cut, sort_keys=True))
+            origin = {"source": file_record(spec.source, file_digest(spec.source)), "cutter": spec.cutter,
+                      "cut": spec.cut, "source_box": list(sticker.source_box)}
+        else:
+            sticker = sticker_file(spec.sticker)
+            origin = {"sticker": file_record(spec.sticker, file_digest(spec.sticker))}
+        sticker = dataclasses.replace(sticker, label=spec.label or Path(spec.source or spec.sticker).stem)
+        placements.append(Placement(sticker, spec.x, spec.y, spec.scale, spec.rotation,
+                                    name=spec.source or spec.sticker or ""))
+        described.append(origin)
+    composite = api.paste(background, placements)
+    result = harmonizer(job.backend).harmonize(composite, harmonize_settings(job.backend, job.settings, job.seed))
+    objects = [{**origin, **placed_record(o)} for origin, o in zip(described, composite.objects)]
+    seconds = round(time.perf_counter() - t0, 3)
+    record = {"id": job.id, "job_hash": job_hash, "seed": job.seed,
+              "background": file_record(job.background, file_digest(job.background)),
+              "objects": objects, "harmonize": result_record(result), "seconds": seconds,
+              **worker_record()}
+    write_outputs(outdir, image_rel, sidecar_rel, result.image, record)
+    return {"worker": os.getpid(), "backend": result.backend}
+
+
+def job_tasks(jobs: list[Job], outdir: str | os.PathLike, manifest: str | os.PathLike | None = None) -> list[Task]:
+    """One Task per manifest job, with every output checked: inside OUTDIR, not an input
+    (nor the ``manifest``), no two jobs writing the same file."""
+    from ..imageio import check_outputs
+
+    root = Path(outdir).resolve()
+    inputs = [manifest] if manifest else []
+    outputs: list[Path] = []
+    tasks = []
+    for job in jobs:
+        image = confine(root, job.output, f"job {job.id!r}")
+        sidecar = sidecar_name(image)
+        if sidecar == image:
+            raise UsageError(f"job {job.id!r}: output {job.output!r} cannot be a .json file; it names the sidecar.")
+        if is_reserved(sidecar.relative_to(root)):
+            raise UsageError(f"job {job.id!r}: the sidecar of output {job.output!r} would overwrite the run's own "
+                             f"{sidecar.name}; choose another id or output name.")
+        inputs += [job.background] + [o.source or o.sticker for o in job.objects]
+        outputs += [image, sidecar]
+        rel_image, rel_sidecar = image.relative_to(root).as_posix(), sidecar.relative_to(root).as_posix()
+        job_hash = spec_hash(job.spec())
+        tasks.append(Task(job.id, rel_image, rel_sidecar, job_hash, (job, rel_image, rel_sidecar, job_hash)))
+    check_outputs(inputs, outputs)
+    return tasks

@@ -1,0 +1,333 @@
+"""Batch manifests: the schema, reading ``.jsonl`` and ``.csv`` files, and checking every
+job (ids, paths, plugins and their settings) before anything runs.
+
+A **manifest** lists jobs, one a line, in JSON Lines (``.jsonl``)::
+
+    {"id": "cup-on-cat", "background": "chelsea.png",
+     "objects": [{"source": "coffee.png", "cutter": "grabcut", "cut": {"box": [150, 60, 300, 280]},
+                  "x": 110, "y": 225, "scale": 0.3, "rotation": 10},
+                 {"sticker": "stickers/star.png", "x": 300, "y": 80}],
+     "backend": "poisson", "settings": {"mode": "mixed"}, "seed": 7, "output": "cup-on-cat.png"}
+
+or, for the simple case of one object per job, CSV (``.csv``) with a header row and the
+columns ``id, background, source, sticker, cutter, box, x, y, scale, rotation, label,
+backend, settings, seed, output`` (``box`` as ``X,Y,W,H``, ``settings`` as
+``key=value;key=value``; empty cells take the defaults). An object is either cut from a
+``source`` photo with a ``cutter`` (and its ``cut`` settings) or read from a ``sticker``
+RGBA file. ``x``, ``y`` place the object's centre (default: the background's centre),
+``scale`` and ``rotation`` (degrees counter-clockwise) as in ``compositor paste``.
+Relative paths resolve against the manifest's folder, and so do the settings that are
+paths (declared with ``path`` in their plugin's settings: magenta's ``style`` and local
+``handle``, the cascade cutter's ``cascade`` file). A manifest is UTF-8 text (a byte-order mark is fine); a CSV row may
+not have more cells than the header, nor so few that a required column is cut off.
+``id`` defaults to the line number; ``output`` defaults to ``ID.png`` and must stay
+inside OUTDIR, and neither the image nor its sidecar may take the name of one of the
+run's own files (``run.json``, ``results.jsonl``).
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import dataclasses
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .. import plugins
+from ..cut import DEFAULT_METHOD
+from ..errors import CompositorError, UsageError
+from ..runs.paths import check_job_id, is_reserved, sidecar_name
+
+MANIFEST_KEYS = ("id", "background", "objects", "backend", "settings", "seed", "output")
+OBJECT_KEYS = ("source", "sticker", "cutter", "cut", "x", "y", "scale", "rotation", "label")
+CSV_COLUMNS = ("id", "background", "source", "sticker", "cutter", "box", "x", "y", "scale", "rotation", "label",
+               "backend", "settings", "seed", "output")
+
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """One object of a job: cut from ``source`` with ``cutter`` or read from ``sticker``."""
+
+    source: str | None = None
+    sticker: str | None = None
+    cutter: str = DEFAULT_METHOD
+    cut: dict = field(default_factory=dict)
+    x: float | None = None
+    y: float | None = None
+    scale: float = 1.0
+    rotation: float = 0.0
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One composite: paths are absolute (resolved against the manifest's folder)."""
+
+    id: str
+    background: str
+    objects: tuple[ObjectSpec, ...]
+    backend: str
+    settings: dict
+    seed: int
+    output: str  # relative to OUTDIR
+
+    def spec(self) -> dict:
+        """The job as a plain dict (what its spec hash is made from)."""
+        return dataclasses.asdict(self)
+
+
+def _number(value: Any, label: str, where: str, *, integer: bool = False, positive: bool = False):
+    """``value`` (a number, or text holding one) as a float, or an int with ``integer``; checked."""
+    if isinstance(value, str):
+        try:
+            value = float(value) if not integer else int(value)
+        except ValueError:
+            raise UsageError(f"{where}: {label} must be a {'whole ' if integer else ''}number; "
+                             f"received {value!r}.") from None
+    plugins.check_range(value, None, None, f"{where}: {label}", integer=False)
+    if integer and not float(value).is_integer():
+        raise UsageError(f"{where}: {label} must be a whole number; received {value!r}.")
+    if positive and value <= 0:
+        raise UsageError(f"{where}: {label} must be positive; received {value!r}.")
+    return int(value) if integer else float(value)
+
+
+def _input_path(value: Any, label: str, base: Path, where: str) -> str:
+    """An input file path, made absolute against ``base`` (the manifest's folder)."""
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{where}: {label} must be a file path; received {value!r}.")
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def _settings_text(text: str, where: str) -> dict:
+    """A CSV ``settings`` cell (``key=value;key=value``) as a dict."""
+    try:
+        return plugins.parse_set(filter(None, (s.strip() for s in text.split(";"))), strip=True)
+    except UsageError:
+        raise UsageError(f"{where}: settings must be key=value;key=value; received {text!r}.") from None
+
+
+def _setting_paths(kind: str, name: Any, settings: dict, base: Path) -> dict:
+    """``settings`` with the values that name files (settings declared with ``path``, see
+    ``plugins.setting``) made absolute against ``base``, the manifest's folder."""
+    if not isinstance(name, str) or not settings:
+        return settings
+    try:
+        cls = plugins.load(kind, name)
+    except CompositorError:  # unknown or broken: _check_plugin reports it with the line
+        return settings
+    out = dict(settings)
+    for key, value in settings.items():
+        if plugins.path_value(cls, str(key).replace("-", "_"), value):
+            path = Path(value.strip()).expanduser()
+            out[key] = str(path if path.is_absolute() else (base / path).resolve())
+    return out
+
+
+def _check_plugin(kind: str, name: Any, settings: dict, where: str) -> None:
+    """The plugin exists and the settings are valid for it; errors name the manifest line."""
+    if not isinstance(name, str):
+        raise UsageError(f"{where}: the {kind} must be a name; received {name!r}.")
+    try:
+        plugins.make_settings(plugins.load(kind, name), settings)
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+
+
+def _object(raw: Any, base: Path, where: str) -> ObjectSpec:
+    """One job object from its JSON, checked (``where`` names the manifest line)."""
+    if not isinstance(raw, dict):
+        raise UsageError(f"{where}: each object must be a JSON object; received {raw!r}.")
+    unknown = set(raw) - set(OBJECT_KEYS)
+    if unknown:
+        raise UsageError(f"{where}: unknown object field(s) {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(OBJECT_KEYS)}.")
+    has_source, has_sticker = raw.get("source") is not None, raw.get("sticker") is not None
+    if has_source == has_sticker:
+        raise UsageError(f"{where}: an object needs exactly one of 'source' (a photo to cut) or 'sticker' "
+                         "(an RGBA file).")
+    cutter = raw.get("cutter") or DEFAULT_METHOD
+    cut = raw.get("cut") or {}
+    if not isinstance(cut, dict):
+        raise UsageError(f"{where}: 'cut' must be an object of cutter settings; received {cut!r}.")
+    if has_source:
+        cut = _setting_paths("cutter", cutter, cut, base)
+        _check_plugin("cutter", cutter, cut, where)
+    elif raw.get("cutter") is not None or cut:
+        raise UsageError(f"{where}: 'cutter' and 'cut' go with 'source', not with 'sticker'.")
+    label = raw.get("label")
+    if label is not None and not isinstance(label, str):
+        raise UsageError(f"{where}: label must be text; received {label!r}.")
+    return ObjectSpec(
+        source=_input_path(raw["source"], "source", base, where) if has_source else None,
+        sticker=_input_path(raw["sticker"], "sticker", base, where) if has_sticker else None,
+        cutter=cutter, cut=dict(cut),
+        x=None if raw.get("x") is None else _number(raw["x"], "x", where),
+        y=None if raw.get("y") is None else _number(raw["y"], "y", where),
+        scale=1.0 if raw.get("scale") is None else _number(raw["scale"], "scale", where, positive=True),
+        rotation=0.0 if raw.get("rotation") is None else _number(raw["rotation"], "rotation", where),
+        label=label)
+
+
+def _refuse_nul(value: Any, where: str, label: str = "") -> None:
+    """Refuse text with a NUL character anywhere in a job: no file name can hold one, and the
+    OS refuses it only later, without the line."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(item, where, f"{label}.{key}" if label else str(key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value, 1):
+            _refuse_nul(item, where, f"{label}[{i}]")
+    elif isinstance(value, str) and "\0" in value:
+        raise UsageError(f"{where}: {label} {value!r} holds a NUL character, which no file name can hold.")
+
+
+def _job(raw: dict, base: Path, where: str, number: int, default_backend: str) -> Job:
+    """One Job from its JSON (line ``number`` of the manifest), checked."""
+    from ..imageio import image_format
+
+    _refuse_nul(raw, where)
+    unknown = set(raw) - set(MANIFEST_KEYS)
+    if unknown:
+        raise UsageError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(MANIFEST_KEYS)}.")
+    job_id = check_job_id(raw["id"] if raw.get("id") is not None else f"{number:06d}", where)
+    if raw.get("background") is None:
+        raise UsageError(f"{where}: 'background' is missing.")
+    objects = raw.get("objects")
+    if not isinstance(objects, list) or not objects:
+        raise UsageError(f"{where}: 'objects' must be a non-empty list.")
+    backend = raw.get("backend") or default_backend
+    settings = raw.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise UsageError(f"{where}: 'settings' must be an object of backend settings; received {settings!r}.")
+    settings = _setting_paths("harmonizer", backend, settings, base)
+    _check_plugin("harmonizer", backend, settings, where)
+    output = raw.get("output") or f"{job_id}.png"
+    if not isinstance(output, str):
+        raise UsageError(f"{where}: output must be a relative file name; received {output!r}.")
+    try:
+        image_format(output)
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+    for name, what in ((output, "output"), (sidecar_name(output), "sidecar")):
+        if is_reserved(os.path.normpath(name)):
+            raise UsageError(f"{where}: the job's {what} {Path(name).as_posix()!r} would overwrite the run's own "
+                             f"{Path(os.path.normpath(name)).name}; choose another id or output name.")
+    return Job(id=job_id, background=_input_path(raw["background"], "background", base, where),
+               objects=tuple(_object(o, base, f"{where}: object {i}") for i, o in enumerate(objects, 1)),
+               backend=backend, settings=dict(settings),
+               seed=0 if raw.get("seed") is None else _number(raw["seed"], "seed", where, integer=True),
+               output=output)
+
+
+def _manifest_text(path: Path) -> str:
+    """The manifest's text: UTF-8, with or without a byte-order mark; anything else is refused
+    with the line of the first byte that is not UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CompositorError(f"{path}: cannot read the manifest ({exc.strerror or exc}).") from None
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[:exc.start].decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+        line = before.count("\n") + 1
+        raise UsageError(f"{path}:{line}: the manifest is not UTF-8 text (byte 0x{data[exc.start]:02x} "
+                         "cannot be decoded); save it as UTF-8.") from None
+
+
+def _csv_rows(path: Path) -> Iterable[tuple[int, dict]]:
+    """(line, {column: cell}) per row; rows with more cells than the header, or too few to
+    hold a required column, are refused."""
+    reader = csv.reader(io.StringIO(_manifest_text(path), newline=""))
+    try:
+        header = next((row for row in reader if row), None)
+        if not header:
+            raise UsageError(f"{path}: the CSV manifest has no header row.")
+        header_line = reader.line_num
+        unknown = [c for c in header if c not in CSV_COLUMNS]
+        if unknown:
+            raise UsageError(f"{path}:{header_line}: unknown column(s) {', '.join(map(repr, unknown))}; "
+                             f"known: {', '.join(CSV_COLUMNS)}.")
+        twice = sorted({c for c in header if header.count(c) > 1})
+        if twice:
+            raise UsageError(f"{path}:{header_line}: the header names column(s) {', '.join(twice)} more than once; "
+                             "each column may appear once.")
+        for row in reader:
+            if not row:  # a blank line
+                continue
+            where = f"{path}:{reader.line_num}"
+            if len(row) > len(header):
+                raise UsageError(f"{where}: the row has {len(row)} cells but the header names {len(header)} "
+                                 "columns; quote cells that hold commas.")
+            cells = dict(zip(header, row))
+            missing = header[len(row):]
+            if missing:
+                filled = {k for k, v in cells.items() if v.strip()}
+                required = {"background"} | ({"source", "sticker"} if not filled & {"source", "sticker"} else set())
+                lost = [c for c in missing if c in required]
+                if lost:
+                    raise UsageError(f"{where}: the row has {len(row)} cells but the header names {len(header)} "
+                                     f"columns, so it has no {' or '.join(lost)}; give every row all the cells.")
+            yield reader.line_num, cells
+    except csv.Error as exc:
+        raise UsageError(f"{path}:{reader.line_num}: not valid CSV ({exc}).") from None
+
+
+def _csv_job(row: dict, where: str) -> dict:
+    """A CSV row as the JSON job it stands for (one object)."""
+    cell = {k: (v.strip() if isinstance(v, str) else v) for k, v in row.items() if k is not None}
+    cell = {k: v for k, v in cell.items() if v not in ("", None)}
+    obj = {k: cell[k] for k in ("source", "sticker", "cutter", "x", "y", "scale", "rotation", "label") if k in cell}
+    if "box" in cell:
+        obj["cut"] = {"box": cell["box"]}
+    job = {k: cell[k] for k in ("id", "background", "backend", "seed", "output") if k in cell}
+    job["objects"] = [obj]
+    if "settings" in cell:
+        job["settings"] = _settings_text(cell["settings"], where)
+    return job
+
+
+def read_manifest(path: str | os.PathLike, *, default_backend: str = "vgg19") -> list[Job]:
+    """The jobs of a ``.jsonl`` or ``.csv`` manifest, validated (ids, paths, backends, settings)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such manifest file.")
+    suffix = path.suffix.lower()
+    base = path.resolve().parent
+    jobs: list[Job] = []
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        with io.StringIO(_manifest_text(path), newline=None) as fh:  # newlines as in a text file
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                where = f"{path}:{number}"
+                try:
+                    raw = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise UsageError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); "
+                                     "a JSON Lines manifest has one job object per line.") from None
+                if not isinstance(raw, dict):
+                    raise UsageError(f"{where}: each line must be a JSON object (a job).")
+                jobs.append(_job(raw, base, where, number, default_backend))
+    elif suffix == ".csv":
+        for number, row in _csv_rows(path):
+            where = f"{path}:{number}"
+            jobs.append(_job(_csv_job(row, where), base, where, number, default_backend))
+    else:
+        raise UsageError(f"{path}: a manifest is .jsonl (JSON Lines) or .csv; received {suffix or 'no extension'!r}.")
+    if not jobs:
+        raise UsageError(f"{path}: the manifest lists no jobs.")
+    seen: dict[str, int] = {}
+    for i, job in enumerate(jobs):
+        if job.id in seen:
+            raise UsageError(f"{path}: job id {job.id!r} appears twice; ids must be unique.")
+        seen[job.id] = i
+    return jobs

@@ -1,0 +1,120 @@
+"""What each worker process keeps for the length of its life: the run's shared context,
+harmonizer plugins and their loaded models, file digests, decoded backgrounds and
+stickers, and the stickers cut from photos. Every cache is per process, so a worker
+reads, decodes or cuts a file once however many jobs use it."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from functools import lru_cache
+from typing import Any, Iterable
+
+import numpy as np
+
+from .. import plugins
+from ..errors import CompositorError, UsageError
+
+#: the run's shared context in this worker, as set by ``set_context``
+CONTEXT: dict[str, Any] = {}
+
+
+def set_context(context: dict) -> None:
+    """Worker setup: make ``context`` (a run's settings and tables, sent once per worker) the
+    worker's ``CONTEXT``, replacing an earlier run's."""
+    CONTEXT.clear()
+    CONTEXT.update(context)
+
+
+@lru_cache(maxsize=16)
+def harmonizer(name: str):
+    """The harmonizer plugin ``name``, made once per process (it keeps its loaded models)."""
+    return plugins.load("harmonizer", name)()
+
+
+@lru_cache(maxsize=1024)
+def file_digest(path: str) -> str:
+    """The sha256 (hex) of the file at ``path``, hashed once per process."""
+    from ..imageio import sha256_file
+
+    return sha256_file(path)
+
+
+def cover(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` scaled (keeping its aspect) to the smallest size that covers (width, height)."""
+    from ..harmonizers.base import resize
+
+    W, H = size
+    h, w = image.shape[:2]
+    s = max(W / w, H / h)
+    return resize(image, (max(W, math.ceil(w * s - 1e-6)), max(H, math.ceil(h * s - 1e-6))))
+
+
+@lru_cache(maxsize=16)
+def background_image(path: str, size: tuple[int, int] | None = None) -> np.ndarray:
+    """The RGB image at ``path`` (read-only), scaled to ``cover`` ``size`` when given; read once
+    per process and size (only the scaled copy is kept)."""
+    from ..imageio import read_rgb
+
+    image = read_rgb(path)
+    out = image if size is None else cover(image, size)
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=512)
+def sticker_file(path: str):
+    """``stickers.read_sticker(path)`` (cropped to its alpha), read once per process."""
+    from ..stickers import read_sticker
+
+    sticker = read_sticker(path)
+    sticker.rgba.setflags(write=False)
+    return sticker
+
+
+@lru_cache(maxsize=256)
+def cut_sticker(path: str, cutter: str, settings_json: str):
+    """The best object cut from ``path``; each photo is cut once per process and setting."""
+    from .. import api
+
+    try:
+        return api.cut(path, cutter, **json.loads(settings_json))[0]
+    except UsageError:
+        raise
+    except CompositorError as exc:
+        raise CompositorError(f"{path}: {exc}") from exc
+
+
+def harmonize_settings(backend: str, settings: dict, seed: int):
+    """Harmonizer ``backend``'s Settings made from ``settings``, with ``seed`` filled in when the
+    backend has a seed setting and it is unset."""
+    cls = type(harmonizer(backend))  # the plugin class, looked up once per process
+    values = dict(settings)
+    if "seed" not in values and any(f.name == "seed" for f in dataclasses.fields(cls.Settings)):
+        values["seed"] = seed
+    return plugins.make_settings(cls, values)
+
+
+def load_models(backends: list[tuple[str, dict]]) -> None:
+    """Worker setup: load each (backend, settings)'s model before the first job, for the
+    backends whose plugin has a ``load`` method. One that cannot load is passed over here:
+    its jobs fail with the reason, and the others run."""
+    for name, values in backends:
+        try:
+            plugin = harmonizer(name)
+            load = getattr(plugin, "load", None)
+            if load is not None:
+                load(harmonize_settings(name, values, 0))
+        except Exception:  # reported by each job that uses it
+            continue
+
+
+def backends_to_load(pairs: Iterable[tuple[str, dict]], limit: int = 8) -> list[tuple[str, dict]]:
+    """The distinct (backend, settings) pairs, first seen first, at most ``limit``."""
+    out: list[tuple[str, dict]] = []
+    for name, values in pairs:
+        if (name, values) not in out:
+            out.append((name, values))
+        if len(out) >= limit:
+            break
+    return out

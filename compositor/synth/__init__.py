@@ -1,0 +1,132 @@
+"""Synthetic detection data the "Cut, Paste and Learn" way (Dwibedi et al. 2017).
+
+Objects (RGBA stickers, or photos cut once with a cutter) are pasted at random onto
+background photos: a random number of objects per image, each with a random scale,
+rotation and position, partly off the border (truncation, up to ``max_truncation`` of
+its area) and partly hidden by later objects (occlusion, up to ``max_occlusion`` of its
+visible area); optional distractor objects are pasted but not annotated; each image is
+blended by a harmonizer drawn from ``backends``. Annotations come from the final
+visible masks (after occlusion and truncation): COCO instances JSON with boxes and
+segmentation, and optionally YOLO txt labels.
+
+Reproducible: image ``i`` draws every random choice from its own generator,
+``numpy.random.default_rng(image_seed(seed, i))``, so a dataset does not depend on the
+number of workers and any image can be regenerated alone (``indices=[i]``). The choices
+are sampled first (``sample_layout``) and applied after (``render``); the sidecar of
+each image records its seed and every choice.
+
+The objects folder holds one file per object: a file at the top level is a category
+named after the file; files in a subfolder are instances of the category named after
+the subfolder. A file with transparency is used as a sticker as it is; an opaque photo
+is cut with ``cutter`` once per run (and kept in ``OUTDIR/objects/``, reused on resume).
+
+OUTDIR layout::
+
+    images/000000.png, images/000000.json   the image and its sidecar (seed, layout, annotations)
+    annotations/instances.json              COCO instances (assembled from the sidecars at the end)
+    labels/000000.txt, data.yaml            YOLO labels (with yolo=True)
+    objects/                                stickers cut from the object photos
+    results.jsonl, run.json                 per-image ok/failed, error, seconds; the run's settings
+
+The package: ``settings`` (settings, parsers, seeds), ``objects`` (object files, cutting),
+``layout`` (sampling), ``coco`` (boxes, polygons, RLE), ``render`` (one image in a worker),
+``export`` (COCO and YOLO files); the run folder, resume, caches and executors are
+``compositor.runs``'s, shared with ``batch``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ..errors import CompositorError, UsageError
+from ..runs.caches import load_models, set_context
+from ..runs.executors import Executor, _executor, check_executor, describe_executor
+from ..runs.folder import RunFolder, Summary
+from ..runs.outputs import spec_hash
+from ..runs.progress import Reporter
+from .coco import mask_box, polygons, rle, rle_decode  # noqa: F401
+from .export import assemble
+from .layout import Layout, Placed, sample_layout  # noqa: F401
+from .objects import image_files, object_files, prepare_objects
+from .render import image_name, image_task, job_hash, layout_for, render  # noqa: F401
+from .settings import (COCO_FILE, FORMATS, IMAGE_SUFFIXES, SEGMENTATIONS, SynthSettings, image_seed,  # noqa: F401
+                       parse_indices, parse_pair, parse_size)
+
+
+@dataclass
+class SynthSummary(Summary):
+    """How a synth run went: the run's Summary, and its categories, annotations and objects."""
+
+    categories: list[str] = field(default_factory=list)
+    annotations: int = 0
+    objects_cut: int = 0
+    objects_failed: list[str] = field(default_factory=list)
+    coco: Path | None = None
+
+def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: str | os.PathLike,
+          settings: SynthSettings | None = None, *, distractors: str | os.PathLike | None = None,
+          indices: Sequence[int] | None = None, workers: int | None = 1, threads: int | None = None,
+          executor: str | Executor = "local",
+          ray_address: str | None = None, resume: bool = False, reporter: Reporter | None = None,
+          log: Callable[[str], None] | None = None) -> SynthSummary:
+    """Generate ``settings.count`` images (or only ``indices``) into ``outdir`` from the
+    ``objects``, ``backgrounds`` (and ``distractors``) folders; see the module docstring.
+    Returns the run's SynthSummary; ``log`` gets one line per note (objects left out or cut).
+
+    ``executor`` is ``local`` (``workers`` processes; 1 = this process), ``ray``, or an
+    Executor of the caller's (kept open, e.g. to reuse its workers for several runs);
+    ``threads`` is each worker's thread count."""
+    t0 = time.perf_counter()
+    check_executor(executor, workers, ray_address, threads)  # before OUTDIR is made
+    settings = settings or SynthSettings()
+    settings.validate()
+    log = log or (lambda message: None)
+    object_list = object_files(objects, "objects")
+    distractor_list = object_files(distractors, "distractors") if distractors else []
+    background_list = image_files(backgrounds, "backgrounds")
+    wanted = sorted(set(indices)) if indices is not None else list(range(settings.count))
+    for i in wanted:
+        if not 0 <= i < settings.count:
+            raise UsageError(f"image index {i} is outside 0..{settings.count - 1}.")
+    inputs = [Path(objects), Path(backgrounds)] + ([Path(distractors)] if distractors else [])
+    info = {"settings": dataclasses.asdict(settings), "objects": str(Path(objects).resolve()),
+            "backgrounds": str(Path(backgrounds).resolve()),
+            "distractors": str(Path(distractors).resolve()) if distractors else None,
+            "indices": list(wanted) if indices is not None else None,
+            **describe_executor(executor, workers, threads)}
+    with RunFolder(outdir, "synth", resume=resume, info=info, inputs=inputs,
+                   same=("settings", "objects", "backgrounds", "distractors")) as run:
+        with _executor(executor, workers, ray_address, limit=max(len(wanted), len(object_list)), threads=threads) as ex:
+            summary = SynthSummary(outdir=run.path, total=len(wanted))
+            ready, ready_distractors, summary.objects_failed = prepare_objects(
+                ex, {"objects": object_list, "distractors": distractor_list}, settings.cutter, run.path, log)
+            if not ready:
+                raise CompositorError(f"{objects}: no object could be made ready; "
+                                      + "; ".join(summary.objects_failed[:3]))
+            summary.objects_cut = sum(e["cut"] for e in ready + ready_distractors)
+            if summary.objects_cut:
+                log(f"{summary.objects_cut} object(s) cut with {settings.cutter} (kept in {run.path / 'objects'})")
+            backgrounds_info = [(str(p.resolve()), p.stat().st_size) for p in background_list]
+            config_hash = spec_hash({"settings": dataclasses.asdict(settings),
+                                     "objects": [(e["name"], e["category"], e["sha256"]) for e in ready],
+                                     "distractors": [(e["name"], e["sha256"]) for e in ready_distractors],
+                                     "backgrounds": backgrounds_info})
+            ex.setup(set_context, {"outdir": str(run.path), "settings": settings, "objects": ready,
+                                   "distractors": ready_distractors,
+                                   "backgrounds": [p for p, _ in backgrounds_info], "config_hash": config_hash})
+            tasks = [image_task(i, settings, config_hash) for i in wanted]
+            t_execute = time.perf_counter()
+            result = run.execute(tasks, render, ex, reporter,
+                                 setup=(load_models, [(b, settings.backend_settings.get(b, {}))
+                                                      for b in settings.backends]))
+        for name in ("ok", "failed", "skipped", "redone", "records"):
+            setattr(summary, name, getattr(result, name))
+        summary.categories = sorted({e["category"] for e in ready})
+        summary.coco, summary.annotations = assemble(run.path, tasks, result.records, summary.categories, settings)
+        summary.seconds = time.perf_counter() - t0
+        summary.start_seconds = (t_execute - t0) + result.start_seconds
+    return summary

@@ -1,0 +1,126 @@
+"""Rendering one synth image in a worker: sample its layout from its own seed, paste,
+harmonize, annotate the visible masks, and write the image and its sidecar."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..records import result_record, worker_record
+from ..runs.caches import CONTEXT, background_image, harmonize_settings, harmonizer, sticker_file
+from ..runs.outputs import Task, spec_hash, write_outputs
+from ..runs.paths import sidecar_name
+from .coco import mask_box, polygons, rle
+from .layout import Layout, sample_layout
+from .objects import sticker_alpha
+from .settings import SynthSettings, image_seed
+
+def _alpha_table(entries: Sequence[dict]) -> list[tuple[np.ndarray, float]]:
+    """(alpha, area) per ready sticker entry."""
+    return [sticker_alpha(e["path"]) for e in entries]
+
+
+def image_name(index: int, count: int, fmt: str) -> str:
+    """Image ``index``'s path in OUTDIR (``images/000042.png``), zero-padded for ``count`` images."""
+    return f"images/{index:0{max(6, len(str(count - 1)))}d}.{fmt}"
+
+
+def image_task(index: int, settings: SynthSettings, config_hash: str) -> Task:
+    """The Task of image ``index``: its image and sidecar paths in OUTDIR, and its spec hash."""
+    name = image_name(index, settings.count, settings.image_format)
+    return Task(Path(name).stem, name, sidecar_name(name).as_posix(), job_hash(config_hash, index), index)
+
+
+def layout_for(index: int, context: dict | None = None) -> Layout:
+    """Image ``index``'s layout, from its own seed (the context as set by ``set_context``)."""
+    ctx = context or CONTEXT
+    settings: SynthSettings = ctx["settings"]
+    rng = np.random.default_rng(image_seed(settings.seed, index))
+    bgs = ctx["backgrounds"]
+
+    def size_of(i: int) -> tuple[int, int]:
+        image = background_image(bgs[i], settings.size)
+        return image.shape[1], image.shape[0]
+
+    return sample_layout(rng, settings, backgrounds=len(bgs), background_size=size_of,
+                         objects=_alpha_table(ctx["objects"]), distractors=_alpha_table(ctx["distractors"]))
+
+
+def render(index: int) -> dict:
+    """Sample image ``index``'s layout, paste, harmonize, annotate, and write image and sidecar
+    (the run's settings, objects and OUTDIR come from the worker's context). Returns the
+    fields it adds to the image's results line."""
+    from .. import api
+    from ..paste import Placement
+
+    t0 = time.perf_counter()
+    ctx = CONTEXT
+    settings: SynthSettings = ctx["settings"]
+    seed = image_seed(settings.seed, index)
+    layout = layout_for(index)
+    x0, y0, W, H = layout.crop
+    scaled = background_image(ctx["backgrounds"][layout.background], settings.size)
+    canvas = np.ascontiguousarray(scaled[y0:y0 + H, x0:x0 + W])
+    entries = []
+    placements = []
+    for p in layout.placed:
+        entry = (ctx["distractors"] if p.distractor else ctx["objects"])[p.object]
+        sticker = dataclasses.replace(sticker_file(entry["path"]), label=entry["category"])
+        placements.append(Placement(sticker, p.x, p.y, p.scale, p.rotation, name=entry["name"]))
+        entries.append(entry)
+    if placements:
+        composite = api.paste(canvas, placements)
+        result = harmonizer(layout.backend).harmonize(
+            composite, harmonize_settings(layout.backend, settings.backend_settings.get(layout.backend, {}),
+                                          seed % (2**31 - 1)))
+        pixels, harmonized = result.image, result_record(result)
+    else:  # nothing could be placed (or zero objects were drawn): the background alone
+        composite, pixels, harmonized = None, canvas, {"backend": None, "skipped": "no objects placed"}
+    objects, distractors = [], []
+    for i, (p, entry) in enumerate(zip(layout.placed, entries)):
+        item = {"object": entry["name"], "category": entry["category"], "x": round(p.x, 3), "y": round(p.y, 3),
+                "scale": round(p.scale, 6), "rotation": round(p.rotation, 3), "truncation": p.truncation}
+        if p.distractor:
+            distractors.append(item)
+            continue
+        # the object's box holds every pixel of it above 0.5/255: work on that part only
+        bx, by, bw, bh = composite.objects[i].box
+        alpha = composite.objects[i].mask[by:by + bh, bx:bx + bw]
+        visible = alpha >= 0.5
+        box = mask_box(visible)
+        if box is None:  # hidden after all (soft edges only): not annotated
+            item["hidden"] = True
+            distractors.append(item)
+            continue
+        box[0] += bx
+        box[1] += by
+        in_image = float(sticker_alpha(entry["path"])[1]) * p.scale * p.scale * (1 - p.truncation)
+        hidden = 1.0 - float(alpha.sum()) / max(in_image, 1e-9)
+        if settings.segmentation == "polygon":
+            segmentation = polygons(visible, (bx, by))
+        else:
+            whole = np.zeros(composite.mask.shape, bool)
+            whole[by:by + bh, bx:bx + bw] = visible
+            segmentation = rle(whole)
+        item.update(bbox=box, area=int(visible.sum()), occlusion=round(max(0.0, hidden), 4),
+                    segmentation=segmentation)
+        objects.append(item)
+    task = image_task(index, settings, ctx["config_hash"])
+    record = {"id": task.id, "job_hash": task.job_hash, "index": index,
+              "seed": settings.seed, "image_seed": seed,
+              "background": {"path": ctx["backgrounds"][layout.background], "crop": list(layout.crop),
+                             "scaled_to": [scaled.shape[1], scaled.shape[0]]},
+              "backend": layout.backend, "harmonize": harmonized, "objects": objects, "distractors": distractors,
+              "dropped": layout.dropped, "seconds": round(time.perf_counter() - t0, 3),
+              **worker_record()}
+    write_outputs(Path(ctx["outdir"]), task.image, task.sidecar, pixels, record)
+    return {"worker": os.getpid(), "backend": layout.backend, "objects": len(objects)}
+
+
+def job_hash(config_hash: str, index: int) -> str:
+    """The spec hash of image ``index`` of the run whose inputs and settings hash to ``config_hash``."""
+    return spec_hash({"config": config_hash, "index": index})

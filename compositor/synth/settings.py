@@ -1,0 +1,127 @@
+"""Synth settings: how images are laid out, the parsers the command line uses for them,
+and each image's own seed."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import plugins
+from ..cut import DEFAULT_METHOD
+from ..errors import UsageError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+SEGMENTATIONS = ("polygon", "rle")
+FORMATS = ("png", "jpg")
+COCO_FILE = "annotations/instances.json"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SynthSettings:
+    """How images are laid out; every range is (min, max), inclusive."""
+
+    count: int = plugins.setting(100, "number of images")
+    seed: int = plugins.setting(0, "base seed; image i uses image_seed(seed, i)")
+    size: tuple[int, int] | None = plugins.setting(
+        None, "(width, height) of the images: backgrounds are scaled to cover it and cropped at random; "
+              "None = each background's own size")
+    objects_per_image: tuple[int, int] = plugins.setting((1, 4), "annotated objects per image")
+    distractors_per_image: tuple[int, int] = plugins.setting((0, 2), "distractors per image (with a distractor folder)")
+    scale: tuple[float, float] = plugins.setting((0.25, 0.6), "object's long side / the image's short side")
+    rotation: tuple[float, float] = plugins.setting((-30.0, 30.0), "rotation in degrees, counter-clockwise")
+    max_truncation: float = plugins.setting(0.25, "largest fraction of an object's area allowed off the image")
+    max_occlusion: float = plugins.setting(0.5, "largest fraction of an annotated object's area later objects may hide")
+    backends: tuple[str, ...] = plugins.setting(("none", "poisson"), "harmonizers; one is drawn per image")
+    backend_settings: dict = field(default_factory=dict, metadata={"help": "backend -> {setting: value}"})
+    cutter: str = plugins.setting(DEFAULT_METHOD, "cutter for object photos without transparency")
+    image_format: str = plugins.setting("png", "image file format", FORMATS)
+    segmentation: str = plugins.setting("polygon", "COCO segmentation: polygon or (uncompressed) rle", SEGMENTATIONS)
+    yolo: bool = plugins.setting(False, "also write YOLO txt labels and data.yaml")
+    tries: int = plugins.setting(30, "placements tried per object before it is left out")
+
+    def validate(self) -> None:
+        """Refuse (UsageError) settings out of range and unknown backends or cutters."""
+        def pair(value, label, lo, hi=None, integer=False, ordered=True):
+            if not isinstance(value, tuple) or len(value) != 2:
+                raise UsageError(f"{label} must be a pair MIN,MAX; received {value!r}.")
+            for v in value:
+                plugins.check_range(v, lo, hi, label)
+                if integer and not float(v).is_integer():
+                    raise UsageError(f"{label} must be whole numbers; received {value!r}.")
+            if ordered and value[0] > value[1]:
+                raise UsageError(f"{label} must be MIN,MAX with MIN <= MAX; received {value[0]},{value[1]}.")
+
+        plugins.check_range(self.count, 1, 100_000_000, "count")
+        plugins.check_range(self.seed, 0, 2**63 - 1, "seed")
+        if self.size is not None:
+            pair(self.size, "size", 16, 16384, integer=True, ordered=False)
+        pair(self.objects_per_image, "objects per image", 0, 1000, integer=True)
+        pair(self.distractors_per_image, "distractors per image", 0, 1000, integer=True)
+        pair(self.scale, "scale", 1e-3, 10.0)
+        pair(self.rotation, "rotation", -360.0, 360.0)
+        plugins.check_range(self.max_truncation, 0.0, 0.99, "max truncation")
+        plugins.check_range(self.max_occlusion, 0.0, 1.0, "max occlusion")
+        plugins.check_range(self.tries, 1, 10_000, "tries")
+        plugins.check_choice(self.image_format, FORMATS, "image format")
+        plugins.check_choice(self.segmentation, SEGMENTATIONS, "segmentation")
+        if not self.backends:
+            raise UsageError("backends is empty; name at least one harmonizer.")
+        for name in self.backends:
+            plugins.load("harmonizer", name)
+        for name, values in self.backend_settings.items():
+            if name not in self.backends:
+                raise UsageError(f"settings are given for backend {name!r}, which is not among the backends "
+                                 f"({', '.join(self.backends)}).")
+            plugins.make_settings(plugins.load("harmonizer", name), values)
+        plugins.load("cutter", self.cutter)
+
+
+def parse_pair(text: str, label: str, integer: bool = False) -> tuple:
+    """``"MIN,MAX"`` (or one number for both) -> a tuple of two numbers."""
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        values = [int(p) if integer else float(p) for p in parts]
+    except ValueError:
+        kind = "whole numbers" if integer else "numbers"
+        raise UsageError(f"{label} must be MIN,MAX ({kind}); received {text!r}.") from None
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2:
+        raise UsageError(f"{label} must be MIN,MAX; received {text!r}.")
+    return tuple(values)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"640x480"`` -> (640, 480)."""
+    w, sep, h = str(text).lower().partition("x")
+    try:
+        if not sep:
+            raise ValueError
+        return int(w), int(h)
+    except ValueError:
+        raise UsageError(f"size must be WIDTHxHEIGHT in pixels, e.g. 640x480; received {text!r}.") from None
+
+
+def parse_indices(text: str, count: int) -> list[int]:
+    """``"3,10-12"`` -> [3, 10, 11, 12], each checked against ``count``."""
+    out: list[int] = []
+    for part in filter(None, (p.strip() for p in str(text).split(","))):
+        lo, dash, hi = part.partition("-")
+        try:
+            a, b = int(lo), int(hi) if dash else int(lo)
+        except ValueError:
+            raise UsageError(f"image indices must be like 3,10-12; received {text!r}.") from None
+        if a > b:
+            raise UsageError(f"image indices {part!r} run backwards; write the range as {b}-{a}.")
+        if not 0 <= a <= b < count:
+            raise UsageError(f"image indices must be between 0 and {count - 1}; received {part!r}.")
+        out += range(a, b + 1)
+    if not out:
+        raise UsageError(f"no image indices in {text!r}.")
+    return sorted(set(out))
+
+
+def image_seed(seed: int, index: int) -> int:
+    """The seed of image ``index``: independent streams per image (NumPy SeedSequence spawn keys)."""
+    state = np.random.SeedSequence(entropy=int(seed), spawn_key=(int(index),)).generate_state(1, np.uint64)[0]
+    return int(state >> np.uint64(1))  # 63 bits: fits every int64 seed setting
