@@ -132,18 +132,27 @@ def describe(settings_cls) -> list[tuple[str, object, str, tuple | None]]:
     return out
 
 
-def setting(default, help: str, choices: tuple | None = None, path=None):
+def setting(default, help: str, choices: tuple | None = None, path=None, selects: bool = False):
     """A settings field with its help text (shown by the CLI) and optional choices.
 
     ``path`` marks a setting whose value names a file or folder (so a manifest's relative
     value resolves against the manifest's folder): True, or a test ``path(value) -> bool``
-    for settings that also take names or URLs. None and "none" are never paths."""
+    for settings that also take names or URLs. None and "none" are never paths.
+    ``selects`` marks a setting that names its plugin: given on the command line without
+    naming a plugin (``compositor cut --cascade catface``), it chooses this plugin."""
     meta = {"help": help}
     if choices is not None:
         meta["choices"] = choices
     if path is not None:
         meta["path"] = path
+    if selects:
+        meta["selects"] = True
     return dataclasses.field(default=default, metadata=meta)
+
+
+def selecting(settings_cls) -> list[str]:
+    """The names of the fields of ``settings_cls`` marked ``selects`` (see ``setting``)."""
+    return [f.name for f in dataclasses.fields(settings_cls) if f.metadata.get("selects")]
 
 
 def path_value(cls, key: str, value) -> bool:

@@ -91,7 +91,7 @@ def _load_cascade_file(path: Path) -> cv2.CascadeClassifier:
 @dataclass(frozen=True, kw_only=True)
 class CascadeSettings(CutSettings):
     cascade: str = setting("face", f"Haar cascade: {', '.join(CASCADES)}, or a path to a cascade XML",
-                           path=lambda value: builtin_cascade(value) is None)
+                           path=lambda value: builtin_cascade(value) is None, selects=True)
     min_neighbors: int = setting(5, "detections a face needs around it to count (higher: fewer false ones)")
     head: bool = setting(True, "widen the detection to the whole head before cutting (off: cut the detected box)")
 
