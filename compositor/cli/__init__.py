@@ -29,6 +29,7 @@ def program(args: argparse.Namespace) -> int:
 
 
 def _internal(exc: BaseException) -> str:
+    """The one sentence for an unexpected exception ``exc``, pointing at ``--traceback``."""
     return printable(f"compositor: internal error: {type(exc).__name__}: {exc} (run with --traceback for details)")
 
 

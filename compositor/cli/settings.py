@@ -39,6 +39,7 @@ def _and(names: list[str]) -> str:
 
 
 def _shown(default) -> object:
+    """A default as the help shows it: a tuple as comma-separated text, anything else as is."""
     return ",".join(map(str, default)) if isinstance(default, tuple) else default
 
 
@@ -143,6 +144,7 @@ def given(args: argparse.Namespace) -> dict:
 
 
 def _options(args: argparse.Namespace) -> dict:
+    """The setting options given (``set_FIELD`` in ``args``): {field: value}."""
     return {k[4:]: v for k, v in vars(args).items() if k.startswith("set_")}
 
 

@@ -19,6 +19,7 @@ class Terminated(KeyboardInterrupt):
 
 
 def _on_sigterm(signum, frame) -> None:
+    """The SIGTERM handler: raises ``Terminated``."""
     raise Terminated()
 
 
