@@ -46,6 +46,8 @@ FAMILIES = ("transfer", "camera")
 #: the built-in cases: package data, found wherever the package is installed
 BUILTIN = Path(str(resources.files("compositor") / "data" / "bench"))
 METRICS = ("mse", "psnr", "fmse", "bmse", "ssim")
+#: The harmonizer every run also measures, first: the composite as it is (the ``*_vs_none`` ratios).
+BASELINE = "none"
 
 
 @dataclass(frozen=True)
@@ -278,7 +280,7 @@ def _summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for key in METRICS + ("seconds",):
                 vals = [r[key] for r in sel if key in r and np.isfinite(r[key])]
                 entry[key] = float(np.mean(vals)) if vals else float("nan")
-            if backend == "none":
+            if backend == BASELINE:
                 base = entry
             group_rows.append(entry)
         for entry in group_rows:

@@ -169,7 +169,8 @@ def describe(settings_cls) -> list[tuple[str, object, str, tuple | None]]:
     return out
 
 
-def setting(default, help: str, choices: tuple | None = None, *, bounds: tuple | None = None, path=None):
+def setting(default, help: str, choices: tuple | None = None, *, bounds: tuple | None = None, path=None,
+            selects: bool = False):
     """A settings field with its help text (shown by the CLI) and what a value may be.
 
     ``choices``: the values allowed. ``bounds``: (low, high) for a number, either None for
@@ -178,7 +179,9 @@ def setting(default, help: str, choices: tuple | None = None, *, bounds: tuple |
     plugin's ``validate()`` keeps only the checks that involve several fields or files.
     ``path`` marks a setting whose value names a file or folder (so a manifest's relative
     value resolves against the manifest's folder): True, or a test ``path(value) -> bool``
-    for settings that also take names or URLs. None and "none" are never paths."""
+    for settings that also take names or URLs. None and "none" are never paths.
+    ``selects`` marks a setting that names its plugin: given on the command line without
+    naming a plugin (``compositor cut --cascade catface``), it chooses this plugin."""
     meta = {"help": help}
     if choices is not None:
         meta["choices"] = tuple(choices)
@@ -186,6 +189,8 @@ def setting(default, help: str, choices: tuple | None = None, *, bounds: tuple |
         meta["bounds"] = tuple(bounds)
     if path is not None:
         meta["path"] = path
+    if selects:
+        meta["selects"] = True
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -193,6 +198,11 @@ def bounds(settings_cls, name: str) -> tuple | None:
     """The (low, high) bounds declared for field ``name`` of ``settings_cls``, or None."""
     field = {f.name: f for f in dataclasses.fields(settings_cls)}.get(name)
     return None if field is None else field.metadata.get("bounds")
+
+
+def selecting(settings_cls) -> list[str]:
+    """The names of the fields of ``settings_cls`` marked ``selects`` (see ``setting``)."""
+    return [f.name for f in dataclasses.fields(settings_cls) if f.metadata.get("selects")]
 
 
 def path_value(cls, key: str, value) -> bool:

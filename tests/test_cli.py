@@ -415,7 +415,9 @@ def test_unexpected_error_is_one_sentence_unless_traceback(work, capsys, monkeyp
     def boom(args):
         raise RuntimeError("something odd")
 
-    monkeypatch.setattr(cli, "cmd_paste", boom)  # program() looks the command up when called
+    from compositor.cli.commands import paste
+
+    monkeypatch.setattr(paste, "run", boom)  # program() looks the command up when called
     argv = ["paste", "chelsea.png", "sticker.png", "-o", "c.png", "--mask-out", "m.png"]
     code, _, err = run(argv, capsys)
     assert code == 1 and len(err.strip().splitlines()) == 1
@@ -609,11 +611,13 @@ def test_a_sticker_file_name_with_an_at_sign(work, capsys):
 
 
 def test_negative_number_lists_need_no_equals_sign():
-    assert cli._join_negative_values(["synth", "--rotation", "-45,45", "--box", "-10,-10,5,5", "--seed", "-3"]) == \
+    from compositor.cli.argv import join_negative_values
+
+    assert join_negative_values(["synth", "--rotation", "-45,45", "--box", "-10,-10,5,5", "--seed", "-3"]) == \
         ["synth", "--rotation=-45,45", "--box=-10,-10,5,5", "--seed", "-3"]
-    assert cli._join_negative_values(["cut", "--", "--box", "-1,2"]) == ["cut", "--", "--box", "-1,2"]
-    parser = cli.build_parser(["synth"])
-    args = parser.parse_args(cli._join_negative_values(
+    assert join_negative_values(["cut", "--", "--box", "-1,2"]) == ["cut", "--", "--box", "-1,2"]
+    parser = cli.build_parser()
+    args = parser.parse_args(join_negative_values(
         ["synth", "--objects", "o", "--backgrounds", "b", "-n", "1", "-o", "x", "--rotation", "-45,45"]))
     assert args.rotation == "-45,45"
 
@@ -870,3 +874,64 @@ def test_numeric_options_have_a_range(work, capsys, argv, words):
     for word in words:
         assert word in err.strip().splitlines()[-1]
     assert not (work / "out").exists()
+
+
+# ----------------------------------------------------------------------------- plugin settings in a static parser
+
+def test_the_parser_is_the_same_for_any_command_line():
+    """Every plugin's settings are options whatever argv holds; the chosen plugin is checked later."""
+    args = cli.build_parser().parse_args(["harmonize", "c.png", "--mask", "m.png", "-o", "h.png",
+                                          "--mode", "mixed", "--source", "onnx", "--ring", "3"])
+    assert (args.set_mode, args.set_source, args.set_ring) == ("mixed", "onnx", "3")
+    assert args.backend is None  # resolved when the command runs
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--backend", "magenta", "--mode", "fit"], ("--mode", "magenta harmonizer", "poisson and vgg19", "--style")),
+    (["--backend", "none", "--iterations", "3"], ("--iterations", "none harmonizer", "no settings")),
+    (["--backend", "poisson", "--mode", "fit"], ("--mode", "poisson", "normal, mixed", "'fit'")),
+])
+def test_a_setting_the_chosen_backend_lacks_is_one_sentence(work, capsys, extra, words):
+    fails_cleanly(["harmonize", "chelsea.png", "--mask", "mask.png", "-o", "h.png", *extra], capsys, work, 2, *words)
+
+
+def test_another_cutters_setting_is_refused(work, capsys):
+    fails_cleanly(["cut", "coffee.png", "-o", "s.png", "--method", "grabcut", "--cascade", "face"], capsys, work, 2,
+                  "--cascade", "grabcut cutter", "cascade takes it")
+
+
+@pytest.mark.parametrize("option", [["--cascade", "face"], ["--set", "cascade=face"]])
+def test_a_setting_marked_selects_chooses_its_plugin(work, capsys, option):
+    """``cut --cascade NAME`` runs the cascade cutter: its ``cascade`` setting says so, not the CLI."""
+    shutil.copy(SAMPLES / "astronaut.png", work / "astronaut.png")
+    code, _, err = run(["cut", "astronaut.png", "-o", "face.png", *option], capsys)
+    assert code == 0, err
+    assert json.loads((work / "face.json").read_text())["method"] == "cascade"
+
+
+def test_a_plugin_that_fails_to_load_leaves_the_parser_alone(work, capsys, monkeypatch):
+    from compositor import plugins
+    from compositor.errors import CompositorError
+
+    real = plugins.load
+
+    def load(kind, name):
+        if name == "magenta":
+            raise CompositorError("the harmonizer plugin 'magenta' (x:y) failed to load: broken.")
+        return real(kind, name)
+
+    monkeypatch.setattr(plugins, "load", load)
+    code, out, _ = run(["harmonize", "--help"], capsys)
+    assert code == 0 and "--iterations" in out and "--hub-size" not in out
+    fails_cleanly(["harmonize", "chelsea.png", "--mask", "mask.png", "-o", "h.png", "--backend", "magenta"],
+                  capsys, work, 1, "magenta", "failed to load")
+    code, _, err = run(["harmonize", "chelsea.png", "--mask", "mask.png", "-o", "h.png", "--backend", "none", "-q"],
+                       capsys)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("module", ["compositor", "compositor.cli"])
+def test_python_dash_m(module):
+    done = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=60,
+                          cwd=ROOT)
+    assert done.returncode == 0 and done.stdout.startswith("compositor "), done.stderr

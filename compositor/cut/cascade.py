@@ -93,7 +93,7 @@ class CascadeSettings(CutSettings):
     """The shared cutter settings, plus which cascade to detect with and how."""
 
     cascade: str = setting("face", f"Haar cascade: {', '.join(CASCADES)}, or a path to a cascade XML",
-                           path=lambda value: builtin_cascade(value) is None)
+                           path=lambda value: builtin_cascade(value) is None, selects=True)
     min_neighbors: int = setting(5, "detections a face needs around it to count (higher: fewer false ones)",
                                  bounds=(0, 100))
     head: bool = setting(True, "widen the detection to the whole head before cutting (off: cut the detected box)")

@@ -1,0 +1,6 @@
+"""``python -m compositor.cli``: the ``compositor`` command."""
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,65 @@
+"""``compositor compose``: cut, paste and harmonize in one go, into one output folder."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ... import plugins
+from ...cut import DEFAULT_METHOD
+from ..bar import progress_for
+from ..options import Formatter, add_output_options, at, box
+from ..output import say
+from ..paths import check_outdir, setting_files
+from ..settings import DEFAULT_BACKEND, add_settings, choose, given, plugin_settings
+
+
+def add_parser(sub) -> None:
+    """Add the ``compose`` command to the subparsers ``sub``: its options and every harmonizer's settings."""
+    p = sub.add_parser("compose", formatter_class=Formatter, help="cut, paste and harmonize in one go",
+                       description="Cut the best object from PHOTO, paste it on BACKGROUND, harmonize it, and write "
+                                   "sticker.png, composite.png, mask.png, harmonized.png and compose.json "
+                                   "(inputs with sha256, settings, seed, timings, versions) into OUTDIR.")
+    p.add_argument("photo")
+    p.add_argument("background")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR")
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=plugins.names("cutter") or None,
+                   help="cutter (default: %(default)s)")
+    p.add_argument("--box", type=box, help="X,Y,W,H of the object in PHOTO")
+    p.add_argument("--at", type=at, default={}, metavar="X,Y[,SCALE[,DEG]]",
+                   help="where the sticker's centre goes on BACKGROUND, its scale and rotation (default: centre)")
+    p.add_argument("--backend", default=None, choices=plugins.names("harmonizer") or None, help="harmonizer")
+    add_output_options(p)
+    add_settings(p, "harmonizer", "--backend")
+
+
+def run(args) -> int:
+    """Cut, paste and harmonize, and write the five outputs into ``args.output``; returns 0."""
+    from ... import api
+    from ...imageio import check_outputs, write_all, write_image, write_json, write_mask
+
+    outdir = Path(args.output)
+    names = ("sticker.png", "composite.png", "mask.png", "harmonized.png", "compose.json")
+    backend = choose("harmonizer", args.backend, given(args), DEFAULT_BACKEND, "--backend")
+    h_settings = plugin_settings(args, "harmonizer", backend)
+    check_outputs([args.photo, args.background, *setting_files(h_settings)], [outdir / n for n in names])
+    check_outdir(outdir, names[0])
+    cls = plugins.load("harmonizer", backend)
+    plugins.make_settings(cls, h_settings)  # validate before the slow part
+    cut_settings = {"box": args.box} if args.box else {}
+    progress = progress_for(args, outdir / "harmonized.png")
+    with progress.kept_on_success():
+        try:
+            sticker, comp, result, record = api.compose(
+                args.photo, args.background, method=args.method, cut_settings=cut_settings, backend=backend,
+                harmonize_settings=h_settings, progress=progress, **args.at)
+        finally:
+            progress.close()
+        record["snapshots"] = progress.snapshots
+        record["command"] = "compositor " + " ".join(sys.argv[1:])
+        write_all([(outdir / "sticker.png", lambda: write_image(outdir / "sticker.png", sticker.rgba)),
+                   (outdir / "composite.png", lambda: write_image(outdir / "composite.png", comp.image)),
+                   (outdir / "mask.png", lambda: write_mask(outdir / "mask.png", comp.mask)),
+                   (outdir / "harmonized.png", lambda: write_image(outdir / "harmonized.png", result.image)),
+                   (outdir / "compose.json", lambda: write_json(outdir / "compose.json", record))])
+    say(f"{outdir}: sticker, composite, mask, harmonized ({result.backend}, {result.seconds:.1f} s) and compose.json")
+    return 0

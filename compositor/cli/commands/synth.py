@@ -1,0 +1,76 @@
+"""``compositor synth``: make synthetic detection data (Cut, Paste and Learn) with COCO/YOLO labels."""
+from __future__ import annotations
+
+from ... import plugins
+from ...cut import DEFAULT_METHOD
+from ..options import Formatter, add_run_options
+from ..output import say
+
+
+def add_parser(sub) -> None:
+    """Add the ``synth`` command to the subparsers ``sub``."""
+    p = sub.add_parser("synth", formatter_class=Formatter, help="make synthetic detection data (Cut, Paste and Learn)",
+                       description="Paste objects at random onto backgrounds (objects per image, scale, rotation, "
+                                   "truncation at the border, an occlusion limit, unannotated distractors, a "
+                                   "harmonizer drawn per image), reproducible from --seed. Writes OUTDIR/images/ "
+                                   "(each image with a JSON sidecar holding its seed and layout), COCO instances in "
+                                   "OUTDIR/annotations/instances.json (boxes and segmentation of the visible masks) "
+                                   "and, with --yolo, OUTDIR/labels/*.txt and OUTDIR/data.yaml. Opaque object photos "
+                                   "are cut once (kept in OUTDIR/objects/); files with transparency are used as is.")
+    p.add_argument("--objects", required=True, metavar="DIR",
+                   help="object files; a subfolder is a category, a top-level file its own category")
+    p.add_argument("--backgrounds", required=True, metavar="DIR", help="background photos")
+    p.add_argument("-n", "--count", required=True, type=int, metavar="N", help="number of images")
+    p.add_argument("--seed", type=int, default=0, help="base seed; image i has its own seed from it (default: 0)")
+    p.add_argument("--size", metavar="WxH", help="image size: backgrounds scaled to cover it and cropped at random "
+                                                 "(default: each background's own size)")
+    p.add_argument("--objects-per-image", default="1,4", metavar="MIN,MAX",
+                   help="annotated objects per image (default: %(default)s)")
+    p.add_argument("--distractors", metavar="DIR", help="objects pasted but not annotated")
+    p.add_argument("--distractors-per-image", default="0,2", metavar="MIN,MAX", help="(default: %(default)s)")
+    p.add_argument("--scale", default="0.25,0.6", metavar="MIN,MAX",
+                   help="object's long side as a fraction of the image's short side (default: %(default)s)")
+    p.add_argument("--rotation", default="-30,30", metavar="MIN,MAX", help="degrees (default: %(default)s)")
+    p.add_argument("--max-truncation", type=float, default=0.25, metavar="F",
+                   help="largest fraction of an object's area off the image (default: %(default)s)")
+    p.add_argument("--max-occlusion", type=float, default=0.5, metavar="F",
+                   help="largest fraction of an annotated object hidden by later ones (default: %(default)s)")
+    p.add_argument("--backend", default="none,poisson", metavar="NAMES",
+                   help="harmonizers, comma-separated; one is drawn per image (default: %(default)s)")
+    p.add_argument("--set", action="append", metavar="BACKEND.KEY=VALUE",
+                   help="a backend setting, e.g. --set vgg19.iterations=20 (repeatable)")
+    p.add_argument("--cutter", default=DEFAULT_METHOD, choices=plugins.names("cutter") or None,
+                   help="cutter for opaque object photos (default: %(default)s)")
+    p.add_argument("--format", default="png", choices=("png", "jpg"), help="image format (default: png)")
+    p.add_argument("--segmentation", default="polygon", choices=("polygon", "rle"),
+                   help="COCO segmentation (default: polygon)")
+    p.add_argument("--yolo", action="store_true", help="also write YOLO labels and data.yaml")
+    p.add_argument("--only", metavar="INDICES",
+                   help="generate only these images, e.g. 3,10-12 (the same pixels as in the full run)")
+    add_run_options(p)
+
+
+def run(args) -> int:
+    """Generate the data set and print its summary; returns 0, or 1 when an image failed."""
+    from ...batch import ProgressReporter
+    from ...synth import SynthSettings, parse_indices, parse_pair, parse_size, synth
+
+    backend_settings = plugins.parse_set(args.set, scoped=True)
+    settings = SynthSettings(
+        count=args.count, seed=args.seed, size=parse_size(args.size) if args.size else None,
+        objects_per_image=parse_pair(args.objects_per_image, "--objects-per-image", integer=True),
+        distractors_per_image=parse_pair(args.distractors_per_image, "--distractors-per-image", integer=True),
+        scale=parse_pair(args.scale, "--scale"), rotation=parse_pair(args.rotation, "--rotation"),
+        max_truncation=args.max_truncation, max_occlusion=args.max_occlusion,
+        backends=tuple(b.strip() for b in args.backend.split(",") if b.strip()), backend_settings=backend_settings,
+        cutter=args.cutter, image_format=args.format, segmentation=args.segmentation, yolo=args.yolo)
+    summary = synth(args.objects, args.backgrounds, args.output, settings, distractors=args.distractors,
+                    indices=parse_indices(args.only, args.count) if args.only else None, workers=args.workers,
+                    threads=args.threads,
+                    executor=args.executor, ray_address=args.ray_address, resume=args.resume,
+                    reporter=ProgressReporter(args.quiet, "synth"), log=say)
+    say(summary.line())
+    say(f"{summary.coco}: {summary.ok} image(s), {summary.annotations} annotation(s), "
+        f"{len(summary.categories)} categor{'y' if len(summary.categories) == 1 else 'ies'}"
+        + (f"; YOLO labels in {summary.outdir / 'labels'}" if args.yolo else ""))
+    return 1 if summary.failed else 0

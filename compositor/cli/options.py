@@ -1,0 +1,103 @@
+"""Options and argument types that several commands share, and their checks at run time."""
+from __future__ import annotations
+
+import argparse
+
+from .. import plugins
+from ..errors import UsageError
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """The help layout of every command: descriptions and epilogs kept as written."""
+
+
+def box(text: str) -> tuple[int, ...]:
+    """``X,Y,W,H`` -> a box of four whole numbers (argparse type); anything else is an ArgumentTypeError."""
+    try:
+        values = tuple(int(round(float(v))) for v in text.split(","))
+    except (ValueError, OverflowError):  # not a number, or inf
+        raise argparse.ArgumentTypeError(f"box must be X,Y,W,H in pixels; received {text!r}") from None
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"box must be four numbers X,Y,W,H; received {text!r}")
+    if any(abs(v) > 10**7 for v in values):
+        raise argparse.ArgumentTypeError(f"box must be X,Y,W,H in pixels, each within 10000000; received {text!r}")
+    return values
+
+
+def at(text: str) -> dict:
+    """``X,Y[,SCALE[,DEG]]`` -> the placement's keywords (argparse type; see ``paste.parse_where``)."""
+    from ..paste import parse_where
+
+    try:
+        return parse_where(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_traceback(p: argparse.ArgumentParser) -> None:
+    """Add ``--traceback`` to a command, so that it may follow the command's name too."""
+    p.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS, help="show the full stack on errors")
+
+
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    """Add the options of a command that harmonizes one image: ``--set``, snapshots, ``-q``."""
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any backend setting, e.g. --set iterations=10")
+    p.add_argument("--snapshot-every", type=int, default=0, metavar="K",
+                   help="save the image every K iterations (iterative backends)")
+    p.add_argument("--snapshot-dir", help="where snapshots go (default: beside the output, OUTPUT_snapshots/)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_traceback(p)
+
+
+def add_backend_options(p: argparse.ArgumentParser) -> None:
+    """Add the options of a command that runs several harmonizers: ``--backends``, scoped ``--set``."""
+    p.add_argument("--backends", default=",".join(plugins.names("harmonizer")),
+                   help="comma-separated backends (default: all registered: %(default)s)")
+    p.add_argument("--set", action="append", metavar="BACKEND.KEY=VALUE",
+                   help="a backend setting, e.g. --set vgg19.iterations=20 (repeatable)")
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """Add the options of a command that runs many jobs (batch, synth): the output folder,
+    workers, threads, executor, resume, ``-q``."""
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes (default: 1, in this process; with --executor ray: one per CPU)")
+    p.add_argument("--threads", type=int, default=None, metavar="T",
+                   help="math-library threads (OpenCV, onnxruntime, TensorFlow) per worker (default: the cores "
+                        "shared out between the workers, so one worker uses them all; with Ray: 1). "
+                        "--threads 1 makes throughput grow with --workers up to the number of cores")
+    p.add_argument("--executor", default="local", choices=("local", "ray"),
+                   help="local processes, or Ray actors (default: local)")
+    p.add_argument("--ray-address", metavar="ADDRESS",
+                   help="Ray cluster to join (e.g. auto, ray://head:10001); default: a local Ray for the run")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a run in OUTDIR: skip jobs whose outputs are complete and verified")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar; failures and the summary only")
+    add_traceback(p)
+
+
+def backends(text: str) -> list[str]:
+    """``--backends`` text -> the backend names; empty or unknown names are a UsageError."""
+    names = [b.strip() for b in text.split(",") if b.strip()]
+    if not names:
+        raise UsageError("--backends is empty; name at least one backend.")
+    known = plugins.names("harmonizer")
+    for b in names:
+        if b not in known:
+            raise UsageError(f"unknown backend {b!r} in --backends; available: {', '.join(known)}.")
+    return names
+
+
+def backend_settings(items: list[str] | None, backends: list[str] | None = None) -> dict[str, dict]:
+    """``--set BACKEND.KEY=VALUE`` items -> {backend: {key: value}}; with ``backends``, each
+    one is checked against the backends that will run, and its values are validated now,
+    before any work (UsageError)."""
+    settings = plugins.parse_set(items, scoped=True)
+    if backends is not None:
+        for name, values in settings.items():
+            if name not in backends:
+                raise UsageError(f"--set names the backend {name!r}, which is not among the backends that run "
+                                 f"({', '.join(backends)}).")
+            plugins.make_settings(plugins.load("harmonizer", name), values)
+    return settings
