@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 
 from .. import plugins
 from ..errors import UsageError
@@ -9,6 +10,15 @@ from ..errors import UsageError
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
     """The help layout of every command: descriptions and epilogs kept as written."""
+
+
+def command(sub, name: str, doc: str | None) -> argparse.ArgumentParser:
+    """Add the command ``name`` to the subparsers ``sub``, its texts taken from its module's
+    docstring ``doc``: the first line, after the ``: ``, is the one-line help; the paragraphs
+    after it are the description ``NAME --help`` shows, as they are wrapped there."""
+    first, _, rest = (doc or "").strip().partition("\n")
+    summary = first.partition(": ")[2].rstrip(".") or name
+    return sub.add_parser(name, formatter_class=Formatter, help=summary, description=textwrap.dedent(rest).strip() or None)
 
 
 def box(text: str) -> tuple[int, ...]:

@@ -1,21 +1,23 @@
-"""``compositor batch``: run the composites listed in a manifest into an output folder."""
+"""``compositor batch``: run the composites listed in a manifest.
+
+Run every job of a manifest (JSON Lines, one job a line: id, background, objects cut from a
+source photo or read from a sticker, position, scale, rotation, backend, settings, seed, output;
+or CSV, one object per row). Each job writes its image and a JSON sidecar into OUTDIR;
+OUTDIR/results.jsonl records per job ok/failed, the error and seconds. A failing job never stops
+the batch. Relative paths resolve against the manifest's folder; outputs must stay inside
+OUTDIR.
+"""
 from __future__ import annotations
 
 from ... import plugins
-from ..options import Formatter, add_run_options
+from ..options import add_run_options, command
 from ..output import say
 from ..settings import DEFAULT_BACKEND
 
 
 def add_parser(sub) -> None:
     """Add the ``batch`` command to the subparsers ``sub``."""
-    p = sub.add_parser("batch", formatter_class=Formatter, help="run the composites listed in a manifest",
-                       description="Run every job of a manifest (JSON Lines, one job a line: id, background, objects "
-                                   "cut from a source photo or read from a sticker, position, scale, rotation, "
-                                   "backend, settings, seed, output; or CSV, one object per row). Each job writes "
-                                   "its image and a JSON sidecar into OUTDIR; OUTDIR/results.jsonl records per job "
-                                   "ok/failed, the error and seconds. A failing job never stops the batch. Relative "
-                                   "paths resolve against the manifest's folder; outputs must stay inside OUTDIR.")
+    p = command(sub, "batch", __doc__)
     p.add_argument("manifest", help="jobs: .jsonl or .csv")
     p.add_argument("--backend", default=DEFAULT_BACKEND, choices=plugins.names("harmonizer") or None,
                    help="harmonizer for jobs that name none (default: %(default)s)")

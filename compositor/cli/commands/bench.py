@@ -1,18 +1,19 @@
-"""``compositor bench``: score harmonizers on perturbed real photos (the iHarmony4 protocol)."""
+"""``compositor bench``: score harmonizers on the iHarmony4 protocol.
+
+Perturb the object in real photos and ask each harmonizer to restore them; report fMSE (object),
+bMSE (seam band), MSE, PSNR, SSIM and seconds per image, per perturbation family, with `none`
+(the composite as is) always measured in the same run. Without --cases the built-in set is used.
+"""
 from __future__ import annotations
 
 from ...errors import UsageError
-from ..options import Formatter, add_backend_options, add_traceback, backend_settings, backends
+from ..options import add_backend_options, add_traceback, backend_settings, backends, command
 from ..output import out
 
 
 def add_parser(sub) -> None:
     """Add the ``bench`` command to the subparsers ``sub``."""
-    p = sub.add_parser("bench", formatter_class=Formatter, help="score harmonizers on the iHarmony4 protocol",
-                       description="Perturb the object in real photos and ask each harmonizer to restore them; "
-                                   "report fMSE (object), bMSE (seam band), MSE, PSNR, SSIM and seconds per image, "
-                                   "per perturbation family, with `none` (the composite as is) always measured "
-                                   "in the same run. Without --cases the built-in set is used.")
+    p = command(sub, "bench", __doc__)
     p.add_argument("--cases", help="a folder in iHarmony4's layout: composite_images/NAME_K_J.jpg, "
                                    "masks/NAME_K.png, real_images/NAME.jpg")
     add_backend_options(p)

@@ -1,22 +1,24 @@
-"""``compositor compare``: harmonize one composite with several backends, side by side."""
+"""``compositor compare``: run several harmonizers side by side.
+
+Harmonize one composite with several backends and write DIR/<backend>.png, DIR/grid.png
+(labelled tiles with an enlarged crop of the seam), DIR/report.json (seconds, settings, quality
+numbers) and DIR/index.html. A failing backend is reported and the others still run; the exit
+code is then 1.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 from ...errors import UsageError
 from ..bar import BarProgress
-from ..options import Formatter, add_backend_options, add_traceback, backend_settings, backends
+from ..options import add_backend_options, add_traceback, backend_settings, backends, command
 from ..output import out, say
 from ..paths import check_outdir, setting_files
 
 
 def add_parser(sub) -> None:
     """Add the ``compare`` command to the subparsers ``sub``."""
-    p = sub.add_parser("compare", formatter_class=Formatter, help="run several harmonizers side by side",
-                       description="Harmonize one composite with several backends and write DIR/<backend>.png, "
-                                   "DIR/grid.png (labelled tiles with an enlarged crop of the seam), "
-                                   "DIR/report.json (seconds, settings, quality numbers) and DIR/index.html. "
-                                   "A failing backend is reported and the others still run; the exit code is then 1.")
+    p = command(sub, "compare", __doc__)
     p.add_argument("composite")
     p.add_argument("--mask", required=True, help="object mask (nonzero = object), same size as the composite")
     p.add_argument("-o", "--output", required=True, metavar="DIR")

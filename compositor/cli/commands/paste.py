@@ -1,19 +1,21 @@
-"""``compositor paste``: paste stickers onto a background; writes the composite, its mask and a sidecar."""
+"""``compositor paste``: paste stickers onto a background.
+
+Paste one or more stickers. Each is STICKER[@X,Y[,SCALE[,DEG]]]: the sticker's centre lands at
+(X, Y) in background pixels (default: the centre), scaled and rotated counter-clockwise by DEG.
+Later stickers cover earlier ones.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..options import Formatter, add_traceback
+from ..options import add_traceback, command
 from ..output import say
 from ..paths import own_sidecars
 
 
 def add_parser(sub) -> None:
     """Add the ``paste`` command to the subparsers ``sub``."""
-    p = sub.add_parser("paste", formatter_class=Formatter, help="paste stickers onto a background",
-                       description="Paste one or more stickers. Each is STICKER[@X,Y[,SCALE[,DEG]]]: the sticker's "
-                                   "centre lands at (X, Y) in background pixels (default: the centre), scaled and "
-                                   "rotated counter-clockwise by DEG. Later stickers cover earlier ones.")
+    p = command(sub, "paste", __doc__)
     p.add_argument("background")
     p.add_argument("stickers", nargs="+", metavar="STICKER[@X,Y[,SCALE[,DEG]]]")
     p.add_argument("-o", "--output", required=True, help="composite image path")

@@ -1,22 +1,23 @@
-"""``compositor synth``: make synthetic detection data (Cut, Paste and Learn) with COCO/YOLO labels."""
+"""``compositor synth``: make synthetic detection data (Cut, Paste and Learn).
+
+Paste objects at random onto backgrounds (objects per image, scale, rotation, truncation at the
+border, an occlusion limit, unannotated distractors, a harmonizer drawn per image), reproducible
+from --seed. Writes OUTDIR/images/ (each image with a JSON sidecar holding its seed and layout),
+COCO instances in OUTDIR/annotations/instances.json (boxes and segmentation of the visible
+masks) and, with --yolo, OUTDIR/labels/*.txt and OUTDIR/data.yaml. Opaque object photos are cut
+once (kept in OUTDIR/objects/); files with transparency are used as is.
+"""
 from __future__ import annotations
 
 from ... import plugins
 from ...cut import DEFAULT_METHOD
-from ..options import Formatter, add_run_options
+from ..options import add_run_options, command
 from ..output import say
 
 
 def add_parser(sub) -> None:
     """Add the ``synth`` command to the subparsers ``sub``."""
-    p = sub.add_parser("synth", formatter_class=Formatter, help="make synthetic detection data (Cut, Paste and Learn)",
-                       description="Paste objects at random onto backgrounds (objects per image, scale, rotation, "
-                                   "truncation at the border, an occlusion limit, unannotated distractors, a "
-                                   "harmonizer drawn per image), reproducible from --seed. Writes OUTDIR/images/ "
-                                   "(each image with a JSON sidecar holding its seed and layout), COCO instances in "
-                                   "OUTDIR/annotations/instances.json (boxes and segmentation of the visible masks) "
-                                   "and, with --yolo, OUTDIR/labels/*.txt and OUTDIR/data.yaml. Opaque object photos "
-                                   "are cut once (kept in OUTDIR/objects/); files with transparency are used as is.")
+    p = command(sub, "synth", __doc__)
     p.add_argument("--objects", required=True, metavar="DIR",
                    help="object files; a subfolder is a category, a top-level file its own category")
     p.add_argument("--backgrounds", required=True, metavar="DIR", help="background photos")
