@@ -19,6 +19,7 @@ import numpy as np
 from . import plugins
 from .errors import CompositorError
 from .cut import DEFAULT_METHOD
+from .harmonizers import DEFAULT_BACKEND
 from .harmonizers.base import Progress
 from .imageio import read_mask, read_rgb
 from .paste import Placement
@@ -73,7 +74,7 @@ def load_composite(image: ImageLike, mask: str | os.PathLike | np.ndarray) -> Co
     return Composite(image=img, mask=m)
 
 
-def harmonize(composite: Composite, backend: str = "vgg19", *, progress: Progress | None = None,
+def harmonize(composite: Composite, backend: str = DEFAULT_BACKEND, *, progress: Progress | None = None,
               **settings: Any) -> Result:
     """Harmonize a composite with the named backend; ``settings`` are the backend's; ``progress``
     receives the backend's progress reports. Returns the Result."""
@@ -100,7 +101,7 @@ def _named(what):
 
 def compose(photo: ImageLike, background: ImageLike, *, method: str = DEFAULT_METHOD, cut_settings: dict | None = None,
             x: float | None = None, y: float | None = None, scale: float = 1.0, rotation: float = 0.0,
-            backend: str = "vgg19", harmonize_settings: dict | None = None,
+            backend: str = DEFAULT_BACKEND, harmonize_settings: dict | None = None,
             progress: Progress | None = None) -> tuple[Sticker, Composite, Result, dict[str, Any]]:
     """Cut the best object from ``photo``, paste it on ``background`` at (x, y) (default: the centre)
     with ``scale`` and ``rotation``, harmonize with ``backend``. Returns (sticker, composite,

@@ -19,6 +19,7 @@ import os
 import time
 from pathlib import Path
 
+from ..harmonizers import DEFAULT_BACKEND
 from ..records import file_record
 from ..runs.caches import (background_image, backends_to_load, cut_sticker, file_digest,  # noqa: F401
                            harmonize_settings, harmonizer, load_models, set_context, sticker_file)
@@ -34,7 +35,7 @@ from .manifest import CSV_COLUMNS, MANIFEST_KEYS, OBJECT_KEYS, Job, ObjectSpec, 
 def run_batch(manifest: str | os.PathLike, outdir: str | os.PathLike, *, workers: int | None = 1,
               threads: int | None = None,
               executor: str | Executor = "local", ray_address: str | None = None, resume: bool = False,
-              default_backend: str = "vgg19", reporter: Reporter | None = None) -> Summary:
+              default_backend: str = DEFAULT_BACKEND, reporter: Reporter | None = None) -> Summary:
     """Run every job of ``manifest`` into ``outdir``; see the module docstring. Returns the
     run's Summary.
 

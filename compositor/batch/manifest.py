@@ -39,6 +39,7 @@ from typing import Any, Iterable
 from .. import plugins
 from ..cut import DEFAULT_METHOD
 from ..errors import CompositorError, UsageError
+from ..harmonizers import DEFAULT_BACKEND
 from ..runs.paths import check_job_id, is_reserved, sidecar_name
 
 MANIFEST_KEYS = ("id", "background", "objects", "backend", "settings", "seed", "output")
@@ -295,7 +296,7 @@ def _csv_job(row: dict, where: str) -> dict:
     return job
 
 
-def read_manifest(path: str | os.PathLike, *, default_backend: str = "vgg19") -> list[Job]:
+def read_manifest(path: str | os.PathLike, *, default_backend: str = DEFAULT_BACKEND) -> list[Job]:
     """The jobs of a ``.jsonl`` or ``.csv`` manifest, validated (ids, paths, backends, settings)."""
     path = Path(path)
     if not path.is_file():

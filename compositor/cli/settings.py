@@ -15,10 +15,6 @@ from typing import NamedTuple
 from .. import plugins
 from ..errors import UsageError
 
-#: The harmonizer used when none is named (harmonize, compose).
-DEFAULT_BACKEND = "vgg19"
-
-
 class _Variant(NamedTuple):
     """One plugin's version of a setting."""
     plugin: str

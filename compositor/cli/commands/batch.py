@@ -10,9 +10,9 @@ OUTDIR.
 from __future__ import annotations
 
 from ... import plugins
+from ...harmonizers import DEFAULT_BACKEND
 from ..options import add_run_options, command
 from ..output import say
-from ..settings import DEFAULT_BACKEND
 
 
 def add_parser(sub) -> None:

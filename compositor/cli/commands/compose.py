@@ -11,11 +11,12 @@ from pathlib import Path
 
 from ... import plugins
 from ...cut import DEFAULT_METHOD
+from ...harmonizers import DEFAULT_BACKEND
 from ..bar import progress_for
 from ..options import add_output_options, at, box, command
 from ..output import say
 from ..paths import check_outdir, setting_files
-from ..settings import DEFAULT_BACKEND, add_settings, choose, given, plugin_settings
+from ..settings import add_settings, choose, given, plugin_settings
 
 
 def add_parser(sub) -> None:

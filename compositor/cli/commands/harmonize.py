@@ -8,11 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ... import plugins
+from ...harmonizers import DEFAULT_BACKEND
 from ..bar import progress_for
 from ..options import add_output_options, command
 from ..output import say
 from ..paths import own_sidecars, setting_files
-from ..settings import DEFAULT_BACKEND, add_settings, choose, given, plugin_settings
+from ..settings import add_settings, choose, given, plugin_settings
 
 
 def add_parser(sub) -> None:
