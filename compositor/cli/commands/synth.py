@@ -10,45 +10,54 @@ once (kept in OUTDIR/objects/); files with transparency are used as is.
 from __future__ import annotations
 
 from ... import plugins
-from ...cut import DEFAULT_METHOD
 from ..options import add_run_options, command
 from ..output import say
 
 
 def add_parser(sub) -> None:
     """Add the ``synth`` command to the subparsers ``sub``."""
+    from ...synth.settings import FORMATS, SEGMENTATIONS, SynthSettings
+
+    d = SynthSettings()  # the defaults, declared once there
     p = command(sub, "synth", __doc__)
     p.add_argument("--objects", required=True, metavar="DIR",
                    help="object files; a subfolder is a category, a top-level file its own category")
     p.add_argument("--backgrounds", required=True, metavar="DIR", help="background photos")
     p.add_argument("-n", "--count", required=True, type=int, metavar="N", help="number of images")
-    p.add_argument("--seed", type=int, default=0, help="base seed; image i has its own seed from it (default: 0)")
+    p.add_argument("--seed", type=int, default=d.seed,
+                   help="base seed; image i has its own seed from it (default: %(default)s)")
     p.add_argument("--size", metavar="WxH", help="image size: backgrounds scaled to cover it and cropped at random "
                                                  "(default: each background's own size)")
-    p.add_argument("--objects-per-image", default="1,4", metavar="MIN,MAX",
+    p.add_argument("--objects-per-image", default=_pair(d.objects_per_image), metavar="MIN,MAX",
                    help="annotated objects per image (default: %(default)s)")
     p.add_argument("--distractors", metavar="DIR", help="objects pasted but not annotated")
-    p.add_argument("--distractors-per-image", default="0,2", metavar="MIN,MAX", help="(default: %(default)s)")
-    p.add_argument("--scale", default="0.25,0.6", metavar="MIN,MAX",
+    p.add_argument("--distractors-per-image", default=_pair(d.distractors_per_image), metavar="MIN,MAX",
+                   help="(default: %(default)s)")
+    p.add_argument("--scale", default=_pair(d.scale), metavar="MIN,MAX",
                    help="object's long side as a fraction of the image's short side (default: %(default)s)")
-    p.add_argument("--rotation", default="-30,30", metavar="MIN,MAX", help="degrees (default: %(default)s)")
-    p.add_argument("--max-truncation", type=float, default=0.25, metavar="F",
+    p.add_argument("--rotation", default=_pair(d.rotation), metavar="MIN,MAX", help="degrees (default: %(default)s)")
+    p.add_argument("--max-truncation", type=float, default=d.max_truncation, metavar="F",
                    help="largest fraction of an object's area off the image (default: %(default)s)")
-    p.add_argument("--max-occlusion", type=float, default=0.5, metavar="F",
+    p.add_argument("--max-occlusion", type=float, default=d.max_occlusion, metavar="F",
                    help="largest fraction of an annotated object hidden by later ones (default: %(default)s)")
-    p.add_argument("--backend", default="none,poisson", metavar="NAMES",
+    p.add_argument("--backend", default=",".join(d.backends), metavar="NAMES",
                    help="harmonizers, comma-separated; one is drawn per image (default: %(default)s)")
     p.add_argument("--set", action="append", metavar="BACKEND.KEY=VALUE",
                    help="a backend setting, e.g. --set vgg19.iterations=20 (repeatable)")
-    p.add_argument("--cutter", default=DEFAULT_METHOD, choices=plugins.names("cutter") or None,
+    p.add_argument("--cutter", default=d.cutter, choices=plugins.names("cutter") or None,
                    help="cutter for opaque object photos (default: %(default)s)")
-    p.add_argument("--format", default="png", choices=("png", "jpg"), help="image format (default: png)")
-    p.add_argument("--segmentation", default="polygon", choices=("polygon", "rle"),
-                   help="COCO segmentation (default: polygon)")
+    p.add_argument("--format", default=d.image_format, choices=FORMATS, help="image format (default: %(default)s)")
+    p.add_argument("--segmentation", default=d.segmentation, choices=SEGMENTATIONS,
+                   help="COCO segmentation (default: %(default)s)")
     p.add_argument("--yolo", action="store_true", help="also write YOLO labels and data.yaml")
     p.add_argument("--only", metavar="INDICES",
                    help="generate only these images, e.g. 3,10-12 (the same pixels as in the full run)")
     add_run_options(p)
+
+
+def _pair(values) -> str:
+    """(MIN, MAX) as the option's text, ``MIN,MAX`` (whole numbers without a decimal point)."""
+    return ",".join(f"{v:g}" for v in values)
 
 
 def run(args) -> int:
