@@ -1,0 +1,13 @@
+"""Image, mask and sidecar files: ``read`` (whatever the file's mode, to RGB/RGBA uint8 or a
+float32 mask, with one-sentence errors) and ``write`` (atomic writes, output-path checks).
+
+The names below are the package's interface; callers import them from ``compositor.imageio``.
+"""
+from .read import DEFAULT_MAX_PIXELS, max_pixels, read_mask, read_rgb, read_rgba, sha256_file
+from .write import PNG_LEVEL, check_outputs, check_writable, image_format, write_all, write_image, write_json, \
+    write_mask, write_text
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS", "PNG_LEVEL", "check_outputs", "check_writable", "image_format", "max_pixels", "read_mask",
+    "read_rgb", "read_rgba", "sha256_file", "write_all", "write_image", "write_json", "write_mask", "write_text",
+]

@@ -1,0 +1,200 @@
+"""Reading images, masks and stickers, whatever the file's mode.
+
+Everything read comes back as RGB uint8 HxWx3 (``read_rgb``), RGBA uint8 HxWx4
+(``read_rgba``) or a float32 mask in [0, 1] (``read_mask``): EXIF orientation is applied;
+L, LA, P, RGBA, 1, I;16, I, F and CMYK are converted. An unreadable, truncated or huge
+file is refused with one sentence naming it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import CompositorError, UsageError
+
+#: Largest image accepted, in pixels (guards against decompression bombs).
+#: Override with the COMPOSITOR_MAX_PIXELS environment variable.
+DEFAULT_MAX_PIXELS = 80_000_000
+
+
+def max_pixels() -> int:
+    """The largest image accepted, in pixels: ``$COMPOSITOR_MAX_PIXELS`` if set (a positive
+    whole number, else a ``UsageError``), else ``DEFAULT_MAX_PIXELS``."""
+    raw = os.environ.get("COMPOSITOR_MAX_PIXELS")
+    if raw is None:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UsageError(f"COMPOSITOR_MAX_PIXELS must be a whole number of pixels; received {raw!r}.") from None
+    if value <= 0:
+        raise UsageError(f"COMPOSITOR_MAX_PIXELS must be positive; received {value}.")
+    return value
+
+
+def _open(path: str | os.PathLike) -> Image.Image:
+    """Open and fully decode ``path``, oriented by its EXIF tag, or raise one clear error."""
+    path = Path(path)
+    try:
+        if not path.exists():
+            raise CompositorError(f"{path}: no such file.")
+        if path.is_dir():
+            raise CompositorError(f"{path}: is a folder, not an image file.")
+        if path.stat().st_size == 0:
+            raise CompositorError(f"{path}: the file is empty (0 bytes), not an image.")
+    except OSError as exc:  # e.g. a name too long, or a folder we may not look into
+        raise CompositorError(f"{path}: cannot read the file ({exc.strerror or exc}).") from None
+    limit = max_pixels()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            old_limit = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = limit
+            try:
+                with Image.open(path) as im:
+                    w, h = im.size
+                    if w * h > limit:
+                        raise CompositorError(
+                            f"{path}: image is {w}x{h} = {w * h:,} pixels, over the limit of {limit:,} "
+                            "(set COMPOSITOR_MAX_PIXELS to raise it)."
+                        )
+                    im.load()
+                    oriented = ImageOps.exif_transpose(im)
+                    oriented.load()
+                    return oriented
+            finally:
+                Image.MAX_IMAGE_PIXELS = old_limit
+    except CompositorError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise CompositorError(
+            f"{path}: image is larger than the limit of {limit:,} pixels (set COMPOSITOR_MAX_PIXELS to raise it)."
+        ) from None
+    except UnidentifiedImageError:
+        raise CompositorError(f"{path}: not an image file (or a format Pillow cannot read).") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise CompositorError(f"{path}: the image is corrupt or truncated ({exc}).") from None
+
+
+def _to_uint8_array(im: Image.Image) -> np.ndarray:
+    """Convert single-channel high-bit-depth modes to 8-bit by their full range."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        arr = np.asarray(im, dtype=np.uint16)
+        return (arr.astype(np.float32) / 257.0).round().astype(np.uint8)
+    if im.mode in ("I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        hi = 65535.0 if im.mode == "I" and arr.max() > 255 else 255.0
+        if im.mode == "F" and arr.max() <= 1.0:
+            hi = 1.0
+        return np.clip(arr / hi * 255.0, 0, 255).round().astype(np.uint8)
+    raise ValueError(im.mode)
+
+
+def _pil_to_rgba(im: Image.Image) -> np.ndarray:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        gray = _to_uint8_array(im)
+        rgb = np.repeat(gray[..., None], 3, axis=2)
+        alpha = np.full(gray.shape + (1,), 255, np.uint8)
+        return np.concatenate([rgb, alpha], axis=2)
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode == "CMYK":
+        im = im.convert("RGB")
+    return np.asarray(im.convert("RGBA"), dtype=np.uint8).copy()
+
+
+def _unsupported_mode(path, im: Image.Image, exc: Exception) -> CompositorError:
+    return CompositorError(f"{path}: cannot convert the image's {im.mode} pixels to RGB ({exc}).")
+
+
+def read_rgba(path: str | os.PathLike) -> np.ndarray:
+    """Read any image as RGBA uint8 HxWx4 (opaque where the file has no alpha)."""
+    im = _open(path)
+    try:
+        return _pil_to_rgba(im)
+    except ValueError as exc:  # a mode Pillow has no conversion to RGBA for
+        raise _unsupported_mode(path, im, exc) from None
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """Read any image as RGB uint8 HxWx3; transparent pixels are composited over white."""
+    rgba = read_rgba(path)
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+    if np.all(alpha == 1.0):
+        return np.ascontiguousarray(rgba[..., :3])
+    rgb = rgba[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+
+
+def _mask_values(im: Image.Image) -> tuple[np.ndarray, float]:
+    """A mask image's values as float32 and the value that means fully object (its
+    format's full scale): luminance for colour, alpha where the image is not opaque."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return np.asarray(im, dtype=np.uint16).astype(np.float32), 65535.0
+    if im.mode in ("I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        if im.mode == "F":
+            hi = 1.0 if arr.max() <= 1.0 else 255.0
+        else:
+            hi = 65535.0 if arr.max() > 255 else 255.0
+        return np.clip(arr, 0, hi).astype(np.float32), hi
+    if im.mode in ("LA", "RGBA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = np.asarray(im.convert("RGBA"))
+        alpha = rgba[..., 3]
+        gray = alpha if alpha.min() < 255 else np.asarray(im.convert("L"))
+    else:
+        try:
+            gray = np.asarray(im.convert("L"))
+        except ValueError:  # no direct conversion (e.g. LAB): go through RGB
+            gray = np.asarray(im.convert("RGB").convert("L"))
+    return gray.astype(np.float32), 255.0
+
+
+def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None, *, image_path: str | os.PathLike | None = None) -> np.ndarray:
+    """Read a mask (nonzero = object) as float32 HxW in [0, 1].
+
+    Colour masks are read by their luminance, masks with an alpha channel and opaque
+    everywhere by their colour. A mask of zeros and ones is a binary mask like a mask of
+    zeros and full scale (0/1, 0/255 and 0/65535 all mean background/object);
+    a mask with several nonzero values is a soft mask, scaled by its format's full range
+    (255, or 65535 for 16-bit). With ``shape`` (height, width) the size is checked and an
+    empty or all-object mask is refused, since there is nothing to harmonize then;
+    ``image_path`` names the image in a size mismatch's message.
+    """
+    im = _open(path)
+    try:
+        values, hi = _mask_values(im)
+    except ValueError as exc:  # a mode Pillow has no conversion for
+        raise _unsupported_mode(path, im, exc) from None
+    nonzero = values > 0
+    levels = values[nonzero]
+    if 0 < levels.size < values.size and levels.min() == levels.max() and levels[0] in (1.0, hi):
+        mask = nonzero.astype(np.float32)
+    else:
+        mask = np.clip(values / hi, 0.0, 1.0).astype(np.float32)
+    if shape is not None:
+        h, w = shape
+        if mask.shape != (h, w):
+            against = f" of {image_path}" if image_path else ""
+            raise UsageError(
+                f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} but the image{against} is {w}x{h}; they must be the same size."
+            )
+        if not levels.size:
+            raise UsageError(f"{path}: mask is empty (no nonzero pixels), so there is no object to harmonize.")
+        if levels.size == nonzero.size:
+            raise UsageError(f"{path}: mask covers the whole image, so there is no background to harmonize against.")
+    return mask
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """The sha256 hex digest of the file at ``path``, read ``chunk`` bytes at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
