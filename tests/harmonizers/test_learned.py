@@ -40,7 +40,7 @@ def test_onnx_features_match_keras(photo):
 
 
 def test_lab_to_rgb_matches_opencv():
-    from compositor.training.harmonizer import lab_to_rgb_tf
+    from compositor.training.correction_tf import lab_to_rgb_tf
 
     rgb = np.random.default_rng(0).uniform(0, 1, (500, 1, 3)).astype(np.float32)
     rgb[:5] = 0
@@ -87,7 +87,8 @@ def _norms(model):
 
 def test_correction_matches_the_training_loss_path():
     """The NumPy/OpenCV correction equals the TensorFlow version the head was trained through."""
-    from compositor.training.harmonizer import STATS, corrected_rgb_tf, rgb_to_lab_tf
+    from compositor.training.correction_tf import corrected_rgb_tf, rgb_to_lab_tf
+    from compositor.training.samples import STATS
 
     rng = np.random.default_rng(4)
     rgb = rng.uniform(20, 230, (1, 50, 3)).astype(np.float32)
