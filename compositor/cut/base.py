@@ -36,6 +36,7 @@ class CutSettings:
     min_area: float = setting(0.002, "smallest object kept, as a fraction of the image area", bounds=(0, 1))
 
     def validate(self) -> None:
+        """The box is None or X,Y,W,H (the fields' own bounds are checked by ``check_fields``)."""
         check_box_setting(self.box)
 
 

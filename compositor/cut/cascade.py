@@ -99,6 +99,7 @@ class CascadeSettings(CutSettings):
     head: bool = setting(True, "widen the detection to the whole head before cutting (off: cut the detected box)")
 
     def validate(self) -> None:
+        """The box, and a cascade that loads (a built-in name or a readable cascade XML)."""
         super().validate()
         load_cascade(self.cascade)
 

@@ -86,6 +86,7 @@ class U2NetSettings:
     engine: str = setting("opencv", "runs the network: OpenCV's DNN module, or onnxruntime", choices=ENGINES)
 
     def validate(self) -> None:
+        """The box is None or X,Y,W,H (the fields' own bounds are checked by ``check_fields``)."""
         check_box_setting(self.box)
 
 

@@ -85,6 +85,7 @@ class MagentaSettings:
     seed: int = setting(0, "random seed (recorded; the method is deterministic)", bounds=(None, None))
 
     def validate(self) -> None:
+        """The handle, the style file and hub_size's gap (0, or at least 16): what the fields cannot declare."""
         if not isinstance(self.handle, str) or not self.handle.strip():
             raise UsageError(f"handle must be a TF Hub URL or a SavedModel folder; received {self.handle!r}.")
         if self.style is not None and (not isinstance(self.style, (str, os.PathLike)) or not str(self.style).strip()):

@@ -11,9 +11,6 @@ from .base import Harmonizer, Output, Progress
 class NoneSettings:
     """The ``none`` backend has no settings."""
 
-    def validate(self) -> None:
-        pass
-
 
 class NoneHarmonizer(Harmonizer):
     """The composite unchanged: the baseline every harmonizer is compared with."""

@@ -88,6 +88,7 @@ class VGGSettings:
                         bounds=(None, None))
 
     def validate(self) -> None:
+        """The layers exist in the network, and the mode's needs across fields are met."""
         from ..nst.network import check_layers
 
         if not self.content_layers and not self.style_layers:
@@ -108,6 +109,7 @@ class VGGSettings:
 
     @property
     def lr(self) -> float:
+        """The step size: ``learning_rate``, or the mode's and optimiser's default."""
         if self.learning_rate is not None:
             return self.learning_rate
         return HARMONIZE_LR if self.kind == "fit" else DEFAULT_LR[self.optimizer]
