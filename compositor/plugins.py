@@ -121,6 +121,8 @@ def convert(raw, hint, label: str):
         items = raw.split(",") if isinstance(raw, str) else list(raw)
         return tuple(convert(i.strip() if isinstance(i, str) else i, args[0], label) for i in items if i != "")
     if not isinstance(raw, str):
+        if hint is bool and isinstance(raw, (int, float)) and not isinstance(raw, bool) and raw in (0, 1):
+            return bool(raw)  # JSON manifests often write switches as 0/1
         if hint is int and isinstance(raw, float):
             if not raw.is_integer():
                 raise UsageError(f"{label} must be a whole number; received {raw!r}.")
@@ -161,12 +163,25 @@ def parse_set(items, *, scoped: bool = False, strip: bool = False, option: str =
 
 
 def describe(settings_cls) -> list[tuple[str, object, str, tuple | None]]:
-    """(name, default, help, choices) for each field, for building CLI options."""
+    """(name, default, help, choices) for each field, for building CLI options; the help
+    ends with the declared bounds, e.g. "(0..1)" or "(>= 1e-12)"."""
     out = []
     for f in dataclasses.fields(settings_cls):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        out.append((f.name, default, f.metadata.get("help", ""), f.metadata.get("choices")))
+        help_text = f.metadata.get("help", "")
+        shown = _bounds_text(f.metadata.get("bounds"))
+        out.append((f.name, default, f"{help_text} ({shown})" if shown else help_text, f.metadata.get("choices")))
     return out
+
+
+def _bounds_text(bounds) -> str:
+    """Declared bounds as the help shows them: "0..1", ">= 32", "<= 10", or "" for none."""
+    lo, hi = bounds if bounds is not None else (None, None)
+    if lo is not None and hi is not None:
+        return f"{lo:g}..{hi:g}"
+    if lo is not None or hi is not None:
+        return f">= {lo:g}" if lo is not None else f"<= {hi:g}"
+    return ""
 
 
 def setting(default, help: str, choices: tuple | None = None, *, bounds: tuple | None = None, path=None,

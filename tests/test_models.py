@@ -125,3 +125,48 @@ def test_vgg16_without_weights_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     with pytest.raises(ModelMissingError, match="vgg16-keras"):
         network.resolve_weights("vgg16")
+
+
+def _url_model(content: bytes) -> "models.ModelFile":
+    return models.ModelFile(name="tiny-url", filename="tiny.h5", digest=hashlib.md5(content).hexdigest(),
+                            algorithm="md5", source=models.UrlSource("https://example.invalid/tiny.h5"),
+                            licence="test", description="a file the test makes")
+
+
+def test_fetch_from_a_url_goes_through_keras_get_file(tmp_path, monkeypatch):
+    """The online path (Keras' own downloader, as for vgg19-keras) places and verifies the
+    file; the network is replaced by a fake get_file, since this machine has no internet."""
+    import keras.utils
+
+    content = b"weights of a tiny model"
+    monkeypatch.setenv("COMPOSITOR_MODELS_DIR", str(tmp_path / "m"))
+    monkeypatch.setitem(models.MODELS, "tiny-url", _url_model(content))
+    calls = []
+
+    def get_file(fname, origin, file_hash, hash_algorithm, cache_dir, cache_subdir):
+        calls.append((fname, origin, file_hash, hash_algorithm))
+        path = tmp_path / "m" / cache_subdir / fname
+        path.write_bytes(content)
+        return str(path)
+
+    monkeypatch.setattr(keras.utils, "get_file", get_file)
+    path = models.fetch("tiny-url", log=lambda line: None)
+    assert path == tmp_path / "m" / "tiny.h5" and path.read_bytes() == content
+    assert calls == [("tiny.h5", "https://example.invalid/tiny.h5", hashlib.md5(content).hexdigest(), "md5")]
+
+
+def test_fetch_from_a_url_without_network_is_one_sentence(tmp_path, monkeypatch):
+    import keras.utils
+
+    monkeypatch.setenv("COMPOSITOR_MODELS_DIR", str(tmp_path / "m"))
+    monkeypatch.setitem(models.MODELS, "tiny-url", _url_model(b"x"))
+
+    def get_file(**kwargs):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(keras.utils, "get_file", get_file)
+    with pytest.raises(CompositorError) as err:
+        models.fetch("tiny-url", log=lambda line: None)
+    assert str(err.value) == ("tiny-url: could not download https://example.invalid/tiny.h5 "
+                              "(Name or service not known).")
+    assert not (tmp_path / "m" / "tiny.h5").exists()

@@ -78,6 +78,7 @@ def test_check_range_bounds_and_types():
     (2.0, int, 2),  # a whole float (JSON) is taken as an int
     (7, float, 7),  # typed values other than a float for an int pass as they are
     (True, bool, True),
+    (1, bool, True), (0, bool, False), (1.0, bool, True),  # JSON manifests write switches as 0/1 too
 ])
 def test_convert(raw, hint, expected):
     value = convert(raw, hint, "x.k")
@@ -192,6 +193,7 @@ class _Declared:
     ({"rate": 0.0}, "rate must be >= 1e-06; received 0.0."),
     ({"kind": "c"}, "kind must be one of a, b; received 'c'."),
     ({"flag": "yes"}, "flag must be true or false; received 'yes'."),
+    ({"flag": 2}, "flag must be true or false; received 2."),
 ])
 def test_declared_choices_and_bounds_are_enforced_in_one_place(values, message):
     with pytest.raises(UsageError) as err:

@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import CompositorError, UsageError
-from .registry import BundledSource, ModelFile, NpmSource, PackageSource, WheelSource, get
+from .registry import BundledSource, ModelFile, NpmSource, PackageSource, UrlSource, WheelSource, get
 from .store import file_digest, find, locate, models_dir
 
 
