@@ -123,6 +123,12 @@ def test_cut_bad_box(work, capsys, box, words):
     fails_cleanly(["cut", "coffee.png", "-o", "out/sticker.png", *box_args], capsys, work, 2, "coffee.png", *words)
 
 
+def test_cut_refuses_a_bad_setting_as_itself_not_as_the_photo(work, capsys):
+    line = fails_cleanly(["cut", "coffee.png", "-o", "s.png", "--method", "grabcut", "--iterations", "0"],
+                         capsys, work, 2, "grabcut.iterations", "between 1 and 50")
+    assert "coffee.png" not in line
+
+
 def test_cut_bad_box_exits_2_and_writes_nothing(work, capsys):
     # holds even with the plugins bug above (the message is wrong, not the outcome)
     for box in ("1000,1000,50,50", "10,10,0,50", "1,2,3"):

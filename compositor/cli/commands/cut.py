@@ -37,6 +37,7 @@ def run(args) -> int:
     settings = plugin_settings(args, "cutter", method)
     inputs = [args.photo, *own_sidecars([args.photo]), *setting_files(settings)]
     check_outputs(inputs, [args.output, Path(args.output).with_suffix(".json")])
+    plugins.make_settings(plugins.load("cutter", method), settings)  # a bad setting is refused as itself, first
     image = read_rgb(args.photo)
     with api._named(args.photo):  # a box outside the photo, nothing found: the message names the photo
         stickers = api.cut(image, method, **settings)
