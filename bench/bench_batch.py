@@ -101,7 +101,7 @@ def main() -> int:
         print(json.dumps(one_run(json.loads(args.one_run))))
         return 0
 
-    from compositor.executors import available_cores
+    from compositor.runs.executors import available_cores
     from compositor.synth import parse_size
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]

@@ -17,7 +17,7 @@ from PIL import Image
 from compositor import cli
 from compositor.batch import (RESULTS, check_job_id, confine, read_manifest, run_batch, verified, job_tasks)
 from compositor.errors import CompositorError, UsageError
-from compositor.executors import ProcessExecutor, threads_per_worker
+from compositor.runs.executors import ProcessExecutor, threads_per_worker
 from compositor.imageio import sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -291,7 +291,7 @@ def _thread_caps(_=None):
 def test_threads_option_caps_each_worker_and_the_inline_run():
     import cv2
 
-    from compositor.executors import InlineExecutor, make_executor
+    from compositor.runs.executors import InlineExecutor, make_executor
 
     with ProcessExecutor(2, threads=1) as ex:
         caps = {outcome.value for _, outcome in ex.run(_thread_caps, range(4))}
@@ -330,7 +330,7 @@ def test_the_thread_count_reaches_each_library_through_its_api():
     """A worker's thread count, given as an argument, sets onnxruntime's sessions, the BLAS
     and OpenMP pools (threadpoolctl) and TensorFlow's pools (when TensorFlow is imported)."""
     from compositor import _ort
-    from compositor.executors import make_executor
+    from compositor.runs.executors import make_executor
 
     with ProcessExecutor(2, threads=1) as ex:
         assert {outcome.value for _, outcome in ex.run(_library_caps, range(2))} == {(1, 1)}
@@ -384,7 +384,7 @@ def test_models_load_only_when_jobs_are_left_to_run(work, tmp_path, monkeypatch)
 
 
 def test_make_executor():
-    from compositor.executors import InlineExecutor, make_executor
+    from compositor.runs.executors import InlineExecutor, make_executor
 
     assert isinstance(make_executor("local", None), InlineExecutor)
     assert isinstance(make_executor("local", 4, limit=1), InlineExecutor)  # never more workers than tasks
@@ -592,7 +592,7 @@ def test_a_jobs_os_error_is_one_sentence():
     """An OSError no code wrapped fails its job with one sentence naming the file."""
     import errno
 
-    from compositor.executors import describe_error
+    from compositor.runs.executors import describe_error
 
     outcome = describe_error(OSError(errno.ENAMETOOLONG, "File name too long", "x" * 300))
     assert outcome.error == "x" * 300 + ": file name too long." and not outcome.detail

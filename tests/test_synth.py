@@ -23,7 +23,7 @@ from PIL import Image
 from compositor import cli
 from compositor.batch import RESULTS
 from compositor.errors import UsageError
-from compositor.executors import ProcessExecutor
+from compositor.runs.executors import ProcessExecutor
 from compositor.imageio import sha256_file
 from compositor.synth import (COCO_FILE, SynthSettings, image_seed, parse_indices, parse_pair, rle, rle_decode,
                               sample_layout, synth)
