@@ -7,8 +7,10 @@ reported with its name and the reason; the others keep working.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
+import sys
 import types
 import typing
 from importlib.metadata import entry_points
@@ -19,7 +21,15 @@ GROUPS = {"cutter": "compositor.cutters", "harmonizer": "compositor.harmonizers"
 
 
 def _entry_points(kind: str) -> dict:
-    eps = entry_points(group=GROUPS[kind])
+    """{name: entry point} of the group ``kind``, sorted by name. Reading the installed
+    packages' metadata takes milliseconds and the command line asks often, so the table is
+    kept per ``sys.path`` (a folder added to it can bring new plugins)."""
+    return _table(GROUPS[kind], tuple(sys.path))
+
+
+@functools.lru_cache(maxsize=8)
+def _table(group: str, path: tuple[str, ...]) -> dict:
+    eps = entry_points(group=group)
     return {ep.name: ep for ep in sorted(eps, key=lambda e: e.name)}
 
 
