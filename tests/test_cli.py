@@ -123,6 +123,17 @@ def test_cut_bad_box(work, capsys, box, words):
     fails_cleanly(["cut", "coffee.png", "-o", "out/sticker.png", *box_args], capsys, work, 2, "coffee.png", *words)
 
 
+def test_cut_box_inside_the_photo_but_too_small_says_so(work, capsys):
+    line = fails_cleanly(["cut", "coffee.png", "-o", "s.png", "--method", "grabcut", "--box", "0,0,1,1"],
+                         capsys, work, 2, "0,0,1,1", "less than 2x2")
+    assert "outside" not in line
+
+
+def test_an_output_inside_a_file_is_refused_before_any_work(work, capsys):
+    fails_cleanly(["cut", "coffee.png", "-o", "coffee.png/s.png", "--method", "grabcut"], capsys, work, 2,
+                  "coffee.png/s.png", "coffee.png is a file, not a folder")
+
+
 def test_cut_refuses_a_bad_setting_as_itself_not_as_the_photo(work, capsys):
     line = fails_cleanly(["cut", "coffee.png", "-o", "s.png", "--method", "grabcut", "--iterations", "0"],
                          capsys, work, 2, "grabcut.iterations", "between 1 and 50")
@@ -279,8 +290,9 @@ def test_paste_unknown_extension(work, capsys, output, mask_out, named):
 
 def test_paste_mask_cannot_be_written_leaves_no_composite(work, capsys):
     (work / "afile").write_text("in the way")
+    # refused before any work (exit 2, as an output that is a folder is), so no composite is written either
     fails_cleanly(["paste", "chelsea.png", "sticker.png@100,100", "-o", "comp.png", "--mask-out", "afile/m.png"],
-                  capsys, work, 1, "afile/m.png")
+                  capsys, work, 2, "afile/m.png", "afile is a file, not a folder")
 
 
 def test_paste_two_stickers_with_rotation(work, capsys):

@@ -241,8 +241,11 @@ def test_objects_are_cut_once(data, tmp_path, monkeypatch):
     assert sticker["sha256"] == sha256_file(out / "objects" / "cup.png")
     # a resumed run reuses the cut-out (and skips the finished images)
     (out / "images" / "000002.json").unlink()
-    summary = synth(objects, data["backgrounds"], out, settings(count=5, objects_per_image=(2, 2)), resume=True)
+    said = []
+    summary = synth(objects, data["backgrounds"], out, settings(count=5, objects_per_image=(2, 2)), resume=True,
+                    log=said.append)
     assert len(calls) == 1 and (summary.skipped, summary.ok) == (4, 5)
+    assert any("1 kept from the earlier run" in line for line in said), said  # not "cut" a second time
     check_dataset(out, 5)
     # resuming with other settings would mix two datasets in one folder
     with pytest.raises(UsageError, match="used other settings"):

@@ -86,8 +86,11 @@ def check_box(box: tuple[int, ...] | None, shape: tuple[int, ...], source: str =
     if w <= 0 or h <= 0:
         raise UsageError(f"box {x},{y},{w},{h} has no area; width and height must be positive.")
     x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + w), min(H, y + h)
-    if x1 - x0 < 2 or y1 - y0 < 2:
+    if x1 <= x0 or y1 <= y0:
         raise UsageError(f"box {x},{y},{w},{h} lies outside {source}, which is {W}x{H}.")
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        raise UsageError(f"box {x},{y},{w},{h} covers less than 2x2 pixels of {source} ({W}x{H}); "
+                         "give a box around the whole object.")
     return x0, y0, x1 - x0, y1 - y0
 
 

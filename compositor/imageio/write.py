@@ -204,12 +204,15 @@ def check_writable(path: str | os.PathLike) -> None:
     parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+    if not parent.is_dir():
+        raise UsageError(f"{path}: cannot write there ({parent} is a file, not a folder).")
+    if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(f"{path}: cannot write there ({parent} is not a writable folder).")
 
 
 def check_outputs(inputs: list[str | os.PathLike], outputs: list[str | os.PathLike]) -> None:
-    """Refuse an output path that is one of the inputs, or two outputs that are the same file."""
+    """Refuse an output path that is one of the inputs, two outputs that are the same file, or
+    an output that can never be written (``check_writable``)."""
     resolved_inputs = {Path(p).resolve(): p for p in inputs if p is not None}
     seen: dict[Path, Any] = {}
     for out in outputs:
@@ -222,4 +225,5 @@ def check_outputs(inputs: list[str | os.PathLike], outputs: list[str | os.PathLi
             raise UsageError(f"{out}: the output path is also an input; choose another output so the input is not overwritten.")
         if r in seen:
             raise UsageError(f"{out}: the same path is given for two outputs.")
+        check_writable(out)
         seen[r] = out

@@ -108,8 +108,12 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
                 raise CompositorError(f"{objects}: no object could be made ready; "
                                       + "; ".join(summary.objects_failed[:3]))
             summary.objects_cut = sum(e["cut"] for e in ready + ready_distractors)
+            reused = sum(bool(e.get("reused")) for e in ready + ready_distractors)
             if summary.objects_cut:
-                log(f"{summary.objects_cut} object(s) cut with {settings.cutter} (kept in {run.path / 'objects'})")
+                fresh = summary.objects_cut - reused
+                how = f"{fresh} cut with {settings.cutter}" + (f", {reused} kept from the earlier run" if reused else "") \
+                    if fresh else f"{reused} kept from the earlier run"
+                log(f"{summary.objects_cut} object(s) cut from photos: {how} (in {run.path / 'objects'})")
             backgrounds_info = [(str(p.resolve()), p.stat().st_size) for p in background_list]
             config_hash = spec_hash({"settings": dataclasses.asdict(settings),
                                      "objects": [(e["name"], e["category"], e["sha256"]) for e in ready],

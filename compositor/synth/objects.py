@@ -52,8 +52,9 @@ def prepare_object(payload: tuple) -> dict:
 
     Returns the ready sticker's entry: ``name`` (e.g. "mug/cup1", relative to its folder,
     without suffix), ``category``, ``path`` (an RGBA file: the original, or the cut-out in
-    OUTDIR/objects), its ``sha256``, ``source`` (the file in the objects folder) and ``cut``
-    (True when cut from a photo by the cutter)."""
+    OUTDIR/objects), its ``sha256``, ``source`` (the file in the objects folder), ``cut``
+    (True when cut from a photo by the cutter) and, for a cut-out kept from an earlier run,
+    ``reused``."""
     from .. import api
     from ..imageio import read_rgba, sha256_file, write_image, write_json
     from ..stickers import crop_to_alpha
@@ -72,7 +73,7 @@ def prepare_object(payload: tuple) -> dict:
         try:
             if sha256_file(target) == old.get("sha256"):
                 return {"name": name, "category": category, "path": str(target), "sha256": old["sha256"],
-                        "source": source, "cut": True}
+                        "source": source, "cut": True, "reused": True}
         except OSError:
             pass
     sticker = api.cut(rgba[..., :3], cutter)[0]
