@@ -82,18 +82,14 @@ class Job:
 
 
 def _number(value: Any, label: str, where: str, *, integer: bool = False, positive: bool = False):
-    """``value`` (a number, or text holding one) as a float, or an int with ``integer``; checked."""
-    if isinstance(value, str):
-        try:
-            value = float(value) if not integer else int(value)
-        except ValueError:
-            raise UsageError(f"{where}: {label} must be a {'whole ' if integer else ''}number; "
-                             f"received {value!r}.") from None
-    plugins.check_range(value, None, None, f"{where}: {label}", integer=False)
-    if integer and not float(value).is_integer():
-        raise UsageError(f"{where}: {label} must be a whole number; received {value!r}.")
+    """``value`` (a number, or text holding one) as a float, or an int with ``integer``: converted
+    and checked as a plugin setting is (``plugins.convert``, ``plugins.check_range``), then
+    refused unless positive with ``positive``."""
+    name = f"{where}: {label}"
+    value = plugins.convert(value, int if integer else float, name)
+    plugins.check_range(value, None, None, name, integer=integer)
     if positive and value <= 0:
-        raise UsageError(f"{where}: {label} must be positive; received {value!r}.")
+        raise UsageError(f"{name} must be positive; received {value!r}.")
     return int(value) if integer else float(value)
 
 
