@@ -106,15 +106,19 @@ def compose(photo: ImageLike, background: ImageLike, *, method: str = DEFAULT_ME
     """Cut the best object from ``photo``, paste it on ``background`` at (x, y) (default: the centre)
     with ``scale`` and ``rotation``, harmonize with ``backend``. Returns (sticker, composite,
     result, record), the record a JSON-ready dict of the inputs, steps, settings and timings."""
+    cutter = plugins.load("cutter", method)
+    harmonizer = plugins.load("harmonizer", backend)
+    ready_cut = plugins.make_settings(cutter, cut_settings)  # both refused as themselves, before any work
+    ready_harmonize = plugins.make_settings(harmonizer, harmonize_settings)
     t0 = time.perf_counter()
     with _named(photo):
-        sticker = cut(photo, method, **(cut_settings or {}))[0]
+        sticker = cutter().cut(_image(photo), ready_cut)[0]
     t_cut = time.perf_counter() - t0
     comp = paste(background, [Placement(sticker, x, y, scale, rotation, name=str(photo) if not isinstance(photo, np.ndarray) else "")])
     t_paste = time.perf_counter() - t0 - t_cut
     with _named(None if isinstance(photo, np.ndarray) or isinstance(background, np.ndarray)
                 else f"{photo} pasted on {background}"):
-        result = harmonize(comp, backend, progress=progress, **(harmonize_settings or {}))
+        result = harmonizer().harmonize(comp, ready_harmonize, progress)
     record = {
         "inputs": {name: file_record(v) for name, v in (("photo", photo), ("background", background))
                    if not isinstance(v, np.ndarray)},

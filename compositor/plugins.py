@@ -1,7 +1,8 @@
 """Plugin discovery through entry points (``compositor.cutters``, ``compositor.harmonizers``).
 
-Listing names imports nothing; a plugin's module is imported only when it is used, so
-TensorFlow loads only for the backends that need it. A plugin that fails to load is
+Listing names imports nothing. The command line loads every plugin's class to offer its
+settings as options, so a plugin module imports only what describing its settings needs,
+and heavy libraries (TensorFlow above all) inside the functions that use them. A plugin that fails to load is
 reported with its name and the reason; the others keep working.
 """
 from __future__ import annotations
@@ -58,7 +59,7 @@ def make_settings(cls, values: dict | None = None):
     """Build ``cls.Settings`` from a dict, converting strings and validating each value."""
     values = dict(values or {})
     settings_cls = cls.Settings
-    hints = typing.get_type_hints(settings_cls)
+    hints = _hints(settings_cls)
     fields = {f.name: f for f in dataclasses.fields(settings_cls)}
     kwargs = {}
     for key, raw in values.items():
@@ -68,6 +69,12 @@ def make_settings(cls, values: dict | None = None):
             raise UsageError(f"{cls.name} has no setting {key!r}; {known}.")
         kwargs[key] = convert(raw, hints[key], f"{cls.name}.{key}")
     return ready_settings(settings_cls, settings_cls(**kwargs), cls.name)
+
+
+@functools.lru_cache(maxsize=None)
+def _hints(settings_cls) -> dict:
+    """The resolved type of each field of ``settings_cls`` (read once per class: it is slow)."""
+    return typing.get_type_hints(settings_cls)
 
 
 def ready_settings(settings_cls, settings=None, owner: str = ""):
@@ -88,7 +95,7 @@ def check_fields(settings, owner: str = "") -> None:
     is True or False, a value with ``choices`` is one of them, a number with ``bounds`` is
     finite, of the field's kind (int: whole) and within them. None passes where the field's
     type allows it. Raises a UsageError naming the field (as ``owner.field`` with an owner)."""
-    hints = typing.get_type_hints(type(settings))
+    hints = _hints(type(settings))
     for f in dataclasses.fields(settings):
         value = getattr(settings, f.name)
         label = f"{owner}.{f.name}" if owner else f.name

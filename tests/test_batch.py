@@ -15,7 +15,9 @@ import pytest
 from PIL import Image
 
 from compositor import cli
-from compositor.batch import (RESULTS, check_job_id, confine, read_manifest, run_batch, verified, job_tasks)
+from compositor.batch import job_tasks, read_manifest, run_batch
+from compositor.runs.outputs import verified
+from compositor.runs.paths import RESULTS, check_job_id, confine
 from compositor.errors import CompositorError, UsageError
 from compositor.runs.executors import ProcessExecutor, threads_per_worker
 from compositor.imageio import sha256_file
@@ -355,7 +357,7 @@ def test_threads_do_not_change_the_pixels(work, tmp_path):
 def test_worker_setup_loads_models_and_passes_over_a_broken_backend(monkeypatch):
     """Models load once per worker, before its first job; a backend that cannot load is
     left to fail its own jobs (the real Magenta ONNX weights are loaded here)."""
-    from compositor.batch import backends_to_load, load_models
+    from compositor.runs.caches import backends_to_load, load_models
     from compositor.harmonizers import magenta_onnx
 
     monkeypatch.setattr(magenta_onnx, "_SESSIONS", {})
@@ -537,7 +539,7 @@ def test_path_settings_resolve_against_the_manifest_folder(work, tmp_path, monke
 
 
 def test_resumed_rate_counts_only_composites_made_now(work, tmp_path):
-    from compositor.batch import Summary
+    from compositor.runs.folder import Summary
 
     manifest = write_jsonl(work / "m.jsonl", jobs(2) + [
         {"id": f"broken-{i}", "background": "missing.png", "backend": "none",

@@ -21,12 +21,13 @@ import pytest
 from PIL import Image
 
 from compositor import cli
-from compositor.batch import RESULTS
+from compositor.runs.paths import RESULTS
 from compositor.errors import UsageError
 from compositor.runs.executors import ProcessExecutor
 from compositor.imageio import sha256_file
-from compositor.synth import (COCO_FILE, SynthSettings, image_seed, parse_indices, parse_pair, rle, rle_decode,
-                              sample_layout, synth)
+from compositor.synth import COCO_FILE, SynthSettings, image_seed, parse_indices, parse_pair, synth
+from compositor.synth.coco import rle, rle_decode
+from compositor.synth.layout import sample_layout
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"

@@ -21,15 +21,14 @@ from pathlib import Path
 
 from ..harmonizers import DEFAULT_BACKEND
 from ..records import file_record
-from ..runs.caches import (background_image, backends_to_load, cut_sticker, file_digest,  # noqa: F401
-                           harmonize_settings, harmonizer, load_models, set_context, sticker_file)
+from ..runs.caches import backends_to_load, file_digest, load_models, set_context
 from ..runs.executors import Executor, _executor, check_executor, describe_executor
 from ..runs.folder import RunFolder, Summary
-from ..runs.outputs import Task, spec_hash, verified, write_outputs  # noqa: F401
-from ..runs.paths import RESULTS, RUN_INFO, check_job_id, confine, is_reserved, sidecar_name  # noqa: F401
-from ..runs.progress import ProgressReporter, Reporter  # noqa: F401
+from ..runs.progress import Reporter
 from .job import job_tasks, run_job
-from .manifest import CSV_COLUMNS, MANIFEST_KEYS, OBJECT_KEYS, Job, ObjectSpec, read_manifest  # noqa: F401
+from .manifest import read_manifest
+
+__all__ = ["job_tasks", "read_manifest", "run_batch"]
 
 
 def run_batch(manifest: str | os.PathLike, outdir: str | os.PathLike, *, workers: int | None = 1,

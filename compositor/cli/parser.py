@@ -12,6 +12,7 @@ import importlib
 from ..errors import UsageError
 from .commands import NAMES
 from .options import Formatter
+from .settings import reread_plugins
 from .version import version
 
 EPILOG = """examples:
@@ -36,6 +37,7 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``compositor``: global options and one subparser per command
     (``commands.NAMES``), each added by its module's ``add_parser``."""
+    reread_plugins()
     parser = Parser(
         prog="compositor", formatter_class=Formatter, epilog=EPILOG,
         description="Cut an object out of a photo, paste it onto a background, and harmonize the result.")

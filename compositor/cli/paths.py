@@ -4,17 +4,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import UsageError
-
-
-def check_outdir(outdir: Path, first: str) -> None:
-    """Refuse (UsageError or CompositorError), before any work, an output folder that is a
-    file or in which ``first``, the first output's name, cannot be made or written."""
-    from ..imageio import check_writable
-
-    if outdir.exists() and not outdir.is_dir():
-        raise UsageError(f"{outdir}: is a file, not a folder; give a folder for the outputs.")
-    check_writable(outdir / first)
 
 
 def own_sidecars(inputs: list) -> list[Path]:

@@ -10,6 +10,7 @@ uses it reports why.
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import NamedTuple
 
 from .. import plugins
@@ -39,24 +40,38 @@ def _shown(default) -> object:
     return ",".join(map(str, default)) if isinstance(default, tuple) else default
 
 
-def _loaded(kind: str):
-    """(name, Settings class) of each registered plugin of ``kind`` that loads, in name order."""
-    for name in plugins.names(kind):
+def _loaded(kind: str) -> list[tuple[str, type, list]]:
+    """(name, Settings class, its ``plugins.describe`` rows) of each registered plugin of
+    ``kind`` that loads, in name order."""
+    return list(_described(kind, tuple(plugins.names(kind))))
+
+
+@functools.lru_cache(maxsize=8)
+def _described(kind: str, names: tuple[str, ...]) -> tuple:
+    """``_loaded``'s rows, read once per parser (``reread_plugins``): several commands ask."""
+    out = []
+    for name in names:
         try:
-            cls = plugins.load(kind, name)
-            settings_cls = cls.Settings
-            plugins.describe(settings_cls)
+            settings_cls = plugins.load(kind, name).Settings
+            rows = plugins.describe(settings_cls)
         except Exception:  # a plugin can fail in any way; the command that uses it says why
             continue
-        yield name, settings_cls
+        out.append((name, settings_cls, rows))
+    return tuple(out)
+
+
+def reread_plugins() -> None:
+    """Forget the plugins read so far, so that the next parser reads them again (a parser is
+    built once per command; the plugins cannot change while it runs)."""
+    _described.cache_clear()
 
 
 def _table(kind: str) -> dict[str, list[_Variant]]:
     """Each setting name of ``kind``'s plugins -> the plugins' versions of it, in plugin name order."""
     table: dict[str, list[_Variant]] = {}
-    for name, settings_cls in _loaded(kind):
+    for name, settings_cls, rows in _loaded(kind):
         selecting = set(plugins.selecting(settings_cls))
-        for row in plugins.describe(settings_cls):
+        for row in rows:
             field, default, help_text, choices = row[:4]
             table.setdefault(field, []).append(_Variant(name, default, help_text, choices, field in selecting))
     return table
@@ -127,7 +142,7 @@ def add_settings(parser: argparse.ArgumentParser, kind: str, chooser: str) -> No
 def selector_help(kind: str) -> str:
     """"; --OPTION selects NAME" for each setting marked ``selects`` by a plugin of ``kind``
     (for the help of ``--method``), or ""."""
-    return "".join(f"; {flag(field)} selects {name}" for name, settings_cls in _loaded(kind)
+    return "".join(f"; {flag(field)} selects {name}" for name, settings_cls, _ in _loaded(kind)
                    for field in plugins.selecting(settings_cls))
 
 
@@ -151,7 +166,7 @@ def choose(kind: str, name: str | None, settings: dict, default: str, chooser: s
     if name:
         return name
     selected: dict[str, list[str]] = {}
-    for plugin, settings_cls in _loaded(kind):
+    for plugin, settings_cls, _ in _loaded(kind):
         for field in plugins.selecting(settings_cls):
             if field in settings:
                 selected.setdefault(plugin, []).append(flag(field))

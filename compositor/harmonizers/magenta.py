@@ -71,7 +71,7 @@ class MagentaSettings:
                                           "SavedModel folder",
                           path=lambda value: not is_url(value))
     style: str | None = setting(None, "style image file; none = the composite itself", path=True)
-    strength: float = setting(1.0, "0..1; onnx: interpolates the style bottleneck between the object region's own "
+    strength: float = setting(1.0, "onnx: interpolates the style bottleneck between the object region's own "
                                    "(0) and the style's (1); hub (takes a style image, not a bottleneck): blends "
                                    "the stylized output with the input", bounds=(0.0, 1.0))
     context: float = setting(0.25, "padding around the object's bounding box, as a fraction of its long side; "

@@ -218,8 +218,6 @@ def check_outputs(inputs: list[str | os.PathLike], outputs: list[str | os.PathLi
     for out in outputs:
         if out is None:
             continue
-        if Path(out).is_dir():
-            raise UsageError(f"{out}: is a folder; give a file name for the output.")
         r = Path(out).resolve()
         if r in resolved_inputs:
             raise UsageError(f"{out}: the output path is also an input; choose another output so the input is not overwritten.")

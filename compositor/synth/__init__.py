@@ -48,13 +48,12 @@ from ..runs.executors import Executor, _executor, check_executor, describe_execu
 from ..runs.folder import RunFolder, Summary
 from ..runs.outputs import spec_hash
 from ..runs.progress import Reporter
-from .coco import mask_box, polygons, rle, rle_decode  # noqa: F401
 from .export import assemble
-from .layout import Layout, Placed, sample_layout  # noqa: F401
 from .objects import image_files, object_files, prepare_objects
-from .render import image_name, image_task, job_hash, layout_for, render  # noqa: F401
-from .settings import (COCO_FILE, FORMATS, IMAGE_SUFFIXES, SEGMENTATIONS, SynthSettings, image_seed,  # noqa: F401
-                       parse_indices, parse_pair, parse_size)
+from .render import image_task, render
+from .settings import COCO_FILE, SynthSettings, image_seed, parse_indices, parse_pair, parse_size
+
+__all__ = ["COCO_FILE", "SynthSettings", "image_seed", "parse_indices", "parse_pair", "parse_size", "synth"]
 
 
 @dataclass

@@ -26,7 +26,8 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     """Run the manifest's jobs and print the summary line; returns 0, or 1 when a job failed."""
-    from ...batch import ProgressReporter, run_batch
+    from ...batch import run_batch
+    from ...runs.progress import ProgressReporter
 
     summary = run_batch(args.manifest, args.output, workers=args.workers, threads=args.threads, executor=args.executor,
                         ray_address=args.ray_address, resume=args.resume, default_backend=args.backend,

@@ -13,7 +13,7 @@ from ...errors import UsageError
 from ..bar import BarProgress
 from ..options import add_backend_options, add_traceback, backend_settings, backends, command
 from ..output import out, say
-from ..paths import check_outdir, setting_files
+from ..paths import setting_files
 
 
 def add_parser(sub) -> None:
@@ -41,7 +41,6 @@ def run(args) -> int:
     names = [f"{b}.png" for b in names_run] + ["grid.png", "report.json", "index.html"]
     inputs = [args.composite, args.mask] + ([args.truth] if args.truth else []) + setting_files(*settings.values())
     check_outputs(inputs, [outdir / n for n in names])
-    check_outdir(outdir, names[0])
     composite = api.load_composite(args.composite, args.mask)
     truth = None
     if args.truth:

@@ -15,7 +15,7 @@ from ...harmonizers import DEFAULT_BACKEND
 from ..bar import progress_for
 from ..options import add_output_options, at, box, command
 from ..output import say
-from ..paths import check_outdir, setting_files
+from ..paths import setting_files
 from ..settings import add_settings, choose, given, plugin_settings
 
 
@@ -45,9 +45,6 @@ def run(args) -> int:
     backend = choose("harmonizer", args.backend, given(args), DEFAULT_BACKEND, "--backend")
     h_settings = plugin_settings(args, "harmonizer", backend)
     check_outputs([args.photo, args.background, *setting_files(h_settings)], [outdir / n for n in names])
-    check_outdir(outdir, names[0])
-    cls = plugins.load("harmonizer", backend)
-    plugins.make_settings(cls, h_settings)  # validate before the slow part
     cut_settings = {"box": args.box} if args.box else {}
     progress = progress_for(args, outdir / "harmonized.png")
     with progress.kept_on_success():

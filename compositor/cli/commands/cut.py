@@ -37,10 +37,11 @@ def run(args) -> int:
     settings = plugin_settings(args, "cutter", method)
     inputs = [args.photo, *own_sidecars([args.photo]), *setting_files(settings)]
     check_outputs(inputs, [args.output, Path(args.output).with_suffix(".json")])
-    plugins.make_settings(plugins.load("cutter", method), settings)  # a bad setting is refused as itself, first
+    cutter = plugins.load("cutter", method)
+    ready = plugins.make_settings(cutter, settings)  # a bad setting is refused as itself, before the photo is read
     image = read_rgb(args.photo)
     with api._named(args.photo):  # a box outside the photo, nothing found: the message names the photo
-        stickers = api.cut(image, method, **settings)
+        stickers = cutter().cut(image, ready)
     out = Path(args.output)
     paths = [out] if len(stickers) == 1 and not settings.get("all") else \
         [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(1, len(stickers) + 1)]

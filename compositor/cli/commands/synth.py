@@ -62,7 +62,7 @@ def _pair(values) -> str:
 
 def run(args) -> int:
     """Generate the data set and print its summary; returns 0, or 1 when an image failed."""
-    from ...batch import ProgressReporter
+    from ...runs.progress import ProgressReporter
     from ...synth import SynthSettings, parse_indices, parse_pair, parse_size, synth
 
     backend_settings = plugins.parse_set(args.set, scoped=True)

@@ -10,8 +10,11 @@ import os
 
 # Native libraries loaded after the cap is set (an OpenMP runtime, the OpenBLAS bundled
 # with SciPy, loaded on first use) read their thread count from these when they load;
-# threadpoolctl reaches only the pools loaded already. That is all the environment is used for.
-_LOAD_TIME_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# threadpoolctl reaches only the pools loaded already. TensorFlow reads the TF_ ones when its
+# runtime starts: they cover a plugin that imports it directly, not through _tf.quiet_import
+# (TF_NUM_INTEROP_THREADS is set to 1, as _tf does). That is all the environment is used for.
+_LOAD_TIME_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
+_ONE_THREAD_ENV = ("TF_NUM_INTEROP_THREADS",)
 
 
 def available_cores() -> int:
@@ -31,16 +34,18 @@ def apply_threads(threads: int) -> dict:
     """Cap this process's thread pools at ``threads``: OpenCV's now (``cv2.setNumThreads``),
     the BLAS and OpenMP pools loaded now (threadpoolctl), onnxruntime sessions made from now
     on (``_ort.set_threads``) and TensorFlow's intra-op pool (``_tf.set_threads``: when it is
-    imported, or now if it is imported and not yet running). Returns what ``restore_threads``
+    imported through ``_tf.quiet_import``, or now if it is imported and not yet running; a
+    direct import reads the TF_ environment variables set here). Returns what ``restore_threads``
     takes to undo it."""
     from threadpoolctl import threadpool_limits
 
     from ... import _ort, _tf
 
-    saved = {"env": {k: os.environ.get(k) for k in _LOAD_TIME_ENV}, "cv2": None,
+    saved = {"env": {k: os.environ.get(k) for k in _LOAD_TIME_ENV + _ONE_THREAD_ENV}, "cv2": None,
              "ort": _ort.set_threads(threads), "tf": _tf.set_threads(threads),
              "pools": threadpool_limits(limits=threads)}
     os.environ.update({k: str(threads) for k in _LOAD_TIME_ENV})
+    os.environ.update({k: "1" for k in _ONE_THREAD_ENV})
     try:
         import cv2
 
