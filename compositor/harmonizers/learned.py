@@ -1,4 +1,4 @@
-"""The learned colour correction behind vgg19's default mode (``--mode learned``).
+"""The learned colour correction behind vgg19's learned mode (``--mode learned``).
 
 A strong, robust base with a small trained head on top:
 
@@ -7,7 +7,7 @@ A strong, robust base with a small trained head on top:
   (``compositor.seam``; the ``boundary`` backend's gain), then its CIE Lab statistics
   moved part of the way toward those of a ring of background around it (``mean`` and
   ``std`` per channel; Reinhard et al.). With the head's outputs at zero this is the
-  fixed half-way Lab transfer.
+  base it was trained around (``BASES``: the shipped head's is the edge gain alone).
 * **Head.** A two-layer network reads frozen VGG19 features (``block1_conv2``,
   ``block2_conv2``, ``block3_conv1``; mean activation inside the object and in the ring)
   and cheap colour and edge statistics, and predicts nine numbers: per RGB channel the
@@ -35,7 +35,7 @@ WORK_SIDE = 256
 VGG_SIDE = 128
 CONTEXT = 0.5
 LAYERS = ("block1_conv2", "block2_conv2", "block3_conv1")
-#: Each prediction's range (lo, hi) and its value when the head's output is 0 (the half-way transfer base).
+#: Each prediction's range (lo, hi) and its default value at a head output of 0 (a head's ``base`` overrides it).
 BOUNDS = {"s_mu": (-0.2, 1.2, 0.5), "s_sd": (-0.2, 1.2, 0.5), "g": (-0.5, 1.5, 0.0)}
 #: The bases a head can be trained around: its outputs at 0 (``s_mu``, ``s_sd``, ``g``, one value each).
 BASES = {"transfer": (0.5, 0.5, 0.0), "edge": (0.0, 0.0, 0.4)}
@@ -218,8 +218,9 @@ def apply(image: np.ndarray, mask: np.ndarray, small: np.ndarray, small_mask: np
 class Head:
     """The trained head, evaluated in NumPy from its ``.npz`` (the same function as the Keras model)."""
 
+    #: the arrays a head file holds; an optional ``base`` (``BASES``) is the base it was trained around,
+    #: absent meaning the half-way transfer
     KEYS = ("colour_mean", "colour_std", "vgg_mean", "vgg_std", "wv", "bv", "w1", "b1", "w2", "b2")
-    #: optional: the base the head was trained around (``BASES``); absent means the half-way transfer
 
     def __init__(self, arrays: dict[str, np.ndarray]):
         missing = [k for k in self.KEYS if k not in arrays]

@@ -96,9 +96,9 @@ class VGGSettings:
         check_layers(self.network, self.content_layers, "content")
         check_layers(self.network, self.style_layers, "style")
         check_layers(self.network, self.colour_layers, "colour")
-        if self.mode == "learned" and self.network != "vgg19":
-            raise UsageError(f"learned mode runs on vgg19, the network its head was trained with; received "
-                             f"network={self.network}.")
+        if self.mode == "learned" and (self.network != "vgg19" or self.pooling != "max"):
+            raise UsageError(f"learned mode runs on vgg19 with max pooling, the features its head was trained "
+                             f"on; received network={self.network}, pooling={self.pooling}.")
         if self.kind == "fit" and not self.colour_layers:
             raise UsageError("fit mode needs at least one colour layer.")
 
@@ -268,6 +268,10 @@ class VGG19Harmonizer(Harmonizer):
         if not (small_mask > 0).any():
             raise UsageError(f"{self.name}: the object is too small to measure at {learned.WORK_SIDE} px "
                              "(it vanishes when the composite is scaled down).")
+        if not learned.regions(small_mask)[1].any():
+            raise UsageError(f"{self.name}: no background is left around the object at {learned.WORK_SIDE} px "
+                             "(the object covers the composite when it is scaled down), so there is nothing "
+                             "to match it to.")
         description = learned.describe(small, small_mask, extract)
         params = head.predict(description)
         progress.update(1, 1)

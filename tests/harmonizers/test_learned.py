@@ -142,6 +142,21 @@ def test_learned_mode_keeps_the_background(photo):
     json.dumps(result.stats, allow_nan=False)
 
 
+def test_learned_mode_refuses_what_its_head_never_saw(photo):
+    """Features pooled another way than the head was trained on, or an object with no background
+    left around it at the working size, are refused rather than corrected from made-up numbers."""
+    from compositor.errors import UsageError
+
+    with pytest.raises(UsageError, match="max pooling"):
+        VGG19Harmonizer().harmonize(Composite(image=photo, mask=np.zeros(photo.shape[:2], np.float32)),
+                                    VGGSettings(mode="learned", pooling="avg"))
+    big = np.full((1000, 1000, 3), 120, np.uint8)
+    mask = np.ones((1000, 1000), np.float32)
+    mask[:, -1] = 0  # a 1 px strip of background, gone at 256 px
+    with pytest.raises(UsageError, match="no background is left"):
+        VGG19Harmonizer().harmonize(Composite(image=big, mask=mask), VGGSettings(mode="learned"))
+
+
 def test_learned_mode_imports_no_tensorflow(tmp_path, photo):
     import subprocess
     import sys
