@@ -135,7 +135,8 @@ def boundary_f(alpha: np.ndarray, truth: np.ndarray, tolerance: float = 0.0075) 
 
     def edge(m: np.ndarray) -> np.ndarray:
         m8 = m.astype(np.uint8)
-        return m & ~cv2.erode(m8, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+        # the image frame is not an edge: outside the image counts as more of the same (as DAVIS does)
+        return m & ~cv2.erode(m8, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE).astype(bool)
 
     ep, er = edge(pred), edge(ref)
     if not ep.any() and not er.any():

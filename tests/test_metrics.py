@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compositor.metrics import bmse, color_gap, edge_band, seam_ratio
+from compositor.metrics import bmse, boundary_f, color_gap, edge_band, seam_ratio
 
 
 def square_mask(size: int = 20, lo: int = 5, hi: int = 15) -> np.ndarray:
@@ -67,3 +67,15 @@ def test_color_gap_of_flat_and_checkered_objects():
     assert gap["contrast_gap"] == pytest.approx(50.0, abs=0.01)
     empty = color_gap(image, np.zeros((20, 20), np.float32), ring_width=3)
     assert np.isnan(empty["color_gap"]) and np.isnan(empty["contrast_gap"])
+
+
+def test_boundary_f_does_not_count_the_image_frame_as_an_edge():
+    """An object touching the frame has edges only where it meets the background: a prediction
+    whose one edge is 10 px off (the tolerance here is 1.5 px) scores 0, the exact one 1."""
+    truth = np.zeros((100, 100), bool)
+    truth[50:] = True
+    shifted = np.zeros((100, 100), bool)
+    shifted[60:] = True
+    assert boundary_f(shifted.astype(np.float32), truth) == 0.0
+    assert boundary_f(truth.astype(np.float32), truth) == 1.0
+    assert boundary_f(np.ones((100, 100), np.float32), np.ones((100, 100), bool)) == 1.0  # no edge in either
