@@ -213,7 +213,8 @@ def load_cases_dir(folder: str | Path, size: int | None = None) -> list[Case]:
             mask = resize(mask.astype(np.float32), (size, size))
         mask = (mask >= 128 / 255).astype(np.float32)
         if not mask.any():
-            raise UsageError(f"{masks[0]}: the object vanishes at {size}x{size} px.")
+            where = f"at {size}x{size} px" if size is not None else "(no pixel reaches 128 of 255)"
+            raise UsageError(f"{masks[0]}: the object vanishes {where}.")
         cases.append(Case(comp_path.stem, folder.name, Composite(image=image, mask=mask), truth,
                           subset=subset_of(comp_path.stem)))
     if not cases:

@@ -170,3 +170,22 @@ def test_fetch_from_a_url_without_network_is_one_sentence(tmp_path, monkeypatch)
     assert str(err.value) == ("tiny-url: could not download https://example.invalid/tiny.h5 "
                               "(Name or service not known).")
     assert not (tmp_path / "m" / "tiny.h5").exists()
+
+
+def test_a_model_file_is_hashed_once_while_it_is_unchanged(tmp_path, monkeypatch):
+    """locate() runs on every cut; the file is hashed again only when its size or mtime changes."""
+    from compositor.models import store
+
+    content = b"weights of a tiny model"
+    monkeypatch.setenv("COMPOSITOR_MODELS_DIR", str(tmp_path))
+    monkeypatch.setitem(models.MODELS, "tiny-url", _url_model(content))
+    (tmp_path / "tiny.h5").write_bytes(content)
+    calls = []
+    real = store.file_digest
+    monkeypatch.setattr(store, "file_digest", lambda path, algorithm: calls.append(path) or real(path, algorithm))
+    assert models.locate("tiny-url") == models.locate("tiny-url") == tmp_path / "tiny.h5"
+    assert len(calls) == 1
+    (tmp_path / "tiny.h5").write_bytes(b"weights of a tiny modeL, corrupt")
+    with pytest.raises(CompositorError, match="corrupt"):
+        models.locate("tiny-url")
+    assert len(calls) == 2

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from .. import models
-from ..errors import CompositorError
+from ..errors import CompositorError, UsageError
 from ..plugins import setting
 from ..types import Box, Sticker
 from .base import GRABCUT_MAX_SIDE, Cutter, check_box_setting, make_sticker, pad_box
@@ -284,8 +284,9 @@ class U2NetCutter(Cutter):
         w, h = box[2:] if box is not None else (W, H)
         if min(w, h) < MIN_SIDE:
             what = f"box {w}x{h} ({','.join(map(str, box))})" if box is not None else f"photo {W}x{H}"
-            raise CompositorError(f"the {self.name} cutter needs a photo or box at least {MIN_SIDE}x{MIN_SIDE} px; "
-                                  f"received a {what}.")
+            error = UsageError if box is not None else CompositorError  # a box is the user's choice, a photo the input's
+            raise error(f"the {self.name} cutter needs a photo or box at least {MIN_SIDE}x{MIN_SIDE} px; "
+                        f"received a {what}.")
         view = (0, 0, W, H) if box is None else pad_box(box, image.shape, BOX_CONTEXT)
         saliency = full_map(image, view, settings.engine, self.network)
         if box is not None:

@@ -62,6 +62,20 @@ def find(name: str) -> Path | None:
     return None
 
 
+#: (path, size, mtime_ns, algorithm) -> digest: a file is hashed once per process, not on every
+#: call (the cutters call ``locate`` on each cut; a replaced file has another size or mtime)
+_DIGESTS: dict[tuple, str] = {}
+
+
+def _verified_digest(path: Path, algorithm: str) -> str:
+    """``file_digest`` of ``path``, remembered while the file's size and mtime stay the same."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, algorithm)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = file_digest(path, algorithm)
+    return _DIGESTS[key]
+
+
 def locate(name: str) -> Path:
     """A present, hash-verified copy of the model file, or a ``ModelMissingError``."""
     model = get(name)
@@ -75,7 +89,7 @@ def locate(name: str) -> Path:
         raise ModelMissingError(
             f"model {name} ({model.filename}) is not in {models_dir()}; run `compositor models fetch {name}` to get it."
         )
-    actual = file_digest(path, model.algorithm)
+    actual = _verified_digest(path, model.algorithm)
     if actual != model.digest:
         fix = f"reinstall compositor, or rebuild it with `{model.source.command}`" \
             if isinstance(model.source, BundledSource) else f"delete it and run `compositor models fetch {name}`"

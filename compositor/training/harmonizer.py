@@ -155,6 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     train_data = build(train_photos, train_photos, cache, f"train{len(train_photos)}", args.seed, log=log)
     val_data = build(val_photos, val_photos, cache, f"val{len(val_photos)}", args.seed, log=log)
+    if not train_data or not val_data:
+        part = "training" if not train_data else "validation"
+        print(f"{args.data}: no {part} sample could be made (every object was under 16 pixels at "
+              f"{learned.WORK_SIDE} px, or the {part} part is empty); give more photos.", file=sys.stderr)
+        return 1
     base = base_scores(val_data)
     edge = base_scores(val_data, edge_only_raw(len(val_data["colour"])))
     log(f"validation score: fixed base {base['score']:.4f}, edge ratio only {edge['score']:.4f}")

@@ -22,10 +22,10 @@ def encode(sample: recipe.Sample, extract, rng: np.random.Generator) -> dict[str
     pixels drawn with ``rng`` (composite and truth); None when the object has under 16 pixels."""
     img, mask = learned.downsample(sample.composite, sample.mask)
     truth, region = learned.downsample(sample.truth, sample.region.astype(np.float32))
-    d = learned.describe(img, mask, extract)
     where = np.flatnonzero(((region > 0.5) & (mask > 0.5)).reshape(-1))
     if len(where) < 16:
         return None
+    d = learned.describe(img, mask, extract)
     pick = rng.choice(where, PIXELS, replace=len(where) < PIXELS)
     return {"colour": d.colour, "vgg": d.vgg, "stats": np.stack([d.stats[k] for k in STATS]),
             "truth": truth.reshape(-1, 3)[pick].astype(np.float32),
@@ -39,7 +39,9 @@ RATIO = STATS.index("ratio")
 def build(photos: list[recipe.Photo], pool: list[recipe.Photo], cache: Path, name: str, seed: int,
           chunk: int = 250, extract=None, log=print) -> dict[str, np.ndarray]:
     """Encode one sample per photo (composites drawn from ``pool``), in chunks cached under
-    ``cache`` by ``name`` and ``seed``; returns the stacked arrays, {key: (N, ...)}."""
+    ``cache`` by ``name``, ``seed``, the recipe's version and a digest of the photos and of
+    what ``learned.describe`` measures (so another corpus or feature layout never reuses a
+    chunk); returns the stacked arrays, {key: (N, ...)}, empty when no photo gave a sample."""
     cache.mkdir(parents=True, exist_ok=True)
     index = {p.stem: i for i, p in enumerate(pool)}
     by_synset: dict[str, list[int]] = {}
@@ -48,9 +50,12 @@ def build(photos: list[recipe.Photo], pool: list[recipe.Photo], cache: Path, nam
             by_synset.setdefault(p.synset, []).append(index[p.stem])
     parts = []
     n_chunks = (len(photos) + chunk - 1) // chunk
+    inputs = "\n".join([p.stem for p in photos] + ["|"] + [p.stem for p in pool]
+                       + [repr((learned.LAYERS, learned.WORK_SIDE, learned.VGG_SIDE, learned.CONTEXT, PIXELS))])
+    digest = f"{zlib.crc32(inputs.encode()):08x}"
     t0 = time.perf_counter()
     for c in range(n_chunks):
-        path = cache / f"{name}_r{recipe.VERSION}_s{seed}_{c:04d}_{chunk}.npz"
+        path = cache / f"{name}_r{recipe.VERSION}_s{seed}_{digest}_{c:04d}_{chunk}.npz"
         if not path.exists():
             extract = extract or learned.extractor()
             rows = []
@@ -69,5 +74,7 @@ def build(photos: list[recipe.Photo], pool: list[recipe.Photo], cache: Path, nam
         with np.load(path) as data:
             if data.files:
                 parts.append({k: data[k] for k in data.files})
+    if not parts:
+        return {}
     keys = set.intersection(*(set(p) for p in parts))
     return {k: np.concatenate([p[k] for p in parts]) for k in keys}

@@ -224,3 +224,9 @@ def test_isnet_missing_weights_name_the_fetch_command(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1
     assert "`compositor models fetch isnet-medium`" in err
+
+
+def test_a_box_too_small_for_the_network_is_a_usage_error():
+    image = read_rgb(SAMPLES / "coffee.png")
+    with pytest.raises(UsageError, match="at least 8x8 px; received a box 5x5"):
+        api.cut(image, "u2net", box=(100, 100, 5, 5))
