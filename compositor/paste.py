@@ -139,7 +139,8 @@ def paste(background: np.ndarray, placements: list[Placement]) -> Composite:
             raise UsageError(f"{label}: the sticker is fully transparent; there is nothing to paste.")
         fg, alpha, (x0, y0, x1, y1) = _warp(p.sticker, p, (W, H))
         if alpha.size == 0 or alpha.max() < 1.0 / 255:
-            where = f"({p.x:g}, {p.y:g})" if p.x is not None else "the centre"
+            cx, cy = W / 2 if p.x is None else p.x, H / 2 if p.y is None else p.y  # as _warp places it
+            where = "the centre" if p.x is None and p.y is None else f"({cx:g}, {cy:g})"
             raise UsageError(
                 f"{label}: placed at {where} with scale {p.scale:g} it lands entirely outside the {W}x{H} background."
             )

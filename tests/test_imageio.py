@@ -588,3 +588,35 @@ def test_a_full_disk_never_leaves_a_truncated_image(tmp_path, ext):
     assert done.returncode == 1, (done.stdout, done.stderr)
     assert done.stdout.startswith(f"{target}: could not write the file"), done.stdout
     assert _files(tmp_path) == set(), "a truncated or temporary file was left behind"
+
+
+def test_an_image_the_encoder_refuses_is_one_sentence_and_leaves_nothing(tmp_path):
+    """WebP cannot hold an image over 16383 px wide: the encoder's refusal names the file, and
+    neither a temporary file nor an open descriptor is left behind."""
+    import os
+
+    fds = len(os.listdir("/proc/self/fd"))
+    for _ in range(5):
+        with pytest.raises(CompositorError, match=r"x\.webp: could not encode the file as webp"):
+            imageio.write_image(tmp_path / "x.webp", np.zeros((2, 17000, 3), np.uint8))
+    assert os.listdir(tmp_path) == [] and len(os.listdir("/proc/self/fd")) == fds
+
+
+def test_numpy_scalars_go_to_json(tmp_path):
+    imageio.write_json(tmp_path / "a.json", {"ok": np.bool_(True), "n": np.int64(3), "x": np.float32(1.5)})
+    assert json.loads((tmp_path / "a.json").read_text()) == {"ok": True, "n": 3, "x": 1.5}
+
+
+def test_a_file_the_system_will_not_read_is_not_called_corrupt(tmp_path, monkeypatch):
+    import errno
+
+    path = tmp_path / "p.png"
+    Image.new("RGB", (4, 4)).save(path)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(Image, "open", refuse)
+    with pytest.raises(CompositorError) as info:
+        imageio.read_rgb(path)
+    assert str(info.value) == f"{path}: cannot read the file (Permission denied)."

@@ -123,3 +123,10 @@ def test_non_finite_position_or_rotation_is_a_usage_error():
     for x, y, deg, name in ((float("inf"), 10, 0, "x"), (10, float("nan"), 0, "y"), (10, 10, float("inf"), "rotation")):
         with pytest.raises(UsageError, match=f"square: {name} must be a finite number"):
             paste(BG, [Placement(square(), x, y, 1.0, deg, name="square")])
+
+
+def test_an_object_off_the_canvas_with_only_x_given_names_where_it_was_placed():
+    sticker = Sticker(rgba=np.full((10, 10, 4), 255, np.uint8), label="a", source_box=(0, 0, 10, 10), score=1.0,
+                      method="test")
+    with pytest.raises(UsageError, match=r"placed at \(5000, 25\) with scale 1 it lands entirely outside"):
+        paste(np.zeros((50, 50, 3), np.uint8), [Placement(sticker, 5000, None)])

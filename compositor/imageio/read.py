@@ -77,7 +77,11 @@ def _open(path: str | os.PathLike) -> Image.Image:
         ) from None
     except UnidentifiedImageError:
         raise CompositorError(f"{path}: not an image file (or a format Pillow cannot read).") from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except OSError as exc:
+        if exc.errno is not None:  # the system refused the read (no permission, an I/O error): not the image's fault
+            raise CompositorError(f"{path}: cannot read the file ({exc.strerror or exc}).") from None
+        raise CompositorError(f"{path}: the image is corrupt or truncated ({exc}).") from None
+    except (SyntaxError, ValueError) as exc:
         raise CompositorError(f"{path}: the image is corrupt or truncated ({exc}).") from None
 
 

@@ -47,18 +47,23 @@ def _atomic_write(path: Path, write) -> None:
     way, no permission) becomes one CompositorError naming ``path``.
     """
     path = Path(path)
+    # encoded in memory first, before any file exists: an encoder that writes to the file
+    # descriptor itself (Pillow's JPEG, WebP and TIFF savers) does not check for a short write,
+    # so a full disk or a file-size limit would leave a truncated file and no error; and an
+    # encoder that refuses the data (WebP's size limit) leaves nothing behind
+    buffer = io.BytesIO()
+    try:
+        write(buffer)
+    except (ValueError, OSError) as exc:
+        raise CompositorError(f"{path}: could not encode the file as {path.suffix.lstrip('.') or 'it is'} "
+                              f"({exc}).") from exc
+    data = buffer.getbuffer()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     except OSError as exc:
         raise CompositorError(f"{path}: cannot write there ({exc.strerror or exc}).") from exc
     try:
-        # encoded in memory first: an encoder that writes to the file descriptor itself
-        # (Pillow's JPEG, WebP and TIFF savers) does not check for a short write, so a full
-        # disk or a file-size limit would leave a truncated file and no error
-        buffer = io.BytesIO()
-        write(buffer)
-        data = buffer.getbuffer()
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), _FILE_MODE)
             _write_fully(fh.fileno(), data)
@@ -182,16 +187,13 @@ def write_json(path: str | os.PathLike, data: Any, compact: bool = False) -> Non
 
 
 def _json_default(obj: Any) -> Any:
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
+    """What JSON cannot hold itself: NumPy scalars (bool, int, float) and arrays, paths."""
+    if isinstance(obj, np.generic):
+        return obj.item()
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
-    if isinstance(obj, tuple):
-        return list(obj)
     raise TypeError(f"cannot write {type(obj).__name__} to JSON")
 
 
