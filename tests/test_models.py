@@ -5,6 +5,7 @@ import hashlib
 import io
 import pickle
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,7 +146,7 @@ def test_fetch_from_a_url_goes_through_keras_get_file(tmp_path, monkeypatch):
 
     def get_file(fname, origin, file_hash, hash_algorithm, cache_dir, cache_subdir):
         calls.append((fname, origin, file_hash, hash_algorithm))
-        path = tmp_path / "m" / cache_subdir / fname
+        path = Path(cache_dir) / cache_subdir / fname
         path.write_bytes(content)
         return str(path)
 
@@ -161,7 +162,8 @@ def test_fetch_from_a_url_without_network_is_one_sentence(tmp_path, monkeypatch)
     monkeypatch.setenv("COMPOSITOR_MODELS_DIR", str(tmp_path / "m"))
     monkeypatch.setitem(models.MODELS, "tiny-url", _url_model(b"x"))
 
-    def get_file(**kwargs):
+    def get_file(fname, cache_dir, cache_subdir, **kwargs):  # as Keras does: the bad file stays where it landed
+        (Path(cache_dir) / cache_subdir / fname).write_bytes(b"half a download")
         raise OSError("Name or service not known")
 
     monkeypatch.setattr(keras.utils, "get_file", get_file)
@@ -169,7 +171,7 @@ def test_fetch_from_a_url_without_network_is_one_sentence(tmp_path, monkeypatch)
         models.fetch("tiny-url", log=lambda line: None)
     assert str(err.value) == ("tiny-url: could not download https://example.invalid/tiny.h5 "
                               "(Name or service not known).")
-    assert not (tmp_path / "m" / "tiny.h5").exists()
+    assert list((tmp_path / "m").iterdir()) == []  # neither the file nor its download folder is left
 
 
 def test_a_model_file_is_hashed_once_while_it_is_unchanged(tmp_path, monkeypatch):

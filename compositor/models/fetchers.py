@@ -157,17 +157,22 @@ def _fetch_url(model: ModelFile, dest: Path, log) -> None:
     log(f"{model.name}: downloading {model.source.url}")
     from keras.utils import get_file  # heavy; only when the user asks for an online model
 
+    # into a folder of its own beside dest: get_file leaves a file that fails its hash where it
+    # downloaded it, so only a verified download is moved into place
+    staging = tempfile.mkdtemp(prefix=f".{model.filename}.", dir=dest.parent)
     try:
-        got = get_file(
-            fname=model.filename,
-            origin=model.source.url,
-            file_hash=model.digest,
-            hash_algorithm=model.algorithm,
-            cache_dir=str(dest.parent),
-            cache_subdir=".",
-        )
-    except Exception as exc:  # network errors come in many types; report the reason
-        raise CompositorError(f"{model.name}: could not download {model.source.url} ({exc}).") from None
-    if Path(got).resolve() != dest.resolve():
+        try:
+            got = get_file(
+                fname=model.filename,
+                origin=model.source.url,
+                file_hash=model.digest,
+                hash_algorithm=model.algorithm,
+                cache_dir=staging,
+                cache_subdir=".",
+            )
+        except Exception as exc:  # network errors come in many types; report the reason
+            raise CompositorError(f"{model.name}: could not download {model.source.url} ({exc}).") from None
         os.replace(got, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
