@@ -62,11 +62,9 @@ def object_region(composite: Composite, backend: str) -> np.ndarray:
 def blend_weight(mask: np.ndarray, dilate_px: int, feather_px: float) -> np.ndarray:
     """Where a harmonizer may change pixels: the object (mask > 0) grown by ``dilate_px``,
     with a soft edge of about ``feather_px``; float32 HxW in [0, 1]."""
-    region = (mask > 0).astype(np.uint8)
-    if dilate_px > 0:
-        k = 2 * dilate_px + 1
-        region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    weight = region.astype(np.float32)
+    from ..masks import dilate  # the same disc; large radii by distance transform, not a huge kernel
+
+    weight = dilate(mask > 0, dilate_px).astype(np.float32)
     if feather_px > 0:
         weight = cv2.GaussianBlur(weight, (0, 0), sigmaX=feather_px, borderType=cv2.BORDER_REPLICATE)
     return np.maximum(weight, mask.astype(np.float32))
