@@ -620,3 +620,11 @@ def test_a_file_the_system_will_not_read_is_not_called_corrupt(tmp_path, monkeyp
     with pytest.raises(CompositorError) as info:
         imageio.read_rgb(path)
     assert str(info.value) == f"{path}: cannot read the file (Permission denied)."
+
+
+def test_a_mask_is_never_written_lossily(tmp_path):
+    with pytest.raises(UsageError, match="losslessly"):
+        imageio.write_mask(tmp_path / "m.jpg", np.zeros((4, 4), np.float32))
+    assert list(tmp_path.iterdir()) == []
+    imageio.write_mask(tmp_path / "m.png", np.ones((4, 4), np.float32))
+    assert np.asarray(Image.open(tmp_path / "m.png")).min() == 255

@@ -167,7 +167,9 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray) -> None:
 
 
 def write_mask(path: str | os.PathLike, mask: np.ndarray) -> None:
-    """Write a float mask in [0, 1] as an 8-bit PNG (0 background, 255 object)."""
+    """Write a float mask in [0, 1] as an 8-bit image (0 background, 255 object) in a lossless
+    format (PNG, TIFF, BMP); a lossy one (JPEG, WebP) is refused, as it would blur the mask."""
+    image_format(path, lossless=True)
     arr = np.clip(np.asarray(mask, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     write_image(path, arr)
 
