@@ -62,10 +62,12 @@ RATIO_CAP = 5.0
 
 
 def ratios(err: np.ndarray, data: dict[str, np.ndarray]) -> dict[str, float]:
-    """``all``: fMSE over the composite's, pooled over samples (as ``compositor bench`` reports it), and per
-    kind; ``typical``: the mean of each sample's own ratio (capped at ``RATIO_CAP``), which counts harm done
-    to a mildly perturbed object as much as help to a badly perturbed one; ``score``: their mean, the number
-    checkpoints and variants are chosen by."""
+    """``all``: fMSE over the composite's, pooled over samples (as ``compositor bench`` reports it), the
+    number checkpoints are chosen by; the same per kind, and for the ``placed`` and ``salient``
+    regions apart; ``typical``: the mean of each sample's own ratio (capped at ``RATIO_CAP``), which
+    counts harm done to a mildly perturbed object as much as help to a badly perturbed one;
+    ``score``: the mean of ``all`` and ``typical`` (reported; it chose checkpoints before, and
+    picked early epochs that under-correct the large edits the pooled figure is made of)."""
     none = sample_errors(data["comp"], data)
     out = {"all": float(err.sum() / none.sum()),
            "typical": float(np.minimum((err + 1.0) / (none + 1.0), RATIO_CAP).mean())}
@@ -74,6 +76,10 @@ def ratios(err: np.ndarray, data: dict[str, np.ndarray]) -> dict[str, float]:
         sel = data["kind"] == i
         if sel.any():
             out[kind] = float(err[sel].sum() / none[sel].sum())
+    if "placed" in data:
+        for name, sel in (("placed", data["placed"]), ("salient", ~data["placed"])):
+            if sel.any():
+                out[name] = float(err[sel].sum() / none[sel].sum())
     return out
 
 

@@ -29,7 +29,8 @@ def encode(sample: recipe.Sample, extract, rng: np.random.Generator) -> dict[str
     pick = rng.choice(where, PIXELS, replace=len(where) < PIXELS)
     return {"colour": d.colour, "vgg": d.vgg, "stats": np.stack([d.stats[k] for k in STATS]),
             "truth": truth.reshape(-1, 3)[pick].astype(np.float32),
-            "comp": img.reshape(-1, 3)[pick].astype(np.float32), "kind": np.int8(KIND_INDEX[sample.kind])}
+            "comp": img.reshape(-1, 3)[pick].astype(np.float32), "kind": np.int8(KIND_INDEX[sample.kind]),
+            "placed": np.bool_(sample.placed)}
 
 
 STATS = ("mu_o", "sd_o", "mu_b", "sd_b", "ratio")
@@ -37,11 +38,12 @@ RATIO = STATS.index("ratio")
 
 
 def build(photos: list[recipe.Photo], pool: list[recipe.Photo], cache: Path, name: str, seed: int,
-          chunk: int = 250, extract=None, log=print) -> dict[str, np.ndarray]:
-    """Encode one sample per photo (composites drawn from ``pool``), in chunks cached under
-    ``cache`` by ``name``, ``seed``, the recipe's version and a digest of the photos and of
-    what ``learned.describe`` measures (so another corpus or feature layout never reuses a
-    chunk); returns the stacked arrays, {key: (N, ...)}, empty when no photo gave a sample."""
+          chunk: int = 250, extract=None, log=print, placed_share: float = recipe.PLACED_SHARE) -> dict[str, np.ndarray]:
+    """Encode one sample per photo (composites drawn from ``pool``, ``placed_share`` of them on a
+    placed region), in chunks cached under ``cache`` by ``name``, ``seed``, the recipe's version
+    and a digest of the photos, the placed share and what ``learned.describe`` measures (so
+    another corpus, mixture or feature layout never reuses a chunk); returns the stacked arrays,
+    {key: (N, ...)}, empty when no photo gave a sample."""
     cache.mkdir(parents=True, exist_ok=True)
     index = {p.stem: i for i, p in enumerate(pool)}
     by_synset: dict[str, list[int]] = {}
@@ -51,7 +53,7 @@ def build(photos: list[recipe.Photo], pool: list[recipe.Photo], cache: Path, nam
     parts = []
     n_chunks = (len(photos) + chunk - 1) // chunk
     inputs = "\n".join([p.stem for p in photos] + ["|"] + [p.stem for p in pool]
-                       + [repr((learned.LAYERS, learned.WORK_SIDE, learned.VGG_SIDE, learned.CONTEXT, PIXELS))])
+                       + [repr((learned.LAYERS, learned.WORK_SIDE, learned.VGG_SIDE, learned.CONTEXT, PIXELS, placed_share))])
     digest = f"{zlib.crc32(inputs.encode()):08x}"
     t0 = time.perf_counter()
     for c in range(n_chunks):
@@ -61,7 +63,7 @@ def build(photos: list[recipe.Photo], pool: list[recipe.Photo], cache: Path, nam
             rows = []
             for k, photo in enumerate(photos[c * chunk:(c + 1) * chunk]):
                 rng = np.random.default_rng([seed, zlib.crc32(name.encode()), c * chunk + k])
-                sample = recipe.make_sample(photo, pool, by_synset, rng)
+                sample = recipe.make_sample(photo, pool, by_synset, rng, placed_share=placed_share)
                 row = encode(sample, extract, rng) if sample is not None else None
                 if row is not None:
                     rows.append(row)

@@ -205,18 +205,15 @@ def test_corrupt_head_names_the_fix(bundled, photo):
         VGG19Harmonizer().harmonize(Composite(image=photo, mask=mask), VGGSettings(mode="learned"))
 
 
-def test_smoke_training(tmp_path):
-    """The training command end to end on a handful of photo/mask pairs: samples are made and
-    cached, the head is trained a few steps, and the weights load into ``learned.Head``."""
+def _corpus(root: Path, n: int = 8) -> Path:
+    """A tiny corpus of skimage photos with elliptical "object" masks in DUTS-TR's layout."""
     import skimage.data
 
-    from compositor.training import harmonizer as tr
-
-    root = tmp_path / "corpus"
     (root / "images").mkdir(parents=True)
     (root / "masks").mkdir()
-    names = ["astronaut", "coffee", "chelsea", "rocket", "camera", "hubble_deep_field"]
-    for i, name in enumerate(names):
+    names = ["astronaut", "coffee", "chelsea", "rocket", "camera", "hubble_deep_field", "immunohistochemistry",
+             "retina"]
+    for i, name in enumerate(names[:n]):
         img = getattr(skimage.data, name)()
         img = np.stack([img] * 3, -1) if img.ndim == 2 else img[..., :3]
         img = resize(img, (96, 72))
@@ -225,14 +222,65 @@ def test_smoke_training(tmp_path):
         stem = f"n0000000{i % 2}_{i}"  # two "synsets", so same-category transfer runs too
         cv2.imwrite(str(root / "images" / f"{stem}.jpg"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         cv2.imwrite(str(root / "masks" / f"{stem}.png"), mask)
+    return root
+
+
+def test_placed_share_sets_how_many_regions_are_placed(tmp_path):
+    """``placed_share`` 0 keeps every photo's own object; 1 puts (almost) every region elsewhere:
+    another photo's mask at a random spot, not the photo's own object."""
+    from compositor.training import recipe
+
+    photos = recipe.corpus(_corpus(tmp_path / "corpus"))
+    by_synset: dict[str, list[int]] = {}
+    for i, p in enumerate(photos):
+        by_synset.setdefault(p.synset, []).append(i)
+    placed = {}
+    for share in (0.0, 1.0):
+        flags = []
+        for i, photo in enumerate(photos * 3):
+            s = recipe.make_sample(photo, photos, by_synset, np.random.default_rng([7, i]), placed_share=share)
+            if s is None:
+                continue
+            flags.append(s.placed)
+            own = recipe.read_pair(photo)[1]
+            iou = (s.region & own).sum() / (s.region | own).sum()
+            if not s.placed:
+                assert iou > 0.7, "an unplaced region is the photo's own object (eroded or dilated a little)"
+        placed[share] = np.mean(flags)
+    assert placed[0.0] == 0.0
+    assert placed[1.0] >= 0.75
+
+
+def test_smoke_training(tmp_path):
+    """The training command end to end on a handful of photo/mask pairs: samples are made (some on
+    placed regions) and cached, the head is trained a few epochs, the epoch kept is the one with
+    the lowest pooled validation ratio, and the weights load into ``learned.Head``."""
+    from compositor.training import harmonizer as tr
+
+    root = _corpus(tmp_path / "corpus")
     out = tmp_path / "head.npz"
-    rc = tr.main(["--data", str(root), "--out", str(out), "--cache", str(tmp_path / "cache"), "--epochs", "2",
-                  "--batch", "4", "--val-fraction", "0.5"])
+    rc = tr.main(["--data", str(root), "--out", str(out), "--cache", str(tmp_path / "cache"), "--epochs", "3",
+                  "--batch", "4", "--val-fraction", "0.5", "--learning-rate", "3e-2", "--placed-share", "0.5"])
     assert rc == 0
     head = learned.Head.load(out)
     assert head.raw(np.zeros(learned.N_COLOUR, np.float32), np.zeros(learned.N_VGG, np.float32)).shape == (1, 9)
     report = json.loads(out.with_suffix(".json").read_text())
-    assert [r["epoch"] for r in report["history"]] == [1, 2]
+    assert [r["epoch"] for r in report["history"]] == [1, 2, 3]
     assert all(np.isfinite(r["train_loss"]) for r in report["history"])
+    assert report["placed_share"] == 0.5 and report["tau"] == 0.0 and report["select"] == "all"
+    pooled = [r["val"]["all"] for r in report["history"]]
+    assert report["best_epoch"] == 1 + int(np.argmin(pooled))
     assert (tmp_path / "head.md").read_text().startswith("# Training report")
-    assert list((tmp_path / "cache").glob("*.npz")), "samples are cached for a resumed run"
+    chunks = list((tmp_path / "cache").glob("*.npz"))
+    assert chunks, "samples are cached for a resumed run"
+    placed = np.concatenate([np.load(c)["placed"] for c in chunks])
+    assert placed.any() and not placed.all(), "both placed and salient regions are in the mixture"
+
+
+def test_training_refuses_a_share_outside_0_to_1(tmp_path, capsys):
+    from compositor.training import harmonizer as tr
+
+    with pytest.raises(SystemExit) as err:
+        tr.main(["--data", str(tmp_path), "--out", str(tmp_path / "h.npz"), "--placed-share", "1.5"])
+    assert err.value.code == 2
+    assert "--placed-share must lie between 0 and 1" in capsys.readouterr().err
