@@ -100,11 +100,12 @@ def _named(what):
 
 
 def compose(photo: ImageLike, background: ImageLike, *, method: str = DEFAULT_METHOD, cut_settings: dict | None = None,
-            x: float | None = None, y: float | None = None, scale: float = 1.0, rotation: float = 0.0,
-            backend: str = DEFAULT_BACKEND, harmonize_settings: dict | None = None,
+            x: float | str | None = None, y: float | str | None = None, scale: float = 1.0, rotation: float = 0.0,
+            anchor: str = "centre", height: float | str | None = None, backend: str = DEFAULT_BACKEND, harmonize_settings: dict | None = None,
             progress: Progress | None = None) -> tuple[Sticker, Composite, Result, dict[str, Any]]:
-    """Cut the best object from ``photo``, paste it on ``background`` at (x, y) (default: the centre)
-    with ``scale`` and ``rotation``, harmonize with ``backend``. Returns (sticker, composite,
+    """Cut the best object from ``photo``, paste it on ``background`` with its ``anchor`` at (x, y)
+    (default: the centre; pixels or "N%"), sized by ``scale`` or ``height`` and rotated by
+    ``rotation`` (as ``paste.Placement``), harmonize with ``backend``. Returns (sticker, composite,
     result, record), the record a JSON-ready dict of the inputs, steps, settings and timings."""
     cutter = plugins.load("cutter", method)
     harmonizer = plugins.load("harmonizer", backend)
@@ -114,7 +115,8 @@ def compose(photo: ImageLike, background: ImageLike, *, method: str = DEFAULT_ME
     with _named(photo):
         sticker = cutter().cut(_image(photo), ready_cut)[0]
     t_cut = time.perf_counter() - t0
-    comp = paste(background, [Placement(sticker, x, y, scale, rotation, name=str(photo) if not isinstance(photo, np.ndarray) else "")])
+    comp = paste(background, [Placement(sticker, x, y, scale, rotation, anchor=anchor, height=height,
+                                        name=str(photo) if not isinstance(photo, np.ndarray) else "")])
     t_paste = time.perf_counter() - t0 - t_cut
     with _named(None if isinstance(photo, np.ndarray) or isinstance(background, np.ndarray)
                 else f"{photo} pasted on {background}"):
@@ -124,7 +126,9 @@ def compose(photo: ImageLike, background: ImageLike, *, method: str = DEFAULT_ME
                    if not isinstance(v, np.ndarray)},
         "cut": {"method": method, "settings": cut_settings or {}, **sticker_record(sticker),
                 "seconds": round(t_cut, 3)},
-        "paste": {"x": x, "y": y, "scale": scale, "rotation": rotation, "box": list(comp.objects[0].box),
+        "paste": {"x": x, "y": y, "scale": scale, "rotation": rotation, "anchor": anchor, "height": height,
+                  "center": list(comp.objects[0].center), "scale_used": comp.objects[0].scale,
+                  "box": list(comp.objects[0].box),
                   "size": [comp.image.shape[1], comp.image.shape[0]], "seconds": round(t_paste, 3)},
         "harmonize": result_record(result),
         "seed": result.params.get("seed"),

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from compositor.errors import UsageError
-from compositor.paste import Placement, parse_placement, paste
+from compositor.paste import Placement, parse_placement, parse_where, paste, where_text
 from compositor.types import Sticker
 
 
@@ -130,3 +130,80 @@ def test_an_object_off_the_canvas_with_only_x_given_names_where_it_was_placed():
                       method="test")
     with pytest.raises(UsageError, match=r"placed at \(5000, 25\) with scale 1 it lands entirely outside"):
         paste(np.zeros((50, 50, 3), np.uint8), [Placement(sticker, 5000, None)])
+
+
+# --------------------------------------------------------------------------- placement the way people think
+
+
+def _block(h: int = 40, w: int = 20) -> Sticker:
+    rgba = np.zeros((h, w, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[..., 3] = 255
+    return Sticker(rgba=rgba, label="block", source_box=(0, 0, w, h), score=1.0, method="test")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("10,20", {"x": 10.0, "y": 20.0}),
+    ("50%,90%", {"x": "50%", "y": "90%"}),
+    ("120px,40", {"x": 120.0, "y": 40.0}),
+    ("50%,100%,0.5", {"x": "50%", "y": "100%", "scale": 0.5}),
+    ("50%,100%,300px", {"x": "50%", "y": "100%", "height": 300.0}),
+    ("50%,100%,40%,15,bottom", {"x": "50%", "y": "100%", "height": "40%", "rotation": 15.0, "anchor": "bottom"}),
+    ("1,2,center", {"x": 1.0, "y": 2.0, "anchor": "centre"}),
+])
+def test_parse_where(text, expected):
+    assert parse_where(text) == expected
+
+
+@pytest.mark.parametrize("text", ["1", "1,2,3,4,5,6", "a,2", "1,2,3q", "1,2,inf", "1,2,3,4,sideways", "1%%,2"])
+def test_parse_where_exception(text):
+    with pytest.raises(UsageError, match="placement must be|must be"):
+        parse_where(text)
+
+
+def test_where_text_round_trips():
+    for kw in ({"x": 10.0, "y": 20.5}, {"x": "50%", "y": "100%", "height": "40%", "anchor": "bottom"},
+               {"x": 3.25, "y": 4.0, "scale": 0.3333333333333333, "rotation": 12.5},
+               {"x": 7.0, "y": 8.0, "height": 120.0, "rotation": -3.0}):
+        text = where_text(**kw)
+        back = parse_where(text)
+        assert {k: v for k, v in back.items() if not (k == "scale" and v == 1.0)} == kw, text
+
+
+def test_percent_and_height_resolve_against_the_background():
+    bg = np.zeros((200, 400, 3), np.uint8)
+    comp = paste(bg, [Placement(_block(), x="25%", y="50%", height="20%")])
+    # 20% of 200 px is the block's own 40 px: scale 1; its middle pixel (9.5, 19.5) lands on
+    # (100, 100), so it covers half of the pixels at either end
+    assert comp.objects[0].center == (100.0, 100.0) and comp.objects[0].scale == 1.0
+    assert comp.objects[0].box == (90, 80, 21, 41)
+    comp = paste(bg, [Placement(_block(), x=100.5, y=100.5, height="50%")])
+    assert comp.objects[0].scale == 2.5 and abs(comp.objects[0].box[3] - 100) <= 2  # bilinear edges
+    comp = paste(bg, [Placement(_block(), x=100.5, y=100.5, height=80)])
+    assert abs(comp.objects[0].box[2] - 40) <= 2 and abs(comp.objects[0].box[3] - 80) <= 2
+
+
+def test_bottom_anchor_stands_the_object_on_the_point():
+    bg = np.zeros((200, 400, 3), np.uint8)
+    comp = paste(bg, [Placement(_block(), x=200, y=150, anchor="bottom")])
+    x, y, w, h = comp.objects[0].box
+    assert y + h - 1 == 150 and h == 40  # its bottom row on row 150
+    # rotated 90 degrees CCW: its top points left, so its feet at (200, 150) are its right end
+    comp = paste(bg, [Placement(_block(), x=200, y=150, rotation=90, anchor="bottom")])
+    x, y, w, h = comp.objects[0].box
+    assert w == 40 and x + w - 1 == 200
+    # no y: standing on the background's bottom edge
+    comp = paste(bg, [Placement(_block(), x="50%", anchor="bottom")])
+    assert comp.objects[0].box[1] + comp.objects[0].box[3] == 200  # the last row, 199, is covered
+
+
+def test_placement_exception():
+    bg = np.zeros((100, 100, 3), np.uint8)
+    with pytest.raises(UsageError, match="scale or a height, not both"):
+        paste(bg, [Placement(_block(), scale=2.0, height=10)])
+    with pytest.raises(UsageError, match="height must be positive"):
+        paste(bg, [Placement(_block(), height="0%")])
+    with pytest.raises(UsageError, match="anchor must be centre or bottom"):
+        paste(bg, [Placement(_block(), anchor="top")])
+    with pytest.raises(UsageError, match="percent"):
+        paste(bg, [Placement(_block(), x="half")])

@@ -99,3 +99,35 @@ def test_synth_places_the_sticker_where_paste_does(placed):
     synthesized = image(placed / "synth" / "images" / "000000.png").astype(int)
     # the sidecar rounds x, y to 1/1000 px: the pixels agree to a level or two
     assert np.abs(synthesized - image(placed / "again.png").astype(int)).max() <= 2
+
+
+def test_percent_height_and_bottom_anchor_agree_across_front_ends(placed):
+    """``50%,95%,40%,10,bottom`` through paste, compose and a batch manifest: the same pixels,
+    the object 40% as tall as the background (before rotation) with its feet at (50%, 95%)."""
+    where = "50%,95%,40%,10,bottom"
+    run(["paste", placed / "chelsea.png", f"{placed / 'offcentre.png'}@{where}", "-o", placed / "pct.png",
+         "--mask-out", placed / "pct_mask.png"])
+    run(["compose", placed / "coffee.png", placed / "chelsea.png", "--box", "150,60,300,280", "--at", where,
+         "--backend", "none", "-q", "-o", placed / "pct_compose"])
+    job = {"id": "pct", "background": "chelsea.png", "backend": "none", "output": "pct.png",
+           "objects": [{"sticker": "offcentre.png", "x": "50%", "y": "95%", "height": "40%", "rotation": 10,
+                        "anchor": "bottom"}]}
+    (placed / "pct.jsonl").write_text(json.dumps(job) + "\n")
+    run(["batch", placed / "pct.jsonl", "-o", placed / "pct_batch", "-q"])
+    pasted = image(placed / "pct.png")
+    # compose cut its own sticker (a cut need not give the same bits twice): paste that one
+    run(["paste", placed / "chelsea.png", f"{placed / 'pct_compose' / 'sticker.png'}@{where}", "-o",
+         placed / "pct2.png", "--mask-out", placed / "pct2_mask.png"])
+    np.testing.assert_array_equal(image(placed / "pct_compose" / "composite.png"), image(placed / "pct2.png"))
+    np.testing.assert_array_equal(image(placed / "pct_batch" / "pct.png"), pasted)
+    record = json.loads((placed / "pct.json").read_text())["objects"][0]
+    sticker_h = read_sticker(placed / "offcentre.png").rgba.shape[0]
+    H = pasted.shape[0]
+    assert abs(record["scale"] * sticker_h - 0.4 * H) < 1e-6
+    # the middle of the bottom row, rotated 10 degrees about the centre, is at (50%, 95%)
+    import math
+    half = record["scale"] * (sticker_h - 1) / 2
+    cx, cy = record["center"]
+    a = math.radians(10)
+    assert abs(cx + half * math.sin(a) - 0.5 * pasted.shape[1]) < 1e-6
+    assert abs(cy + half * math.cos(a) - 0.95 * H) < 1e-6

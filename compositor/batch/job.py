@@ -39,7 +39,7 @@ def run_job(payload: tuple[Job, str, str, str]) -> dict:
             origin = {"sticker": file_record(spec.sticker, file_digest(spec.sticker))}
         sticker = dataclasses.replace(sticker, label=spec.label or Path(spec.source or spec.sticker).stem)
         placements.append(Placement(sticker, spec.x, spec.y, spec.scale, spec.rotation,
-                                    name=spec.source or spec.sticker or ""))
+                                    name=spec.source or spec.sticker or "", anchor=spec.anchor, height=spec.height))
         described.append(origin)
     composite = api.paste(background, placements)
     result = harmonizer(job.backend).harmonize(composite, harmonize_settings(job.backend, job.settings, job.seed))

@@ -14,8 +14,11 @@ columns ``id, background, source, sticker, cutter, box, x, y, scale, rotation, l
 backend, settings, seed, output`` (``box`` as ``X,Y,W,H``, ``settings`` as
 ``key=value;key=value``; empty cells take the defaults). An object is either cut from a
 ``source`` photo with a ``cutter`` (and its ``cut`` settings) or read from a ``sticker``
-RGBA file. ``x``, ``y`` place the object's centre (default: the background's centre),
-``scale`` and ``rotation`` (degrees counter-clockwise) as in ``compositor paste``.
+RGBA file. ``x``, ``y`` place the object's ``anchor`` (``centre``, the default, or ``bottom``: the
+middle of its bottom edge) in pixels or as ``"50%"`` of the background (default: the
+background's centre); ``scale`` (the factor the sticker's pixels are multiplied by) or
+``height`` (pixels, or ``"40%"`` of the background's height) size it; ``rotation`` is in
+degrees counter-clockwise: all as in ``compositor paste``.
 Relative paths resolve against the manifest's folder, and so do the settings that are
 paths (declared with ``path`` in their plugin's settings: magenta's ``style`` and local
 ``handle``, the cascade cutter's ``cascade`` file). A manifest is UTF-8 text (a byte-order mark is fine); a CSV row may
@@ -40,12 +43,13 @@ from .. import plugins
 from ..cut import DEFAULT_METHOD
 from ..errors import CompositorError, UsageError
 from ..harmonizers import DEFAULT_BACKEND
+from ..paste import anchor_name, parse_length
 from ..runs.paths import check_job_id, is_reserved, sidecar_name
 
 MANIFEST_KEYS = ("id", "background", "objects", "backend", "settings", "seed", "output")
-OBJECT_KEYS = ("source", "sticker", "cutter", "cut", "x", "y", "scale", "rotation", "label")
-CSV_COLUMNS = ("id", "background", "source", "sticker", "cutter", "box", "x", "y", "scale", "rotation", "label",
-               "backend", "settings", "seed", "output")
+OBJECT_KEYS = ("source", "sticker", "cutter", "cut", "x", "y", "scale", "height", "anchor", "rotation", "label")
+CSV_COLUMNS = ("id", "background", "source", "sticker", "cutter", "box", "x", "y", "scale", "height", "anchor",
+               "rotation", "label", "backend", "settings", "seed", "output")
 
 
 
@@ -57,11 +61,13 @@ class ObjectSpec:
     sticker: str | None = None
     cutter: str = DEFAULT_METHOD
     cut: dict = field(default_factory=dict)
-    x: float | None = None
-    y: float | None = None
+    x: float | str | None = None  # pixels, or "N%" of the background
+    y: float | str | None = None
     scale: float = 1.0
     rotation: float = 0.0
     label: str | None = None
+    height: float | str | None = None  # pixels, or "N%" of the background's height
+    anchor: str = "centre"
 
 
 @dataclass(frozen=True)
@@ -77,8 +83,15 @@ class Job:
     output: str  # relative to OUTDIR
 
     def spec(self) -> dict:
-        """The job as a plain dict (what its spec hash is made from)."""
-        return dataclasses.asdict(self)
+        """The job as a plain dict (what its spec hash is made from). An object's ``height`` and
+        ``anchor`` appear only when given, so a run made before they existed resumes as it was."""
+        spec = dataclasses.asdict(self)
+        for obj in spec["objects"]:
+            if obj["height"] is None:
+                del obj["height"]
+            if obj["anchor"] == "centre":
+                del obj["anchor"]
+        return spec
 
 
 def _number(value: Any, label: str, where: str, *, integer: bool = False, positive: bool = False):
@@ -164,11 +177,30 @@ def _object(raw: Any, base: Path, where: str) -> ObjectSpec:
         source=_input_path(raw["source"], "source", base, where) if has_source else None,
         sticker=_input_path(raw["sticker"], "sticker", base, where) if has_sticker else None,
         cutter=cutter, cut=dict(cut),
-        x=None if raw.get("x") is None else _number(raw["x"], "x", where),
-        y=None if raw.get("y") is None else _number(raw["y"], "y", where),
+        x=None if raw.get("x") is None else _length(raw["x"], "x", where),
+        y=None if raw.get("y") is None else _length(raw["y"], "y", where),
         scale=1.0 if raw.get("scale") is None else _number(raw["scale"], "scale", where, positive=True),
         rotation=0.0 if raw.get("rotation") is None else _number(raw["rotation"], "rotation", where),
+        height=None if raw.get("height") is None else _height(raw, where),
+        anchor=anchor_name(raw.get("anchor") or "centre", f"{where}: anchor"),
         label=label)
+
+
+def _length(value: Any, label: str, where: str):
+    """A position: a number of pixels, or text ``"120"``, ``"120px"`` or ``"50%"`` (kept as "50%")."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return parse_length(value, f"{where}: {label}")
+    return _number(value[:-2] if isinstance(value, str) and value.strip().endswith("px") else value, label, where)
+
+
+def _height(raw: dict, where: str):
+    """The object's ``height`` (pixels or "N%"), refused with a ``scale`` beside it."""
+    if raw.get("scale") is not None:
+        raise UsageError(f"{where}: give 'scale' or 'height', not both.")
+    value = _length(raw["height"], "height", where)
+    if not isinstance(value, str) and value <= 0 or isinstance(value, str) and float(value[:-1]) <= 0:
+        raise UsageError(f"{where}: height must be positive; received {raw['height']!r}.")
+    return value
 
 
 def _refuse_nul(value: Any, where: str, label: str = "") -> None:
@@ -282,7 +314,8 @@ def _csv_job(row: dict, where: str) -> dict:
     """A CSV row as the JSON job it stands for (one object)."""
     cell = {k: (v.strip() if isinstance(v, str) else v) for k, v in row.items() if k is not None}
     cell = {k: v for k, v in cell.items() if v not in ("", None)}
-    obj = {k: cell[k] for k in ("source", "sticker", "cutter", "x", "y", "scale", "rotation", "label") if k in cell}
+    obj = {k: cell[k] for k in ("source", "sticker", "cutter", "x", "y", "scale", "height", "anchor", "rotation", "label")
+           if k in cell}
     if "box" in cell:
         obj["cut"] = {"box": cell["box"]}
     job = {k: cell[k] for k in ("id", "background", "backend", "seed", "output") if k in cell}

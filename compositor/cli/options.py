@@ -35,7 +35,7 @@ def box(text: str) -> tuple[int, ...]:
 
 
 def at(text: str) -> dict:
-    """``X,Y[,SCALE[,DEG]]`` -> the placement's keywords (argparse type; see ``paste.parse_where``)."""
+    """``X,Y[,SIZE[,DEG]][,ANCHOR]`` -> the placement's keywords (argparse type; see ``paste.parse_where``)."""
     from ..paste import parse_where
 
     try:

@@ -28,8 +28,10 @@ def add_parser(sub) -> None:
     p.add_argument("--method", default=DEFAULT_METHOD, choices=plugins.names("cutter") or None,
                    help="cutter (default: %(default)s)")
     p.add_argument("--box", type=box, help="X,Y,W,H of the object in PHOTO")
-    p.add_argument("--at", type=at, default={}, metavar="X,Y[,SCALE[,DEG]]",
-                   help="where the sticker's centre goes on BACKGROUND, its scale and rotation (default: centre)")
+    p.add_argument("--at", type=at, default={}, metavar="X,Y[,SIZE[,DEG]][,ANCHOR]",
+                   help="where the sticker goes on BACKGROUND, as in `compositor paste`: X,Y in pixels or percent "
+                        "(50%%), SIZE a scale (0.5) or a height (300px, 40%%), DEG counter-clockwise, ANCHOR centre "
+                        "or bottom (default: centred on the background, scale 1)")
     p.add_argument("--backend", default=None, choices=plugins.names("harmonizer") or None, help="harmonizer")
     add_output_options(p)
     add_settings(p, "harmonizer", "--backend")

@@ -1,7 +1,16 @@
 """``compositor paste``: paste stickers onto a background.
 
-Paste one or more stickers. Each is STICKER[@X,Y[,SCALE[,DEG]]]: the sticker's centre lands at
-(X, Y) in background pixels (default: the centre), scaled and rotated counter-clockwise by DEG.
+Paste one or more stickers. Each is STICKER[@X,Y[,SIZE[,DEG]][,ANCHOR]]:
+
+  X,Y     where the sticker's anchor lands: background pixels (120 or 120px) or percent of
+          the background's width and height (50%,90%); default: the centre
+  SIZE    a scale, the factor the sticker's pixels are multiplied by (0.5), or its height
+          on the background in pixels (300px) or in percent of the background's height (40%)
+  DEG     degrees counter-clockwise
+  ANCHOR  centre (default) or bottom: X,Y is the middle of the object's bottom edge (its feet)
+
+  cup.png@50%,90%,30%,0,bottom   the cup stands at the middle of the lower tenth, 30% as tall
+                                 as the background
 Later stickers cover earlier ones.
 """
 from __future__ import annotations
@@ -17,7 +26,7 @@ def add_parser(sub) -> None:
     """Add the ``paste`` command to the subparsers ``sub``."""
     p = command(sub, "paste", __doc__)
     p.add_argument("background")
-    p.add_argument("stickers", nargs="+", metavar="STICKER[@X,Y[,SCALE[,DEG]]]")
+    p.add_argument("stickers", nargs="+", metavar="STICKER[@X,Y[,SIZE[,DEG]][,ANCHOR]]")
     p.add_argument("-o", "--output", required=True, help="composite image path")
     p.add_argument("--mask-out", required=True, help="mask path (.png: 0 background, 255 object)")
     add_traceback(p)
