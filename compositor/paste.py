@@ -129,7 +129,7 @@ def parse_where(where: str, spec: str | None = None) -> dict:
         if len(parts) > 3:
             out["rotation"] = float(parts[3])
     except (UsageError, ValueError):
-        raise UsageError(f"{spec!r}: X and Y must be pixels or percents (120, 120px, 50%), SIZE a scale (0.5) "
+        raise UsageError(f"{spec!r}: X and Y must be numbers of pixels (120, 120px) or percents (50%), SIZE a scale (0.5) "
                          f"or a height (300px, 40%), DEG a number, ANCHOR centre or bottom.") from None
     if not all(math.isfinite(v) for v in out.values() if isinstance(v, float)):
         raise UsageError(f"{spec!r}: X, Y, SIZE and DEG must be finite numbers.")
