@@ -25,8 +25,8 @@ from compositor.runs.paths import RESULTS
 from compositor.errors import UsageError
 from compositor.runs.executors import ProcessExecutor
 from compositor.imageio import sha256_file
-from compositor.synth import COCO_FILE, SynthSettings, image_seed, parse_indices, parse_pair, synth
-from compositor.synth.coco import rle, rle_decode
+from compositor.synth import SynthSettings, coco_file, image_seed, image_split, parse_indices, parse_pair, synth
+from compositor.synth.coco import decode, encode, polygons
 from compositor.synth.layout import sample_layout
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,19 +66,41 @@ def settings(**kw) -> SynthSettings:
     return SynthSettings(**{**base, **kw})
 
 
+def image_files(outdir: Path) -> list[Path]:
+    """Every image of the run, both splits, in index order."""
+    return sorted((outdir / "images").glob("*/*.png"), key=lambda p: p.stem)
+
+
 def hashes(outdir: Path) -> dict[str, str]:
-    return {p.name: sha256_file(p) for p in sorted((outdir / "images").glob("*.png"))}
+    return {p.name: sha256_file(p) for p in image_files(outdir)}
+
+
+def load_coco(outdir: Path) -> dict:
+    """Both splits' COCO files as one (image and annotation ids are unique across them)."""
+    merged = {"images": [], "annotations": []}
+    for split in ("train", "val"):
+        path = outdir / coco_file(split)
+        if path.exists():
+            coco = json.loads(path.read_text())
+            for im in coco["images"]:
+                im["split"] = split
+            merged["images"] += coco["images"]
+            merged["annotations"] += coco["annotations"]
+            merged["categories"] = coco["categories"]
+    merged["images"].sort(key=lambda im: im["id"])
+    merged["annotations"].sort(key=lambda a: a["id"])
+    return merged
 
 
 def check_dataset(outdir: Path, count: int, yolo: bool = False) -> dict:
-    """Every image once, decodable, its hash in its sidecar; one final ok line per image;
-    COCO matches the files; YOLO labels match COCO; no temporary files."""
-    images = sorted((outdir / "images").glob("*.png"))
+    """Every image once, decodable, its hash in its sidecar, in the split its seed gives; one
+    final ok line per image; COCO matches the files; YOLO labels match COCO; no temporary files."""
+    images = image_files(outdir)
     assert len(images) == count
     rows = [json.loads(line) for line in (outdir / RESULTS).read_text().splitlines()]
     assert [r["id"] for r in rows] == [p.stem for p in images] and all(r["status"] == "ok" for r in rows)
-    coco = json.loads((outdir / COCO_FILE).read_text())
-    assert [im["file_name"] for im in coco["images"]] == [f"images/{p.name}" for p in images]
+    coco = load_coco(outdir)
+    assert [(im["split"], im["file_name"]) for im in coco["images"]] == [(p.parent.name, p.name) for p in images]
     by_image = {im["id"]: im for im in coco["images"]}
     categories = {c["id"] for c in coco["categories"]}
     assert [a["id"] for a in coco["annotations"]] == list(range(1, len(coco["annotations"]) + 1))
@@ -86,13 +108,16 @@ def check_dataset(outdir: Path, count: int, yolo: bool = False) -> dict:
         sidecar = json.loads(path.with_suffix(".json").read_text())
         assert sidecar["image"]["sha256"] == sha256_file(path)
         assert sidecar["image_seed"] == entry["seed"] == image_seed(sidecar["seed"], sidecar["index"])
+        assert path.parent.name == sidecar["split"] == image_split(sidecar["seed"], sidecar["index"],
+                                                                   json.loads((outdir / "run.json").read_text())
+                                                                   ["settings"]["val"])
         with Image.open(path) as im:
             im.load()
             assert im.size == (entry["width"], entry["height"])
         annotations = [a for a in coco["annotations"] if a["image_id"] == entry["id"]]
         assert len(annotations) == len(sidecar["objects"])
         if yolo:
-            lines = (outdir / "labels" / (path.stem + ".txt")).read_text().splitlines()
+            lines = (outdir / "labels" / path.parent.name / (path.stem + ".txt")).read_text().splitlines()
             assert len(lines) == len(annotations)
     for a in coco["annotations"]:
         im = by_image[a["image_id"]]
@@ -117,7 +142,7 @@ def test_smoke(data, tmp_path):
     assert summary.annotations == len(coco["annotations"]) >= 6
     assert "names:" in (out / "data.yaml").read_text()
     # distractors are pasted but never annotated
-    sidecars = [json.loads(p.read_text()) for p in sorted((out / "images").glob("*.json"))]
+    sidecars = [json.loads(p.read_text()) for p in sorted((out / "images").glob("*/*.json"))]
     assert sum(len(s["distractors"]) for s in sidecars) > 0
     assert all(o["category"] != "magenta" for s in sidecars for o in s["objects"])
     assert {s["backend"] for s in sidecars} <= {"none", "poisson", "reinhard"}
@@ -145,9 +170,10 @@ def test_annotations_are_the_visible_masks(data, tmp_path):
     colours = {"red": np.array([255, 0, 0]), "blue": np.array([0, 0, 255])}
     names = {c["id"]: c["name"] for c in coco["categories"]}
     for im in coco["images"]:
-        pixels = np.asarray(Image.open(out / im["file_name"]).convert("RGB")).astype(int)
+        pixels = np.asarray(Image.open(out / "images" / im["split"] / im["file_name"]).convert("RGB")).astype(int)
         for a in (a for a in coco["annotations"] if a["image_id"] == im["id"]):
-            mask = rle_decode(a["segmentation"])
+            assert isinstance(a["segmentation"]["counts"], str)  # compressed RLE
+            mask = decode(a["segmentation"], im["height"], im["width"])
             assert mask.sum() == a["area"]
             ys, xs = np.nonzero(mask)
             assert a["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
@@ -157,28 +183,35 @@ def test_annotations_are_the_visible_masks(data, tmp_path):
                 assert np.mean(diff < 40) > 0.95
 
 
-def test_polygons_cover_the_mask(data, tmp_path):
-    out = tmp_path / "out"
-    synth(data["objects"], data["backgrounds"], out, settings(count=3))
-    coco = json.loads((out / COCO_FILE).read_text())
-    for a in coco["annotations"]:
-        im = next(i for i in coco["images"] if i["id"] == a["image_id"])
-        canvas = np.zeros((im["height"], im["width"]), np.uint8)
-        for poly in a["segmentation"]:
-            assert len(poly) >= 6 and len(poly) % 2 == 0
-            cv2.fillPoly(canvas, [np.asarray(poly).reshape(-1, 2).astype(np.int32)], 1)
-        assert abs(int(canvas.sum()) - a["area"]) <= 0.15 * a["area"] + 20
-        ys, xs = np.nonzero(canvas)  # and they sit where the object is
-        x, y, w, h = a["bbox"]
-        assert x - 1 <= xs.min() and xs.max() <= x + w and y - 1 <= ys.min() and ys.max() <= y + h
+def random_masks(n: int):
+    """Blobs of every shape: several parts, holes, islands in holes, one-pixel lines, the border."""
+    for seed in range(n):
+        rng = np.random.default_rng(seed)
+        h, w = (int(v) for v in rng.integers(8, 70, 2))
+        mask = cv2.GaussianBlur(rng.random((h, w)), (0, 0), rng.uniform(0.5, 4)) > rng.uniform(0.45, 0.55)
+        if mask.any():
+            yield mask
 
 
-def test_rle_round_trip():
-    rng = np.random.default_rng(0)
-    for _ in range(20):
-        mask = rng.random((7, 9)) > rng.random()
-        assert np.array_equal(rle_decode(rle(mask)), mask)
-    assert rle(np.ones((2, 2), bool))["counts"] == [0, 4]
+def test_polygons_and_rle_decode_to_the_mask():
+    """pycocotools decodes both segmentations back to exactly the mask, holes included, and its
+    area and box are the mask's."""
+    from compositor.synth.coco import area_and_box
+
+    for mask in random_masks(120):
+        h, w = mask.shape
+        assert np.array_equal(decode(polygons(mask), h, w), mask)
+        rle = encode(mask)
+        assert isinstance(rle["counts"], str) and np.array_equal(decode(rle, h, w), mask)
+        ys, xs = np.nonzero(mask)
+        assert area_and_box(rle) == (int(mask.sum()), [xs.min(), ys.min(), xs.max() - xs.min() + 1,
+                                                       ys.max() - ys.min() + 1])
+    ring = np.zeros((40, 50), bool)
+    ring[5:35, 5:45] = True
+    ring[15:25, 15:35] = False  # the hole
+    assert len(polygons(ring)) == 1 and not decode(polygons(ring), 40, 50)[20, 25]
+    offset = polygons(ring[5:35, 5:45], (5, 5))  # a crop, placed back
+    assert np.array_equal(decode(offset, 40, 50), ring)
 
 
 def test_layout_limits():
@@ -241,7 +274,7 @@ def test_objects_are_cut_once(data, tmp_path, monkeypatch):
     sticker = json.loads((out / "objects" / "cup.json").read_text())
     assert sticker["sha256"] == sha256_file(out / "objects" / "cup.png")
     # a resumed run reuses the cut-out (and skips the finished images)
-    (out / "images" / "000002.json").unlink()
+    next((out / "images").glob("*/000002.json")).unlink()
     said = []
     summary = synth(objects, data["backgrounds"], out, settings(count=5, objects_per_image=(2, 2)), resume=True,
                     log=said.append)
@@ -292,28 +325,30 @@ def test_sigkill_then_resume(data, tmp_path):
     command = [sys.executable, "-m", "compositor.cli", "synth", "--objects", str(data["objects"]),
                "--backgrounds", str(data["backgrounds"]), "--distractors", str(data["distractors"]),
                "-n", str(n), "-o", str(out), "--size", "320x240", "--workers", "2", "--yolo", "-q",
+               "--instance-masks", "--voc", "--val", "0.2",
                "--backend", "poisson,reinhard", "--seed", "3"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        if len(list((out / "images").glob("*.json"))) >= 4:
+        if len(list((out / "images").glob("*/*.json"))) >= 4:
             break
         time.sleep(0.02)
     assert proc.poll() is None, "the run ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     time.sleep(0.3)
-    done_before = len(list((out / "images").glob("*.json")))
+    done_before = len(list((out / "images").glob("*/*.json")))
     assert 0 < done_before < n
-    assert not (out / COCO_FILE).exists()
+    assert not (out / coco_file("train")).exists()
     result = subprocess.run(command + ["--resume"], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert f"{n} job(s): {n} ok, 0 failed" in result.stderr
     check_dataset(out, n, yolo=True)
     rows = [json.loads(line) for line in (out / RESULTS).read_text().splitlines()]
     assert len(rows) == len({r["id"] for r in rows}) == n
-    assert len(list((out / "labels").glob("*.txt"))) == n
+    for folder, suffix in (("labels", ".txt"), ("masks", ".png"), ("voc", ".xml")):
+        assert sorted(p.stem for p in (out / folder).glob(f"*/*{suffix}")) == [p.stem for p in image_files(out)]
 
 
 # ----------------------------------------------------------------------------- Ray
@@ -372,7 +407,7 @@ def test_yolo_data_yaml_quotes_the_path(data, tmp_path):
     except ImportError:
         return
     parsed = yaml.safe_load(text)
-    assert parsed["path"] == str(out.resolve()) and parsed["train"] == "images"
+    assert parsed["path"] == str(out.resolve()) and parsed["train"] == "images/train"
     assert set(parsed["names"].values()) == {"ball", "box", "leaf"}
 
 
@@ -383,3 +418,201 @@ def test_exception_only_indices(text, words):
         parse_indices(text, 10)
     for word in words:
         assert word in str(info.value)
+
+
+# ----------------------------------------------------------------------------- datasets that train
+
+
+def donut(colour, size=60) -> np.ndarray:
+    """A ring: an object with a hole the background shows through."""
+    rgba = np.zeros((size, size, 4), np.uint8)
+    cv2.circle(rgba, (size // 2, size // 2), size // 2 - 2, (*colour, 255), -1)
+    cv2.circle(rgba, (size // 2, size // 2), size // 5, (0, 0, 0, 0), -1)
+    return rgba
+
+
+@pytest.fixture(scope="module")
+def holed(data, tmp_path_factory):
+    """Objects with holes (a ring) beside solid ones."""
+    objects = tmp_path_factory.mktemp("holed")
+    (objects / "ring").mkdir()
+    Image.fromarray(donut((250, 120, 0))).save(objects / "ring" / "orange.png")
+    Image.fromarray(donut((0, 160, 250), 44)).save(objects / "ring" / "blue.png")
+    (objects / "ball").mkdir()
+    Image.fromarray(disc((230, 30, 30))).save(objects / "ball" / "red.png")
+    return objects
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pycocotools 2.0 and NumPy 2, inside annToMask
+@pytest.mark.parametrize("segmentation", ["polygon", "rle"])
+def test_coco_loads_in_pycocotools_and_matches_the_instance_masks(data, holed, tmp_path, segmentation):
+    """COCO files load in pycocotools.coco.COCO; every annotation's annToMask is the instance
+    mask the image was rendered with (IoU >= 0.99; the writer makes them equal), holes included;
+    area and box agree with the mask; k in the mask is the image's k-th annotation."""
+    from pycocotools.coco import COCO
+
+    out = tmp_path / "out"
+    s = settings(count=8, val=0.4, objects_per_image=(2, 3), scale=(0.4, 0.7), segmentation=segmentation,
+                 instance_masks=True)
+    summary = synth(holed, data["backgrounds"], out, s)
+    assert summary.ok == 8 and set(summary.coco) == {"train", "val"}
+    holes = 0
+    for split in ("train", "val"):
+        coco = COCO(str(out / coco_file(split)))
+        for image_id, im in coco.imgs.items():
+            labels = np.asarray(Image.open(out / "masks" / split / (Path(im["file_name"]).stem + ".png")))
+            assert labels.shape == (im["height"], im["width"])
+            ann_ids = coco.getAnnIds(imgIds=[image_id])
+            assert sorted(np.unique(labels)) == list(range(len(ann_ids) + 1))  # 0 and 1..k, nothing else
+            for k, ann in enumerate(coco.loadAnns(ann_ids), 1):
+                decoded = coco.annToMask(ann).astype(bool)
+                rendered = labels == k
+                iou = (decoded & rendered).sum() / (decoded | rendered).sum()
+                assert iou >= 0.99, (split, image_id, k, iou)
+                assert ann["area"] == rendered.sum()
+                ys, xs = np.nonzero(rendered)
+                assert ann["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+                filled = np.zeros(rendered.shape, np.uint8)  # the mask with its holes filled
+                contours, _ = cv2.findContours(rendered.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+                cv2.drawContours(filled, contours, -1, 1, -1)
+                if coco.cats[ann["category_id"]]["name"] == "ring" and (filled.sum() - rendered.sum()) > 20:
+                    holes += 1  # a ring whose hole shows: the hole stays out of the annotation
+                    assert not (decoded & (filled.astype(bool) & ~rendered)).any()
+    assert holes >= 3
+
+
+def test_splits_follow_each_image_seed(data, tmp_path):
+    """--val puts about that fraction in val, each image where its own seed says, train and val
+    disjoint; --only makes an image in the split it has in the full run; --val 0 is train only and
+    data.yaml says there is no val split."""
+    out = tmp_path / "out"
+    s = settings(count=40, val=0.25, size=(64, 48), objects_per_image=(1, 1), backends=("none",), yolo=True)
+    synth(data["objects"], data["backgrounds"], out, s)
+    coco = check_dataset(out, 40, yolo=True)
+    split_of = {im["file_name"]: im["split"] for im in coco["images"]}
+    val = [name for name, split in split_of.items() if split == "val"]
+    assert 4 <= len(val) <= 18  # 10 expected
+    assert [image_split(5, i, 0.25) for i in range(40)] == [split_of[f"{i:06d}.png"] for i in range(40)]
+    one = tmp_path / "one"
+    synth(data["objects"], data["backgrounds"], one, s, indices=[int(Path(val[0]).stem)])
+    assert (one / "images" / "val" / val[0]).is_file()
+    assert sha256_file(one / "images" / "val" / val[0]) == sha256_file(out / "images" / "val" / val[0])
+    none = tmp_path / "none"
+    synth(data["objects"], data["backgrounds"], none, settings(count=6, val=0.0, size=(64, 48), yolo=True))
+    assert not (none / "images" / "val").exists() and not (none / coco_file("val")).exists()
+    assert len(json.loads((none / coco_file("train")).read_text())["images"]) == 6
+    yaml = pytest.importorskip("yaml")
+    parsed = yaml.safe_load((none / "data.yaml").read_text())
+    assert parsed["train"] == "images/train" and parsed["val"] is None
+    assert "no validation split" in (none / "data.yaml").read_text()
+
+
+def test_yolo_labels_follow_the_format(data, tmp_path):
+    """YOLO's rules: data.yaml names the root, train and val image folders that exist and
+    every class id; each image has a label file of the same stem in labels/ where images/ is
+    (images/train -> labels/train), one line per annotated object: an integer class id among
+    names and four normalised numbers (centre x, y, width, height) in [0, 1], the box inside the
+    image; train and val are disjoint and together every image."""
+    yaml = pytest.importorskip("yaml")
+    out = tmp_path / "out"
+    synth(data["objects"], data["backgrounds"], out, settings(count=12, val=0.3, yolo=True),
+          distractors=data["distractors"])
+    spec = yaml.safe_load((out / "data.yaml").read_text())
+    root = Path(spec["path"])
+    assert root == out.resolve() and spec["nc"] == len(spec["names"]) == 3
+    assert sorted(spec["names"]) == list(range(3))
+    coco = load_coco(out)
+    by_file = {(im["split"], Path(im["file_name"]).stem): im for im in coco["images"]}
+    seen = {}
+    for key in ("train", "val"):
+        folder = root / spec[key]
+        assert folder.is_dir()
+        stems = {p.stem for p in folder.glob("*.png")}
+        seen[key] = stems
+        labels = Path(str(folder).replace(f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"))
+        assert {p.stem for p in labels.glob("*.txt")} == stems
+        for stem in stems:
+            im = by_file[(key, stem)]
+            annotations = [a for a in coco["annotations"] if a["image_id"] == im["id"]]
+            lines = (labels / f"{stem}.txt").read_text().splitlines()
+            assert len(lines) == len(annotations)
+            for line, a in zip(lines, annotations):
+                fields = line.split()
+                assert len(fields) == 5 and fields[0].isdigit() and int(fields[0]) in spec["names"]
+                cx, cy, w, h = map(float, fields[1:])
+                assert all(0.0 <= v <= 1.0 for v in (cx, cy, w, h)) and w > 0 and h > 0
+                assert cx - w / 2 >= -1e-6 and cx + w / 2 <= 1 + 1e-6 and cy - h / 2 >= -1e-6 and cy + h / 2 <= 1 + 1e-6
+                assert spec["names"][int(fields[0])] == coco["categories"][a["category_id"] - 1]["name"]
+                x, y, bw, bh = a["bbox"]
+                assert abs(cx * im["width"] - (x + bw / 2)) < 0.01 and abs(w * im["width"] - bw) < 0.01
+    assert seen["train"].isdisjoint(seen["val"]) and len(seen["train"] | seen["val"]) == 12
+    assert seen["val"]  # 12 images at 0.3: this seed gives both splits
+
+
+def test_voc_xml_per_image(data, tmp_path):
+    """--voc: one Pascal VOC file per image, its boxes COCO's in VOC's 1-based inclusive pixels."""
+    import xml.etree.ElementTree as ET
+
+    out = tmp_path / "out"
+    synth(data["objects"], data["backgrounds"], out, settings(count=5, val=0.3, voc=True))
+    coco = load_coco(out)
+    names = {c["id"]: c["name"] for c in coco["categories"]}
+    for im in coco["images"]:
+        root = ET.parse(out / "voc" / im["split"] / (Path(im["file_name"]).stem + ".xml")).getroot()
+        assert root.findtext("filename") == im["file_name"] and root.findtext("folder") == im["split"]
+        assert (int(root.findtext("size/width")), int(root.findtext("size/height"))) == (im["width"], im["height"])
+        objects = root.findall("object")
+        annotations = [a for a in coco["annotations"] if a["image_id"] == im["id"]]
+        assert len(objects) == len(annotations)
+        for node, a in zip(objects, annotations):
+            x, y, w, h = a["bbox"]
+            assert node.findtext("name") == names[a["category_id"]]
+            box = [int(node.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax")]
+            assert box == [x + 1, y + 1, x + w, y + h]
+            assert 1 <= box[0] <= box[2] <= im["width"] and 1 <= box[1] <= box[3] <= im["height"]
+
+
+def test_growing_a_run_equals_a_fresh_run(data, holed, tmp_path):
+    """A 10-image run resumed with -n 14 keeps its 10 images byte for byte and adds the 4 a fresh
+    14-image run makes: images, instance masks and annotations are the same files. Any other
+    setting changed on resume is refused, naming it; so is a smaller count."""
+    s = dict(size=(64, 48), val=0.3, instance_masks=True, yolo=True, objects_per_image=(1, 3))
+    grown, fresh = tmp_path / "grown", tmp_path / "fresh"
+    synth(holed, data["backgrounds"], grown, settings(count=10, **s))
+    before = {p.relative_to(grown): sha256_file(p) for p in grown.rglob("*.png") if "objects" not in p.parts}
+    summary = synth(holed, data["backgrounds"], grown, settings(count=14, **s), resume=True)
+    assert (summary.skipped, summary.ok, summary.total) == (10, 14, 14)
+    synth(holed, data["backgrounds"], fresh, settings(count=14, **s))
+
+    def files(root):
+        return {p.relative_to(root): sha256_file(p) for p in root.rglob("*")
+                if p.suffix in (".png", ".txt", ".yaml") and p.name != "data.yaml"}
+
+    assert files(grown) == files(fresh) and len(files(grown)) == 14 * 3
+    assert all(files(grown)[path] == digest for path, digest in before.items())
+    for split in ("train", "val"):
+        a, b = (json.loads((root / coco_file(split)).read_text()) for root in (grown, fresh))
+        assert a["images"] == b["images"] and a["annotations"] == b["annotations"]
+    check_dataset(grown, 14, yolo=True)
+    with pytest.raises(UsageError, match=r"used other settings: seed 5 \(now 6\)"):
+        synth(holed, data["backgrounds"], grown, settings(count=16, **{**s, "seed": 6}), resume=True)
+    with pytest.raises(UsageError, match=r"val 0.3 \(now 0.2\)"):
+        synth(holed, data["backgrounds"], grown, settings(count=14, **{**s, "val": 0.2}), resume=True)
+    with pytest.raises(UsageError, match="made 14 images.*not shrink it to 12"):
+        synth(holed, data["backgrounds"], grown, settings(count=12, **s), resume=True)
+
+
+def test_resume_remakes_an_image_whose_instance_mask_is_gone(data, tmp_path):
+    """The instance mask is one of the image's outputs: its sha256 is in the sidecar, so a
+    resumed run remakes an image whose mask is missing or changed (and only that one)."""
+    out = tmp_path / "out"
+    s = settings(count=3, size=(64, 48), instance_masks=True)
+    synth(data["objects"], data["backgrounds"], out, s)
+    masks = sorted((out / "masks").glob("*/*.png"))
+    first = sha256_file(masks[0])
+    masks[0].unlink()
+    masks[1].write_bytes(masks[2].read_bytes())
+    summary = synth(data["objects"], data["backgrounds"], out, s, resume=True)
+    assert (summary.skipped, summary.redone, summary.ok) == (1, 2, 3)
+    assert sha256_file(masks[0]) == first
+    check_dataset(out, 3)

@@ -5,9 +5,10 @@ The names below are the package's interface; callers import them from ``composit
 """
 from .read import DEFAULT_MAX_PIXELS, max_pixels, read_mask, read_rgb, read_rgba, sha256_file
 from .write import PNG_LEVEL, check_outputs, check_writable, image_format, write_all, write_image, write_json, \
-    write_mask, write_text
+    write_labels, write_mask, write_text
 
 __all__ = [
     "DEFAULT_MAX_PIXELS", "PNG_LEVEL", "check_outputs", "check_writable", "image_format", "max_pixels", "read_mask",
-    "read_rgb", "read_rgba", "sha256_file", "write_all", "write_image", "write_json", "write_mask", "write_text",
+    "read_rgb", "read_rgba", "sha256_file", "write_all", "write_image", "write_json", "write_labels", "write_mask",
+    "write_text",
 ]

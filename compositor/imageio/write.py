@@ -174,6 +174,21 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray) -> None:
     write_image(path, arr)
 
 
+def write_labels(path: str | os.PathLike, labels: np.ndarray) -> None:
+    """Write an object-id image (0 background, k the k-th object) as a PNG: 8-bit while every
+    id fits, 16-bit beyond 255 objects."""
+    if image_format(path, lossless=True) != "PNG":
+        raise UsageError(f"{path}: an object-id mask is written as .png.")
+    arr = np.asarray(labels)
+    if arr.size and int(arr.max()) > 65535:
+        raise UsageError(f"{path}: {int(arr.max())} objects do not fit a 16-bit object-id mask.")
+    if arr.size and int(arr.max()) > 255:
+        im = Image.fromarray(arr.astype(np.uint16))
+    else:
+        im = Image.fromarray(arr.astype(np.uint8))
+    _atomic_write(Path(path), lambda fh: im.save(fh, format="PNG", compress_level=PNG_LEVEL))
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` as UTF-8, atomically."""
     _atomic_write(Path(path), lambda fh: fh.write(text.encode("utf-8")))

@@ -185,8 +185,15 @@ class RunFolder:
                              "or choose a new output folder.")
         changed = [key for key in self.same if info.get(key) != self.info.get(key)]
         if changed:
-            raise UsageError(f"{self.path}: the earlier {self.kind} run used other {', '.join(changed)}; resume it "
-                             "with the same ones, or choose a new output folder.")
+            details = []
+            for key in changed:  # a dict of settings: name the ones that differ
+                old, new = info.get(key), self.info.get(key)
+                if isinstance(old, dict) and isinstance(new, dict):
+                    details += [f"{name} {_shown(old.get(name))} (now {_shown(new.get(name))})"
+                                for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)]
+            detail = f": {'; '.join(details)}" if details else ""
+            raise UsageError(f"{self.path}: the earlier {self.kind} run used other {', '.join(changed)}{detail}; "
+                             "resume it with the same ones, or choose a new output folder.")
         self.info["runs"] = list(info.get("runs", [info.get("created")])) + [now()]
         self.info["created"] = info.get("created")
 
@@ -309,3 +316,10 @@ def _record_from_sidecar(task: Task, sidecar: dict) -> dict:
     """The results line of a task found complete (its sidecar verified) when resuming."""
     return {"id": task.id, "image": task.image, "sidecar": task.sidecar, "finished": sidecar.get("finished"),
             "status": "ok", "error": None, "seconds": sidecar.get("seconds"), "worker": sidecar.get("worker")}
+
+
+def _shown(value: Any) -> str:
+    """A setting's value as a refusal shows it: JSON, lists as MIN,MAX."""
+    if isinstance(value, list):
+        return ",".join(json.dumps(v) for v in value)
+    return "unset" if value is None else json.dumps(value)

@@ -7,7 +7,14 @@ its area) and partly hidden by later objects (occlusion, up to ``max_occlusion``
 visible area); optional distractor objects are pasted but not annotated; each image is
 blended by a harmonizer drawn from ``backends``. Annotations come from the final
 visible masks (after occlusion and truncation): COCO instances JSON with boxes and
-segmentation, and optionally YOLO txt labels.
+segmentation (encoded, measured and checked with pycocotools; holes kept), and optionally
+YOLO txt labels, Pascal VOC XML and instance-id masks.
+
+Each image falls in the train or the val split (a fraction ``val`` of them) by a draw from
+its own seed, so ``indices``, resume and growth keep every image's split. A run grows: the
+same command with ``resume=True`` and a larger ``count`` adds the images from the old count
+on, the same as a fresh run of the larger count would make them (``count`` is the one
+setting a resumed run may change, and only upwards).
 
 Reproducible: image ``i`` draws every random choice from its own generator,
 ``numpy.random.default_rng(image_seed(seed, i))``, so a dataset does not depend on the
@@ -20,17 +27,21 @@ named after the file; files in a subfolder are instances of the category named a
 the subfolder. A file with transparency is used as a sticker as it is; an opaque photo
 is cut with ``cutter`` once per run (and kept in ``OUTDIR/objects/``, reused on resume).
 
-OUTDIR layout::
+OUTDIR layout (SPLIT is train or val; image ``i``'s STEM is ``i`` zero-padded to 6 digits)::
 
-    images/000000.png, images/000000.json   the image and its sidecar (seed, layout, annotations)
-    annotations/instances.json              COCO instances (assembled from the sidecars at the end)
-    labels/000000.txt, data.yaml            YOLO labels (with yolo=True)
+    images/SPLIT/STEM.png, STEM.json        the image and its sidecar (seed, split, layout, annotations)
+    annotations/instances_SPLIT.json        COCO instances (assembled from the sidecars at the end;
+                                            ``file_name`` is relative to images/SPLIT/)
+    labels/SPLIT/STEM.txt, data.yaml        YOLO labels (with yolo=True)
+    voc/SPLIT/STEM.xml                      Pascal VOC annotations (with voc=True)
+    masks/SPLIT/STEM.png                    instance ids: 0 background, k the image's k-th annotation
+                                            in the COCO file (with instance_masks=True)
     objects/                                stickers cut from the object photos
     results.jsonl, run.json                 per-image ok/failed, error, seconds; the run's settings
 
 The package: ``settings`` (settings, parsers, seeds), ``objects`` (object files, cutting),
 ``layout`` (sampling), ``coco`` (boxes, polygons, RLE), ``render`` (one image in a worker),
-``export`` (COCO and YOLO files); the run folder, resume, caches and executors are
+``export`` (COCO, YOLO and VOC files); the run folder, resume, caches and executors are
 ``compositor.runs``'s, shared with ``batch``.
 """
 from __future__ import annotations
@@ -46,25 +57,31 @@ from ..errors import CompositorError, UsageError
 from ..runs.caches import load_models, set_context
 from ..runs.executors import Executor, _executor, check_executor, describe_executor
 from ..runs.folder import RunFolder, Summary
-from ..runs.outputs import spec_hash
+from ..runs.outputs import read_json, spec_hash
+from ..runs.paths import RUN_INFO
 from ..runs.progress import Reporter
 from .export import assemble
 from .objects import image_files, object_files, prepare_objects
 from .render import image_task, render
-from .settings import COCO_FILE, SynthSettings, image_seed, parse_indices, parse_pair, parse_size
+from .settings import (SPLITS, SynthSettings, coco_file, image_seed, image_split, parse_indices, parse_pair,
+                       parse_size)
 
-__all__ = ["COCO_FILE", "SynthSettings", "image_seed", "parse_indices", "parse_pair", "parse_size", "synth"]
+__all__ = ["SPLITS", "SynthSettings", "coco_file", "image_seed", "image_split", "parse_indices", "parse_pair",
+           "parse_size", "synth"]
 
 
 @dataclass
 class SynthSummary(Summary):
-    """How a synth run went: the run's Summary, and its categories, annotations and objects."""
+    """How a synth run went: the run's Summary, and its categories, annotations and objects;
+    ``coco``, ``images`` and ``split_annotations`` per split."""
 
     categories: list[str] = field(default_factory=list)
     annotations: int = 0
     objects_cut: int = 0
     objects_failed: list[str] = field(default_factory=list)
-    coco: Path | None = None
+    coco: dict[str, Path] = field(default_factory=dict)
+    images: dict[str, int] = field(default_factory=dict)
+    split_annotations: dict[str, int] = field(default_factory=dict)
 
 def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: str | os.PathLike,
           settings: SynthSettings | None = None, *, distractors: str | os.PathLike | None = None,
@@ -92,7 +109,10 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
         if not 0 <= i < settings.count:
             raise UsageError(f"image index {i} is outside 0..{settings.count - 1}.")
     inputs = [Path(objects), Path(backgrounds)] + ([Path(distractors)] if distractors else [])
-    info = {"settings": dataclasses.asdict(settings), "objects": str(Path(objects).resolve()),
+    fixed = {k: v for k, v in dataclasses.asdict(settings).items() if k != "count"}  # all a resumed run keeps
+    if resume:
+        _check_growth(Path(outdir), settings.count)
+    info = {"settings": fixed, "count": settings.count, "objects": str(Path(objects).resolve()),
             "backgrounds": str(Path(backgrounds).resolve()),
             "distractors": str(Path(distractors).resolve()) if distractors else None,
             "indices": list(wanted) if indices is not None else None,
@@ -114,7 +134,7 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
                     if fresh else f"{reused} kept from the earlier run"
                 log(f"{summary.objects_cut} object(s) cut from photos: {how} (in {run.path / 'objects'})")
             backgrounds_info = [(str(p.resolve()), p.stat().st_size) for p in background_list]
-            config_hash = spec_hash({"settings": dataclasses.asdict(settings),
+            config_hash = spec_hash({"settings": fixed,  # not the count: image i is the same in a longer run
                                      "objects": [(e["name"], e["category"], e["sha256"]) for e in ready],
                                      "distractors": [(e["name"], e["sha256"]) for e in ready_distractors],
                                      "backgrounds": backgrounds_info})
@@ -129,7 +149,22 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
         for name in ("ok", "failed", "skipped", "redone", "records"):
             setattr(summary, name, getattr(result, name))
         summary.categories = sorted({e["category"] for e in ready})
-        summary.coco, summary.annotations = assemble(run.path, tasks, result.records, summary.categories, settings)
+        exported = assemble(run.path, tasks, result.records, summary.categories, settings)
+        summary.coco, summary.images, summary.split_annotations = exported.coco, exported.images, exported.annotations
+        summary.annotations = sum(exported.annotations.values())
+        if settings.val > 0 and not exported.images.get("val") and summary.ok:
+            log(f"no image fell in the val split (val {settings.val:g} of {summary.ok} image(s)); "
+                "make more images or raise --val")
         summary.seconds = time.perf_counter() - t0
         summary.start_seconds = (t_execute - t0) + result.start_seconds
     return summary
+
+
+def _check_growth(outdir: Path, count: int) -> None:
+    """Refuse (UsageError) to resume a synth run in ``outdir`` with fewer images than it was made
+    with: a run grows, it does not shrink (its dataset files would leave images out)."""
+    info = read_json(outdir / RUN_INFO)
+    if isinstance(info, dict) and info.get("kind") == "synth" and isinstance(info.get("count"), int) \
+            and count < info["count"]:
+        raise UsageError(f"{outdir}: the earlier synth run made {info['count']} images; a resumed run can keep "
+                         f"or grow that count, not shrink it to {count} (use --only to remake some images).")

@@ -1,32 +1,52 @@
 """Synth's dataset files, assembled from the sidecars of the images that are done: COCO
-instances JSON and, optionally, YOLO txt labels with their ``data.yaml``."""
+instances JSON per split and, optionally, YOLO txt labels with their ``data.yaml`` and
+Pascal VOC XML."""
 from __future__ import annotations
 
 import dataclasses
 import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CompositorError
 from ..records import now
 from ..runs.outputs import Task, verified
-from .settings import COCO_FILE, SynthSettings
+from .settings import SPLITS, SynthSettings, coco_file
+
+
+@dataclass
+class Exported:
+    """What ``assemble`` wrote: the COCO file and the number of images and annotations per split."""
+
+    coco: dict[str, Path] = field(default_factory=dict)
+    images: dict[str, int] = field(default_factory=dict)
+    annotations: dict[str, int] = field(default_factory=dict)
 
 
 def assemble(outdir: Path, tasks: list[Task], records: list[dict], categories: list[str],
-             settings: SynthSettings) -> tuple[Path, int]:
-    """Write COCO instances (and, with ``settings.yolo``, YOLO labels) into ``outdir`` from the
-    sidecars of the ``tasks`` whose ``records`` say ok, with ``categories`` numbered from 1.
-    Returns the COCO file's path and the number of annotations."""
+             settings: SynthSettings) -> Exported:
+    """Write the COCO instances of each split (and, with ``settings.yolo``, YOLO labels and
+    ``data.yaml``; with ``settings.voc``, VOC XML) into ``outdir`` from the sidecars of the
+    ``tasks`` whose ``records`` say ok, with ``categories`` numbered from 1 (from 0 in YOLO).
+    Without ``val`` there is the train split only. Image ids are the image's index + 1 and
+    annotation ids run across both splits, so both are unique across the dataset."""
     from ..imageio import write_json, write_text
 
+    splits = SPLITS if settings.val > 0 else SPLITS[:1]
     ids = {name: i for i, name in enumerate(categories, 1)}
     ok = {r["id"] for r in records if r["status"] == "ok"}
-    images, annotations = [], []
-    labels: dict[str, str] = {}
+    images: dict[str, list] = {s: [] for s in splits}
+    annotations: dict[str, list] = {s: [] for s in splits}
+    texts: dict[Path, str] = {}
+    count = 0
     for task in tasks:
-        label_path = outdir / "labels" / (Path(task.image).stem + ".txt")
+        split = Path(task.image).parent.name
+        stem = Path(task.image).stem
+        label_path, voc_path = outdir / "labels" / split / f"{stem}.txt", outdir / "voc" / split / f"{stem}.xml"
         if task.id not in ok:
             label_path.unlink(missing_ok=True)
+            voc_path.unlink(missing_ok=True)
             continue
         # every ok job was written in this run (the worker hashed its image into the sidecar)
         # or verified by hash when the run resumed: reading the sidecar is enough here
@@ -35,30 +55,76 @@ def assemble(outdir: Path, tasks: list[Task], records: list[dict], categories: l
             raise CompositorError(f"{outdir / task.sidecar}: does not match its image after the run; run again "
                                   "with --resume.")
         image = sidecar["image"]
+        W, H = image["width"], image["height"]
         image_id = int(sidecar["index"]) + 1
-        images.append({"id": image_id, "file_name": task.image, "width": image["width"], "height": image["height"],
-                       "seed": sidecar["image_seed"]})
+        images[split].append({"id": image_id, "file_name": Path(task.image).name, "width": W, "height": H,
+                              "seed": sidecar["image_seed"]})
         lines = []
         for obj in sidecar["objects"]:
             x, y, w, h = obj["bbox"]
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": ids[obj["category"]],
-                                "bbox": [float(x), float(y), float(w), float(h)], "area": obj["area"],
-                                "segmentation": obj["segmentation"], "iscrowd": 0})
-            W, H = image["width"], image["height"]
+            count += 1
+            annotations[split].append({"id": count, "image_id": image_id, "category_id": ids[obj["category"]],
+                                       "bbox": [float(x), float(y), float(w), float(h)], "area": obj["area"],
+                                       "segmentation": obj["segmentation"], "iscrowd": 0})
             cx, cy = (x + w / 2) / W, (y + h / 2) / H
             lines.append(f"{ids[obj['category']] - 1} {cx:.6f} {cy:.6f} {w / W:.6f} {h / H:.6f}")
-        labels[label_path.name] = "".join(line + "\n" for line in lines)
-    coco = {"info": {"description": "compositor synth (Cut, Paste and Learn)", "seed": settings.seed,
-                     "date_created": now(), "settings": dataclasses.asdict(settings)},
-            "images": images, "annotations": annotations,
-            "categories": [{"id": i, "name": name, "supercategory": "object"} for name, i in ids.items()]}
-    coco_path = outdir / COCO_FILE
-    write_json(coco_path, coco, compact=True)  # one line, as COCO files are: written fast, read by programs
+        if settings.yolo:
+            texts[label_path] = "".join(line + "\n" for line in lines)
+        if settings.voc:
+            texts[voc_path] = voc_xml(task.image, W, H, sidecar["objects"])
+    out = Exported()
+    info = {"description": "compositor synth (Cut, Paste and Learn)", "seed": settings.seed,
+            "date_created": now(), "settings": dataclasses.asdict(settings)}
+    for split in splits:
+        (outdir / "images" / split).mkdir(parents=True, exist_ok=True)  # an empty split is still a folder
+        coco = {"info": {**info, "split": split}, "images": images[split], "annotations": annotations[split],
+                "categories": [{"id": i, "name": name, "supercategory": "object"} for name, i in ids.items()]}
+        out.coco[split] = outdir / coco_file(split)
+        write_json(out.coco[split], coco, compact=True)  # one line, as COCO files are: written fast, read by programs
+        out.images[split], out.annotations[split] = len(images[split]), len(annotations[split])
+    for path, text in texts.items():
+        write_text(path, text)
     if settings.yolo:
-        for name, text in labels.items():
-            write_text(outdir / "labels" / name, text)
-        names = "".join(f"  {i - 1}: {json.dumps(name)}\n" for name, i in ids.items())  # JSON strings are YAML
-        yaml = (f"# YOLO dataset written by compositor synth\npath: {json.dumps(str(outdir))}\n"
-                f"train: images\nval: images\nnames:\n{names}")
-        write_text(outdir / "data.yaml", yaml)
-    return coco_path, len(annotations)
+        for split in splits:
+            (outdir / "labels" / split).mkdir(parents=True, exist_ok=True)
+        write_text(outdir / "data.yaml", data_yaml(outdir, categories, settings.val > 0))
+    return out
+
+
+def data_yaml(outdir: Path, categories: list[str], val: bool) -> str:
+    """The YOLO ``data.yaml``: the dataset's root, its train and val image folders, and the class
+    names by id; without a val split, ``val`` is null and a comment says why."""
+    names = "".join(f"  {i}: {json.dumps(name)}\n" for i, name in enumerate(categories))  # JSON strings are YAML
+    split = "val: images/val\n" if val else "val: null  # made with --val 0: there is no validation split\n"
+    return (f"# YOLO dataset written by compositor synth\npath: {json.dumps(str(outdir))}\n"
+            f"train: images/train\n{split}nc: {len(categories)}\nnames:\n{names}")
+
+
+def voc_xml(image: str, width: int, height: int, objects: list[dict]) -> str:
+    """Pascal VOC XML of one image: its file, size and each annotated object's class and box
+    (VOC's 1-based pixel coordinates, both ends inside the box: ``xmin = x + 1``,
+    ``xmax = x + w``), ``truncated`` when over 1% of its area fell off the image, ``occluded``
+    when later objects hide over 1% of it (below that, resampling and soft edges, not a cut)."""
+    root = ET.Element("annotation")
+    path = Path(image)
+    ET.SubElement(root, "folder").text = path.parent.name
+    ET.SubElement(root, "filename").text = path.name
+    ET.SubElement(root, "path").text = image
+    ET.SubElement(ET.SubElement(root, "source"), "database").text = "compositor synth"
+    size = ET.SubElement(root, "size")
+    for tag, value in (("width", width), ("height", height), ("depth", 3)):
+        ET.SubElement(size, tag).text = str(value)
+    ET.SubElement(root, "segmented").text = "0"
+    for obj in objects:
+        x, y, w, h = obj["bbox"]
+        node = ET.SubElement(root, "object")
+        ET.SubElement(node, "name").text = obj["category"]
+        ET.SubElement(node, "pose").text = "Unspecified"
+        ET.SubElement(node, "truncated").text = str(int(obj.get("truncation", 0) > 0.01))
+        ET.SubElement(node, "occluded").text = str(int(obj.get("occlusion", 0) > 0.01))
+        ET.SubElement(node, "difficult").text = "0"
+        box = ET.SubElement(node, "bndbox")
+        for tag, value in (("xmin", x + 1), ("ymin", y + 1), ("xmax", x + w), ("ymax", y + h)):
+            ET.SubElement(box, tag).text = str(int(value))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode") + "\n"

@@ -14,25 +14,28 @@ from ..records import result_record, worker_record
 from ..runs.caches import CONTEXT, background_image, harmonize_settings, harmonizer, sticker_file
 from ..runs.outputs import Task, spec_hash, write_outputs
 from ..runs.paths import sidecar_name
-from .coco import mask_box, polygons, rle
+from .coco import area_and_box, encode, polygons
 from .layout import Layout, sample_layout
 from .objects import sticker_alpha
-from .settings import SynthSettings, image_seed
+from .settings import SynthSettings, image_seed, image_split
 
 def _alpha_table(entries: Sequence[dict]) -> list[tuple[np.ndarray, float]]:
     """(alpha, area) per ready sticker entry."""
     return [sticker_alpha(e["path"]) for e in entries]
 
 
-def image_name(index: int, count: int, fmt: str) -> str:
-    """Image ``index``'s path in OUTDIR (``images/000042.png``), zero-padded for ``count`` images."""
-    return f"images/{index:0{max(6, len(str(count - 1)))}d}.{fmt}"
+def image_stem(index: int, count: int) -> str:
+    """Image ``index``'s file stem (``000042``), zero-padded to 6 digits or what ``count`` needs."""
+    return f"{index:0{max(6, len(str(count - 1)))}d}"
 
 
 def image_task(index: int, settings: SynthSettings, config_hash: str) -> Task:
-    """The Task of image ``index``: its image and sidecar paths in OUTDIR, and its spec hash."""
-    name = image_name(index, settings.count, settings.image_format)
-    return Task(Path(name).stem, name, sidecar_name(name).as_posix(), job_hash(config_hash, index), index)
+    """The Task of image ``index``: its image (``images/SPLIT/STEM.EXT``), sidecar and instance
+    mask (``masks/SPLIT/STEM.png``, with ``instance_masks``) paths in OUTDIR, and its spec hash."""
+    stem, split = image_stem(index, settings.count), image_split(settings.seed, index, settings.val)
+    name = f"images/{split}/{stem}.{settings.image_format}"
+    mask = f"masks/{split}/{stem}.png" if settings.instance_masks else None
+    return Task(stem, name, sidecar_name(name).as_posix(), job_hash(config_hash, index), index, mask)
 
 
 def layout_for(index: int, context: dict | None = None) -> Layout:
@@ -81,6 +84,7 @@ def render(index: int) -> dict:
     else:  # nothing could be placed (or zero objects were drawn): the background alone
         composite, pixels, harmonized = None, canvas, {"backend": None, "skipped": "no objects placed"}
     objects, distractors = [], []
+    labels = np.zeros(canvas.shape[:2], np.uint16)  # 0 background, k the k-th annotated object
     for i, (p, entry) in enumerate(zip(layout.placed, entries)):
         item = {"object": entry["name"], "category": entry["category"], "x": round(p.x, 3), "y": round(p.y, 3),
                 "scale": round(p.scale, 6), "rotation": round(p.rotation, 3), "truncation": p.truncation}
@@ -91,33 +95,41 @@ def render(index: int) -> dict:
         bx, by, bw, bh = composite.objects[i].box
         alpha = composite.objects[i].mask[by:by + bh, bx:bx + bw]
         visible = alpha >= 0.5
-        box = mask_box(visible)
-        if box is None:  # hidden after all (soft edges only): not annotated
+        if not visible.any():  # hidden after all (soft edges only): not annotated
             item["hidden"] = True
             distractors.append(item)
             continue
-        box[0] += bx
-        box[1] += by
         in_image = float(sticker_alpha(entry["path"])[1]) * p.scale * p.scale * (1 - p.truncation)
         hidden = 1.0 - float(alpha.sum()) / max(in_image, 1e-9)
-        if settings.segmentation == "polygon":
-            segmentation = polygons(visible, (bx, by))
-        else:
-            whole = np.zeros(composite.mask.shape, bool)
-            whole[by:by + bh, bx:bx + bw] = visible
-            segmentation = rle(whole)
-        item.update(bbox=box, area=int(visible.sum()), occlusion=round(max(0.0, hidden), 4),
-                    segmentation=segmentation)
+        item.update(occlusion=round(max(0.0, hidden), 4))
         objects.append(item)
+        # a pixel goes to the object drawn last (two visible alphas >= 0.5 meet only at exactly 0.5)
+        labels[by:by + bh, bx:bx + bw][visible] = len(objects)
+    annotated = []
+    for k, item in enumerate(objects, 1):
+        mask = labels == k
+        if not mask.any():  # every pixel went to a later object: not annotated
+            labels[mask] = 0
+            distractors.append({**item, "hidden": True})
+            continue
+        labels[mask] = len(annotated) + 1  # ids stay 1..n in annotation order
+        rle = encode(mask)
+        area, box = area_and_box(rle)  # pycocotools' own measures of the mask it decodes
+        x, y, w, h = box
+        item.update(bbox=box, area=area, segmentation=rle if settings.segmentation == "rle" else
+                    polygons(mask[y:y + h, x:x + w], (x, y)))
+        annotated.append(item)
+    objects = annotated
     task = image_task(index, settings, ctx["config_hash"])
     record = {"id": task.id, "job_hash": task.job_hash, "index": index,
-              "seed": settings.seed, "image_seed": seed,
+              "split": image_split(settings.seed, index, settings.val), "seed": settings.seed, "image_seed": seed,
               "background": {"path": ctx["backgrounds"][layout.background], "crop": list(layout.crop),
                              "scaled_to": [scaled.shape[1], scaled.shape[0]]},
               "backend": layout.backend, "harmonize": harmonized, "objects": objects, "distractors": distractors,
               "dropped": layout.dropped, "seconds": round(time.perf_counter() - t0, 3),
               **worker_record()}
-    write_outputs(Path(ctx["outdir"]), task.image, task.sidecar, pixels, record)
+    write_outputs(Path(ctx["outdir"]), task.image, task.sidecar, pixels, record,
+                  mask=(task.mask, labels) if task.mask else None)
     return {"worker": os.getpid(), "backend": layout.backend, "objects": len(objects)}
 
 

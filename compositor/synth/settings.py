@@ -13,7 +13,12 @@ from ..errors import UsageError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 SEGMENTATIONS = ("polygon", "rle")
 FORMATS = ("png", "jpg")
-COCO_FILE = "annotations/instances.json"
+SPLITS = ("train", "val")
+
+
+def coco_file(split: str) -> str:
+    """The COCO instances file of ``split`` in OUTDIR (``annotations/instances_train.json``)."""
+    return f"annotations/instances_{split}.json"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,8 +40,13 @@ class SynthSettings:
     backend_settings: dict = field(default_factory=dict, metadata={"help": "backend -> {setting: value}"})
     cutter: str = plugins.setting(DEFAULT_METHOD, "cutter for object photos without transparency")
     image_format: str = plugins.setting("png", "image file format", FORMATS)
-    segmentation: str = plugins.setting("polygon", "COCO segmentation: polygon or (uncompressed) rle", SEGMENTATIONS)
+    segmentation: str = plugins.setting(
+        "polygon", "COCO segmentation: polygons (holes kept) or compressed RLE; both decode to the exact mask",
+        SEGMENTATIONS)
+    val: float = plugins.setting(0.1, "fraction of the images in the val split (each drawn from its own seed)")
     yolo: bool = plugins.setting(False, "also write YOLO txt labels and data.yaml")
+    voc: bool = plugins.setting(False, "also write Pascal VOC XML per image")
+    instance_masks: bool = plugins.setting(False, "also write an instance-id PNG per image (masks/SPLIT/STEM.png)")
     tries: int = plugins.setting(30, "placements tried per object before it is left out")
 
     def validate(self) -> None:
@@ -62,6 +72,7 @@ class SynthSettings:
         plugins.check_range(self.max_truncation, 0.0, 0.99, "max truncation")
         plugins.check_range(self.max_occlusion, 0.0, 1.0, "max occlusion")
         plugins.check_range(self.tries, 1, 10_000, "tries")
+        plugins.check_range(self.val, 0.0, 0.99, "val")
         plugins.check_choice(self.image_format, FORMATS, "image format")
         plugins.check_choice(self.segmentation, SEGMENTATIONS, "segmentation")
         if not self.backends:
@@ -119,6 +130,13 @@ def parse_indices(text: str, count: int) -> list[int]:
     if not out:
         raise UsageError(f"no image indices in {text!r}.")
     return sorted(set(out))
+
+
+def image_split(seed: int, index: int, val: float) -> str:
+    """The split ("train" or "val") of image ``index``: a draw from its own seed (a stream of
+    its own, apart from the layout's), so ``--only``, resume and growth keep every image's split."""
+    draw = np.random.default_rng(np.random.SeedSequence(image_seed(seed, index), spawn_key=(1,))).random()
+    return "val" if draw < val else "train"
 
 
 def image_seed(seed: int, index: int) -> int:

@@ -2,10 +2,19 @@
 
 Paste objects at random onto backgrounds (objects per image, scale, rotation, truncation at the
 border, an occlusion limit, unannotated distractors, a harmonizer drawn per image), reproducible
-from --seed. Writes OUTDIR/images/ (each image with a JSON sidecar holding its seed and layout),
-COCO instances in OUTDIR/annotations/instances.json (boxes and segmentation of the visible
-masks) and, with --yolo, OUTDIR/labels/*.txt and OUTDIR/data.yaml. Opaque object photos are cut
-once (kept in OUTDIR/objects/); files with transparency are used as is.
+from --seed. Each image falls in the train or val split (--val, drawn from the image's own seed).
+Writes, for SPLIT in train and val:
+  OUTDIR/images/SPLIT/      the images, each with a JSON sidecar (its seed, split and layout)
+  OUTDIR/annotations/instances_SPLIT.json
+                            COCO instances: boxes and segmentation of the visible masks
+                            (polygons with holes kept, or compressed RLE; made with pycocotools)
+  OUTDIR/labels/SPLIT/, OUTDIR/data.yaml   with --yolo
+  OUTDIR/voc/SPLIT/*.xml                   with --voc (Pascal VOC)
+  OUTDIR/masks/SPLIT/*.png                 with --instance-masks (0 background, k the k-th
+                                           annotation of the image in the COCO file)
+Opaque object photos are cut once (kept in OUTDIR/objects/); files with transparency are used
+as is. To grow a dataset, run the same command with --resume and a larger -n: the images
+already made are kept and the new ones are those a fresh run of that size would make.
 """
 from __future__ import annotations
 
@@ -49,7 +58,12 @@ def add_parser(sub) -> None:
     p.add_argument("--format", default=d.image_format, choices=FORMATS, help="image format (default: %(default)s)")
     p.add_argument("--segmentation", default=d.segmentation, choices=SEGMENTATIONS,
                    help="COCO segmentation (default: %(default)s)")
+    p.add_argument("--val", type=float, default=d.val, metavar="F",
+                   help="fraction of the images in the val split; 0: train only (default: %(default)s)")
     p.add_argument("--yolo", action="store_true", help="also write YOLO labels and data.yaml")
+    p.add_argument("--voc", action="store_true", help="also write Pascal VOC XML per image")
+    p.add_argument("--instance-masks", action="store_true",
+                   help="also write an instance-id PNG per image (masks/SPLIT/STEM.png)")
     p.add_argument("--only", metavar="INDICES",
                    help="generate only these images, e.g. 3,10-12 (the same pixels as in the full run)")
     add_run_options(p)
@@ -73,14 +87,19 @@ def run(args) -> int:
         scale=parse_pair(args.scale, "--scale"), rotation=parse_pair(args.rotation, "--rotation"),
         max_truncation=args.max_truncation, max_occlusion=args.max_occlusion,
         backends=tuple(b.strip() for b in args.backend.split(",") if b.strip()), backend_settings=backend_settings,
-        cutter=args.cutter, image_format=args.format, segmentation=args.segmentation, yolo=args.yolo)
+        cutter=args.cutter, image_format=args.format, segmentation=args.segmentation, val=args.val, yolo=args.yolo,
+        voc=args.voc, instance_masks=args.instance_masks)
     summary = synth(args.objects, args.backgrounds, args.output, settings, distractors=args.distractors,
                     indices=parse_indices(args.only, args.count) if args.only else None, workers=args.workers,
                     threads=args.threads,
                     executor=args.executor, ray_address=args.ray_address, resume=args.resume,
                     reporter=ProgressReporter(args.quiet, "synth"), log=say)
     say(summary.line())
-    say(f"{summary.coco}: {summary.ok} image(s), {summary.annotations} annotation(s), "
-        f"{len(summary.categories)} categor{'y' if len(summary.categories) == 1 else 'ies'}"
-        + (f"; YOLO labels in {summary.outdir / 'labels'}" if args.yolo else ""))
+    for split, path in summary.coco.items():
+        say(f"{path}: {summary.images[split]} image(s), {summary.split_annotations[split]} annotation(s), "
+            f"{len(summary.categories)} categor{'y' if len(summary.categories) == 1 else 'ies'}")
+    extras = [f"YOLO labels in {summary.outdir / 'labels'}"] * args.yolo + [f"VOC in {summary.outdir / 'voc'}"] * args.voc \
+        + [f"instance masks in {summary.outdir / 'masks'}"] * args.instance_masks
+    if extras:
+        say("; ".join(extras))
     return 1 if summary.failed else 0
