@@ -629,3 +629,47 @@ def test_a_full_disk_while_recording_results_is_one_sentence(work, tmp_path, mon
     summary = run_batch(manifest, out, resume=True)
     assert summary.ok == 3
     assert [r["id"] for r in results(out)] == ["job-0", "job-1", "job-2"]
+
+
+# ----------------------------------------------------------------------------- object-id masks
+
+
+def test_masks_give_each_object_its_own_value(work, tmp_path):
+    """A job's "mask" output, or --masks for every job, is an object-id PNG of the composite's
+    size: 0 background, k where the k-th object is visible, the later object on top; its sha256
+    is in the sidecar, and resume remakes a job whose mask is gone."""
+    listed = jobs(3)
+    listed[0]["mask"] = "masks/first.png"
+    listed[1]["objects"][1].update(x=70, y=70)  # the blue square on top of the red one
+    manifest = write_jsonl(work / "m.jsonl", listed)
+    out = tmp_path / "out"
+    assert cli.main(["batch", str(manifest), "-o", str(out), "--masks", "-q"]) == 0
+    paths = [out / "masks" / "first.png", out / "job-1_mask.png", out / "job-2_mask.png"]
+    for i, path in enumerate(paths):
+        ids = np.asarray(Image.open(path))
+        image = np.asarray(Image.open(out / f"job-{i}.png"))
+        assert ids.dtype == np.uint8 and ids.shape == image.shape[:2]
+        assert sorted(np.unique(ids)) == [0, 1, 2]
+        sidecar = json.loads((out / f"job-{i}.json").read_text())
+        assert sidecar["mask"]["path"] == path.relative_to(out).as_posix()
+        assert sidecar["mask"]["sha256"] == sha256_file(path)
+        for k, obj in enumerate(sidecar["objects"], 1):  # each object's value lies inside its visible box
+            ys, xs = np.nonzero(ids == k)
+            x, y, w, h = obj["box"]
+            assert x <= xs.min() and xs.max() < x + w and y <= ys.min() and ys.max() < y + h
+    ids = np.asarray(Image.open(paths[1]))
+    assert ids[70, 70] == 2  # where blue covers red, the pixel is blue's
+    red = ids == 1
+    assert red.sum() > 200 and (np.asarray(Image.open(out / "job-1.png"))[red][:, 0] > 150).mean() > 0.9
+    paths[2].unlink()
+    summary = run_batch(manifest, out, resume=True, masks=True)
+    assert (summary.skipped, summary.redone, summary.ok) == (2, 1, 3) and paths[2].is_file()
+
+
+@pytest.mark.parametrize("mask, message", [("m.jpg", "must be a .png"), ("../m.png", "escapes the output folder"),
+                                           ("job-0.png", "same path is given for two outputs")])
+def test_exception_mask_outputs(work, tmp_path, mask, message):
+    manifest = write_jsonl(work / "m.jsonl", [{**jobs(1)[0], "mask": mask}])
+    with pytest.raises(UsageError, match=message):
+        run_batch(manifest, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

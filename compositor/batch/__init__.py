@@ -15,6 +15,7 @@ caches, progress and executors are ``compositor.runs``'s, shared with ``synth``.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -26,7 +27,7 @@ from ..runs.executors import Executor, _executor, check_executor, describe_execu
 from ..runs.folder import RunFolder, Summary
 from ..runs.progress import Reporter
 from .job import job_tasks, run_job
-from .manifest import read_manifest
+from .manifest import mask_beside, read_manifest
 
 __all__ = ["job_tasks", "read_manifest", "run_batch"]
 
@@ -34,9 +35,11 @@ __all__ = ["job_tasks", "read_manifest", "run_batch"]
 def run_batch(manifest: str | os.PathLike, outdir: str | os.PathLike, *, workers: int | None = 1,
               threads: int | None = None,
               executor: str | Executor = "local", ray_address: str | None = None, resume: bool = False,
-              default_backend: str = DEFAULT_BACKEND, reporter: Reporter | None = None) -> Summary:
+              default_backend: str = DEFAULT_BACKEND, masks: bool = False,
+              reporter: Reporter | None = None) -> Summary:
     """Run every job of ``manifest`` into ``outdir``; see the module docstring. Returns the
-    run's Summary.
+    run's Summary. ``masks``: every job that names no ``mask`` writes one beside its output
+    (``NAME_mask.png``).
 
     ``executor`` is ``local`` (``workers`` processes; 1 = this process), ``ray``, or an
     Executor of the caller's (kept open, e.g. to reuse its workers for several runs);
@@ -44,6 +47,8 @@ def run_batch(manifest: str | os.PathLike, outdir: str | os.PathLike, *, workers
     t0 = time.perf_counter()
     check_executor(executor, workers, ray_address, threads)  # before OUTDIR is made
     jobs = read_manifest(manifest, default_backend=default_backend)
+    if masks:
+        jobs = [j if j.mask else dataclasses.replace(j, mask=mask_beside(j.output)) for j in jobs]
     tasks = job_tasks(jobs, outdir, manifest)
     info = {"manifest": file_record(Path(manifest).resolve(), file_digest(str(Path(manifest).resolve()))),
             "jobs": len(jobs), **describe_executor(executor, workers, threads)}

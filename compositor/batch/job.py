@@ -7,6 +7,9 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Sequence
+
+import numpy as np
 
 from ..errors import UsageError
 from ..records import file_record, placed_record, result_record, worker_record
@@ -17,14 +20,14 @@ from ..runs.paths import confine, is_reserved, sidecar_name
 from .manifest import Job
 
 
-def run_job(payload: tuple[Job, str, str, str]) -> dict:
+def run_job(payload: tuple[Job, str, str, str, str | None]) -> dict:
     """Cut (cached), paste, harmonize and write one manifest job into the run's OUTDIR (from the
-    worker's context); ``payload`` is (job, image path, sidecar path, job hash). Returns the
-    fields it adds to the job's results line."""
+    worker's context); ``payload`` is (job, image path, sidecar path, job hash, mask path or
+    None). Returns the fields it adds to the job's results line."""
     from .. import api
     from ..paste import Placement
 
-    job, image_rel, sidecar_rel, job_hash = payload
+    job, image_rel, sidecar_rel, job_hash, mask_rel = payload
     outdir = Path(CONTEXT["outdir"])
     t0 = time.perf_counter()
     background = background_image(job.background)
@@ -49,13 +52,24 @@ def run_job(payload: tuple[Job, str, str, str]) -> dict:
               "background": file_record(job.background, file_digest(job.background)),
               "objects": objects, "harmonize": result_record(result), "seconds": seconds,
               **worker_record()}
-    write_outputs(outdir, image_rel, sidecar_rel, result.image, record)
+    mask = (mask_rel, object_ids(composite.objects, result.image.shape[:2])) if mask_rel else None
+    write_outputs(outdir, image_rel, sidecar_rel, result.image, record, mask=mask)
     return {"worker": os.getpid(), "backend": result.backend}
+
+
+def object_ids(objects: Sequence, shape: tuple[int, int]) -> np.ndarray:
+    """The object-id mask of a composite's placed ``objects``: 0 background, k where the job's
+    k-th object is visible (its visible alpha at least 0.5; a later object wins a tie)."""
+    ids = np.zeros(shape, np.uint16)
+    for k, obj in enumerate(objects, 1):
+        x, y, w, h = obj.box
+        ids[y:y + h, x:x + w][obj.mask[y:y + h, x:x + w] >= 0.5] = k
+    return ids
 
 
 def job_tasks(jobs: list[Job], outdir: str | os.PathLike, manifest: str | os.PathLike | None = None) -> list[Task]:
     """One Task per manifest job, with every output checked: inside OUTDIR, not an input
-    (nor the ``manifest``), no two jobs writing the same file."""
+    (nor the ``manifest``), no two jobs writing the same file (a job's mask included)."""
     from ..imageio import check_outputs
 
     root = Path(outdir).resolve()
@@ -73,7 +87,15 @@ def job_tasks(jobs: list[Job], outdir: str | os.PathLike, manifest: str | os.Pat
         inputs += [job.background] + [o.source or o.sticker for o in job.objects]
         outputs += [image, sidecar]
         rel_image, rel_sidecar = image.relative_to(root).as_posix(), sidecar.relative_to(root).as_posix()
+        rel_mask = None
+        if job.mask is not None:
+            mask = confine(root, job.mask, f"job {job.id!r}")
+            if is_reserved(mask.relative_to(root)):
+                raise UsageError(f"job {job.id!r}: mask {job.mask!r} would overwrite the run's own {mask.name}.")
+            outputs.append(mask)
+            rel_mask = mask.relative_to(root).as_posix()
         job_hash = spec_hash(job.spec())
-        tasks.append(Task(job.id, rel_image, rel_sidecar, job_hash, (job, rel_image, rel_sidecar, job_hash)))
+        tasks.append(Task(job.id, rel_image, rel_sidecar, job_hash, (job, rel_image, rel_sidecar, job_hash, rel_mask),
+                          rel_mask))
     check_outputs(inputs, outputs)
     return tasks

@@ -24,7 +24,8 @@ paths (declared with ``path`` in their plugin's settings: magenta's ``style`` an
 ``handle``, the cascade cutter's ``cascade`` file). A manifest is UTF-8 text (a byte-order mark is fine); a CSV row may
 not have more cells than the header, nor so few that a required column is cut off.
 ``id`` defaults to the line number; ``output`` defaults to ``ID.png`` and must stay
-inside OUTDIR, and neither the image nor its sidecar may take the name of one of the
+inside OUTDIR; ``mask`` (optional, ``.png``, inside OUTDIR too) is the job's object-id mask:
+0 background, k where its k-th object is visible; and neither the image nor its sidecar may take the name of one of the
 run's own files (``run.json``, ``results.jsonl``).
 """
 from __future__ import annotations
@@ -46,10 +47,10 @@ from ..harmonizers import DEFAULT_BACKEND
 from ..paste import anchor_name, parse_length
 from ..runs.paths import check_job_id, is_reserved, sidecar_name
 
-MANIFEST_KEYS = ("id", "background", "objects", "backend", "settings", "seed", "output")
+MANIFEST_KEYS = ("id", "background", "objects", "backend", "settings", "seed", "output", "mask")
 OBJECT_KEYS = ("source", "sticker", "cutter", "cut", "x", "y", "scale", "height", "anchor", "rotation", "label")
 CSV_COLUMNS = ("id", "background", "source", "sticker", "cutter", "box", "x", "y", "scale", "height", "anchor",
-               "rotation", "label", "backend", "settings", "seed", "output")
+               "rotation", "label", "backend", "settings", "seed", "output", "mask")
 
 
 
@@ -81,11 +82,14 @@ class Job:
     settings: dict
     seed: int
     output: str  # relative to OUTDIR
+    mask: str | None = None  # the object-id mask, relative to OUTDIR (see ``job.object_ids``)
 
     def spec(self) -> dict:
         """The job as a plain dict (what its spec hash is made from). An object's ``height`` and
         ``anchor`` appear only when given, so a run made before they existed resumes as it was."""
         spec = dataclasses.asdict(self)
+        if spec["mask"] is None:  # likewise a job without a mask
+            del spec["mask"]
         for obj in spec["objects"]:
             if obj["height"] is None:
                 del obj["height"]
@@ -243,7 +247,10 @@ def _job(raw: dict, base: Path, where: str, number: int, default_backend: str) -
         image_format(output)
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
-    for name, what in ((output, "output"), (sidecar_name(output), "sidecar")):
+    mask = raw.get("mask")
+    if mask is not None:
+        mask = _mask_name(mask, where)
+    for name, what in ((output, "output"), (sidecar_name(output), "sidecar")) + (((mask, "mask"),) if mask else ()):
         if is_reserved(os.path.normpath(name)):
             raise UsageError(f"{where}: the job's {what} {Path(name).as_posix()!r} would overwrite the run's own "
                              f"{Path(os.path.normpath(name)).name}; choose another id or output name.")
@@ -251,7 +258,22 @@ def _job(raw: dict, base: Path, where: str, number: int, default_backend: str) -
                objects=tuple(_object(o, base, f"{where}: object {i}") for i, o in enumerate(objects, 1)),
                backend=backend, settings=dict(settings),
                seed=0 if raw.get("seed") is None else _number(raw["seed"], "seed", where, integer=True),
-               output=output)
+               output=output, mask=mask)
+
+
+def _mask_name(mask: Any, where: str) -> str:
+    """A job's ``mask`` output: a relative ``.png`` file name (an object-id mask is kept losslessly)."""
+    if not isinstance(mask, str) or not mask.strip():
+        raise UsageError(f"{where}: mask must be a relative .png file name; received {mask!r}.")
+    if Path(mask).suffix.lower() != ".png":
+        raise UsageError(f"{where}: mask {mask!r} must be a .png file (an object-id mask is kept losslessly).")
+    return mask
+
+
+def mask_beside(output: str) -> str:
+    """The mask ``--masks`` writes next to an output: ``dir/NAME.png`` -> ``dir/NAME_mask.png``."""
+    path = Path(output)
+    return path.with_name(f"{path.stem}_mask.png").as_posix()
 
 
 def _manifest_text(path: Path) -> str:
@@ -318,7 +340,7 @@ def _csv_job(row: dict, where: str) -> dict:
            if k in cell}
     if "box" in cell:
         obj["cut"] = {"box": cell["box"]}
-    job = {k: cell[k] for k in ("id", "background", "backend", "seed", "output") if k in cell}
+    job = {k: cell[k] for k in ("id", "background", "backend", "seed", "output", "mask") if k in cell}
     job["objects"] = [obj]
     if "settings" in cell:
         job["settings"] = _settings_text(cell["settings"], where)

@@ -5,7 +5,8 @@ source photo or read from a sticker, position, scale, rotation, backend, setting
 or CSV, one object per row). Each job writes its image and a JSON sidecar into OUTDIR;
 OUTDIR/results.jsonl records per job ok/failed, the error and seconds. A failing job never stops
 the batch. Relative paths resolve against the manifest's folder; outputs must stay inside
-OUTDIR.
+OUTDIR. A job's "mask" (or --masks, for every job) also writes an object-id PNG: 0 background,
+k where the job's k-th object is visible.
 """
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ def add_parser(sub) -> None:
     p.add_argument("manifest", help="jobs: .jsonl or .csv")
     p.add_argument("--backend", default=DEFAULT_BACKEND, choices=plugins.names("harmonizer") or None,
                    help="harmonizer for jobs that name none (default: %(default)s)")
+    p.add_argument("--masks", action="store_true",
+                   help="write an object-id mask beside each output (NAME_mask.png: 0 background, k the job's "
+                        "k-th object) for the jobs that name no 'mask'")
     add_run_options(p)
 
 
@@ -30,7 +34,7 @@ def run(args) -> int:
     from ...runs.progress import ProgressReporter
 
     summary = run_batch(args.manifest, args.output, workers=args.workers, threads=args.threads, executor=args.executor,
-                        ray_address=args.ray_address, resume=args.resume, default_backend=args.backend,
+                        ray_address=args.ray_address, resume=args.resume, default_backend=args.backend, masks=args.masks,
                         reporter=ProgressReporter(args.quiet, "batch"))
     say(summary.line())
     return 1 if summary.failed else 0
