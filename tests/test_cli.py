@@ -157,7 +157,7 @@ def test_cut_output_is_the_input(work, capsys, output):
 @pytest.mark.parametrize("photo, word, code", [
     ("notes.png", "not an image", 1),
     ("missing.png", "no such file", 1),
-    (".", "folder", 1),
+    (".", "folder", 2),  # a folder of photos, whose -o names a file
 ])
 def test_cut_unreadable_photo(work, capsys, photo, word, code):
     fails_cleanly(["cut", photo, "-o", "sticker.png"], capsys, work, code, photo, word)

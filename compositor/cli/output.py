@@ -28,6 +28,16 @@ def out(*values) -> None:
         _stdout_failed(exc)
 
 
+def out_bytes(data: bytes) -> None:
+    """Write ``data`` (an image piped on) to stdout's binary stream; a stdout that cannot take
+    it fails in one sentence, a closed pipe quietly."""
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except (OSError, ValueError, AttributeError) as exc:
+        _stdout_failed(exc if not isinstance(exc, AttributeError) else ValueError("no standard output"))
+
+
 def printable(message: str) -> str:
     """``message`` with its control characters but line breaks escaped (a NUL in a path, a
     library's terminal colour codes), so that it shows as plain text."""

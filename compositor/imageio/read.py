@@ -8,6 +8,7 @@ file is refused with one sentence naming it.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import warnings
 from pathlib import Path
@@ -49,6 +50,12 @@ def _open(path: str | os.PathLike) -> Image.Image:
             raise CompositorError(f"{path}: the file is empty (0 bytes), not an image.")
     except OSError as exc:  # e.g. a name too long, or a folder we may not look into
         raise CompositorError(f"{path}: cannot read the file ({exc.strerror or exc}).") from None
+    return _decode(path, path)
+
+
+def _decode(source, path) -> Image.Image:
+    """Decode ``source`` (a path or a binary file object) fully, oriented by its EXIF tag;
+    errors name ``path``."""
     limit = max_pixels()
     try:
         with warnings.catch_warnings():
@@ -56,7 +63,7 @@ def _open(path: str | os.PathLike) -> Image.Image:
             old_limit = Image.MAX_IMAGE_PIXELS
             Image.MAX_IMAGE_PIXELS = limit
             try:
-                with Image.open(path) as im:
+                with Image.open(source) as im:
                     w, h = im.size
                     if w * h > limit:
                         raise CompositorError(
@@ -125,14 +132,31 @@ def read_rgba(path: str | os.PathLike) -> np.ndarray:
         raise _unsupported_mode(path, im, exc) from None
 
 
-def read_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Read any image as RGB uint8 HxWx3; transparent pixels are composited over white."""
-    rgba = read_rgba(path)
+def read_rgb_bytes(data: bytes, name: str = "standard input") -> np.ndarray:
+    """Read an image file's bytes (e.g. from a pipe) as RGB uint8 HxWx3, as ``read_rgb``
+    reads a file; errors name the source ``name``."""
+    if not data:
+        raise CompositorError(f"{name}: empty (0 bytes), not an image.")
+    im = _decode(io.BytesIO(data), name)
+    try:
+        rgba = _pil_to_rgba(im)
+    except ValueError as exc:
+        raise _unsupported_mode(name, im, exc) from None
+    return _over_white(rgba)
+
+
+def _over_white(rgba: np.ndarray) -> np.ndarray:
+    """RGBA uint8 as RGB, transparent pixels composited over white."""
     alpha = rgba[..., 3:4].astype(np.float32) / 255.0
     if np.all(alpha == 1.0):
         return np.ascontiguousarray(rgba[..., :3])
     rgb = rgba[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
     return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+
+
+def read_rgb(path: str | os.PathLike) -> np.ndarray:
+    """Read any image as RGB uint8 HxWx3; transparent pixels are composited over white."""
+    return _over_white(read_rgba(path))
 
 
 def _mask_values(im: Image.Image) -> tuple[np.ndarray, float]:

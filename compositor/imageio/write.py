@@ -152,6 +152,13 @@ def image_format(path: str | os.PathLike, *, alpha: bool = False, lossless: bool
     return fmt
 
 
+def encode_png(pixels: np.ndarray) -> bytes:
+    """RGB, RGBA or single-channel uint8 pixels as PNG bytes (for a pipe), as ``write_image`` writes them."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(pixels, np.uint8)).save(buffer, format="PNG", compress_level=PNG_LEVEL)
+    return buffer.getvalue()
+
+
 def write_image(path: str | os.PathLike, pixels: np.ndarray) -> None:
     """Write RGB, RGBA or single-channel uint8 pixels atomically; the format follows the extension."""
     fmt = image_format(path)
