@@ -6,4 +6,4 @@ subparsers ``sub``, and ``run(args) -> int``, which runs it and returns the exit
 from __future__ import annotations
 
 #: The commands, in the order ``compositor --help`` lists them; each is the module of that name.
-NAMES = ("cut", "paste", "harmonize", "compose", "compare", "bench", "batch", "synth", "models")
+NAMES = ("cut", "paste", "harmonize", "compose", "compare", "serve", "bench", "batch", "synth", "models")
