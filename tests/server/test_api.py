@@ -89,8 +89,7 @@ def test_page_and_docs(client):
     spec = client.get("/openapi.json").json()
     for path in ("/api/cut", "/api/paste", "/api/harmonize", "/api/compose", "/api/compare", "/api/plugins"):
         assert path in spec["paths"], path
-    health = client.get("/api/health").json()
-    assert health["ok"] and health["tensorflow_loaded"] is False
+    assert client.get("/api/health").json()["ok"]
 
 
 def test_plugins_list_their_declared_settings(client):
