@@ -673,3 +673,13 @@ def test_exception_mask_outputs(work, tmp_path, mask, message):
     with pytest.raises(UsageError, match=message):
         run_batch(manifest, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_csv_mask_column(work):
+    manifest = work / "m.csv"
+    manifest.write_text("id,background,sticker,x,y,output,mask\n"
+                        "a,bg.png,stickers/red.png,50,50,a.png,ids/a.png\n"
+                        "b,bg.png,stickers/red.png,50,50,b.png,\n")
+    a, b = read_manifest(manifest)
+    assert (a.mask, b.mask) == ("ids/a.png", None)
+    assert "mask" in a.spec() and "mask" not in b.spec()  # a job without a mask hashes as it did before

@@ -167,4 +167,4 @@ def _check_growth(outdir: Path, count: int) -> None:
     if isinstance(info, dict) and info.get("kind") == "synth" and isinstance(info.get("count"), int) \
             and count < info["count"]:
         raise UsageError(f"{outdir}: the earlier synth run made {info['count']} images; a resumed run can keep "
-                         f"or grow that count, not shrink it to {count} (use --only to remake some images).")
+                         f"or grow that count, not shrink it to {count}; resume with -n {info['count']} or more.")
