@@ -24,15 +24,16 @@ def _alpha_table(entries: Sequence[dict]) -> list[tuple[np.ndarray, float]]:
     return [sticker_alpha(e["path"]) for e in entries]
 
 
-def image_stem(index: int, count: int) -> str:
-    """Image ``index``'s file stem (``000042``), zero-padded to 6 digits or what ``count`` needs."""
-    return f"{index:0{max(6, len(str(count - 1)))}d}"
+def image_stem(index: int) -> str:
+    """Image ``index``'s file stem (``000042``): zero-padded to 6 digits, longer from image 1,000,000
+    on; it does not depend on the run's count, so a grown run keeps its names."""
+    return f"{index:06d}"
 
 
 def image_task(index: int, settings: SynthSettings, config_hash: str) -> Task:
     """The Task of image ``index``: its image (``images/SPLIT/STEM.EXT``), sidecar and instance
     mask (``masks/SPLIT/STEM.png``, with ``instance_masks``) paths in OUTDIR, and its spec hash."""
-    stem, split = image_stem(index, settings.count), image_split(settings.seed, index, settings.val)
+    stem, split = image_stem(index), image_split(settings.seed, index, settings.val)
     name = f"images/{split}/{stem}.{settings.image_format}"
     mask = f"masks/{split}/{stem}.png" if settings.instance_masks else None
     return Task(stem, name, sidecar_name(name).as_posix(), job_hash(config_hash, index), index, mask)
