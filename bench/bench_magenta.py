@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def composite_at(size: int, fraction: float = 0.15):
-    from compositor.harmonizers.base import resize
+    from compositor.ops.resize import resize
     from compositor.imageio import read_mask, read_rgb
     from compositor.paste import Placement, paste
     from compositor.types import Sticker

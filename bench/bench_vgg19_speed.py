@@ -30,7 +30,7 @@ CONFIGS = (("vgg19 --mode learned", "vgg19", {"mode": "learned"}), ("vgg19 --mod
 
 
 def upscaled(case):
-    from compositor.harmonizers.base import resize
+    from compositor.ops.resize import resize
     from compositor.types import Composite
 
     h, w = case.composite.image.shape[:2]

@@ -37,9 +37,9 @@ import numpy as np
 
 from . import metrics, plugins
 from .errors import CompositorError, UsageError
-from .harmonizers.base import resize
 from .imageio import read_mask, read_rgb
-from .masks import lab
+from .ops.colour import lab, lab_transfer
+from .ops.resize import resize
 from .types import Composite
 
 FAMILIES = ("transfer", "camera")
@@ -87,10 +87,7 @@ def apply_transfer(image: np.ndarray, mask: np.ndarray, ref_image: np.ndarray, r
     L, R = lab(image), lab(ref_image)
     mu, sd = L[region].mean(0), L[region].std(0) + 1e-6
     mu_r, sd_r = R[ref_region].mean(0), R[ref_region].std(0)
-    moved = (L - mu) * (sd_r / sd) + mu_r
-    moved[..., 0] = np.clip(moved[..., 0], 0, 100)
-    rgb = cv2.cvtColor(moved.astype(np.float32), cv2.COLOR_Lab2RGB)
-    return np.clip(rgb * 255.0, 0, 255)
+    return lab_transfer(L, mu, sd_r / sd, mu_r)
 
 
 def sample_camera(rng: np.random.Generator) -> dict[str, Any]:

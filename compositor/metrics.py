@@ -18,7 +18,8 @@ import math
 import cv2
 import numpy as np
 
-from .masks import auto_ring_width, dilate, lab, ring_mask
+from .ops.colour import lab
+from .ops.regions import auto_ring_width, dilate, ring_mask
 
 
 def _f(a: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .masks import dilate
+from .ops.regions import dilate
 
 
 def boundary_pairs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from compositor.harmonizers.base import resize  # noqa: E402
+from compositor.ops.resize import resize  # noqa: E402
 from compositor.imageio import read_rgb, write_image  # noqa: E402
 
 

@@ -58,7 +58,7 @@ def test_transfer_moves_lab_statistics_to_the_reference():
     ref[..., 1:] = rng.integers(20, 60, (40, 40, 2))
     mask = np.ones((40, 40), np.float32)
     out = np.clip(bench.apply_transfer(img, mask, ref, mask) + 0.5, 0, 255).astype(np.uint8)
-    from compositor.masks import lab
+    from compositor.ops.colour import lab
 
     assert np.allclose(lab(out).reshape(-1, 3).mean(0), lab(ref).reshape(-1, 3).mean(0), atol=2.0)
 

@@ -12,7 +12,7 @@ import pytest
 
 from compositor.cli import main
 from compositor.compare import compare, grid
-from compositor.harmonizers.base import resize
+from compositor.ops.resize import resize
 from compositor.imageio import read_rgb, write_image, write_mask
 from compositor.types import Composite
 

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from ..errors import CompositorError, UsageError
+from ..ops.geometry import grow
 from ..plugins import ready_settings, setting
 from ..types import Box, Sticker
 
@@ -96,10 +97,8 @@ def check_box(box: tuple[int, ...] | None, shape: tuple[int, ...], source: str =
 
 def pad_box(box: Box, shape, frac: float) -> Box:
     """``box`` grown by ``frac`` of its width and height on each side, clipped to ``shape``."""
-    x, y, w, h = box
     H, W = shape[:2]
-    dx, dy = int(w * frac), int(h * frac)
-    x0, y0, x1, y1 = max(0, x - dx), max(0, y - dy), min(W, x + w + dx), min(H, y + h + dy)
+    x0, y0, x1, y1 = grow(box, (int(box[2] * frac), int(box[3] * frac)), (W, H))
     return x0, y0, x1 - x0, y1 - y0
 
 

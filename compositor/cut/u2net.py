@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import models
 from ..errors import CompositorError, UsageError
+from ..ops.geometry import bbox, grow
 from ..plugins import setting
 from ..types import Box, Sticker
 from .base import GRABCUT_MAX_SIDE, Cutter, check_box_setting, make_sticker, pad_box
@@ -223,10 +224,7 @@ def matte(rgb: np.ndarray, mask: np.ndarray, band: int) -> tuple[np.ndarray, np.
     import pymatting  # heavy (numba); only when an edge is matted
 
     H, W = mask.shape
-    ys, xs = np.nonzero(mask)
-    pad = 2 * band + 2
-    y0, y1 = max(0, ys.min() - pad), min(H, ys.max() + 1 + pad)
-    x0, x1 = max(0, xs.min() - pad), min(W, xs.max() + 1 + pad)
+    x0, y0, x1, y1 = grow(bbox(mask), 2 * band + 2, (W, H))
     crop, m = rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1]
     h, w = m.shape
     scale = min(1.0, MATTE_MAX_SIDE / max(h, w))

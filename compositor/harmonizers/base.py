@@ -18,7 +18,6 @@ from typing import Any, ClassVar, Protocol
 import cv2
 import numpy as np
 
-from ..ops.pixels import to_uint8  # noqa: F401  (re-exported for the harmonizers)
 from ..plugins import ready_settings
 from ..types import Composite, Result
 
@@ -62,34 +61,12 @@ def object_region(composite: Composite, backend: str) -> np.ndarray:
 def blend_weight(mask: np.ndarray, dilate_px: int, feather_px: float) -> np.ndarray:
     """Where a harmonizer may change pixels: the object (mask > 0) grown by ``dilate_px``,
     with a soft edge of about ``feather_px``; float32 HxW in [0, 1]."""
-    from ..masks import dilate  # the same disc; large radii by distance transform, not a huge kernel
+    from ..ops.regions import dilate  # the same disc; large radii by distance transform, not a huge kernel
 
     weight = dilate(mask > 0, dilate_px).astype(np.float32)
     if feather_px > 0:
         weight = cv2.GaussianBlur(weight, (0, 0), sigmaX=feather_px, borderType=cv2.BORDER_REPLICATE)
     return np.maximum(weight, mask.astype(np.float32))
-
-
-def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize to (width, height): area averaging down, bicubic up; keeps dtype."""
-    w, h = size
-    if (image.shape[1], image.shape[0]) == (w, h):
-        return image
-    shrinking = w < image.shape[1]
-    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
-
-
-def scaled_size(w: int, h: int, side: int) -> tuple[int, int]:
-    """(width, height) scaled (up or down) so the long side is ``side``."""
-    scale = side / max(w, h)
-    return max(1, round(w * scale)), max(1, round(h * scale))
-
-
-def working_size(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
-    """(width, height) scaled so the long side is at most ``max_side``."""
-    h, w = shape[:2]
-    scale = min(1.0, max_side / max(h, w))
-    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def check_composite(composite: Composite) -> None:

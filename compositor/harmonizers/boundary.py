@@ -14,7 +14,8 @@ import numpy as np
 from ..plugins import setting
 from ..seam import boundary_log_ratio
 from ..types import Composite
-from .base import Harmonizer, Output, Progress, to_uint8
+from ..ops.pixels import to_uint8
+from .base import Harmonizer, Output, Progress
 
 
 @dataclass(frozen=True, kw_only=True)

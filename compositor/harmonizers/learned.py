@@ -28,7 +28,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..masks import auto_ring_width, lab, ring_mask
+from ..ops.colour import lab
+from ..ops.geometry import bbox, grow
+from ..ops.regions import object_and_ring
 from ..seam import boundary_log_ratio
 
 WORK_SIDE = 256
@@ -84,23 +86,11 @@ def _stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values.mean(0).astype(np.float32), (values.std(0) + 1e-3).astype(np.float32)
 
 
-def regions(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(object, ring of background around it) as bool arrays of the mask's size."""
-    obj = mask > 0.5
-    if not obj.any():
-        obj = mask > 0
-    ring = ring_mask(obj, auto_ring_width(obj))
-    if not ring.any():
-        ring = ~obj
-    return obj, ring
-
-
 def crop_box(region: np.ndarray, context: float = CONTEXT) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1): the region's box grown by ``context`` of its long side, clipped."""
     H, W = region.shape
-    x, y, w, h = cv2.boundingRect(region.astype(np.uint8))
-    pad = int(round(context * max(w, h)))
-    return max(0, x - pad), max(0, y - pad), min(W, x + w + pad), min(H, y + h + pad)
+    x, y, w, h = bbox(region) or (0, 0, 0, 0)
+    return grow((x, y, w, h), int(round(context * max(w, h))), (W, H))
 
 
 def vgg_vector(image: np.ndarray, obj: np.ndarray, ring: np.ndarray, extract) -> np.ndarray:
@@ -133,7 +123,7 @@ def describe(image: np.ndarray, mask: np.ndarray, extract) -> Description:
 
     ``image``: float32 RGB 0..255 HxWx3 with the long side at most ``WORK_SIDE``;
     ``mask``: float32 HxW in 0..1; ``extract(rgb) -> {layer: HxWxC}`` (``nst.onnx_vgg``)."""
-    obj, ring = regions(mask)
+    obj, ring = object_and_ring(mask)
     L = lab(np.clip(image, 0, 255))
     mu_o, sd_o = _stats(L[obj])
     mu_b, sd_b = _stats(L[ring])
@@ -205,7 +195,7 @@ def apply(image: np.ndarray, mask: np.ndarray, small: np.ndarray, small_mask: np
     out = image.copy()
     if not region.any():
         return out
-    obj, _ = regions(small_mask)
+    obj, _ = object_and_ring(small_mask)
     mu1, sd1 = object_stats(small[obj], stats["ratio"], params["g"])
     x, y, w, h = cv2.boundingRect(region.astype(np.uint8))
     sub = image[y:y + h, x:x + w]

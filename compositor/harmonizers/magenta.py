@@ -51,7 +51,9 @@ from ..ops.geometry import bbox, grow
 from ..plugins import ready_settings, setting
 from ..types import Composite
 from . import magenta_hub, magenta_onnx
-from .base import Harmonizer, Output, Progress, blend_weight, resize, to_uint8
+from ..ops.pixels import to_uint8
+from ..ops.resize import resize
+from .base import Harmonizer, Output, Progress, blend_weight
 from .magenta_hub import hub_module_dir, is_url
 from .magenta_onnx import PREDICT_MODEL, STYLE_SIZE, TRANSFORM_MODEL
 from .vgg19 import prepare_style

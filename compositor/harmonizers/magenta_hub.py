@@ -16,7 +16,8 @@ import time
 import numpy as np
 
 from ..errors import CompositorError
-from .base import Progress, resize, scaled_size
+from ..ops.resize import resize, scaled_size
+from .base import Progress
 
 # modules, loaded once per process
 _LOCK = threading.Lock()

@@ -17,7 +17,8 @@ import numpy as np
 
 from .. import _ort
 from ..errors import CompositorError
-from .base import Progress, resize, scaled_size
+from ..ops.resize import resize, scaled_size
+from .base import Progress
 
 STYLE_SIZE = 256  # the style network's input, square
 ONNX_SIZE = 384  # the long side the ONNX transform runs at (the size its file declares)

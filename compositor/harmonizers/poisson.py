@@ -24,12 +24,13 @@ import cv2
 import numpy as np
 
 from ..errors import UsageError
-from ..masks import dilate, ellipse
+from ..ops.regions import dilate, ellipse
 from ..ops.geometry import bbox
 from ..ops.poisson import fill, poisson_clone
 from ..plugins import setting
 from ..types import Composite
-from .base import Harmonizer, Output, Progress, to_uint8
+from ..ops.pixels import to_uint8
+from .base import Harmonizer, Output, Progress
 
 POISSON_MODES = ("normal", "mixed")
 POISSON_SOLVERS = ("dst", "opencv")

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from ..errors import UsageError
-from ..masks import auto_ring_width, lab, ring_mask
+from ..ops.colour import lab, lab_transfer, toward
+from ..ops.regions import auto_ring_width, ring_mask
 from ..ops.geometry import bbox
 from ..plugins import setting
 from ..types import Composite
-from .base import Harmonizer, Output, Progress, to_uint8
+from ..ops.pixels import to_uint8
+from .base import Harmonizer, Output, Progress
 
 
 def _stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,17 +64,10 @@ class ReinhardHarmonizer(Harmonizer):
         obj_lab = lab(image[box])
         mu_o, sd_o = _stats(obj_lab[core[box]])
         mu_b, sd_b = _stats(_ring_lab(image, ring))
-        s = float(settings.strength)
-        mu_t = mu_o + s * (mu_b - mu_o)
-        sd_t = sd_o + s * (sd_b - sd_o)
+        mu_t, sd_t = toward(mu_o, sd_o, mu_b, sd_b, float(settings.strength))
         scale = np.where(sd_o > 1e-6, sd_t / np.maximum(sd_o, 1e-6), 1.0)
         channels = [1, 2] if settings.preserve_luminance else [0, 1, 2]
-        moved = obj_lab.astype(np.float64).copy()
-        for c in channels:
-            moved[..., c] = (moved[..., c] - mu_o[c]) * scale[c] + mu_t[c]
-        moved[..., 0] = np.clip(moved[..., 0], 0.0, 100.0)
-        rgb = cv2.cvtColor(moved.astype(np.float32), cv2.COLOR_Lab2RGB)
-        rgb = np.clip(rgb, 0.0, 1.0) * 255.0
+        rgb = lab_transfer(obj_lab.astype(np.float64), mu_o, scale, mu_t, channels)
         alpha = mask[box].astype(np.float32)[..., None]
         crop = image[box].astype(np.float32)
         blended = to_uint8(crop + alpha * (rgb - crop))

@@ -21,8 +21,11 @@ import numpy as np
 from ..errors import UsageError
 from ..plugins import ready_settings, setting
 from ..types import Composite
-from .base import (Harmonizer, Output, Progress, blend_weight, object_region, resize, to_uint8,
-                   working_size)
+from ..ops.geometry import bbox, grow
+from ..ops.pixels import to_uint8
+from ..ops.regions import object_and_ring
+from ..ops.resize import at_least, resize, working_size
+from .base import Harmonizer, Output, Progress, blend_weight, object_region
 
 MODES = ("fit", "learned", "seed", "harmonize")
 #: Older names of modes, still accepted.
@@ -137,11 +140,6 @@ def min_side(layers) -> int:
     convolved (a 2x1 image, a one-pixel strip)."""
     deepest = max((int(layer.split("_")[0][len("block"):]) for layer in layers), default=1)
     return 2 ** (deepest - 1)
-
-
-def at_least(size: tuple[int, int], side: int) -> tuple[int, int]:
-    """(width, height) stretched where needed so neither is below ``side``."""
-    return max(size[0], side), max(size[1], side)
 
 
 def check_finite(settings: VGGSettings, *values) -> None:
@@ -268,7 +266,7 @@ class VGG19Harmonizer(Harmonizer):
         if not (small_mask > 0).any():
             raise UsageError(f"{self.name}: the object is too small to measure at {learned.WORK_SIDE} px "
                              "(it vanishes when the composite is scaled down).")
-        if not learned.regions(small_mask)[1].any():
+        if not object_and_ring(small_mask)[1].any():
             raise UsageError(f"{self.name}: no background is left around the object at {learned.WORK_SIDE} px "
                              "(the object covers the composite when it is scaled down), so there is nothing "
                              "to match it to.")
@@ -286,7 +284,6 @@ class VGG19Harmonizer(Harmonizer):
 
     def _harmonize(self, composite: Composite, settings: VGGSettings, progress: Progress) -> Output:
         """Fit a global colour/tone correction of the object on a small crop; apply it at full size."""
-        from ..masks import auto_ring_width, ring_mask
         from ..nst import colour, network
 
         region = object_region(composite, self.name)
@@ -294,22 +291,16 @@ class VGG19Harmonizer(Harmonizer):
         extractor = network.extractor(settings.network, weights_name, settings.colour_layers, settings.pooling)
 
         H, W = region.shape
-        ys, xs = np.nonzero(region)
-        x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
-        pad = int(round(settings.context * max(x1 - x0, y1 - y0)))
+        box = bbox(region)
+        pad = int(round(settings.context * max(box[2:])))
         if settings.context > 0:
             pad = max(pad, 1)  # a one-pixel object still gets background around it
-        X0, Y0, X1, Y1 = max(0, x0 - pad), max(0, y0 - pad), min(W, x1 + pad), min(H, y1 + pad)
+        X0, Y0, X1, Y1 = grow(box, pad, (W, H))
         crop = composite.image[Y0:Y1, X0:X1].astype(np.float32) / 255.0
         size = at_least(working_size(crop.shape, settings.crop_size), min_side(settings.colour_layers))
         small = resize(crop, size)
         obj = resize(composite.mask[Y0:Y1, X0:X1].astype(np.float32), size)
-        obj_region = obj > 0.5
-        if not obj_region.any():
-            obj_region = obj > 0
-        ring = ring_mask(obj_region, auto_ring_width(obj_region)).astype(np.float32)
-        if not ring.any():
-            ring = (~obj_region).astype(np.float32)
+        ring = object_and_ring(obj)[1].astype(np.float32)
 
         full = composite.image.astype(np.float32) / 255.0
         weight = composite.mask.astype(np.float32)[..., None]

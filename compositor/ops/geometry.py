@@ -20,9 +20,10 @@ def bbox(mask: np.ndarray) -> Box | None:
     return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
 
 
-def grow(box: Box, pad: int, size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1): ``box`` (x, y, w, h) grown by ``pad`` pixels on every side and clipped to
-    a ``size`` (width, height) image."""
+def grow(box: Box, pad: int | tuple[int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): ``box`` (x, y, w, h) grown by ``pad`` pixels on every side (or by
+    (left and right, top and bottom)) and clipped to a ``size`` (width, height) image."""
     x, y, w, h = box
     W, H = size
-    return max(0, x - pad), max(0, y - pad), min(W, x + w + pad), min(H, y + h + pad)
+    dx, dy = (pad, pad) if isinstance(pad, (int, np.integer)) else pad
+    return max(0, x - dx), max(0, y - dy), min(W, x + w + dx), min(H, y + h + dy)

@@ -42,7 +42,7 @@ def file_digest(path: str) -> str:
 
 def cover(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``image`` scaled (keeping its aspect) to the smallest size that covers (width, height)."""
-    from ..harmonizers.base import resize
+    from ..ops.resize import resize
 
     W, H = size
     h, w = image.shape[:2]

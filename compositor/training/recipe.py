@@ -39,7 +39,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..masks import lab
+from ..ops import colour
+from ..ops.colour import lab, toward
 
 #: Changes whenever the recipe makes different samples, so that cached samples of another recipe are not reused.
 VERSION = 5
@@ -102,11 +103,8 @@ def lab_transfer(rgb: np.ndarray, region: np.ndarray, mu_r: np.ndarray, sd_r: np
     """The photo (float RGB 0..255) with the region's Lab mean/std moved ``strength`` of the way to (mu_r, sd_r)."""
     L = lab(rgb)
     mu, sd = L[region].mean(0), L[region].std(0) + 1e-3
-    mu_t = mu + strength * (mu_r - mu)
-    sd_t = sd + strength * (sd_r - sd)
-    moved = (L - mu) * (sd_t / sd) + mu_t
-    moved[..., 0] = np.clip(moved[..., 0], 0, 100)
-    return np.clip(cv2.cvtColor(moved.astype(np.float32), cv2.COLOR_Lab2RGB) * 255.0, 0, 255)
+    mu_t, sd_t = toward(mu, sd, mu_r, sd_r, strength)
+    return colour.lab_transfer(L, mu, sd_t / sd, mu_t)
 
 
 def rgb_transfer(rgb: np.ndarray, region: np.ndarray, ref: np.ndarray, ref_region: np.ndarray, strength: float) -> np.ndarray:
@@ -115,23 +113,26 @@ def rgb_transfer(rgb: np.ndarray, region: np.ndarray, ref: np.ndarray, ref_regio
     x = rgb.astype(np.float32)
     mu, sd = x[region].mean(0), x[region].std(0) + 1e-3
     r = ref.astype(np.float32)[ref_region]
-    mu_t = mu + strength * (r.mean(0) - mu)
-    sd_t = sd + strength * (r.std(0) - sd)
+    mu_t, sd_t = toward(mu, sd, r.mean(0), r.std(0), strength)
     return np.clip((x - mu) * (sd_t / sd) + mu_t, 0, 255)
 
 
 def histogram_match(rgb: np.ndarray, region: np.ndarray, ref: np.ndarray, ref_region: np.ndarray,
                     strength: float) -> np.ndarray:
     """The photo (float RGB 0..255) through per-channel histogram matching of the region to the
-    reference region, blended by ``strength``."""
+    reference region (scikit-image's ``match_histograms``), blended by ``strength``. The
+    region's pixels get their matched values; the rest of the photo (which a dilated or
+    soft blending mask reaches) goes through the same mapping, interpolated between the
+    region's values."""
+    from skimage.exposure import match_histograms
+
     x = rgb.astype(np.float32)
+    src = x[region]
+    matched = match_histograms(src, ref[ref_region].astype(np.float32), channel_axis=-1)
     out = x.copy()
-    qs = np.linspace(0, 1, 65)
     for c in range(3):
-        src = np.quantile(x[region][:, c], qs)
-        dst = np.quantile(ref[ref_region][:, c].astype(np.float32), qs)
-        src = np.maximum.accumulate(src + np.arange(len(qs)) * 1e-4)
-        out[..., c] = np.interp(x[..., c], src, dst)
+        values, first = np.unique(src[:, c], return_index=True)
+        out[..., c] = np.interp(x[..., c], values, matched[first, c])
     return np.clip(x + strength * (out - x), 0, 255)
 
 

@@ -13,7 +13,7 @@ import pytest
 from compositor import bench, metrics, models
 from compositor.errors import CompositorError, ModelMissingError
 from compositor.harmonizers import learned
-from compositor.harmonizers.base import resize
+from compositor.ops.resize import resize
 from compositor.harmonizers.vgg19 import VGG19Harmonizer, VGGSettings, _head
 from compositor.imageio import read_rgb
 from compositor.types import Composite

@@ -14,7 +14,8 @@ from compositor import plugins
 from compositor.cli import main
 from compositor.errors import CompositorError, ModelMissingError, UsageError
 from compositor.harmonizers import magenta, magenta_hub, magenta_onnx
-from compositor.harmonizers.base import blend_weight, resize
+from compositor.harmonizers.base import blend_weight
+from compositor.ops.resize import resize
 from compositor.harmonizers.magenta import DEFAULT_HANDLE, MagentaHarmonizer, MagentaSettings, style_input
 from compositor.imageio import read_rgb, write_image, write_mask
 from compositor.paste import Placement, paste

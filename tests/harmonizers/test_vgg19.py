@@ -9,7 +9,7 @@ import pytest
 
 from compositor import api
 from compositor.errors import UsageError
-from compositor.harmonizers.base import resize
+from compositor.ops.resize import resize
 from compositor.harmonizers.vgg19 import STYLE_LAYERS, VGG19Harmonizer, VGGSettings, prepare_style
 from compositor.imageio import read_rgb, write_image, write_mask
 from compositor.types import Composite

@@ -1,6 +1,7 @@
-"""Mask geometry shared by harmonizers and metrics: growing regions, rings, Lab colour.
+"""Regions of a mask: growing them by a disc, the ring of background around an object, and
+the object-and-ring pair the harmonizers measure colours in.
 
-Regions are bool HxW arrays; colours RGB uint8 in, Lab float32 out.
+Regions are bool HxW arrays.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import math
 import cv2
 import numpy as np
 
-from .ops.geometry import bbox, grow
+from .geometry import bbox, grow
 
 
 def ellipse(px: int) -> np.ndarray:
@@ -37,11 +38,6 @@ def dilate(region: np.ndarray, px: int) -> np.ndarray:
     return out
 
 
-def lab(rgb: np.ndarray) -> np.ndarray:
-    """RGB uint8 (any shape ending in 3) -> CIE Lab float32 (L 0..100, a and b about -127..127)."""
-    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-
-
 def ring_mask(region: np.ndarray, width: int) -> np.ndarray:
     """The background ring around ``region``: the region grown by ``width`` px, minus the region."""
     return dilate(region, width) & ~region
@@ -51,3 +47,16 @@ def auto_ring_width(region: np.ndarray) -> int:
     """The ring width for ``region`` (bool HxW): 15% of its bounding-box diagonal, at least 3 px."""
     _, _, w, h = bbox(region) or (0, 0, 0, 0)
     return max(3, int(round(0.15 * math.hypot(w, h))))
+
+
+def object_and_ring(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(object, ring of background around it) of a soft ``mask`` (float HxW in 0..1), as bool
+    arrays of its size: the object is where the mask is over 0.5 (where it is nonzero when no
+    pixel is), the ring ``auto_ring_width`` wide (the rest of the image when that is empty)."""
+    obj = mask > 0.5
+    if not obj.any():
+        obj = mask > 0
+    ring = ring_mask(obj, auto_ring_width(obj))
+    if not ring.any():
+        ring = ~obj
+    return obj, ring
