@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..masks import dilate
+from ..ops.regions import dilate
 from ..ops.geometry import bbox, grow
 
 

@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..masks import dilate
+from ..ops.regions import dilate
 
 PATCH = 7
 LEVELS = 4
