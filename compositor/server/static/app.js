@@ -256,7 +256,9 @@ function renderObjects() {
       width: `${w}px`, height: `${h}px`, transform: `rotate(${-o.rotation}deg)`, zIndex: String(i + 1) });
     layer.append(node);
     if (o.anchor === "bottom") {
-      layer.append(el("div", { class: "anchor-dot", style: `left:${(o.x + 0.5) * f}px;top:${(o.y + 0.5) * f}px;z-index:${state.objects.length + 1}` }));
+      const dot = el("div", { class: "anchor-dot", title: "the object's feet" });  // CSSOM: the CSP allows no style attributes
+      Object.assign(dot.style, { left: `${(o.x + 0.5) * f}px`, top: `${(o.y + 0.5) * f}px`, zIndex: String(state.objects.length + 1) });
+      layer.append(dot);
     }
   });
   renderObjectTable();

@@ -1,0 +1,110 @@
+"""The studio's page in a real Chromium (Debian's, driven by Playwright), against a real
+``compositor serve`` on 127.0.0.1: load the page, open two samples, drag the sticker to a
+point, run a harmonizer, and check that the image the page offers for download equals,
+pixel for pixel, what its "copy as command" lines make. Skipped when chromium or playwright
+is not installed."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+if CHROMIUM is None:
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium); the browser test needs it",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def run_commands(text: str, folder: Path) -> None:
+    """Run the page's command lines in ``folder`` with ``compositor`` as this Python's."""
+    script = 'compositor() { "$PY" -m compositor.cli "$@"; }\nset -e\n' + text + "\n"
+    env = dict(os.environ, PY=sys.executable,
+               PYTHONPATH=str(SAMPLES.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run(["bash", "-c", script], cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+def test_place_harmonize_download_and_reproduce(browser, live_server, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    problems = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.on("request", lambda r: problems.append(f"left the server: {r.url}")
+            if not r.url.startswith((live_server, "data:", "blob:")) else None)
+    page.goto(live_server + "/")
+    assert page.title() == "compositor studio"
+
+    # the object photo: cut with the default cutter, sticker and mask shown
+    page.set_input_files("#photo-file", str(SAMPLES / "coffee.png"))
+    page.wait_for_selector(".sticker-card button.place", timeout=120_000)
+    assert page.locator(".sticker-card img.mask").count() == 1
+    # the background, and the sticker placed on it
+    page.set_input_files("#bg-file", str(SAMPLES / "chelsea.png"))
+    page.wait_for_selector("#bg-info:has-text('451×300')")
+    page.click(".sticker-card button.place")
+    obj = page.locator(".obj").bounding_box()
+    stage = page.locator("#bg-img").bounding_box()
+    f = stage["width"] / 451  # screen px per background px
+    start = (obj["x"] + obj["width"] / 2, obj["y"] + obj["height"] / 2)
+    target = (stage["x"] + 120 * f, stage["y"] + 200 * f)  # drag it to (120, 200) on the background
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*target, steps=8)
+    page.mouse.up()
+    page.wait_for_selector("#objects tbody tr")
+    # one harmonizer: reinhard
+    for box in page.locator("#backends input[type=checkbox][data-backend]:not([data-setting])").all():
+        box.set_checked(box.get_attribute("value") == "reinhard")
+    page.click("#run")
+    page.wait_for_selector(".result[data-backend=reinhard] .compare", timeout=120_000)
+    assert page.text_content("#error") == ""
+
+    # the composite landed where the sticker was dropped (its centre within a screen pixel)
+    with page.expect_download() as info:
+        page.click("#downloads a:has-text('composite sidecar')")
+    sidecar = json.loads(Path(info.value.path()).read_text())
+    cx, cy = sidecar["objects"][0]["center"]
+    assert abs(cx - 120) <= 1.5 / f + 0.5 and abs(cy - 200) <= 1.5 / f + 0.5, (cx, cy)
+
+    # download what the page offers: the result, and the sticker the command needs
+    with page.expect_download() as info:
+        page.click(".result[data-backend=reinhard] .links a:has-text('result')")
+    result_name = info.value.suggested_filename
+    offered = np.asarray(Image.open(info.value.path()))
+    with page.expect_download() as info:
+        page.click("#downloads a:has-text('sticker 1')")
+    info.value.save_as(tmp_path / info.value.suggested_filename)
+    shutil.copy(SAMPLES / "chelsea.png", tmp_path / "chelsea.png")
+
+    command = page.text_content("#command")
+    assert command.count("compositor paste") == 1 and "compositor harmonize" in command
+    run_commands(command, tmp_path)
+    made = np.asarray(Image.open(tmp_path / result_name))
+    assert made.shape == offered.shape == (300, 451, 3)
+    np.testing.assert_array_equal(made, offered)
+    composite = np.asarray(Image.open(tmp_path / "composite.png"))
+    assert not np.array_equal(made, composite)  # reinhard changed the object
+    assert not problems, problems
+    page.close()
