@@ -1,13 +1,13 @@
 """Several harmonizers on one composite, side by side: images, timings, quality numbers.
 
 ``compare()`` runs each backend (a failure is recorded, the others still run) and
-measures every result; ``write_report()`` writes ``<backend>.png`` for each,
-``grid.png`` (labelled tiles, each with an enlarged crop of the seam), ``report.json``
-and a self-contained ``index.html``.
+measures every result; ``write_report()`` writes ``composite.png``, ``<backend>.png`` for
+each, ``grid.png`` (labelled tiles, each with an enlarged crop of the seam), ``report.json``
+and ``index.html`` (the table with numbers written for people, a before/after slider per
+backend, each full-size image linked; ``none`` shown once, as the composite).
 """
 from __future__ import annotations
 
-import base64
 import html
 import time
 import traceback
@@ -146,67 +146,171 @@ def grid(rows: list[Row], composite: Composite, tile_width: int = 360) -> np.nda
 
 # --------------------------------------------------------------------------- report
 
-_COLUMNS = [("seconds", "seconds"), ("color_gap", "colour gap (ΔE)"), ("contrast_gap", "contrast gap"),
-            ("seam_ratio", "seam ratio"), ("mse", "MSE"), ("fmse", "fMSE"), ("bmse", "bMSE"), ("psnr", "PSNR"),
+_COLUMNS = [("seconds", "time"), ("color_gap", "colour gap (ΔE)"), ("contrast_gap", "contrast gap"),
+            ("seam_ratio", "seam ratio"), ("mse", "MSE"), ("fmse", "fMSE"), ("bmse", "bMSE"), ("psnr", "PSNR (dB)"),
             ("ssim", "SSIM")]
 
 
-def _png_data_uri(image: np.ndarray) -> str:
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    assert ok
-    return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+def human_seconds(v: float | None) -> str:
+    """Seconds as people read them: "under 1 ms", "45 ms", "1.24 s", "12.3 s", "2 min 5 s"."""
+    if v is None or not np.isfinite(v):
+        return "–"
+    if v < 0.001:
+        return "under 1 ms"
+    if v < 1:
+        return f"{v * 1000:.0f} ms"
+    if v < 10:
+        return f"{v:.2f} s"
+    if v < 60:
+        return f"{v:.1f} s"
+    return f"{int(v // 60)} min {round(v % 60)} s"
 
 
-def html_report(rows: list[Row], grid_image: np.ndarray, title: str) -> str:
-    """A self-contained HTML page: the table of rows and the grid image inlined as a PNG."""
+def human_number(key: str, v: float | None) -> str:
+    """A metric as people read it: no exponents; thousands grouped; SSIM to 3 decimals;
+    values near 0 as "0" rather than 6.3e-05."""
+    if v is None or not np.isfinite(v):
+        return "–"
+    if key == "seconds":
+        return human_seconds(v)
+    if key == "ssim":
+        return f"{v:.3f}"
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 0.01:
+        return f"{v:.2f}"
+    return "0" if a < 0.0005 else f"{v:.3f}"
+
+
+def shown_rows(rows: list[Row]) -> list[Row]:
+    """The rows a report shows: ``none`` (the composite as it is) is the composite row itself,
+    so it is shown once, as the composite, when both are there and equal."""
+    first = rows[0] if rows and rows[0].backend == "composite" else None
+    return [r for r in rows if not (first is not None and r.backend == "none" and r.ok and r.image is not None
+                                    and np.array_equal(r.image, first.image))]
+
+
+def _label_of(row: Row, rows: list[Row]) -> str:
+    if row.backend == "composite" and any(r.backend == "none" for r in rows) and len(shown_rows(rows)) < len(rows):
+        return "composite (none)"
+    return row.backend
+
+
+_PAGE_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; margin-bottom: 1.5em; }
+th, td { border: 1px solid #bbb; padding: 4px 10px; text-align: right; }
+td:first-child, th:first-child { text-align: left; }
+tr.failed td { color: #b00; text-align: left; }
+.cards { display: flex; flex-wrap: wrap; gap: 16px; }
+.card { border: 1px solid #ccc; border-radius: 6px; padding: 8px; width: 560px; max-width: 100%; }
+.card h2 { font-size: 16px; margin: 0 0 6px; display: flex; justify-content: space-between; }
+.ba { position: relative; overflow: hidden; line-height: 0; }
+.ba img { width: 100%; display: block; }
+.ba .after { position: absolute; top: 0; left: 0; height: 100%; width: 50%; overflow: hidden; border-right: 2px solid #fff; }
+.ba .after img { height: 100%; width: auto; max-width: none; }
+.ba .tag { position: absolute; top: 4px; background: rgba(0,0,0,.6); color: #fff; font-size: 11px; line-height: 1.4; padding: 1px 5px; border-radius: 3px; }
+.card input[type=range] { width: 100%; }
+.card p { margin: 4px 0; font-size: 13px; }
+"""
+
+_PAGE_SCRIPT = """
+for (const card of document.querySelectorAll('.card')) {
+  const range = card.querySelector('input[type=range]');
+  const after = card.querySelector('.after');
+  const base = card.querySelector('.ba > img');
+  if (!range || !after) continue;
+  const fit = () => { after.querySelector('img').style.width = base.getBoundingClientRect().width + 'px'; };
+  range.addEventListener('input', () => { after.style.width = range.value + '%'; });
+  base.addEventListener('load', fit); window.addEventListener('resize', fit); fit();
+}
+"""
+
+
+def html_report(rows: list[Row], title: str, size: tuple[int, int], grid_file: str = "grid.png") -> str:
+    """An HTML page over the files ``write_report`` writes beside it: the table of rows with
+    numbers written for people, then a card per backend with a before/after slider over the
+    composite and a link to each full-size image (``composite.png``, ``<backend>.png``);
+    ``none`` shown once, as the composite. ``size`` is the images' (width, height)."""
+    shown = shown_rows(rows)
     have = {k for r in rows for k in r.metrics} | {"seconds"}
     cols = [(k, label) for k, label in _COLUMNS if k in have]
     head = "".join(f"<th>{html.escape(label)}</th>" for _, label in cols)
     body = []
-    for r in rows:
+    for r in shown:
+        name = html.escape(_label_of(r, rows))
         if not r.ok:
-            body.append(f'<tr class="failed"><td>{html.escape(r.backend)}</td>'
+            body.append(f'<tr class="failed"><td>{name}</td>'
                         f'<td colspan="{len(cols)}">failed: {html.escape(r.error or "")}</td></tr>')
             continue
         cells = []
         for key, _ in cols:
             v = r.seconds if key == "seconds" else r.metrics.get(key)
-            cells.append("<td>–</td>" if v is None or not np.isfinite(v) else f"<td>{v:.4g}</td>")
-        body.append(f"<tr><td>{html.escape(r.backend)}</td>{''.join(cells)}</tr>")
+            text = "input" if key == "seconds" and r.backend == "composite" else human_number(key, v)
+            cells.append(f"<td>{html.escape(text)}</td>")
+        body.append(f"<tr><td>{name}</td>{''.join(cells)}</tr>")
+    w, h = size
+    cards = []
+    for r in shown:
+        name = _label_of(r, rows)
+        if not r.ok:
+            continue
+        file = "composite.png" if r.backend == "composite" else f"{r.backend}.png"
+        link = f'<a href="{html.escape(file)}">{html.escape(file)}</a> (full size, {w}×{h} px)'
+        numbers = " · ".join(f"{label} {human_number(k, r.metrics.get(k))}" for k, label in cols
+                             if k != "seconds" and k in r.metrics)
+        if r.backend == "composite":
+            picture = f'<div class="ba"><a href="{html.escape(file)}"><img src="{html.escape(file)}" alt="composite"></a></div>'
+            timing = "the input"
+        else:
+            picture = (f'<div class="ba"><img src="composite.png" alt="before">'
+                       f'<div class="after"><img src="{html.escape(file)}" alt="after: {html.escape(name)}"></div>'
+                       f'<span class="tag" style="left:4px">after: {html.escape(name)}</span>'
+                       f'<span class="tag" style="right:4px">before</span></div>'
+                       f'<input type="range" min="0" max="100" value="50" aria-label="before and after">')
+            timing = human_seconds(r.seconds)
+        cards.append(f'<div class="card" id="card-{html.escape(r.backend)}"><h2><span>{html.escape(name)}</span>'
+                     f'<span>{html.escape(timing)}</span></h2>{picture}<p>{numbers}</p><p>{link}</p></div>')
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
-table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
-th, td {{ border: 1px solid #bbb; padding: 4px 10px; text-align: right; }}
-td:first-child, th:first-child {{ text-align: left; }}
-tr.failed td {{ color: #b00; text-align: left; }}
-img {{ max-width: 100%; }}
-</style></head>
+<style>{_PAGE_STYLE}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
 <p>Lower is better for the gaps, the seam ratio (about 1 = no visible seam), MSE, fMSE and bMSE;
-higher for PSNR and SSIM. The first row is the composite before harmonization.</p>
+higher for PSNR and SSIM. The first row is the composite before harmonization (what <code>none</code>
+gives). Drag a slider to compare a result with the composite; each picture links to its full-size file.</p>
 <table id="results"><thead><tr><th>backend</th>{head}</tr></thead><tbody>
 {chr(10).join(body)}
 </tbody></table>
-<img id="grid" alt="results side by side, each with an enlarged crop of the seam" src="{_png_data_uri(grid_image)}">
+<div class="cards">
+{chr(10).join(cards)}
+</div>
+<p>All results side by side, each with an enlarged crop of the seam: <a href="{html.escape(grid_file)}">{html.escape(grid_file)}</a></p>
+<script>{_PAGE_SCRIPT}</script>
 </body></html>
 """
 
 
 def write_report(outdir: Path, rows: list[Row], composite: Composite, *, inputs: dict[str, Any],
                  title: str = "compositor: harmonizers compared") -> dict[str, Any]:
-    """Write ``<backend>.png`` for each successful row, ``grid.png``, ``report.json`` and
-    ``index.html`` into ``outdir`` (all or none); returns the report written to JSON."""
+    """Write ``composite.png``, ``<backend>.png`` for each successful row, ``grid.png``,
+    ``report.json`` and ``index.html`` into ``outdir`` (all or none); returns the report
+    written to JSON."""
     from .imageio import write_all, write_image, write_json, write_text
 
     outdir = Path(outdir)
-    grid_image = grid(rows, composite)
+    grid_image = grid(shown_rows(rows), composite)
     report = {"inputs": inputs, "rows": [r.record() for r in rows]}
-    page = html_report(rows, grid_image, title)
-    writes = [(outdir / f"{r.backend}.png", (lambda r=r: write_image(outdir / f"{r.backend}.png", r.image)))
-              for r in rows[1:] if r.ok]
+    H, W = composite.image.shape[:2]
+    page = html_report(rows, title, (W, H))
+    writes = [(outdir / "composite.png", lambda: write_image(outdir / "composite.png", composite.image))]
+    writes += [(outdir / f"{r.backend}.png", (lambda r=r: write_image(outdir / f"{r.backend}.png", r.image)))
+               for r in rows[1:] if r.ok]
     writes += [(outdir / "grid.png", lambda: write_image(outdir / "grid.png", grid_image)),
                (outdir / "report.json", lambda: write_json(outdir / "report.json", report)),
                (outdir / "index.html", lambda: write_text(outdir / "index.html", page))]
@@ -214,4 +318,4 @@ def write_report(outdir: Path, rows: list[Row], composite: Composite, *, inputs:
     return report
 
 
-__all__ = ["compare", "write_report", "grid", "html_report", "Row"]
+__all__ = ["compare", "write_report", "grid", "html_report", "shown_rows", "human_number", "human_seconds", "Row"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -86,11 +87,27 @@ def test_index_html_in_headless_chromium(case, tmp_path):
              f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,1200"]
     url = (out / "index.html").as_uri()
     dom = subprocess.run(flags + ["--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
-    for b in ("composite", "poisson", "reinhard", "none"):
-        assert f"<td>{b}</td>" in dom
+    for b in ("poisson", "reinhard"):
+        assert f"<td>{b}</td>" in dom and f'href="{b}.png"' in dom
+    # none is the composite as it is: shown once, as the composite
+    assert "<td>composite (none)</td>" in dom and "<td>none</td>" not in dom and 'id="card-none"' not in dom
+    assert dom.count('type="range"') == 2 and 'href="composite.png"' in dom  # a slider per backend
+    assert (out / "composite.png").is_file()
+    table = dom[dom.index('<table id="results">'):dom.index("</table>")]
+    assert not re.search(r"\de[-+]\d", table)  # numbers written for people: no exponents
     shot = tmp_path / "shot.png"
     subprocess.run(flags + [f"--screenshot={shot}", url], capture_output=True, timeout=120)
     page = read_rgb(shot)
-    # the inlined grid rendered: the lower part of the page holds photo pixels, not just white
+    # the pictures rendered: the lower part of the page holds photo pixels, not just white
     lower = page[page.shape[0] // 3:]
     assert (lower.std(axis=2) > 20).mean() > 0.05
+
+
+def test_numbers_for_people():
+    from compositor.compare import human_number, human_seconds
+
+    assert human_seconds(6.255e-05) == "under 1 ms" and human_seconds(0.2184) == "218 ms"
+    assert human_seconds(3.14159) == "3.14 s" and human_seconds(125) == "2 min 5 s"
+    assert human_number("fmse", 2407.43) == "2,407" and human_number("color_gap", 19.2616) == "19.3"
+    assert human_number("contrast_gap", 6.255e-05) == "0" and human_number("ssim", 0.96152) == "0.962"
+    assert human_number("psnr", float("nan")) == "–"

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,11 +57,14 @@ class Entry:
 class Store:
     """The per-server folder of uploads and results (see the module's docstring)."""
 
-    def __init__(self, idle_seconds: float = 3600.0, root: str | os.PathLike | None = None):
+    def __init__(self, idle_seconds: float = 3600.0, root: str | os.PathLike | None = None,
+                 cache_bytes: int = 128 * 1024 * 1024):
         self.folder = Path(tempfile.mkdtemp(prefix="compositor-serve-", dir=root))
         self.idle_seconds = idle_seconds
+        self.cache_bytes = cache_bytes
         self._entries: dict[str, Entry] = {}
-        self._cache: dict[tuple[str, str], Any] = {}
+        self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._cached_bytes = 0
         self._lock = threading.Lock()
 
     # -------------------------------------------------------------- ids and files
@@ -88,15 +92,23 @@ class Store:
             return entry
 
     def cached(self, entry: Entry, what: str, make) -> Any:
-        """``make(entry)`` once per entry and ``what`` (a decoded array), kept while the entry is."""
+        """``make(entry)`` (a decoded array, or bytes), kept for the next call with the same entry
+        and ``what`` while the entry lives, the least recently used dropped first beyond
+        ``cache_bytes`` in all, so memory stays bounded however many files come and go."""
         key = (entry.id, what)
         with self._lock:
             if key in self._cache:
+                self._cache.move_to_end(key)
                 return self._cache[key]
         value = make(entry)
+        size = _size(value)
         with self._lock:
-            if entry.id in self._entries:
+            if entry.id in self._entries and key not in self._cache and size <= self.cache_bytes:
                 self._cache[key] = value
+                self._cached_bytes += size
+                while self._cached_bytes > self.cache_bytes:
+                    _, old = self._cache.popitem(last=False)
+                    self._cached_bytes -= _size(old)
         return value
 
     def label_errors(self, message: str) -> str:
@@ -159,7 +171,7 @@ class Store:
             for e in old:
                 del self._entries[e.id]
                 for key in [k for k in self._cache if k[0] == e.id]:
-                    del self._cache[key]
+                    self._cached_bytes -= _size(self._cache.pop(key))
         for e in old:
             e.path.unlink(missing_ok=True)
             for extra in self.folder.glob(f"{e.id}.*"):
@@ -171,7 +183,18 @@ class Store:
         with self._lock:
             self._entries.clear()
             self._cache.clear()
+            self._cached_bytes = 0
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _size(value: Any) -> int:
+    """The bytes a cached value holds (an array's buffer, a bytes object, a sticker's pixels)."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    rgba = getattr(value, "rgba", None)
+    return rgba.nbytes if isinstance(rgba, np.ndarray) else 1024
