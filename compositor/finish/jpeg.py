@@ -32,6 +32,8 @@ def luma_table(quality: int) -> np.ndarray:
 
 
 _TABLES = np.stack([luma_table(q) for q in QUALITIES])
+#: The AC coefficients scored (row-major indices): the 27 of lowest frequency (u + v <= 6).
+LOW = np.array([u * 8 + v for u in range(8) for v in range(8) if 0 < u + v <= 6])
 
 
 def quality_of_table(table) -> int:
@@ -91,7 +93,7 @@ def grid_offset(y: np.ndarray, where: np.ndarray) -> tuple[int, int]:
     return out[0], out[1]
 
 
-def _blocks(y: np.ndarray, where: np.ndarray, ox: int, oy: int, limit: int = 1500) -> np.ndarray:
+def _blocks(y: np.ndarray, where: np.ndarray, ox: int, oy: int, limit: int = 600) -> np.ndarray:
     """DCT coefficients (n, 64) of the 8x8 blocks of ``y`` on the grid (ox, oy) that lie wholly in ``where``."""
     H, W = y.shape
     nby, nbx = (H - oy) // 8, (W - ox) // 8
@@ -113,17 +115,17 @@ def _fit(coefs: np.ndarray) -> np.ndarray:
     out = np.ones(len(QUALITIES))
     if len(coefs) < 8:
         return out
-    c = coefs[:, 1:]  # DC is shifted by the level offset's rounding; AC only
-    for i, table in enumerate(_TABLES):
-        Q = table[1:]
-        r = c - Q * np.round(c / Q)
-        nonzero = np.abs(np.round(c / Q)) >= 1
-        use = nonzero.sum(0) >= max(4, 0.05 * len(c))
-        if use.sum() < 3:
-            continue
-        # only the coefficients the table keeps: one rounded to zero says nothing about the step
-        err = np.where(nonzero, r ** 2, 0.0)[:, use].sum(0) / nonzero[:, use].sum(0)
-        out[i] = float((err / (Q[use] ** 2 / 12)).mean())
+    c = coefs[:, LOW]  # DC is shifted by the level offset's rounding; the low AC ones carry the most
+    Q = _TABLES[:, None, LOW]  # (qualities, 1, k)
+    k = np.round(c[None] / Q)
+    nonzero = k != 0
+    r2 = np.where(nonzero, (c[None] - Q * k) ** 2, 0.0)
+    count = nonzero.sum(1)  # (qualities, 63)
+    use = count >= max(4, 0.05 * len(c))
+    # only the coefficients the table keeps: one rounded to zero says nothing about the step
+    err = r2.sum(1) / np.maximum(count, 1) / (_TABLES[:, LOW] ** 2 / 12)
+    enough = use.sum(1) >= 3
+    out[enough] = (np.where(use, err, 0).sum(1) / np.maximum(use.sum(1), 1))[enough]
     return out
 
 

@@ -17,10 +17,12 @@ import numpy as np
 from ..errors import UsageError
 from ..plugins import ready_settings, setting
 from . import blur, jpeg, noise, shadow
-from .base import gray, region, rng_for
+from .base import gray, region, rng_for, scaled
 
 CUES = ("blur", "noise", "jpeg")
 SHADOWS = shadow.KINDS
+#: The object's longer side (px) at which blur is read; the step was tuned on photos of 256 px.
+BLUR_SIDE = 256
 
 
 def parse_match(value) -> tuple[str, ...]:
@@ -152,7 +154,11 @@ def finish(image: np.ndarray, masks: list[np.ndarray], settings: FinishSettings,
         work = reg.crop(out).copy()
         if "blur" in cues:
             wide = region(alpha, union, margin=5)
-            est = blur.estimate(gray(wide.crop(image)), wide.core, wide.ring, wide.alpha)
+            # read at a scale where the object is at most BLUR_SIDE px (where the step was tuned)
+            small, sreg, f = scaled(image, wide, BLUR_SIDE, margin=5)
+            est = blur.estimate(gray(sreg.crop(small)), sreg.core, sreg.ring, sreg.alpha)
+            if f < 1.0:
+                est = {**est, "read_at_scale": round(f, 4), "add": round(est["add"] / f, 3)}
             wx0, wy0, wx1, wy1 = wide.box
             if est["add"] > 0:
                 sub = blur.apply(wide.crop(out), wide.alpha, np.clip(wide.union - wide.alpha, 0, 1), est["add"])
