@@ -4,12 +4,14 @@
     sticker = cut("photo.jpg")[0]
     comp = paste("background.jpg", [(sticker, 320, 240, 0.5, 10)])
     result = harmonize(comp, backend="vgg19", iterations=20)
+    result = harmonize(comp, finish={"match": "all", "shadow": "contact"})  # + the finishing stage
 
 Images may be given as paths or as RGB uint8 arrays.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from typing import Any, Iterable
@@ -18,6 +20,8 @@ import numpy as np
 
 from . import plugins
 from .errors import CompositorError
+from .finish import FinishSettings, make_finish_settings, object_masks
+from .finish import finish as _run_finish
 from .cut import DEFAULT_METHOD
 from .harmonizers import DEFAULT_BACKEND
 from .harmonizers.base import Progress
@@ -46,9 +50,12 @@ def cut(photo: ImageLike, method: str = DEFAULT_METHOD, **settings: Any) -> list
     return cls().cut(_image(photo), plugins.make_settings(cls, settings))
 
 
-def paste(background: ImageLike, stickers: Iterable[Sticker | Placement | tuple]) -> Composite:
+def paste(background: ImageLike, stickers: Iterable[Sticker | Placement | tuple], *,
+          finish: FinishLike = None) -> Composite:
     """Paste stickers on ``background``, in order: each a Sticker (centred), a Placement, or
-    (sticker, x, y[, scale[, degrees]]). Returns the Composite."""
+    (sticker, x, y[, scale[, degrees]]). With ``finish`` (see ``finish``), the pasted objects are
+    matched and shadowed too. Returns the Composite."""
+    ready = _finish_settings(finish)
     placements = []
     for item in stickers:
         if isinstance(item, Placement):
@@ -57,7 +64,42 @@ def paste(background: ImageLike, stickers: Iterable[Sticker | Placement | tuple]
             placements.append(Placement(item))
         else:
             placements.append(Placement(*item))
-    return _paste(_image(background), placements)
+    comp = _paste(_image(background), placements)
+    if ready is None or not ready.active:
+        return comp
+    image, _ = _finish(comp.image, comp, ready, background)
+    return dataclasses.replace(comp, image=image)
+
+
+FinishLike = dict | FinishSettings | None
+
+
+def _finish_settings(value: FinishLike) -> FinishSettings | None:
+    """The finishing stage's settings from a dict (``match``, ``shadow``, ``light``, ...) or as
+    given; refused before any work."""
+    return None if value is None else make_finish_settings(value)
+
+
+def _finish(image: np.ndarray, composite: Composite, settings: FinishSettings,
+            background: ImageLike | None = None) -> tuple[np.ndarray, dict]:
+    tables = None
+    if "jpeg" in settings.cues and background is not None and not isinstance(background, np.ndarray):
+        from .finish.jpeg import file_tables
+
+        tables = file_tables(background)
+    return _run_finish(image, object_masks(composite.mask, composite.objects), settings, background_jpeg=tables)
+
+
+def finish(image: ImageLike | Result | Composite, composite: Composite, *, background: ImageLike | None = None,
+           **settings: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    """The finishing stage on ``image`` (a harmonized image, a Result, or the Composite itself) of ``composite``: each object
+    matched to the photo around it (``match``: "blur,noise,jpeg", "all" or "none") and shadowed
+    (``shadow``: "contact", "cast" with ``light=(azimuth, elevation)``, or "none";
+    ``shadow_opacity``, ``shadow_softness``, ``seed``). ``background``: the background file, whose
+    JPEG tables give the quality. Returns (image, record of what each step estimated)."""
+    ready = make_finish_settings(settings)
+    pixels = image.image if isinstance(image, (Result, Composite)) else _image(image)
+    return _finish(pixels, composite, ready, background)
 
 
 def load_composite(image: ImageLike, mask: str | os.PathLike | np.ndarray) -> Composite:
@@ -75,11 +117,30 @@ def load_composite(image: ImageLike, mask: str | os.PathLike | np.ndarray) -> Co
 
 
 def harmonize(composite: Composite, backend: str = DEFAULT_BACKEND, *, progress: Progress | None = None,
-              **settings: Any) -> Result:
+              finish: FinishLike = None, **settings: Any) -> Result:
     """Harmonize a composite with the named backend; ``settings`` are the backend's; ``progress``
-    receives the backend's progress reports. Returns the Result."""
+    receives the backend's progress reports; ``finish`` (a dict of the finishing stage's
+    settings, see ``finish``) runs the stage after the backend, its record in the Result's
+    stats["finish"]. Returns the Result."""
     cls = plugins.load("harmonizer", backend)
-    return cls().harmonize(composite, plugins.make_settings(cls, settings), progress)
+    ready_finish = _finish_settings(finish)
+    result = cls().harmonize(composite, plugins.make_settings(cls, settings), progress)
+    return _finished(result, composite, ready_finish)
+
+
+def finish_result(result: Result, composite: Composite, finish: FinishLike,
+                  background: ImageLike | None = None) -> Result:
+    """``result`` after the finishing stage (``finish``: its settings, see ``finish``), the
+    stage's record in stats["finish"]; ``result`` itself when there is nothing to do."""
+    return _finished(result, composite, _finish_settings(finish), background)
+
+
+def _finished(result: Result, composite: Composite, settings: FinishSettings | None,
+              background: ImageLike | None = None) -> Result:
+    if settings is None or not settings.active:
+        return result
+    image, record = _finish(result.image, composite, settings, background)
+    return dataclasses.replace(result, image=image, stats={**result.stats, "finish": record})
 
 
 @contextlib.contextmanager
@@ -102,11 +163,13 @@ def _named(what):
 def compose(photo: ImageLike, background: ImageLike, *, method: str = DEFAULT_METHOD, cut_settings: dict | None = None,
             x: float | str | None = None, y: float | str | None = None, scale: float = 1.0, rotation: float = 0.0,
             anchor: str = "centre", height: float | str | None = None, backend: str = DEFAULT_BACKEND, harmonize_settings: dict | None = None,
-            progress: Progress | None = None) -> tuple[Sticker, Composite, Result, dict[str, Any]]:
+            progress: Progress | None = None, finish: FinishLike = None) -> tuple[Sticker, Composite, Result, dict[str, Any]]:
     """Cut the best object from ``photo``, paste it on ``background`` with its ``anchor`` at (x, y)
     (default: the centre; pixels or "N%"), sized by ``scale`` or ``height`` and rotated by
     ``rotation`` (as ``paste.Placement``), harmonize with ``backend``. Returns (sticker, composite,
-    result, record), the record a JSON-ready dict of the inputs, steps, settings and timings."""
+    result, record), the record a JSON-ready dict of the inputs, steps, settings and timings.
+    ``finish`` runs the finishing stage after harmonizing (see ``finish``)."""
+    ready_finish = _finish_settings(finish)
     cutter = plugins.load("cutter", method)
     harmonizer = plugins.load("harmonizer", backend)
     ready_cut = plugins.make_settings(cutter, cut_settings)  # both refused as themselves, before any work
@@ -121,6 +184,7 @@ def compose(photo: ImageLike, background: ImageLike, *, method: str = DEFAULT_ME
     with _named(None if isinstance(photo, np.ndarray) or isinstance(background, np.ndarray)
                 else f"{photo} pasted on {background}"):
         result = harmonizer().harmonize(comp, ready_harmonize, progress)
+        result = _finished(result, comp, ready_finish, background)
     record = {
         "inputs": {name: file_record(v) for name, v in (("photo", photo), ("background", background))
                    if not isinstance(v, np.ndarray)},
@@ -138,4 +202,4 @@ def compose(photo: ImageLike, background: ImageLike, *, method: str = DEFAULT_ME
     return sticker, comp, result, record
 
 
-__all__ = ["cut", "paste", "harmonize", "compose", "load_composite", "read_sticker", "Placement"]
+__all__ = ["cut", "paste", "harmonize", "finish", "compose", "load_composite", "read_sticker", "Placement"]

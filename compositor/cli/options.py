@@ -111,3 +111,44 @@ def backend_settings(items: list[str] | None, backends: list[str] | None = None)
                                  f"({', '.join(backends)}).")
             plugins.make_settings(plugins.load("harmonizer", name), values)
     return settings
+
+
+#: The finishing stage's options: field of FinishSettings -> option.
+FINISH_OPTIONS = {"match": "--match", "shadow": "--shadow", "light": "--light", "shadow_opacity": "--shadow-opacity",
+                  "shadow_softness": "--shadow-softness", "seed": "--finish-seed"}
+
+
+def add_finish_options(p: argparse.ArgumentParser, defaults: dict | None = None) -> None:
+    """Add the finishing stage's options (``--match``, ``--shadow``, ``--light``, ...) to a command,
+    their help and bounds taken from ``FinishSettings``; ``defaults`` overrides the stage's own
+    defaults for this command."""
+    from ..finish import FinishSettings
+
+    defaults = defaults or {}
+    group = p.add_argument_group("finishing (realism beyond colour, after the harmonizer)")
+    metavars = {"match": "LIST", "light": "AZ,EL", "shadow_opacity": "X", "shadow_softness": "X", "seed": "N"}
+    for name, default, help_text, choices in plugins.describe(FinishSettings):
+        shown = defaults.get(name, default)
+        group.add_argument(FINISH_OPTIONS[name], dest=f"finish_{name}", default=None, choices=choices,
+                           metavar=metavars.get(name), help=f"{help_text} (default: {shown})")
+    p.set_defaults(finish_defaults=dict(defaults))
+
+
+def finish_values(args) -> dict:
+    """The finishing stage's settings a command was given (its defaults where not), checked:
+    a bad value is refused in one sentence naming the option, before any work."""
+    from ..finish import make_finish_settings
+
+    values = dict(getattr(args, "finish_defaults", {}) or {})
+    for name in FINISH_OPTIONS:
+        given = getattr(args, f"finish_{name}", None)
+        if given is not None:
+            values[name] = given
+    try:
+        make_finish_settings(values)
+    except UsageError as exc:
+        text = str(exc)
+        for name in sorted(FINISH_OPTIONS, key=len, reverse=True):
+            text = text.replace(f"finish.{name}", FINISH_OPTIONS[name])
+        raise UsageError(text) from None
+    return values

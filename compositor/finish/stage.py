@@ -172,6 +172,11 @@ def finish(image: np.ndarray, masks: list[np.ndarray], settings: FinishSettings,
             info: dict = {"around": around, "object": own}
             if around is None:
                 info["reason"] = "too little background around the object to read its grain"
+            elif own is None:
+                info["reason"] = "too little of the object to read its own grain"
+            elif around["flatness"] < noise.FLAT:
+                info["reason"] = (f"what reads as grain around the object is texture (flatness {around['flatness']} "
+                                  f"< {noise.FLAT})")
             else:
                 work, added = noise.apply(work, reg.alpha, around, own, rng_for(settings.seed, index, "noise"))
                 info["added_sigma"] = added
@@ -190,6 +195,8 @@ def finish(image: np.ndarray, masks: list[np.ndarray], settings: FinishSettings,
             info.update(quality=quality, source=source, grid=[(x0 + own_grid[0]) % 8, (y0 + own_grid[1]) % 8])
             if quality is None:
                 info["reason"] = "no JPEG quantisation found around the object"
+            elif quality >= jpeg.INVISIBLE:
+                info["reason"] = f"quality {quality} leaves no artefacts worth matching (>= {jpeg.INVISIBLE})"
             else:
                 done, own_q = jpeg.carries(crop, reg.core, own_grid, quality)
                 info["object_quality"] = own_q

@@ -138,3 +138,9 @@ def test_each_object_against_its_own_surroundings(coffee, cat, paste_back):
     adds = [o["blur"]["add"] for o in record["objects"]]
     assert adds[0] > 1.5 and adds[1] == 0, adds
     assert (out[masks[1] > 0] == comp[masks[1] > 0]).all()
+
+
+def test_noise_threshold_is_the_gamma_percentile():
+    from scipy.stats import gamma
+
+    assert noise_step.TAU == pytest.approx(gamma.ppf(0.99, 49 / 2, scale=2.0 * 168 / 49), rel=1e-9)

@@ -13,10 +13,14 @@ from ... import plugins
 from ...cut import DEFAULT_METHOD
 from ...harmonizers import DEFAULT_BACKEND
 from ..bar import progress_for
-from ..options import add_output_options, at, box, command
+from ..options import add_finish_options, add_output_options, at, box, command, finish_values
 from ..output import say
 from ..paths import setting_files
 from ..settings import add_settings, choose, given, plugin_settings
+
+
+#: compose's finishing defaults (the stage's own are none).
+DEFAULTS: dict = {}
 
 
 def add_parser(sub) -> None:
@@ -34,6 +38,7 @@ def add_parser(sub) -> None:
                         "or bottom (default: centred on the background, scale 1)")
     p.add_argument("--backend", default=None, choices=plugins.names("harmonizer") or None, help="harmonizer")
     add_output_options(p)
+    add_finish_options(p, DEFAULTS)
     add_settings(p, "harmonizer", "--backend")
 
 
@@ -46,6 +51,7 @@ def run(args) -> int:
     names = ("sticker.png", "composite.png", "mask.png", "harmonized.png", "compose.json")
     backend = choose("harmonizer", args.backend, given(args), DEFAULT_BACKEND, "--backend")
     h_settings = plugin_settings(args, "harmonizer", backend)
+    finishing = finish_values(args)
     check_outputs([args.photo, args.background, *setting_files(h_settings)], [outdir / n for n in names])
     cut_settings = {"box": args.box} if args.box else {}
     progress = progress_for(args, outdir / "harmonized.png")
@@ -53,7 +59,7 @@ def run(args) -> int:
         try:
             sticker, comp, result, record = api.compose(
                 args.photo, args.background, method=args.method, cut_settings=cut_settings, backend=backend,
-                harmonize_settings=h_settings, progress=progress, **args.at)
+                harmonize_settings=h_settings, progress=progress, finish=finishing, **args.at)
         finally:
             progress.close()
         record["snapshots"] = progress.snapshots

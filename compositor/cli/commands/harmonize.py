@@ -10,7 +10,7 @@ from pathlib import Path
 from ... import plugins
 from ...harmonizers import DEFAULT_BACKEND
 from ..bar import progress_for
-from ..options import add_output_options, command
+from ..options import add_finish_options, add_output_options, command, finish_values
 from ..output import say
 from ..paths import own_sidecars, setting_files
 from ..settings import add_settings, choose, given, plugin_settings
@@ -25,6 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--backend", default=None, choices=plugins.names("harmonizer") or None,
                    help=f"harmonizer (default: {DEFAULT_BACKEND})")
     add_output_options(p)
+    add_finish_options(p)
     add_settings(p, "harmonizer", "--backend")
 
 
@@ -38,6 +39,7 @@ def run(args) -> int:
     sidecar = out.with_suffix(".json")
     backend = choose("harmonizer", args.backend, given(args), DEFAULT_BACKEND, "--backend")
     values = plugin_settings(args, "harmonizer", backend)
+    finishing = finish_values(args)
     # the composite's own sidecar (paste's record of it) is kept too
     own = own_sidecars([args.composite])
     check_outputs([args.composite, args.mask, *own, *setting_files(values)], [args.output, sidecar])
@@ -50,6 +52,7 @@ def run(args) -> int:
             result = cls().harmonize(composite, settings, progress)
         finally:
             progress.close()
+        result = api.finish_result(result, composite, finishing)
         record = {"composite": records.file_record(args.composite), "mask": records.file_record(args.mask),
                   **records.result_record(result), "snapshots": progress.snapshots, "versions": records.versions()}
         write_all([(out, lambda: write_image(out, result.image)), (sidecar, lambda: write_json(sidecar, record))])

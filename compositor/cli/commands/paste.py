@@ -15,9 +15,10 @@ Later stickers cover earlier ones.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-from ..options import add_traceback, command
+from ..options import add_finish_options, add_traceback, command, finish_values
 from ..output import say
 from ..paths import own_sidecars
 
@@ -29,6 +30,7 @@ def add_parser(sub) -> None:
     p.add_argument("stickers", nargs="+", metavar="STICKER[@X,Y[,SIZE[,DEG]][,ANCHOR]]")
     p.add_argument("-o", "--output", required=True, help="composite image path")
     p.add_argument("--mask-out", required=True, help="mask path (.png: 0 background, 255 object)")
+    add_finish_options(p)
     add_traceback(p)
 
 
@@ -42,6 +44,7 @@ def run(args) -> int:
     image_format(args.output)
     image_format(args.mask_out, lossless=True)
     specs = [parse_placement(s) for s in args.stickers]
+    finishing = finish_values(args)
     sidecar = Path(args.output).with_suffix(".json")
     inputs = [args.background] + [p for p, _ in specs]
     check_outputs(inputs + own_sidecars(inputs), [args.output, args.mask_out, sidecar])
@@ -49,11 +52,17 @@ def run(args) -> int:
     for path, where in specs:
         placements.append(Placement(read_sticker(path), name=path, **where))
     comp = api.paste(args.background, placements)
+    finished = None
+    if any(v not in (None, "none") for k, v in finishing.items() if k in ("match", "shadow")):
+        image, finished = api.finish(comp, comp, background=args.background, **finishing)
+        comp = dataclasses.replace(comp, image=image)
     record = {
         "background": records.file_record(args.background),
         "objects": [{"sticker": records.file_record(p.name), **records.placed_record(o)}
                     for p, o in zip(placements, comp.objects)],
         "mask": str(args.mask_out)}
+    if finished is not None:
+        record["finish"] = finished
     write_all([(args.output, lambda: write_image(args.output, comp.image)),
                (args.mask_out, lambda: write_mask(args.mask_out, comp.mask)),
                (sidecar, lambda: write_json(sidecar, record))])

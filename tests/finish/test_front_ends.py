@@ -1,0 +1,116 @@
+"""The finishing stage through every front end: the Python API and the commands harmonize,
+compose and paste (options, refusals before any work, the record in the sidecar)."""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from compositor import api, cli
+from compositor.errors import UsageError
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """The samples and a small sticker in a folder, the current directory."""
+    for name in ("coffee.png", "chelsea.png"):
+        shutil.copy(SAMPLES / name, tmp_path / name)
+    shutil.copy(SAMPLES / "masks" / "coffee_cup.png", tmp_path / "cup_mask.png")
+    photo = np.asarray(Image.open(SAMPLES / "coffee.png").convert("RGB"))
+    mask = np.asarray(Image.open(SAMPLES / "masks" / "coffee_cup.png").convert("L"))
+    ys, xs = np.nonzero(mask >= 128)
+    rgba = np.dstack([photo, mask])[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    Image.fromarray(rgba).resize((rgba.shape[1] // 3, rgba.shape[0] // 3)).save(tmp_path / "cup.png")
+    monkeypatch.chdir(tmp_path)
+    for name in ("tensorflow", "keras", "tensorflow_hub"):
+        monkeypatch.setitem(sys.modules, name, None)
+    return tmp_path
+
+
+def run(argv, capsys):
+    try:
+        code = cli.main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def listing(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_harmonize_match_and_shadow(work, capsys):
+    code, _, err = run(["harmonize", "coffee.png", "--mask", "cup_mask.png", "--backend", "reinhard", "--match", "all",
+                        "--shadow", "cast", "--light", "120,35", "--shadow-opacity", "0.5", "--finish-seed", "9",
+                        "-o", "out.png", "-q"], capsys)
+    assert code == 0, err
+    record = json.loads(Path("out.json").read_text())["stats"]["finish"]
+    assert record["match"] == ["blur", "noise", "jpeg"] and record["shadow"] == "cast" and record["seed"] == 9
+    assert record["light"] == [120.0, 35.0] and record["shadow_opacity"] == 0.5
+    obj = record["objects"][0]
+    assert {"blur", "noise", "jpeg", "shadow"} <= set(obj)
+    code, _, _ = run(["harmonize", "coffee.png", "--mask", "cup_mask.png", "--backend", "reinhard",
+                      "-o", "plain.png", "-q"], capsys)
+    assert code == 0
+    assert "finish" not in json.loads(Path("plain.json").read_text())["stats"]
+    out, plain = np.asarray(Image.open("out.png")), np.asarray(Image.open("plain.png"))
+    assert (out <= plain).all() and (out < plain).any()  # only the shadow changed it here, darker
+
+
+@pytest.mark.parametrize("options, words", [
+    (["--match", "blur,sharpen"], "match must be a comma list"),
+    (["--shadow", "cast"], "needs a light direction"),
+    (["--shadow", "cast", "--light", "30,91"], "elevation must be between 0 and 90"),
+    (["--light", "a,b", "--shadow", "cast"], "AZIMUTH,ELEVATION"),
+    (["--shadow-opacity", "0.95"], "--shadow-opacity must be between 0.0 and 0.9"),
+    (["--shadow-softness", "-1"], "--shadow-softness must be between"),
+    (["--finish-seed", "-3"], "--finish-seed must be between"),
+])
+@pytest.mark.parametrize("command", ["harmonize", "compose", "paste"])
+def test_bad_values_refused_before_any_work(work, capsys, command, options, words):
+    argv = {"harmonize": ["harmonize", "coffee.png", "--mask", "cup_mask.png", "-o", "out.png"],
+            "compose": ["compose", "coffee.png", "chelsea.png", "-o", "outdir"],
+            "paste": ["paste", "chelsea.png", "cup.png@50%,80%", "-o", "out.png", "--mask-out", "m.png"]}[command]
+    before = listing(work)
+    code, _, err = run(argv + options, capsys)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in err, err
+    assert listing(work) == before
+
+
+def test_paste_with_contact_shadow(work, capsys):
+    code, _, err = run(["paste", "chelsea.png", "cup.png@30%,90%,1,0,bottom", "cup.png@70%,90%,1,0,bottom",
+                        "-o", "out.png", "--mask-out", "m.png", "--shadow", "contact"], capsys)
+    assert code == 0, err
+    record = json.loads(Path("out.json").read_text())
+    assert [o["shadow"]["kind"] for o in record["finish"]["objects"]] == ["contact", "contact"]
+    code, _, _ = run(["paste", "chelsea.png", "cup.png@30%,90%,1,0,bottom", "cup.png@70%,90%,1,0,bottom",
+                      "-o", "plain.png", "--mask-out", "m2.png"], capsys)
+    out, plain = np.asarray(Image.open("out.png")), np.asarray(Image.open("plain.png"))
+    mask = np.asarray(Image.open("m.png")) == 255  # wholly object (a soft edge is shaded by its background share)
+    assert (out <= plain).all() and (out[mask] == plain[mask]).all() and (out < plain).any()
+
+
+def test_api_finish_and_options(work):
+    comp = api.load_composite("coffee.png", "cup_mask.png")
+    result = api.harmonize(comp, "none", finish={"match": "all", "shadow": "contact", "seed": 1})
+    again = api.harmonize(comp, "none", finish={"match": "all", "shadow": "contact", "seed": 1})
+    assert result.image.tobytes() == again.image.tobytes()
+    assert result.stats["finish"]["seed"] == 1
+    image, record = api.finish(comp, comp, shadow="cast", light=(200, 30))
+    assert record["light"] == [200.0, 30.0] and (image <= comp.image).all()
+    with pytest.raises(UsageError, match="unknown|comma list"):
+        api.harmonize(comp, "none", finish={"match": "grain"})
+    sticker = api.read_sticker("cup.png")
+    shadowed = api.paste("chelsea.png", [(sticker, 200, 200)], finish={"shadow": "contact"})
+    plain = api.paste("chelsea.png", [(sticker, 200, 200)])
+    assert (shadowed.image <= plain.image).all() and (shadowed.image < plain.image).any()
