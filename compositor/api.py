@@ -102,8 +102,14 @@ def finish(image: ImageLike | Result | Composite, composite: Composite, *, backg
     return _finish(pixels, composite, ready, background)
 
 
-def load_composite(image: ImageLike, mask: str | os.PathLike | np.ndarray) -> Composite:
-    """A Composite from an image and a mask (nonzero = object), checked for size and content."""
+def load_composite(image: ImageLike, mask: str | os.PathLike | np.ndarray, objects: str | os.PathLike = "union") -> Composite:
+    """A Composite from an image and a mask (nonzero = object), checked for size and content.
+
+    ``objects`` says what the harmonizer corrects one by one: ``union`` (the whole mask as one
+    object), ``components`` (each connected part of the mask), a paste record (the JSON sidecar
+    ``paste`` writes; its object boxes split the mask, later objects on top), or ``auto`` (the
+    paste record beside ``image`` when there is one, else ``union``). A record whose boxes do not
+    match the mask is refused."""
     img = _image(image)
     if isinstance(mask, np.ndarray):
         m = mask.astype(np.float32)
@@ -113,7 +119,61 @@ def load_composite(image: ImageLike, mask: str | os.PathLike | np.ndarray) -> Co
             raise ValueError(f"mask is {m.shape}, the image is {img.shape[:2]}")
     else:
         m = read_mask(mask, img.shape[:2], image_path=image if not isinstance(image, np.ndarray) else None)
-    return Composite(image=img, mask=m)
+    return Composite(image=img, mask=m, objects=_objects(objects, m, image))
+
+
+def paste_record_beside(image: ImageLike) -> str | None:
+    """The paste record (JSON sidecar with object boxes) beside the image file, if there is one."""
+    import json
+    from pathlib import Path
+
+    if isinstance(image, np.ndarray):
+        return None
+    sidecar = Path(image).with_suffix(".json")
+    try:
+        record = json.loads(sidecar.read_text())
+    except (OSError, ValueError):
+        return None
+    entries = record.get("objects") if isinstance(record, dict) else None
+    if isinstance(entries, list) and entries and all(isinstance(e, dict) and "box" in e for e in entries):
+        return str(sidecar)
+    return None
+
+
+def _objects(how: str | os.PathLike, mask: np.ndarray, image: ImageLike) -> tuple:
+    """``load_composite``'s objects (see there)."""
+    import json
+    from pathlib import Path
+
+    from .errors import UsageError
+    from .harmonizers.objects import split_by_boxes, split_components
+
+    if how == "auto":
+        how = paste_record_beside(image) or "union"
+    if how == "union":
+        return ()
+    if how == "components":
+        return split_components(mask)
+    path = Path(how)
+    try:
+        record = json.loads(path.read_text())
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the paste record ({exc.strerror or exc}); objects must be union, "
+                         "components or a paste record.") from None
+    except ValueError:
+        raise UsageError(f"{path}: not a paste record (not JSON).") from None
+    entries = record.get("objects") if isinstance(record, dict) else None
+    try:
+        boxes = [tuple(int(v) for v in e["box"]) for e in entries]
+        if any(len(b) != 4 for b in boxes):
+            raise ValueError
+    except (TypeError, KeyError, ValueError):
+        raise UsageError(f"{path}: not a paste record (it needs an objects list, each with a box [x, y, w, h]).") from None
+    try:
+        return split_by_boxes(mask, boxes, [str(e.get("label", f"object {k + 1}")) for k, e in enumerate(entries)])
+    except ValueError as exc:
+        raise UsageError(f"{path}: the paste record does not match the mask ({exc}); use objects union or "
+                         "components, or the record of this composite.") from None
 
 
 def harmonize(composite: Composite, backend: str = DEFAULT_BACKEND, *, progress: Progress | None = None,

@@ -97,20 +97,40 @@ class Harmonizer:
     (``check_composite``; with ``needs_region``, also ``object_region``), times
     ``run(composite, settings, progress, region) -> Output`` and returns the ``Result``.
     ``region`` is the object region (mask > 0), or None when ``needs_region`` is False.
+
+    A composite with several ``objects`` is corrected one object at a time, each against
+    its own surroundings, in paste order (``harmonizers.objects``), when the backend corrects
+    objects (``corrects_objects``: not a backend or mode that repaints the whole image); the
+    result's stats then hold one entry per object under ``objects``.
     """
 
     name: ClassVar[str]
     Settings: ClassVar[type]
     #: refuse an empty or all-object mask before running
     needs_region: ClassVar[bool] = True
+    #: corrects the object (rather than repainting the image): several objects are corrected one by one
+    per_object: ClassVar[bool] = True
+
+    def corrects_objects(self, settings) -> bool:
+        """Whether these settings correct each object on its own (``per_object``; a backend with a
+        mode that repaints the whole image says no for that mode)."""
+        return self.per_object
 
     def harmonize(self, composite: Composite, settings=None, progress: Progress | None = None) -> Result:
         """The harmonized ``composite`` as a ``Result`` (see the class docstring)."""
+        from .objects import harmonize_objects, visible
+
         settings = ready_settings(self.Settings, settings, self.name)
         check_composite(composite)
         region = object_region(composite, self.name) if self.needs_region else None
+        progress = progress or NoProgress()
         t0 = time.perf_counter()
-        out = self.run(composite, settings, progress or NoProgress(), region)
+        if len(visible(composite.objects)) > 1 and self.corrects_objects(settings):
+            regions = (lambda c: object_region(c, self.name)) if self.needs_region else (lambda c: None)
+            image, stats, params = harmonize_objects(self.run, composite, settings, progress, regions)
+            out = Output(image, stats, params)
+        else:
+            out = self.run(composite, settings, progress, region)
         seconds = time.perf_counter() - t0
         params = dataclasses.asdict(settings) if out.params is None else out.params
         return Result(image=out.image, backend=self.name, seconds=seconds, params=params, stats=out.stats)

@@ -18,6 +18,7 @@ class NoneHarmonizer(Harmonizer):
     name = "none"
     Settings = NoneSettings
     needs_region = False
+    per_object = False  # nothing is corrected
 
     def run(self, composite: Composite, settings: NoneSettings, progress: Progress, region) -> Output:
         return Output(composite.image.copy(), {"changed_pixels": 0})

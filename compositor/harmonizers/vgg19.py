@@ -79,6 +79,11 @@ class VGGSettings:
                            "priors let the background's statistics pull harder)", bounds=(0, MAX_WEIGHT))
     boundary: float = setting(0.4, "fit mode: the correction starts from, and is held toward, this fraction of "
                               "the colour ratio measured across the object's edge (0: toward no change)", bounds=(0, 1))
+    histogram: float = setting(0.0, "fit mode: after the edge gain (boundary), the object moves this fraction of the "
+                               "way to a per-channel histogram match of the ring around it; the fit then starts "
+                               "from, and is held toward, that correction (0: the gain alone)", bounds=(0, 1))
+    zones: float = setting(0.0, "fit mode: with the histogram match, the object's shadows, mid-tones and highlights "
+                           "(L) also move this fraction of the way to the ring's", bounds=(0, 1))
     chroma_prior: float = setting(0.0, "fit mode: extra hold on the channels' differences (hue shifts), as a "
                                   "multiple of the prior", bounds=(0, MAX_WEIGHT))
     crop_size: int = setting(128, "fit mode: long side in px of the crop around the object the fit runs at",
@@ -169,6 +174,10 @@ class VGG19Harmonizer(Harmonizer):
     name = "vgg19"
     Settings = VGGSettings
     needs_region = False  # the learned and fit kinds check the object region; style transfer needs none
+
+    def corrects_objects(self, settings: VGGSettings) -> bool:
+        """fit and learned correct each object; seed mode repaints the whole image once."""
+        return settings.kind != "seed"
 
     def load(self, settings: VGGSettings | None = None) -> None:
         """Load the network these settings use now (weights read, model built), so that
@@ -296,13 +305,20 @@ class VGG19Harmonizer(Harmonizer):
         if settings.context > 0:
             pad = max(pad, 1)  # a one-pixel object still gets background around it
         X0, Y0, X1, Y1 = grow(box, pad, (W, H))
-        crop = composite.image[Y0:Y1, X0:X1].astype(np.float32) / 255.0
+        start = composite.image
+        if settings.histogram > 0 or settings.zones > 0:
+            # the classical correction (boundary backend) first; the fit refines it, held toward it
+            from .boundary import edge_then_match
+
+            start, matched = edge_then_match(composite.image, composite.mask, settings.boundary, settings.histogram,
+                                             settings.zones)
+        crop = start[Y0:Y1, X0:X1].astype(np.float32) / 255.0
         size = at_least(working_size(crop.shape, settings.crop_size), min_side(settings.colour_layers))
         small = resize(crop, size)
         obj = resize(composite.mask[Y0:Y1, X0:X1].astype(np.float32), size)
         ring = object_and_ring(obj)[1].astype(np.float32)
 
-        full = composite.image.astype(np.float32) / 255.0
+        full = start.astype(np.float32) / 255.0
         weight = composite.mask.astype(np.float32)[..., None]
 
         def corrected(theta) -> np.ndarray:
@@ -318,8 +334,11 @@ class VGG19Harmonizer(Harmonizer):
 
         from ..seam import boundary_log_ratio
 
-        edge_ratio = boundary_log_ratio(composite.image, composite.mask)
-        centre = np.concatenate([-settings.boundary * edge_ratio, np.zeros(3)])
+        if start is composite.image:
+            edge_ratio = boundary_log_ratio(composite.image, composite.mask)
+            centre = np.concatenate([-settings.boundary * edge_ratio, np.zeros(3)])
+        else:
+            edge_ratio, centre = np.asarray(matched["edge_log_ratio"]), np.zeros(6)
         fit = colour.fit(extractor, small, obj, ring, obj, layers=settings.colour_layers, prior=settings.prior,
                          steps=settings.iterations, learning_rate=settings.lr, tolerance=settings.tolerance,
                          chroma=settings.chroma_prior, centre=centre, callback=callback)
@@ -337,4 +356,6 @@ class VGG19Harmonizer(Harmonizer):
                  "gamma": [round(float(np.exp(v)), 4) for v in fit.theta[3:6]], "theta": theta,
                  "edge_log_ratio": [round(float(v), 5) for v in edge_ratio],
                  "loss_history": [round(v, 6) for v in fit.history]}
+        if start is not composite.image:
+            stats["start"] = matched
         return Output(image, stats, params)

@@ -411,3 +411,49 @@ def test_classical_backends_do_not_import_tensorflow(tmp_path):
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path, timeout=60)
+
+
+# ---------------------------------------------------------------------------------------
+# boundary: the edge gain, then a partial match to the ring
+
+
+def _camera_shifted(photo):
+    """A disc of the photo given a camera's gain and gamma: the truth is known."""
+    mask = np.zeros(photo.shape[:2], np.float32)
+    cv2.circle(mask, (130, 100), 45, 1.0, -1)
+    x = photo.astype(np.float32) / 255.0
+    shifted = np.clip(1.3 * x ** np.array([0.8, 1.0, 1.3], np.float32), 0, 1) * 255.0
+    image = np.clip(photo * (1 - mask[..., None]) + shifted * mask[..., None] + 0.5, 0, 255).astype(np.uint8)
+    return Composite(image=image, mask=mask)
+
+
+def test_boundary_defaults_are_the_edge_gain_alone(chelsea):
+    comp = _camera_shifted(chelsea)
+    plain = api.harmonize(comp, "boundary")
+    same = api.harmonize(comp, "boundary", histogram=0.0, zones=0.0)
+    assert np.array_equal(plain.image, same.image)
+    gain = np.asarray(plain.stats["gain"], np.float32)
+    inside = comp.mask >= 1
+    expected = np.clip(comp.image[inside].astype(np.float32) * gain, 0, 255)
+    assert np.abs(plain.image[inside].astype(np.float32) - expected).max() <= 1.0
+
+
+@pytest.mark.parametrize("histogram, zones", [(0.5, 0.0), (1.0, 0.0), (0.5, 0.5)])
+def test_boundary_histogram_and_zones_bring_the_object_closer(histogram, zones):
+    """On a texture (a coloured photo of grass), where the object's own colours are like its ring's,
+    matching it to the ring restores it better than the gain alone; every pixel outside the object
+    is left unchanged."""
+    import skimage.data
+
+    from compositor import metrics
+
+    grass = cv2.resize(skimage.data.grass(), (300, 220), interpolation=cv2.INTER_AREA).astype(np.float32)
+    photo = np.clip(np.stack([0.8 * grass, 0.95 * grass + 10, 0.5 * grass], -1), 0, 255).astype(np.uint8)
+    comp = _camera_shifted(photo)
+    gain_only = api.harmonize(comp, "boundary")
+    matched = api.harmonize(comp, "boundary", histogram=histogram, zones=zones)
+    err = {name: metrics.fmse(r.image, photo, comp.mask) for name, r in (("gain", gain_only), ("match", matched))}
+    assert err["match"] < 0.8 * err["gain"], err
+    outside = comp.mask == 0
+    assert np.array_equal(matched.image[outside], comp.image[outside])
+    assert matched.stats["histogram"] == histogram and ("zone_shift_l" in matched.stats) == (zones > 0)

@@ -1,6 +1,7 @@
 """``compositor harmonize``: blend a pasted object into its background.
 
 Harmonize a composite. The mask is an image of the same size, nonzero where the object is.
+Each object is corrected against its own surroundings (--objects says what the objects are).
 `--backend NAME --help` lists that backend's settings (with every other backend's).
 """
 from __future__ import annotations
@@ -22,6 +23,11 @@ def add_parser(sub) -> None:
     p.add_argument("composite")
     p.add_argument("--mask", required=True, help="object mask (nonzero = object), same size as the composite")
     p.add_argument("-o", "--output", required=True, help="output image path")
+    p.add_argument("--objects", default=None, metavar="union|components|SIDECAR.json",
+                   help="what is corrected one object at a time, each against its own surroundings: union (the "
+                        "whole mask as one object), components (each connected part of the mask), or a paste "
+                        "sidecar (its object boxes split the mask; later objects on top). Default: the paste "
+                        "sidecar beside the composite when there is one, else union")
     p.add_argument("--backend", default=None, choices=plugins.names("harmonizer") or None,
                    help=f"harmonizer (default: {DEFAULT_BACKEND})")
     add_output_options(p)
@@ -42,10 +48,12 @@ def run(args) -> int:
     finishing = finish_values(args)
     # the composite's own sidecar (paste's record of it) is kept too
     own = own_sidecars([args.composite])
-    check_outputs([args.composite, args.mask, *own, *setting_files(values)], [args.output, sidecar])
+    objects = args.objects or api.paste_record_beside(args.composite) or "union"
+    record_file = [] if objects in ("union", "components") else [objects]
+    check_outputs([args.composite, args.mask, *own, *record_file, *setting_files(values)], [args.output, sidecar])
     cls = plugins.load("harmonizer", backend)
     settings = plugins.make_settings(cls, values)
-    composite = api.load_composite(args.composite, args.mask)
+    composite = api.load_composite(args.composite, args.mask, objects)
     progress = progress_for(args, out)
     with progress.kept_on_success():
         try:
@@ -54,6 +62,7 @@ def run(args) -> int:
             progress.close()
         result = api.finish_result(result, composite, finishing)
         record = {"composite": records.file_record(args.composite), "mask": records.file_record(args.mask),
+                  "objects": objects if not record_file else records.file_record(objects),
                   **records.result_record(result), "snapshots": progress.snapshots, "versions": records.versions()}
         write_all([(out, lambda: write_image(out, result.image)), (sidecar, lambda: write_json(sidecar, record))])
     say(f"{out}: {result.backend} in {result.seconds:.1f} s")
