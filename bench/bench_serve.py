@@ -190,7 +190,7 @@ def timed(fn, n: int, clients: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--cut-n", type=int, default=6)
+    parser.add_argument("--cut-n", type=int, default=4)
     parser.add_argument("--paste-n", type=int, default=24)
     parser.add_argument("--fit-n", type=int, default=8)
     parser.add_argument("--soak-seconds", type=float, default=120.0)
@@ -198,7 +198,7 @@ def main() -> int:
     args = parser.parse_args()
 
     photo, background, cup = inputs()
-    proc, url, start_s = start_server(idle_minutes=1.0)
+    proc, url, start_s = start_server(idle_minutes=5.0)
     report: dict = {"start_to_first_page_s": round(start_s, 3)}
     try:
         with urllib.request.urlopen(url + "/api/health") as r:
@@ -206,7 +206,7 @@ def main() -> int:
         clients = [Client(url) for _ in range(args.clients)]
 
         def fresh_ids(c: Client) -> dict:
-            """Inputs uploaded again for each phase (the server drops files unused for a minute)."""
+            """Inputs uploaded again for each phase (the server drops files unused for 5 minutes)."""
             ids = {"photo": c.upload(png(photo), "coffee.png"), "background": c.upload(png(background), "chelsea.png"),
                    "cup": c.upload(png(cup), "cup.png")}
             out = c.post("/api/paste", data={"background_id": ids["background"], "placements": json.dumps(
@@ -226,8 +226,8 @@ def main() -> int:
         rows = []
         counts = {"cut": args.cut_n, "paste+none": args.paste_n, "fit": args.fit_n}
         for name, n in counts.items():
-            ids = fresh_ids(clients[0])
             rows.append((name, "in-process", 1, timed(local[name], n, 1)))
+            ids = fresh_ids(clients[0])
             rows.append((name, "API", 1, timed(calls(clients[0], ids)[name], n, 1)))
             pool = ThreadPoolExecutor(args.clients)
             per_client = [calls(c, ids)[name] for c in clients]

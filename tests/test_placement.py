@@ -89,7 +89,7 @@ def test_synth_places_the_sticker_where_paste_does(placed):
     shutil.copy(placed / "offcentre.png", objects / "cup.png")
     shutil.copy(placed / "chelsea.png", backgrounds / "chelsea.png")
     run(["synth", "--objects", objects, "--backgrounds", backgrounds, "-n", 1, "--objects-per-image", "1,1",
-         "--scale", "0.4,0.4", "--rotation", "0,0", "--backend", "none", "-q", "-o", placed / "synth"])
+         "--object-size", "0.4,0.4", "--rotation", "0,0", "--backend", "none", "-q", "-o", placed / "synth"])
     sidecar = next((placed / "synth" / "images").glob("*/000000.json"))  # in the split its seed gives
     record = json.loads(sidecar.read_text())
     obj = record["objects"][0]
@@ -132,3 +132,24 @@ def test_percent_height_and_bottom_anchor_agree_across_front_ends(placed):
     a = math.radians(10)
     assert abs(cx + half * math.sin(a) - 0.5 * pasted.shape[1]) < 1e-6
     assert abs(cy + half * math.cos(a) - 0.95 * H) < 1e-6
+
+
+def test_synth_object_size_and_its_old_name(placed, capsys):
+    """synth's size range is --object-size; the old --scale gives the same images, with a note."""
+    objects, backgrounds = placed / "synth_objects2", placed / "synth_backgrounds2"
+    objects.mkdir()
+    backgrounds.mkdir()
+    shutil.copy(placed / "offcentre.png", objects / "cup.png")
+    shutil.copy(placed / "chelsea.png", backgrounds / "chelsea.png")
+    common = ["synth", "--objects", objects, "--backgrounds", backgrounds, "-n", 1, "--objects-per-image", "1,1",
+              "--rotation", "0,0", "--backend", "none", "-q"]
+    run(common + ["--object-size", "0.3,0.5", "-o", placed / "synth_new"])
+    capsys.readouterr()
+    run(common + ["--scale", "0.3,0.5", "-o", placed / "synth_old"])
+    assert "--object-size" in capsys.readouterr().err
+    new = sorted((placed / "synth_new").rglob("*.png"))
+    old = sorted((placed / "synth_old").rglob("*.png"))
+    assert [p.relative_to(placed / "synth_new") for p in new] == [p.relative_to(placed / "synth_old") for p in old]
+    for a, b in zip(new, old):
+        if "objects" not in a.parts:
+            np.testing.assert_array_equal(image(a), image(b))

@@ -1,6 +1,6 @@
 """``compositor synth``: make synthetic detection data (Cut, Paste and Learn).
 
-Paste objects at random onto backgrounds (objects per image, scale, rotation, truncation at the
+Paste objects at random onto backgrounds (objects per image, object size, rotation, truncation at the
 border, an occlusion limit, unannotated distractors, a harmonizer drawn per image), reproducible
 from --seed. Each image falls in the train or val split (--val, drawn from the image's own seed).
 Writes, for SPLIT in train and val:
@@ -17,6 +17,8 @@ as is. To grow a dataset, run the same command with --resume and a larger -n: th
 already made are kept and the new ones are those a fresh run of that size would make.
 """
 from __future__ import annotations
+
+import argparse
 
 from ... import plugins
 from ..options import add_run_options, command
@@ -42,8 +44,12 @@ def add_parser(sub) -> None:
     p.add_argument("--distractors", metavar="DIR", help="objects pasted but not annotated")
     p.add_argument("--distractors-per-image", default=_pair(d.distractors_per_image), metavar="MIN,MAX",
                    help="(default: %(default)s)")
-    p.add_argument("--scale", default=_pair(d.scale), metavar="MIN,MAX",
-                   help="object's long side as a fraction of the image's short side (default: %(default)s)")
+    p.add_argument("--object-size", default=_pair(d.scale), metavar="MIN,MAX",
+                   help="object's long side as a fraction of the image's short side (default: %(default)s); "
+                        "each object's sidecar records the scale this gave, in the one meaning of scale: the "
+                        "factor its sticker's pixels were multiplied by")
+    # the option's name before --object-size: scale means the sticker's pixels times it everywhere else
+    p.add_argument("--scale", dest="old_scale", default=None, help=argparse.SUPPRESS)
     p.add_argument("--rotation", default=_pair(d.rotation), metavar="MIN,MAX", help="degrees (default: %(default)s)")
     p.add_argument("--max-truncation", type=float, default=d.max_truncation, metavar="F",
                    help="largest fraction of an object's area off the image (default: %(default)s)")
@@ -74,6 +80,17 @@ def _pair(values) -> str:
     return ",".join(f"{v:g}" for v in values)
 
 
+def _object_size(args) -> tuple[float, float]:
+    """``--object-size`` (or the old ``--scale``, with a note) as a (min, max) pair."""
+    from ...synth import parse_pair
+
+    if args.old_scale is not None:
+        say("compositor synth: --scale is now called --object-size (the object's long side over the image's short "
+            "side); elsewhere a scale multiplies the sticker's pixels.")
+        return parse_pair(args.old_scale, "--scale")
+    return parse_pair(args.object_size, "--object-size")
+
+
 def run(args) -> int:
     """Generate the data set and print its summary; returns 0, or 1 when an image failed."""
     from ...runs.progress import ProgressReporter
@@ -84,7 +101,7 @@ def run(args) -> int:
         count=args.count, seed=args.seed, size=parse_size(args.size) if args.size else None,
         objects_per_image=parse_pair(args.objects_per_image, "--objects-per-image", integer=True),
         distractors_per_image=parse_pair(args.distractors_per_image, "--distractors-per-image", integer=True),
-        scale=parse_pair(args.scale, "--scale"), rotation=parse_pair(args.rotation, "--rotation"),
+        scale=_object_size(args), rotation=parse_pair(args.rotation, "--rotation"),
         max_truncation=args.max_truncation, max_occlusion=args.max_occlusion,
         backends=tuple(b.strip() for b in args.backend.split(",") if b.strip()), backend_settings=backend_settings,
         cutter=args.cutter, image_format=args.format, segmentation=args.segmentation, val=args.val, yolo=args.yolo,
