@@ -83,6 +83,17 @@ def _json_field(text: str | None, field: str, kind: type = dict) -> Any:
     return value
 
 
+def _box(text: str) -> tuple[int, int, int, int]:
+    """``X,Y,W,H`` -> four whole numbers of pixels (as ``--box`` reads it)."""
+    try:
+        values = tuple(int(round(float(v))) for v in text.split(","))
+    except (ValueError, OverflowError):
+        raise UsageError(f"box must be X,Y,W,H in pixels; received {text!r:.60}.") from None
+    if len(values) != 4 or any(abs(v) > 10**7 for v in values):
+        raise UsageError(f"box must be four numbers X,Y,W,H in pixels; received {text!r:.60}.")
+    return values
+
+
 def _settings_text(value: Any) -> str:
     """A setting's value as ``--set`` takes it, so the command reproduces the same value."""
     if isinstance(value, bool):
@@ -111,17 +122,33 @@ def describe_plugin(kind: str, name: str) -> dict[str, Any]:
         cls = plugins.load(kind, name)
     except CompositorError as exc:
         return {"name": name, "ok": False, "error": str(exc), "settings": []}
-    hints = typing.get_type_hints(cls.Settings)
+    doc = (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+    return {"name": name, "ok": True, "doc": doc, "settings": _settings_of(cls.Settings)}
+
+
+def describe_settings(name: str, settings_cls) -> dict[str, Any]:
+    """A settings class that is not a plugin (the finishing stage's), described as a plugin's."""
+    doc = (settings_cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+    return {"name": name, "ok": True, "doc": doc, "settings": _settings_of(settings_cls)}
+
+
+def _finish_class():
+    from ..finish import FinishSettings
+
+    return FinishSettings
+
+
+def _settings_of(settings_cls) -> list[dict[str, Any]]:
+    hints = typing.get_type_hints(settings_cls)
     settings = []
-    for (field, default, help_text, choices), f in zip(plugins.describe(cls.Settings), dataclasses.fields(cls.Settings)):
+    for (field, default, help_text, choices), f in zip(plugins.describe(settings_cls), dataclasses.fields(settings_cls)):
         hint = hints.get(field)
         settings.append({
             "name": field, "type": _type_name(hint), "default": list(default) if isinstance(default, tuple) else default,
             "help": help_text, "choices": list(choices) if choices else None,
             "bounds": list(f.metadata["bounds"]) if f.metadata.get("bounds") else None,
             "optional": type(None) in typing.get_args(hint), "path": bool(f.metadata.get("path"))})
-    doc = (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
-    return {"name": name, "ok": True, "doc": doc, "settings": settings}
+    return settings
 
 
 # --------------------------------------------------------------------------- middleware
@@ -337,12 +364,18 @@ def create_app(config: Config | None = None) -> FastAPI:
     @app.get("/api/health", tags=["server"])
     async def health():
         """Whether the server is up, its limits and how busy it is."""
-        from ..cli.version import version
+        from importlib.metadata import PackageNotFoundError, version as dist_version
+
         from ..imageio import max_pixels
+
+        try:
+            version = dist_version("compositor")
+        except PackageNotFoundError:
+            version = "unknown"
 
         import sys
 
-        return {"ok": True, "version": version(), "tensorflow_loaded": "tensorflow" in sys.modules,
+        return {"ok": True, "version": version, "tensorflow_loaded": "tensorflow" in sys.modules,
                 "workers": pool.workers, "queue": pool.queue,
                 "in_flight": pool.in_flight, "max_bytes": config.max_bytes, "max_pixels": limit or max_pixels(),
                 "files": len(store)}
@@ -356,6 +389,7 @@ def create_app(config: Config | None = None) -> FastAPI:
 
         return {"cutters": [describe_plugin("cutter", n) for n in plugins.names("cutter")],
                 "harmonizers": [describe_plugin("harmonizer", n) for n in plugins.names("harmonizer")],
+                "finish": describe_settings("finish", _finish_class()),
                 "defaults": {"cutter": DEFAULT_METHOD, "harmonizer": DEFAULT_BACKEND}}
 
     @app.post("/api/uploads", tags=["files"])
@@ -409,13 +443,7 @@ def create_app(config: Config | None = None) -> FastAPI:
 
         values = _json_field(settings, "settings")
         if box:
-            from ..cli.options import box as parse_box
-            import argparse
-
-            try:
-                values["box"] = parse_box(box)
-            except argparse.ArgumentTypeError as exc:
-                raise UsageError(str(exc) + ".") from None
+            values["box"] = _box(box)
         method = method or DEFAULT_METHOD
         cls = plugins.load("cutter", method)
         plugins.make_settings(cls, values)  # a bad setting is refused before the photo is read
@@ -501,6 +529,7 @@ def create_app(config: Config | None = None) -> FastAPI:
                       "objects": [{"sticker": {"path": e.label}, **records.placed_record(o)}
                                   for (e, _), o in zip(chosen, comp.objects)]}
             sidecar = store.put_json(record, "composite.json")
+            composite.info["record"] = sidecar.id  # harmonize splits the mask by its boxes, as the CLI does
             specs = [f"{e.label}@{where_text(kw.get('x', '50%'), kw.get('y', '50%'), scale=kw.get('scale'), height=kw.get('height'), rotation=kw.get('rotation', 0.0), anchor=kw['anchor'])}"
                      for e, kw in chosen]
             command = shlex.join(["compositor", "paste", bg.label, *specs, "-o", "composite.png", "--mask-out",
@@ -510,26 +539,49 @@ def create_app(config: Config | None = None) -> FastAPI:
 
         return await pool.run("the paste", work)
 
-    def harmonize_work(job, composite: Entry, mask: Entry, backend: str, values: dict) -> dict:
-        from .. import api, records
+    def harmonize_work(job, composite: Entry, mask: Entry, backend: str, values: dict, objects: str = "auto",
+                       finish: dict | None = None) -> dict:
+        from .. import api, metrics, records
 
-        comp = api.load_composite(rgb(composite), mask.path)
-        result = api.harmonize(comp, backend, progress=job, **values)
+        record = None
+        if objects == "auto" and composite.info.get("record"):
+            try:
+                record = store.get(composite.info["record"])
+            except UnknownId:
+                record = None
+        how = str(record.path) if record is not None else ("union" if objects == "auto" else objects)
+        comp = api.load_composite(rgb(composite), mask.path, how)
+        result = api.harmonize(comp, backend, progress=job, finish=finish or None, **values)
         entry = store.put_image(result.image, f"result-{backend}.png", "result")
-        record = {"composite": {"path": composite.label}, "mask": {"path": mask.label},
-                  **records.result_record(result)}
-        sidecar = store.put_json(record, f"result-{backend}.json")
-        from .. import metrics
-
+        sidecar = store.put_json({"composite": {"path": composite.label}, "mask": {"path": mask.label},
+                                  "objects": record.label if record is not None else how,
+                                  **records.result_record(result)}, f"result-{backend}.json")
         command = ["compositor", "harmonize", composite.label, "--mask", mask.label, "--backend", backend,
                    "-o", entry.label]
+        if record is None:  # with a paste record beside composite.png, the command finds it as the server did
+            command += ["--objects", how]
         for key, value in values.items():
             command += ["--set", f"{key}={_settings_text(value)}"]
+        if finish:
+            from ..cli.options import FINISH_OPTIONS  # the command's own option names
+
+            for key, value in finish.items():
+                command += [FINISH_OPTIONS[key], _settings_text(value)]
         return {"result": entry.public(), "sidecar": sidecar.public(), "backend": backend,
-                "seconds": round(result.seconds, 3), "settings": record["settings"],
-                "metrics": {k: (None if not np.isfinite(v) else round(float(v), 4))
-                            for k, v in metrics.no_reference(result.image, comp.mask).items()},
+                "seconds": round(result.seconds, 3), "settings": result.params,
+                "objects": len(comp.objects) or 1, "finish": result.stats.get("finish"),
+                "metrics": _finite(metrics.no_reference(result.image, comp.mask)),
                 "command": shlex.join(command)}
+
+    def check_harmonize(backend: str, values: dict, objects: str = "auto", finish: dict | None = None) -> None:
+        """Refuse a bad backend, setting, objects or finishing setting before any work."""
+        check_backend(backend, values)
+        if objects not in ("auto", "union", "components"):
+            raise UsageError(f"objects must be auto, union or components; received {objects!r:.40}.")
+        if finish:
+            from ..finish import make_finish_settings
+
+            make_finish_settings(finish)
 
     def check_backend(backend: str, values: dict) -> None:
         plugins.make_settings(plugins.load("harmonizer", backend), values)
@@ -541,6 +593,11 @@ def create_app(config: Config | None = None) -> FastAPI:
                              mask_id: str | None = Form(None, description="or the id of a paste's mask"),
                              backend: str | None = Form(None, description="the harmonizer (default: the CLI's)"),
                              settings: str | None = Form(None, description="the backend's settings, a JSON object"),
+                             objects: str = Form("auto", description="what is corrected one by one: auto (the "
+                                                 "objects of this server's paste, else the whole mask), union, "
+                                                 "components"),
+                             finish: str | None = Form(None, description="the finishing stage's settings, a JSON "
+                                                       "object (match, shadow, light, ...)"),
                              wait: bool = Form(True, description="false: return a job to poll (progress, cancel)"),
                              format: str = Form("json", description="json (ids, timings, numbers) or png (the "
                                                                     "image itself)")):
@@ -552,15 +609,16 @@ def create_app(config: Config | None = None) -> FastAPI:
             raise UsageError(f"format must be json or png; received {format!r:.40}.")
         backend = backend or DEFAULT_BACKEND
         values = _json_field(settings, "settings")
-        check_backend(backend, values)
+        finishing = _json_field(finish, "finish")
+        check_harmonize(backend, values, objects, finishing)
         comp_entry = await upload(composite, composite_id, "composite")
         mask_entry = await upload(mask, mask_id, "mask", "mask")
         if not wait:
-            job = pool.submit(f"harmonizing with {backend}",
-                              lambda job: harmonize_work(job, comp_entry, mask_entry, backend, values), classify)
+            job = pool.submit(f"harmonizing with {backend}", lambda job: harmonize_work(
+                job, comp_entry, mask_entry, backend, values, objects, finishing), classify)
             return JSONResponse(job.public(), status_code=202)
         out = await pool.run(f"harmonizing with {backend}", harmonize_work, None, comp_entry, mask_entry, backend,
-                             values)
+                             values, objects, finishing)
         if format == "png":
             return FileResponse(store.get(out["result"]["id"]).path, media_type="image/png",
                                 headers={"X-Seconds": str(out["seconds"])})

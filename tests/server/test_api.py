@@ -452,3 +452,35 @@ def test_files_go_after_idle_time_and_on_exit():
         one_sentence(c.get(entry["url"]), 404, "not known")
         folder = store.folder
     assert not folder.exists()
+
+
+def test_harmonize_per_object_with_finishing_matches_the_command_line(client, pasted, sticker_file, tmp_path):
+    """Harmonize after a paste corrects the paste's objects (its record), with a contact shadow;
+    the paste and harmonize commands the API returns make the same image, pixel for pixel."""
+    import os
+    import shlex
+
+    out = client.post("/api/harmonize", data={
+        "composite_id": pasted["composite"]["id"], "mask_id": pasted["mask"]["id"], "backend": "boundary",
+        "finish": json.dumps({"shadow": "contact", "shadow_opacity": 0.6})})
+    assert out.status_code == 200, out.text
+    out = out.json()
+    assert out["finish"] is not None and "--shadow contact --shadow-opacity 0.6" in out["command"]
+    assert "--objects" not in out["command"]  # the paste record beside composite.png, as the server used it
+    (tmp_path / "chelsea.png").write_bytes((SAMPLES / "chelsea.png").read_bytes())
+    (tmp_path / "cup.png").write_bytes(sticker_file.read_bytes())
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        for command in (pasted["command"], out["command"]):
+            assert cli.main(shlex.split(command)[1:]) == 0, command
+    finally:
+        os.chdir(cwd)
+    served = np.asarray(Image.open(io.BytesIO(client.get(out["result"]["url"]).content)))
+    np.testing.assert_array_equal(served, np.asarray(Image.open(tmp_path / "result-boundary.png")))
+    one_sentence(client.post("/api/harmonize", data={"composite_id": pasted["composite"]["id"],
+                                                     "mask_id": pasted["mask"]["id"],
+                                                     "finish": json.dumps({"shadow": "cast"})}), 400, "light")
+    one_sentence(client.post("/api/harmonize", data={"composite_id": pasted["composite"]["id"],
+                                                     "mask_id": pasted["mask"]["id"], "objects": "each"}),
+                 400, "objects must be auto, union or components")

@@ -71,6 +71,44 @@ async function loadPlugins() {
       el("summary", {}, el("label", {}, check, ` ${p.name}`)),
       el("p", { class: "doc", text: p.doc || "" }), fields));
   }
+  if (state.plugins.finish) {  // the finishing stage, its form from its declared settings too
+    const fields = $("finish-fields");
+    for (const s of state.plugins.finish.settings) fields.append(settingInput("finish", s));
+    $("finish-doc").textContent = state.plugins.finish.doc || "";
+    $("finish").hidden = false;
+    lightDial();
+  }
+}
+
+// the light direction as a dial: azimuth clockwise from the top of the picture, elevation 90 at the
+// centre down to 0 at the rim, written into the "light" setting as AZIMUTH,ELEVATION
+function lightDial() {
+  const dial = $("light"), sun = dial.querySelector(".sun");
+  const input = document.querySelector('[data-backend="finish"][data-setting="light"]');
+  if (!input) { dial.hidden = true; return; }
+  const show = () => {
+    const m = /^\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*$/.exec(input.value);
+    const [az, el] = m ? [Number(m[1]), Number(m[2])] : [0, 90];
+    const r = (1 - Math.min(Math.max(el, 0), 90) / 90) * 42, a = az * Math.PI / 180;
+    sun.style.left = `${42 + r * Math.sin(a)}px`;
+    sun.style.top = `${42 - r * Math.cos(a)}px`;
+  };
+  let on = false;
+  const set = (e) => {
+    const b = dial.getBoundingClientRect();
+    const dx = e.clientX - b.left - 42, dy = e.clientY - b.top - 42;
+    const az = (Math.atan2(dx, -dy) * 180 / Math.PI + 360) % 360;
+    const el = 90 * (1 - Math.min(Math.hypot(dx, dy), 42) / 42);
+    input.value = `${Math.round(az)},${Math.round(el)}`;
+    const shadow = document.querySelector('[data-backend="finish"][data-setting="shadow"]');
+    if (shadow && shadow.value === "none") shadow.value = "cast";
+    show();
+  };
+  dial.addEventListener("pointerdown", (e) => { on = true; dial.setPointerCapture(e.pointerId); set(e); });
+  dial.addEventListener("pointermove", (e) => on && set(e));
+  dial.addEventListener("pointerup", () => { on = false; });
+  input.addEventListener("input", show);
+  show();
 }
 
 function settingInput(backend, s) {
@@ -406,8 +444,10 @@ async function harmonize(backend) {
     el("div", { class: "row" }, status, cancel));
   $("results").append(card);
   const settings = chosenSettings(backend);
+  const finishing = state.plugins.finish ? chosenSettings("finish") : {};
   let job = await api("/api/harmonize", { method: "POST", body: form({ composite_id: p.composite.id,
-    mask_id: p.mask.id, backend, settings: JSON.stringify(settings), wait: "false" }) });
+    mask_id: p.mask.id, backend, settings: JSON.stringify(settings), wait: "false",
+    finish: Object.keys(finishing).length ? JSON.stringify(finishing) : null }) });
   cancel.onclick = () => api(`/api/jobs/${job.id}`, { method: "DELETE" }).catch((e) => showError(e.message));
   while (job.state === "queued" || job.state === "running") {
     await new Promise((r) => setTimeout(r, 250));
