@@ -35,6 +35,7 @@ import math
 import os
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -132,7 +133,7 @@ def one(photo: Path, mask: Path, families, seed: int) -> dict:
     P, m = load(photo, mask)
     a = m[..., None]
     row: dict = {"photo": photo.name}
-    rng = np.random.default_rng([seed, int.from_bytes(photo.stem.encode()[:8].ljust(8, b"\0"), "little") % 2**32])
+    rng = np.random.default_rng([seed, zlib.crc32(photo.stem.encode())])
     for fam in families:
         if fam in CUE:
             T, truth = degrade(P, fam, rng)
