@@ -223,10 +223,15 @@ def load_cases_dir(folder: str | Path, size: int | None = None) -> list[Case]:
 
 
 def run(cases: list[Case], backends: list[str], settings: dict[str, dict] | None = None,
-        on_result: Callable[[dict], None] | None = None) -> list[dict[str, Any]]:
+        on_result: Callable[[dict], None] | None = None, finish: dict | None = None) -> list[dict[str, Any]]:
     """Score every backend on every case with its ``settings`` (by backend name); one row per
-    (case, backend), each also passed to ``on_result`` as it comes. Failures become rows too."""
+    (case, backend), each also passed to ``on_result`` as it comes. Failures become rows too.
+    ``finish``: the finishing stage's settings, run after every backend (``none`` included)."""
+    from .finish import finish as finish_stage
+    from .finish import make_finish_settings, object_masks
+
     settings = settings or {}
+    finishing = make_finish_settings(finish) if finish else None
     instances = {}
     for name in backends:
         cls = plugins.load("harmonizer", name)
@@ -239,8 +244,12 @@ def run(cases: list[Case], backends: list[str], settings: dict[str, dict] | None
             t0 = time.perf_counter()
             try:
                 result = harmonizer.harmonize(case.composite, chosen, None)
+                image = result.image
+                if finishing is not None and finishing.active:
+                    comp = case.composite
+                    image, _ = finish_stage(image, object_masks(comp.mask, comp.objects), finishing)
                 row["seconds"] = time.perf_counter() - t0
-                row.update(metrics.with_reference(result.image, case.truth, case.composite.mask))
+                row.update(metrics.with_reference(image, case.truth, case.composite.mask))
                 row["ok"] = True
             except CompositorError as exc:
                 row.update(ok=False, error=str(exc), seconds=time.perf_counter() - t0)

@@ -24,6 +24,9 @@ def add_parser(sub) -> None:
     p.add_argument("--size", type=int, metavar="N", help="with --cases: resize composite, mask (thresholded at 128) "
                                                          "and real photo to N x N, the field's protocol (papers use "
                                                          "256); default: native size")
+    p.add_argument("--match", metavar="LIST", help="also run the finishing stage's matching (blur,noise,jpeg, all) "
+                                                  "after every backend: the do-no-harm check, where object and "
+                                                  "background come from the same photo")
     p.add_argument("--json", metavar="OUT", help="write the summary and every row to this JSON file")
     p.add_argument("-v", "--verbose", action="store_true", help="also print one row per case")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -44,6 +47,10 @@ def run(args) -> int:
     if not 0 <= args.seed < 2**63:
         raise UsageError(f"--seed must be between 0 and {2**63 - 1}; received {args.seed}.")
     families = [f.strip() for f in args.families.split(",") if f.strip()]
+    if args.match:
+        from ...finish import parse_match
+
+        parse_match(args.match)  # refused before any work
     if args.json:
         check_writable(args.json)
     if args.size is not None and not args.cases:
@@ -61,7 +68,7 @@ def run(args) -> int:
             bar.update(1)
 
     try:
-        rows = bench.run(cases, names, settings, on_result)
+        rows = bench.run(cases, names, settings, on_result, finish={"match": args.match} if args.match else None)
     finally:
         if bar is not None:
             bar.close()
