@@ -46,6 +46,8 @@ def run_job(payload: tuple[Job, str, str, str, str | None]) -> dict:
         described.append(origin)
     composite = api.paste(background, placements)
     result = harmonizer(job.backend).harmonize(composite, harmonize_settings(job.backend, job.settings, job.seed))
+    if job.finish:
+        result = api.finish_result(result, composite, {**job.finish, "seed": job.seed % 2**32}, job.background)
     objects = [{**origin, **placed_record(o)} for origin, o in zip(described, composite.objects)]
     seconds = round(time.perf_counter() - t0, 3)
     record = {"id": job.id, "job_hash": job_hash, "seed": job.seed,

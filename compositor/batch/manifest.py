@@ -26,7 +26,10 @@ not have more cells than the header, nor so few that a required column is cut of
 ``id`` defaults to the line number; ``output`` defaults to ``ID.png`` and must stay
 inside OUTDIR; ``mask`` (optional, ``.png``, inside OUTDIR too) is the job's object-id mask:
 0 background, k where its k-th object is visible; and neither the image nor its sidecar may take the name of one of the
-run's own files (``run.json``, ``results.jsonl``).
+run's own files (``run.json``, ``results.jsonl``). ``match`` (``blur,noise,jpeg``, ``all``
+or ``none``), ``shadow`` (``contact``, ``cast``, ``none``) and ``light`` (``"AZ,EL"`` or
+``[AZ, EL]``) run the finishing stage after the harmonizer, each object against its own
+surroundings, seeded with the job's ``seed``.
 """
 from __future__ import annotations
 
@@ -47,10 +50,13 @@ from ..harmonizers import DEFAULT_BACKEND
 from ..paste import anchor_name, parse_length
 from ..runs.paths import check_job_id, is_reserved, sidecar_name
 
-MANIFEST_KEYS = ("id", "background", "objects", "backend", "settings", "seed", "output", "mask")
+MANIFEST_KEYS = ("id", "background", "objects", "backend", "settings", "seed", "output", "mask", "match", "shadow",
+                 "light")
+#: The finishing stage's keys (see ``compositor.finish``): match, shadow and light.
+FINISH_KEYS = ("match", "shadow", "light")
 OBJECT_KEYS = ("source", "sticker", "cutter", "cut", "x", "y", "scale", "height", "anchor", "rotation", "label")
 CSV_COLUMNS = ("id", "background", "source", "sticker", "cutter", "box", "x", "y", "scale", "height", "anchor",
-               "rotation", "label", "backend", "settings", "seed", "output", "mask")
+               "rotation", "label", "backend", "settings", "seed", "output", "mask", "match", "shadow", "light")
 
 
 
@@ -83,6 +89,7 @@ class Job:
     seed: int
     output: str  # relative to OUTDIR
     mask: str | None = None  # the object-id mask, relative to OUTDIR (see ``job.object_ids``)
+    finish: dict = field(default_factory=dict)  # the finishing stage's match, shadow, light (as given)
 
     def spec(self) -> dict:
         """The job as a plain dict (what its spec hash is made from). An object's ``height`` and
@@ -90,6 +97,8 @@ class Job:
         spec = dataclasses.asdict(self)
         if spec["mask"] is None:  # likewise a job without a mask
             del spec["mask"]
+        if not spec["finish"]:  # and one without finishing
+            del spec["finish"]
         for obj in spec["objects"]:
             if obj["height"] is None:
                 del obj["height"]
@@ -250,6 +259,14 @@ def _job(raw: dict, base: Path, where: str, number: int, default_backend: str) -
     mask = raw.get("mask")
     if mask is not None:
         mask = _mask_name(mask, where)
+    finishing = {k: raw[k] for k in FINISH_KEYS if raw.get(k) not in (None, "")}
+    if finishing:
+        from ..finish import make_finish_settings
+
+        try:
+            make_finish_settings(finishing)
+        except UsageError as exc:
+            raise UsageError(f"{where}: {str(exc).replace('finish.', '')}") from None
     for name, what in ((output, "output"), (sidecar_name(output), "sidecar")) + (((mask, "mask"),) if mask else ()):
         if is_reserved(os.path.normpath(name)):
             raise UsageError(f"{where}: the job's {what} {Path(name).as_posix()!r} would overwrite the run's own "
@@ -258,7 +275,7 @@ def _job(raw: dict, base: Path, where: str, number: int, default_backend: str) -
                objects=tuple(_object(o, base, f"{where}: object {i}") for i, o in enumerate(objects, 1)),
                backend=backend, settings=dict(settings),
                seed=0 if raw.get("seed") is None else _number(raw["seed"], "seed", where, integer=True),
-               output=output, mask=mask)
+               output=output, mask=mask, finish=finishing)
 
 
 def _mask_name(mask: Any, where: str) -> str:
@@ -340,7 +357,7 @@ def _csv_job(row: dict, where: str) -> dict:
            if k in cell}
     if "box" in cell:
         obj["cut"] = {"box": cell["box"]}
-    job = {k: cell[k] for k in ("id", "background", "backend", "seed", "output", "mask") if k in cell}
+    job = {k: cell[k] for k in ("id", "background", "backend", "seed", "output", "mask", *FINISH_KEYS) if k in cell}
     job["objects"] = [obj]
     if "settings" in cell:
         job["settings"] = _settings_text(cell["settings"], where)

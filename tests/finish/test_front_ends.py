@@ -114,3 +114,34 @@ def test_api_finish_and_options(work):
     shadowed = api.paste("chelsea.png", [(sticker, 200, 200)], finish={"shadow": "contact"})
     plain = api.paste("chelsea.png", [(sticker, 200, 200)])
     assert (shadowed.image <= plain.image).all() and (shadowed.image < plain.image).any()
+
+
+def test_batch_manifest_keys(work, capsys):
+    jobs = [{"id": "a", "background": "chelsea.png", "objects": [{"sticker": "cup.png", "x": 100, "y": 200}],
+             "backend": "none", "match": "all", "shadow": "cast", "light": [135, 40], "seed": 5},
+            {"id": "b", "background": "chelsea.png", "objects": [{"sticker": "cup.png", "x": 100, "y": 200}],
+             "backend": "none"}]
+    Path("m.jsonl").write_text("\n".join(json.dumps(j) for j in jobs) + "\n")
+    code, _, err = run(["batch", "m.jsonl", "-o", "out", "-q"], capsys)
+    assert code == 0, err
+    finished = json.loads(Path("out/a.json").read_text())["harmonize"]["stats"]["finish"]
+    assert finished["shadow"] == "cast" and finished["light"] == [135.0, 40.0] and finished["seed"] == 5
+    assert "finish" not in json.loads(Path("out/b.json").read_text())["harmonize"]["stats"]
+    assert finished["match"] == ["blur", "noise", "jpeg"] and "blur" in finished["objects"][0]
+    a, b = np.asarray(Image.open("out/a.png")), np.asarray(Image.open("out/b.png"))
+    x, y, w, h = json.loads(Path("out/a.json").read_text())["objects"][0]["box"]
+    outside = np.ones(a.shape[:2], bool)
+    outside[y:y + h, x:x + w] = False  # the object may be matched; around it only the shadow darkens
+    assert (a[outside] <= b[outside]).all() and (a[outside] < b[outside]).any()
+
+
+@pytest.mark.parametrize("field, value, words", [("light", "10,100", "elevation must be between 0 and 90"),
+                                                 ("match", "sharpness", "match must be a comma list"),
+                                                 ("shadow", "cast", "needs a light direction")])
+def test_batch_refuses_bad_finishing(work, capsys, field, value, words):
+    job = {"id": "a", "background": "chelsea.png", "objects": [{"sticker": "cup.png"}], "backend": "none",
+           field: value}
+    Path("m.jsonl").write_text(json.dumps(job) + "\n")
+    code, _, err = run(["batch", "m.jsonl", "-o", "out", "-q"], capsys)
+    assert code == 2 and words in err and "m.jsonl" in err and len(err.strip().splitlines()) == 1, err
+    assert not Path("out").exists() or not any(Path("out").glob("*.png"))
