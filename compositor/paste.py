@@ -2,7 +2,7 @@
 
 A placement puts a point of the sticker, its **anchor**, at (x, y) on the background:
 the sticker's centre (``centre``, the default) or the middle of its bottom edge
-(``bottom``: feet on the ground; its bottom row lands on row y). X and Y are background pixels, or percent of the
+(``bottom``: feet on the ground, its bottom edge on the bottom edge of row y). X and Y are background pixels, or percent of the
 background's width and height (``"50%"``). The sticker's size is given one of two ways:
 
 - ``scale``: the one meaning of scale in compositor (paste, compose, batch, the studio):
@@ -177,10 +177,11 @@ def resolve(placement: Placement, size: tuple[int, int], label: str | None = Non
     x = W / 2 if placement.x is None else to_pixels(placement.x, W, f"{label}: x")
     y = H / 2 if placement.y is None else to_pixels(placement.y, H, f"{label}: y")
     if anchor == "bottom":
-        # the middle of the bottom row is (0, (h - 1) / 2) from the centre (as the centre is the
-        # middle pixel, (w - 1) / 2, (h - 1) / 2), scaled and rotated with the sticker
+        # the object's bottom edge lies scale * h / 2 below its centre, scaled and rotated with
+        # it; it goes on the bottom edge of row y, half a pixel below y (at scale 1 the bottom row
+        # lands on row y exactly)
         a = math.radians(placement.rotation)
-        half = scale * (h - 1) / 2
+        half = scale * h / 2 - 0.5
         dx, dy = half * math.sin(a), half * math.cos(a)
         if placement.y is None:
             y = H  # bottom anchor with no y: standing on the background's bottom edge

@@ -484,3 +484,24 @@ def test_harmonize_per_object_with_finishing_matches_the_command_line(client, pa
     one_sentence(client.post("/api/harmonize", data={"composite_id": pasted["composite"]["id"],
                                                      "mask_id": pasted["mask"]["id"], "objects": "each"}),
                  400, "objects must be auto, union or components")
+
+
+def test_a_12_megapixel_background_has_a_preview_and_full_size_results(client, sticker_file):
+    """The page shows a preview of a big background; placements and results stay full size."""
+    import cv2
+
+    big = cv2.resize(read_rgb(SAMPLES / "chelsea.png"), (4000, 3000), interpolation=cv2.INTER_LINEAR)
+    buf = io.BytesIO()
+    Image.fromarray(big).save(buf, format="JPEG", quality=90)
+    bg = client.post("/api/uploads", files={"file": ("big.jpg", buf.getvalue())}).json()
+    assert (bg["width"], bg["height"]) == (4000, 3000)
+    preview = Image.open(io.BytesIO(client.get(bg["preview"]).content))
+    assert max(preview.size) == 1600 and preview.size[0] / preview.size[1] == pytest.approx(4 / 3, abs=0.01)
+    sticker = upload(client, sticker_file)
+    r = client.post("/api/paste", data={"background_id": bg["id"], "placements": json.dumps(
+        [{"sticker": sticker["id"], "x": 3000.5, "y": 2900, "height": "30%", "anchor": "bottom"}])})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["composite"]["width"], out["composite"]["height"]) == (4000, 3000)
+    x, y, w, h = out["objects"][0]["box"]
+    assert abs(h - 900) <= 2 and abs(y + h - 1 - 2900) <= 1.5 and abs(x + w / 2 - 3001) <= 2  # bilinear edges

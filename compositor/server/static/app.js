@@ -274,7 +274,7 @@ function addObject(index, x, y) {
 // where the sticker's centre lands (as compositor.paste.resolve computes it)
 function centreOf(o) {
   if (o.anchor !== "bottom") return [o.x, o.y];
-  const a = o.rotation * Math.PI / 180, half = o.scale * (o.sticker.height - 1) / 2;
+  const a = o.rotation * Math.PI / 180, half = o.scale * o.sticker.height / 2 - 0.5;
   return [o.x - half * Math.sin(a), o.y - half * Math.cos(a)];
 }
 
@@ -329,7 +329,7 @@ function setAnchor(o, anchor) {  // keep the object where it is on screen while 
   const [cx, cy] = centreOf(o);
   o.anchor = anchor;
   if (anchor === "bottom") {
-    const a = o.rotation * Math.PI / 180, half = o.scale * (o.sticker.height - 1) / 2;
+    const a = o.rotation * Math.PI / 180, half = o.scale * o.sticker.height / 2 - 0.5;
     o.x = cx + half * Math.sin(a); o.y = cy + half * Math.cos(a);
   } else { o.x = cx; o.y = cy; }
 }
