@@ -33,15 +33,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import plugins
 from ..errors import CompositorError, ModelMissingError, UsageError
 from .jobs import Busy, Cancelled, Pool
-from .store import Entry, Store, UnknownId
+from .store import Entry, Store, TooLarge, UnknownId
 
 log = logging.getLogger("compositor.server")
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-class TooLarge(UsageError):
-    """A request body or an image over the server's limits."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -323,15 +319,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         return await pool.run(f"reading {field}", _decoded_upload, data, _label(file.filename, f"{field}.png"), kind)
 
     def _decoded_upload(data: bytes, label: str, kind: str) -> Entry:
-        from ..imageio import max_pixels
-
-        entry = store.put_upload(data, label, kind)
-        cap = limit or max_pixels()
-        if entry.width * entry.height > cap:
-            store.sweep()
-            raise TooLarge(f"{label}: image is {entry.width}x{entry.height} = {entry.width * entry.height:,} pixels, "
-                           f"over the limit of {cap:,}.")
-        return entry
+        return store.put_upload(data, label, kind, max_pixels=limit)
 
     def rgb(entry: Entry) -> np.ndarray:
         from ..imageio import read_rgb

@@ -27,6 +27,10 @@ from ..errors import CompositorError, UsageError
 ID = re.compile(r"^[0-9a-f]{32}$")
 
 
+class TooLarge(UsageError):
+    """A request body or an image over the server's limits (HTTP 413)."""
+
+
 class UnknownId(UsageError):
     """An id that names no file of this server (never made, or removed after its idle time)."""
 
@@ -121,14 +125,25 @@ class Store:
         return message.replace(str(self.folder) + os.sep, "").replace(str(self.folder), "the server's folder")
 
     # -------------------------------------------------------------- writing
-    def put_upload(self, data: bytes, label: str, kind: str = "image") -> Entry:
-        """Store uploaded bytes, decode them by content (``imageio.read_rgba``, the CLI's checks
-        and pixel limit) and keep them; a file that is not an image is refused and removed."""
-        from ..imageio import read_rgba
+    def put_upload(self, data: bytes, label: str, kind: str = "image", max_pixels: int | None = None) -> Entry:
+        """Store uploaded bytes, decode them by content (``imageio.read_rgba``, the CLI's checks)
+        and keep them; a file that is not an image is refused and removed, and one whose header
+        declares more than ``max_pixels`` (default: the CLI's limit) is refused before it is
+        decoded (``TooLarge``)."""
+        from ..imageio import max_pixels as cli_limit, read_rgba
 
+        cap = max_pixels or cli_limit()
         ident, path = self.new_path("")
         path.write_bytes(data)
         entry = Entry(ident, path, kind, label)
+        try:
+            w, h = _declared_size(path)
+        except Exception:  # not an image Pillow knows: read_rgba says so in the CLI's words below
+            w = h = 0
+        if w * h > cap:
+            path.unlink(missing_ok=True)
+            size = f"{w}x{h} = {w * h:,} pixels" if w * h < float("inf") else "far more pixels than that"
+            raise TooLarge(f"{label}: image is {size}, over the limit of {cap:,} pixels.")
         try:
             rgba = read_rgba(path)
         except CompositorError as exc:
@@ -188,6 +203,22 @@ class Store:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _declared_size(path: Path) -> tuple[int, int]:
+    """The (width, height) an image file's header declares, read without decoding its pixels;
+    (inf, 1) for one so large that Pillow refuses even to open it."""
+    import warnings
+
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's own bomb warning: the caller checks the size
+        try:
+            with Image.open(path) as im:
+                return im.size
+        except Image.DecompressionBombError:
+            return float("inf"), 1
 
 
 def _size(value: Any) -> int:

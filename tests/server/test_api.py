@@ -505,3 +505,11 @@ def test_a_12_megapixel_background_has_a_preview_and_full_size_results(client, s
     assert (out["composite"]["width"], out["composite"]["height"]) == (4000, 3000)
     x, y, w, h = out["objects"][0]["box"]
     assert abs(h - 900) <= 2 and abs(y + h - 1 - 2900) <= 1.5 and abs(x + w / 2 - 3001) <= 2  # bilinear edges
+
+
+def test_the_command_lines_pixel_limit_is_the_default(monkeypatch):
+    monkeypatch.setenv("COMPOSITOR_MAX_PIXELS", "200000")
+    with client_for() as c:
+        bomb = png_bytes(np.zeros((1000, 1000), np.uint8))
+        one_sentence(c.post("/api/uploads", files={"file": ("bomb.png", bomb)}), 413, "bomb.png", "200,000 pixels")
+        assert not any(c.app.state.store.folder.iterdir())  # nothing of it kept
