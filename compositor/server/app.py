@@ -511,7 +511,7 @@ def create_app(config: Config | None = None) -> FastAPI:
             todo = [Placement(sticker(e), name=e.label, **kw) for e, kw in chosen]
             comp = api.paste(rgb(bg), todo)
             seconds = time.perf_counter() - t0
-            composite = store.put_image(comp.image, "composite.png", "composite")
+            composite = store.put_image(comp.image, "composite.png", "composite", keep=True)
             mask = store.put_mask(comp.mask, "mask.png")
             record = {"background": {"path": bg.label}, "mask": "mask.png",
                       "objects": [{"sticker": {"path": e.label}, **records.placed_record(o)}
@@ -527,8 +527,18 @@ def create_app(config: Config | None = None) -> FastAPI:
 
         return await pool.run("the paste", work)
 
+    def mask_of(entry: Entry):
+        """A mask for ``api.load_composite``: a mask this server made, as its 8-bit pixels (read
+        as the file would be: 0/255 -> 0/1, soft levels / 255); an upload, as its file (all of
+        ``imageio.read_mask``'s modes)."""
+        if entry.info.get("made"):
+            from PIL import Image
+
+            return store.cached(entry, "mask8", lambda e: np.asarray(Image.open(e.path)))
+        return entry.path
+
     def harmonize_work(job, composite: Entry, mask: Entry, backend: str, values: dict, objects: str = "auto",
-                       finish: dict | None = None) -> dict:
+                       finish: dict | None = None, measure: bool = True) -> dict:
         from .. import api, metrics, records
 
         record = None
@@ -538,7 +548,7 @@ def create_app(config: Config | None = None) -> FastAPI:
             except UnknownId:
                 record = None
         how = str(record.path) if record is not None else ("union" if objects == "auto" else objects)
-        comp = api.load_composite(rgb(composite), mask.path, how)
+        comp = api.load_composite(rgb(composite), mask_of(mask), how)
         result = api.harmonize(comp, backend, progress=job, finish=finish or None, **values)
         entry = store.put_image(result.image, f"result-{backend}.png", "result")
         sidecar = store.put_json({"composite": {"path": composite.label}, "mask": {"path": mask.label},
@@ -558,7 +568,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         return {"result": entry.public(), "sidecar": sidecar.public(), "backend": backend,
                 "seconds": round(result.seconds, 3), "settings": result.params,
                 "objects": len(comp.objects) or 1, "finish": result.stats.get("finish"),
-                "metrics": _finite(metrics.no_reference(result.image, comp.mask)),
+                "metrics": _finite(metrics.no_reference(result.image, comp.mask)) if measure else None,
                 "command": shlex.join(command)}
 
     def check_harmonize(backend: str, values: dict, objects: str = "auto", finish: dict | None = None) -> None:
@@ -606,7 +616,7 @@ def create_app(config: Config | None = None) -> FastAPI:
                 job, comp_entry, mask_entry, backend, values, objects, finishing), classify)
             return JSONResponse(job.public(), status_code=202)
         out = await pool.run(f"harmonizing with {backend}", harmonize_work, None, comp_entry, mask_entry, backend,
-                             values, objects, finishing)
+                             values, objects, finishing, format == "json")
         if format == "png":
             return FileResponse(store.get(out["result"]["id"]).path, media_type="image/png",
                                 headers={"X-Seconds": str(out["seconds"])})
@@ -700,7 +710,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         def work():
             from .. import api, metrics
 
-            comp = api.load_composite(rgb(comp_entry), mask_entry.path)
+            comp = api.load_composite(rgb(comp_entry), mask_of(mask_entry))
             rows = [{"backend": "none", "ok": True, "seconds": 0.0, "result": comp_entry.public(),
                      "metrics": _finite(metrics.no_reference(comp.image, comp.mask))}]
             for name in names:
