@@ -7,6 +7,11 @@
     result = harmonize(comp, finish={"match": "all", "shadow": "contact"})  # + the finishing stage
 
 Images may be given as paths or as RGB uint8 arrays.
+
+Every front end (the command line, batch and synth workers, compare, bench, the server)
+runs plugins through this module: ``cutter`` and ``harmonizer`` make a plugin ready with
+checked settings (``plugins.ready``), before any work, so a bad setting is refused as
+itself; ``cut`` and ``harmonize`` take either a name and settings or such a ready plugin.
 """
 from __future__ import annotations
 
@@ -43,11 +48,41 @@ def _image(value: ImageLike) -> np.ndarray:
     return read_rgb(value)
 
 
-def cut(photo: ImageLike, method: str = DEFAULT_METHOD, **settings: Any) -> list[Sticker]:
-    """Cut objects out of ``photo`` with the cutter ``method``; ``settings`` are the cutter's (e.g.
-    box=(x, y, w, h), all=True). Returns the stickers, best first."""
-    cls = plugins.load("cutter", method)
-    return cls().cut(_image(photo), plugins.make_settings(cls, settings))
+def cutter(method: str = DEFAULT_METHOD, /, **settings: Any) -> plugins.Ready:
+    """The cutter ``method`` ready to run, its ``settings`` checked (UsageError naming the
+    setting); give it to ``cut``."""
+    return plugins.ready("cutter", method, settings)
+
+
+def harmonizer(backend: str = DEFAULT_BACKEND, /, *, default_seed: int | None = None,
+               **settings: Any) -> plugins.Ready:
+    """The harmonizer ``backend`` ready to run, its ``settings`` checked (UsageError naming
+    the setting); ``default_seed`` is its seed when ``settings`` give none and it has one.
+    Give it to ``harmonize``."""
+    return plugins.ready("harmonizer", backend, settings, default_seed=default_seed)
+
+
+def _ready(kind: str, plugin: str | plugins.Ready, settings: dict) -> plugins.Ready:
+    """``plugin`` when it is a ready plugin of ``kind`` (and no ``settings`` come with it), else
+    the plugin of that name made ready with ``settings``."""
+    if not isinstance(plugin, plugins.Ready):
+        return plugins.ready(kind, plugin, settings)
+    if plugin.kind != kind:
+        raise TypeError(f"expected a ready {kind}, got the {plugin.kind} {plugin.name!r}")
+    if settings:
+        raise TypeError(f"settings go to the call that made the {kind} ready; received {', '.join(settings)}")
+    return plugin
+
+
+def cut(photo: ImageLike, method: str | plugins.Ready = DEFAULT_METHOD, *, named: str | None = None,
+        **settings: Any) -> list[Sticker]:
+    """Cut objects out of ``photo`` with the cutter ``method`` (a name, or ``cutter(...)``);
+    ``settings`` are the cutter's (e.g. box=(x, y, w, h), all=True). Errors in the cut start
+    with ``named`` when given (the photo's file). Returns the stickers, best first."""
+    ready = _ready("cutter", method, settings)
+    image = _image(photo)
+    with _named(named):
+        return ready.plugin.cut(image, ready.settings)
 
 
 def paste(background: ImageLike, stickers: Iterable[Sticker | Placement | tuple], *,
@@ -181,10 +216,10 @@ def harmonize(composite: Composite, backend: str = DEFAULT_BACKEND, *, progress:
     """Harmonize a composite with the named backend; ``settings`` are the backend's; ``progress``
     receives the backend's progress reports; ``finish`` (a dict of the finishing stage's
     settings, see ``finish``) runs the stage after the backend, its record in the Result's
-    stats["finish"]. Returns the Result."""
-    cls = plugins.load("harmonizer", backend)
+    stats["finish"]. ``backend`` is a name or ``harmonizer(...)``. Returns the Result."""
+    ready = _ready("harmonizer", backend, settings)
     ready_finish = _finish_settings(finish)
-    result = cls().harmonize(composite, plugins.make_settings(cls, settings), progress)
+    result = ready.plugin.harmonize(composite, ready.settings, progress)
     return _finished(result, composite, ready_finish)
 
 
@@ -230,20 +265,18 @@ def compose(photo: ImageLike, background: ImageLike, *, method: str = DEFAULT_ME
     result, record), the record a JSON-ready dict of the inputs, steps, settings and timings.
     ``finish`` runs the finishing stage after harmonizing (see ``finish``)."""
     ready_finish = _finish_settings(finish)
-    cutter = plugins.load("cutter", method)
-    harmonizer = plugins.load("harmonizer", backend)
-    ready_cut = plugins.make_settings(cutter, cut_settings)  # both refused as themselves, before any work
-    ready_harmonize = plugins.make_settings(harmonizer, harmonize_settings)
+    ready_cut = cutter(method, **(cut_settings or {}))  # both refused as themselves, before any work
+    ready_harmonize = harmonizer(backend, **(harmonize_settings or {}))
     t0 = time.perf_counter()
     with _named(photo):
-        sticker = cutter().cut(_image(photo), ready_cut)[0]
+        sticker = cut(photo, ready_cut)[0]
     t_cut = time.perf_counter() - t0
     comp = paste(background, [Placement(sticker, x, y, scale, rotation, anchor=anchor, height=height,
                                         name=str(photo) if not isinstance(photo, np.ndarray) else "")])
     t_paste = time.perf_counter() - t0 - t_cut
     with _named(None if isinstance(photo, np.ndarray) or isinstance(background, np.ndarray)
                 else f"{photo} pasted on {background}"):
-        result = harmonizer().harmonize(comp, ready_harmonize, progress)
+        result = harmonize(comp, ready_harmonize, progress=progress)
         result = _finished(result, comp, ready_finish, background)
     record = {
         "inputs": {name: file_record(v) for name, v in (("photo", photo), ("background", background))
@@ -262,4 +295,5 @@ def compose(photo: ImageLike, background: ImageLike, *, method: str = DEFAULT_ME
     return sticker, comp, result, record
 
 
-__all__ = ["cut", "paste", "harmonize", "finish", "compose", "load_composite", "read_sticker", "Placement"]
+__all__ = ["cutter", "harmonizer", "cut", "paste", "harmonize", "finish", "compose", "load_composite",
+           "read_sticker", "Placement"]

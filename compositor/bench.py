@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable
 import cv2
 import numpy as np
 
-from . import metrics, plugins
+from . import api, metrics
 from .errors import CompositorError, UsageError
 from .imageio import read_mask, read_rgb
 from .ops.colour import lab, lab_transfer
@@ -232,18 +232,15 @@ def run(cases: list[Case], backends: list[str], settings: dict[str, dict] | None
 
     settings = settings or {}
     finishing = make_finish_settings(finish) if finish else None
-    instances = {}
-    for name in backends:
-        cls = plugins.load("harmonizer", name)
-        instances[name] = (cls(), plugins.make_settings(cls, settings.get(name, {})))
+    ready = {name: api.harmonizer(name, **settings.get(name, {})) for name in backends}
     rows = []
     for case in cases:
-        for name, (harmonizer, chosen) in instances.items():
+        for name, harmonizer in ready.items():
             row: dict[str, Any] = {"case": case.name, "family": case.family, "subset": case.subset, "backend": name,
                                    "object_fraction": round(float((case.composite.mask > 0.5).mean()), 4)}
             t0 = time.perf_counter()
             try:
-                result = harmonizer.harmonize(case.composite, chosen, None)
+                result = api.harmonize(case.composite, harmonizer)
                 image = result.image
                 if finishing is not None and finishing.active:
                     comp = case.composite

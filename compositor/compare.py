@@ -18,7 +18,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from . import metrics, plugins
+from . import api, metrics
 from .errors import CompositorError
 from .types import Composite
 
@@ -55,10 +55,9 @@ def compare(composite: Composite, backends: list[str], *, settings: dict[str, di
     for name in backends:
         bar = progress(name) if progress else None
         try:
-            cls = plugins.load("harmonizer", name)
-            chosen = plugins.make_settings(cls, settings.get(name, {}))
+            ready = api.harmonizer(name, **settings.get(name, {}))
             t0 = time.perf_counter()
-            result = cls().harmonize(composite, chosen, bar)
+            result = api.harmonize(composite, ready, progress=bar)
             seconds = time.perf_counter() - t0
             rows.append(Row(name, True, seconds, result.params, _measure(result.image, composite, truth),
                             image=result.image))

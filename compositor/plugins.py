@@ -55,6 +55,31 @@ def load(kind: str, name: str):
     return cls
 
 
+@dataclasses.dataclass(frozen=True)
+class Ready:
+    """A plugin made ready to run (``ready``): an instance of the plugin ``name`` of ``kind``
+    and its checked settings."""
+
+    kind: str
+    name: str
+    plugin: typing.Any
+    settings: typing.Any
+
+
+def ready(kind: str, name: str, values: dict | None = None, *, default_seed: int | None = None) -> Ready:
+    """The one way from (kind, name, values) to a plugin that can run: the plugin loaded, its
+    settings made from ``values`` (text converted, each value checked, then the plugin's own
+    ``validate()``; checked here once), an instance made. ``default_seed`` fills in the
+    ``seed`` setting when ``values`` leave it unset and the plugin has one (batch and synth
+    give each job its own)."""
+    cls = load(kind, name)
+    values = dict(values or {})
+    if default_seed is not None and "seed" not in values and \
+            any(f.name == "seed" for f in dataclasses.fields(cls.Settings)):
+        values["seed"] = default_seed
+    return Ready(kind, name, cls(), make_settings(cls, values))
+
+
 def make_settings(cls, values: dict | None = None):
     """Build ``cls.Settings`` from a dict, converting strings and validating each value."""
     values = dict(values or {})
@@ -77,16 +102,29 @@ def _hints(settings_cls) -> dict:
     return typing.get_type_hints(settings_cls)
 
 
+#: the attribute that marks a frozen settings object as checked (it cannot change, so it stays valid)
+_CHECKED = "_compositor_checked"
+
+
 def ready_settings(settings_cls, settings=None, owner: str = ""):
     """``settings`` (None: ``settings_cls()``) once its fields pass their declared checks
     (``check_fields``, messages naming ``owner.field``) and its own ``validate()``, where it
-    has one, passes too."""
+    has one, passes too. A settings object that passed is marked, and passes again without
+    being checked twice (``make_settings`` checks; the plugin it is given to does not again)."""
     if settings is None:
         settings = settings_cls()
+    elif getattr(settings, _CHECKED, False):
+        return settings
     check_fields(settings, owner)
     check = getattr(settings, "validate", None)
     if check:
         check()
+    params = getattr(type(settings), "__dataclass_params__", None)
+    if params is not None and params.frozen:  # one that can change is checked each time
+        try:
+            object.__setattr__(settings, _CHECKED, True)
+        except AttributeError:  # __slots__: checked each time too
+            pass
     return settings
 
 

@@ -13,8 +13,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..records import file_record, placed_record, result_record, worker_record
-from ..runs.caches import (CONTEXT, background_image, cut_sticker, file_digest, harmonize_settings, harmonizer,
-                           sticker_file)
+from ..runs.caches import CONTEXT, background_image, cut_sticker, file_digest, sticker_file
 from ..runs.outputs import Task, spec_hash, write_outputs
 from ..runs.paths import confine, is_reserved, sidecar_name
 from .manifest import Job
@@ -45,7 +44,7 @@ def run_job(payload: tuple[Job, str, str, str, str | None]) -> dict:
                                     name=spec.source or spec.sticker or "", anchor=spec.anchor, height=spec.height))
         described.append(origin)
     composite = api.paste(background, placements)
-    result = harmonizer(job.backend).harmonize(composite, harmonize_settings(job.backend, job.settings, job.seed))
+    result = api.harmonize(composite, api.harmonizer(job.backend, default_seed=job.seed, **job.settings))
     if job.finish:
         result = api.finish_result(result, composite, {**job.finish, "seed": job.seed % 2**32}, job.background)
     objects = [{**origin, **placed_record(o)} for origin, o in zip(described, composite.objects)]

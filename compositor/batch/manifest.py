@@ -157,7 +157,7 @@ def _check_plugin(kind: str, name: Any, settings: dict, where: str) -> None:
     if not isinstance(name, str):
         raise UsageError(f"{where}: the {kind} must be a name; received {name!r}.")
     try:
-        plugins.make_settings(plugins.load(kind, name), settings)
+        plugins.ready(kind, name, settings)
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
 

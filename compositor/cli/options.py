@@ -109,7 +109,9 @@ def backend_settings(items: list[str] | None, backends: list[str] | None = None)
             if name not in backends:
                 raise UsageError(f"--set names the backend {name!r}, which is not among the backends that run "
                                  f"({', '.join(backends)}).")
-            plugins.make_settings(plugins.load("harmonizer", name), values)
+            from .. import api
+
+            api.harmonizer(name, **values)
     return settings
 
 

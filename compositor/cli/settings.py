@@ -177,9 +177,11 @@ def choose(kind: str, name: str | None, settings: dict, default: str, chooser: s
 
 
 def plugin_settings(args: argparse.Namespace, kind: str, name: str) -> dict:
-    """The settings given (``given``), after checking each setting option against the
-    settings of the plugin ``name``: one it does not have, or a value outside its choices,
-    is a one-sentence UsageError. Loads the plugin: one that fails to load raises here."""
+    """The settings given (``given``), after checking each setting option against the plugin
+    ``name`` (the parser's options are every plugin's together): one it does not have, or a
+    choice that is another plugin's, is a one-sentence UsageError naming the option. The
+    values themselves are checked where the plugin is made ready (``api.cutter``,
+    ``api.harmonizer``). Loads the plugin: one that fails to load raises here."""
     cls = plugins.load(kind, name)
     rows = {row[0]: row for row in plugins.describe(cls.Settings)}
     for field, value in _options(args).items():

@@ -1,10 +1,10 @@
 """What each worker process keeps for the length of its life: the run's shared context,
-harmonizer plugins and their loaded models, file digests, decoded backgrounds and
-stickers, and the stickers cut from photos. Every cache is per process, so a worker
-reads, decodes or cuts a file once however many jobs use it."""
+the harmonizers' loaded models (``load_models``; the plugins keep them in their modules'
+per-process caches), file digests, decoded backgrounds and stickers, and the stickers cut
+from photos. Every cache is per process, so a worker reads, decodes or cuts a file once
+however many jobs use it."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from functools import lru_cache
@@ -12,7 +12,6 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .. import plugins
 from ..errors import CompositorError, UsageError
 
 #: the run's shared context in this worker, as set by ``set_context``
@@ -24,12 +23,6 @@ def set_context(context: dict) -> None:
     worker's ``CONTEXT``, replacing an earlier run's."""
     CONTEXT.clear()
     CONTEXT.update(context)
-
-
-@lru_cache(maxsize=16)
-def harmonizer(name: str):
-    """The harmonizer plugin ``name``, made once per process (it keeps its loaded models)."""
-    return plugins.load("harmonizer", name)()
 
 
 @lru_cache(maxsize=1024)
@@ -85,26 +78,18 @@ def cut_sticker(path: str, cutter: str, settings_json: str):
         raise CompositorError(f"{path}: {exc}") from exc
 
 
-def harmonize_settings(backend: str, settings: dict, seed: int):
-    """Harmonizer ``backend``'s Settings made from ``settings``, with ``seed`` filled in when the
-    backend has a seed setting and it is unset."""
-    cls = type(harmonizer(backend))  # the plugin class, looked up once per process
-    values = dict(settings)
-    if "seed" not in values and any(f.name == "seed" for f in dataclasses.fields(cls.Settings)):
-        values["seed"] = seed
-    return plugins.make_settings(cls, values)
-
-
 def load_models(backends: list[tuple[str, dict]]) -> None:
     """Worker setup: load each (backend, settings)'s model before the first job, for the
     backends whose plugin has a ``load`` method. One that cannot load is passed over here:
     its jobs fail with the reason, and the others run."""
+    from .. import api
+
     for name, values in backends:
         try:
-            plugin = harmonizer(name)
-            load = getattr(plugin, "load", None)
+            ready = api.harmonizer(name, default_seed=0, **values)
+            load = getattr(ready.plugin, "load", None)
             if load is not None:
-                load(harmonize_settings(name, values, 0))
+                load(ready.settings)
         except Exception:  # reported by each job that uses it
             continue
 

@@ -433,8 +433,9 @@ def create_app(config: Config | None = None) -> FastAPI:
         if box:
             values["box"] = _box(box)
         method = method or DEFAULT_METHOD
-        cls = plugins.load("cutter", method)
-        plugins.make_settings(cls, values)  # a bad setting is refused before the photo is read
+        from .. import api
+
+        ready = api.cutter(method, **values)  # a bad setting is refused before the photo is read
         entry = await upload(image, image_id, "image")
         stem = Path(entry.label).stem
 
@@ -442,7 +443,7 @@ def create_app(config: Config | None = None) -> FastAPI:
             from .. import api
 
             t0 = time.perf_counter()
-            stickers = api.cut(rgb(entry), method, **values)
+            stickers = api.cut(rgb(entry), ready)
             seconds = time.perf_counter() - t0
             out = []
             for i, s in enumerate(stickers, 1):
@@ -582,7 +583,9 @@ def create_app(config: Config | None = None) -> FastAPI:
             make_finish_settings(finish)
 
     def check_backend(backend: str, values: dict) -> None:
-        plugins.make_settings(plugins.load("harmonizer", backend), values)
+        from .. import api
+
+        api.harmonizer(backend, **values)
 
     @app.post("/api/harmonize", tags=["pipeline"])
     async def post_harmonize(composite: UploadFile | None = File(None, description="the composite image"),
@@ -659,7 +662,9 @@ def create_app(config: Config | None = None) -> FastAPI:
         method, backend = method or DEFAULT_METHOD, backend or DEFAULT_BACKEND
         cut_values, values = _json_field(cut_settings, "cut_settings"), _json_field(settings, "settings")
         where = parse_where(at, f"at {at}") if at else {}
-        plugins.make_settings(plugins.load("cutter", method), cut_values)
+        from .. import api
+
+        api.cutter(method, **cut_values)
         check_backend(backend, values)
         photo_entry = await upload(photo, photo_id, "photo")
         bg_entry = await upload(background, background_id, "background")

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from ..records import result_record, worker_record
-from ..runs.caches import CONTEXT, background_image, harmonize_settings, harmonizer, sticker_file
+from ..runs.caches import CONTEXT, background_image, sticker_file
 from ..runs.outputs import Task, spec_hash, write_outputs
 from ..runs.paths import sidecar_name
 from .coco import area_and_box, encode, polygons
@@ -78,9 +78,9 @@ def render(index: int) -> dict:
         entries.append(entry)
     if placements:
         composite = api.paste(canvas, placements)
-        result = harmonizer(layout.backend).harmonize(
-            composite, harmonize_settings(layout.backend, settings.backend_settings.get(layout.backend, {}),
-                                          seed % (2**31 - 1)))
+        harmonizer = api.harmonizer(layout.backend, default_seed=seed % (2**31 - 1),
+                                    **settings.backend_settings.get(layout.backend, {}))
+        result = api.harmonize(composite, harmonizer)
         pixels, harmonized = result.image, result_record(result)
     else:  # nothing could be placed (or zero objects were drawn): the background alone
         composite, pixels, harmonized = None, canvas, {"backend": None, "skipped": "no objects placed"}

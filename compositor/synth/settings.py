@@ -83,7 +83,9 @@ class SynthSettings:
             if name not in self.backends:
                 raise UsageError(f"settings are given for backend {name!r}, which is not among the backends "
                                  f"({', '.join(self.backends)}).")
-            plugins.make_settings(plugins.load("harmonizer", name), values)
+            from .. import api
+
+            api.harmonizer(name, **values)
         plugins.load("cutter", self.cutter)
 
 

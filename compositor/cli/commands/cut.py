@@ -50,15 +50,16 @@ def run(args) -> int:
     and write the sticker(s), sidecar(s) and mask; returns 0, or 1 when a photo of a folder failed."""
     method = choose("cutter", args.method, given(args), DEFAULT_METHOD, "--method")
     settings = plugin_settings(args, "cutter", method)
-    cutter = plugins.load("cutter", method)
-    ready = plugins.make_settings(cutter, settings)  # a bad setting is refused as itself, before the photo is read
+    from ... import api
+
+    ready = api.cutter(method, **settings)  # a bad setting is refused as itself, before the photo is read
     if args.photo != PIPE and Path(args.photo).is_dir():
-        return _cut_folder(args, method, settings, cutter, ready)
-    _cut_one(args, method, settings, cutter, ready)
+        return _cut_folder(args, method, settings, ready)
+    _cut_one(args, method, settings, ready)
     return 0
 
 
-def _cut_one(args, method: str, settings: dict, cutter, ready) -> None:
+def _cut_one(args, method: str, settings: dict, ready) -> None:
     """One photo (a file or standard input) to a sticker file or standard output."""
     import hashlib
 
@@ -92,8 +93,7 @@ def _cut_one(args, method: str, settings: dict, cutter, ready) -> None:
         photo = records.file_record(PIPE, hashlib.sha256(data).hexdigest())
     else:
         image, name, photo = read_rgb(args.photo), args.photo, None
-    with api._named(name):  # a box outside the photo, nothing found: the message names the photo
-        stickers = cutter().cut(image, ready)
+    stickers = api.cut(image, ready, named=name)  # a box outside the photo, nothing found: named so
     if to_pipe:
         stickers = stickers[:1]  # the best; --all was refused above
         if args.mask_out:
@@ -159,7 +159,7 @@ def _photos(folder: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
-def _cut_folder(args, method: str, settings: dict, cutter, ready) -> int:
+def _cut_folder(args, method: str, settings: dict, ready) -> int:
     """Every photo of the folder ``args.photo`` into the folder ``args.output`` (and masks into
     ``args.mask_out``), with a progress bar; a photo that fails is reported and the rest go on."""
     from ... import api, records
@@ -197,8 +197,7 @@ def _cut_folder(args, method: str, settings: dict, cutter, ready) -> int:
             mask_out = str(Path(args.mask_out) / rel) if args.mask_out else None
             try:
                 image = read_rgb(photo)
-                with api._named(str(photo)):
-                    stickers = cutter().cut(image, ready)
+                stickers = api.cut(image, ready, named=str(photo))
                 paths = [out] if len(stickers) == 1 and not settings.get("all") else \
                     [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(1, len(stickers) + 1)]
                 check_outputs([photo, *setting_files(settings)],

@@ -51,13 +51,12 @@ def run(args) -> int:
     objects = args.objects or api.paste_record_beside(args.composite) or "union"
     record_file = [] if objects in ("union", "components") else [objects]
     check_outputs([args.composite, args.mask, *own, *record_file, *setting_files(values)], [args.output, sidecar])
-    cls = plugins.load("harmonizer", backend)
-    settings = plugins.make_settings(cls, values)
+    ready = api.harmonizer(backend, **values)  # a bad setting is refused as itself, before the images are read
     composite = api.load_composite(args.composite, args.mask, objects)
     progress = progress_for(args, out)
     with progress.kept_on_success():
         try:
-            result = cls().harmonize(composite, settings, progress)
+            result = api.harmonize(composite, ready, progress=progress)
         finally:
             progress.close()
         result = api.finish_result(result, composite, finishing)
