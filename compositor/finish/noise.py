@@ -30,7 +30,7 @@ PATCH = 7
 FLAT = 0.35
 LEVELS = 4
 #: Most patches read per region (a regular subsample beyond).
-MAX_PATCHES = 3000
+MAX_PATCHES = 2000
 #: Noise is added only where the surroundings' sigma exceeds RATIO x the object's + SLACK
 #: (0..255 scale): photos as they are show some difference between object and background
 #: (on DUTS-TR 150 photos, this left 96% of them untouched).
