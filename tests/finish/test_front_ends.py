@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -62,7 +63,9 @@ def test_harmonize_match_and_shadow(work, capsys):
     assert code == 0
     assert "finish" not in json.loads(Path("plain.json").read_text())["stats"]
     out, plain = np.asarray(Image.open("out.png")), np.asarray(Image.open("plain.png"))
-    assert (out <= plain).all() and (out < plain).any()  # only the shadow changed it here, darker
+    near = cv2.dilate((np.asarray(Image.open("cup_mask.png")) > 0).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    # the object (and a blur's band at its edge) may be matched; elsewhere only the shadow, darker
+    assert (out[~near] <= plain[~near]).all() and (out[~near] < plain[~near]).any()
 
 
 @pytest.mark.parametrize("options, words", [
