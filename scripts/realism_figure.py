@@ -70,14 +70,14 @@ def scenes():
     helmet = sticker(astro, read_mask(bench / "astronaut_helmet.png"), "helmet")
     return [
         ("the demo: cup on the cat (clean photo)", chelsea, [api.Placement(cup, 110, 225, 0.3)], {}, None),
-        ("helmet on a soft, grainy garage floor (blur 2.5, grain 6)", grainy(soft(moto_photo, 2.5), 6),
-         [api.Placement(helmet, "72%", "97%", height="30%", anchor="bottom")], {}, None),
+        ("cup on a soft, grainy garage floor (blur 2.5, grain 6)", grainy(soft(moto_photo, 2.5), 6),
+         [api.Placement(cup, "78%", "93%", height="22%", anchor="bottom")], {"light": "300,35"}, None),
         ("motorcycle before the rocket (JPEG quality 20)", blocky(rocket_photo, 20),
-         [api.Placement(moto, "30%", "98%", height="45%", anchor="bottom")], {"light": "300,35"}, None),
-        ("cup on the rocket's ground (grain 10, brighter is grainier)", grainy(rocket_photo, 10, seed=2),
-         [api.Placement(cup, "70%", "97%", height="30%", anchor="bottom")], {"light": "250,40"}, None),
+         [api.Placement(moto, "30%", "98%", height="45%", anchor="bottom")], {}, None),
+        ("helmet on the rocket's ground (grain 10, brighter is grainier)", grainy(rocket_photo, 10, seed=2),
+         [api.Placement(helmet, "70%", "96%", height="25%", anchor="bottom")], {}, None),
         ("rocket on the coffee table (blur 3, JPEG quality 35)", blocky(soft(coffee, 3.0), 35),
-         [api.Placement(rocket, "20%", "92%", height="60%", anchor="bottom")], {}, None),
+         [api.Placement(rocket, "25%", "86%", height="60%", anchor="bottom")], {"light": "110,40"}, None),
     ]
 
 

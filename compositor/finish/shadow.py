@@ -64,8 +64,10 @@ def shadow_map(alpha: np.ndarray, kind: str, light: tuple[float, float] | None, 
     foot = y + h  # the row below the object's lowest pixel
     soft = 0.25 + 1.5 * softness
     # contact: the bottom of the object, flattened and widened
-    band = max(2, int(round(0.08 * h)))
-    c_sigma = max(1.0, 0.04 * w * soft)
+    # a thin, tall object still stands on a patch of ground: its footprint reads at least half its height wide
+    base = max(w, 0.5 * h)
+    band = max(2, int(round(min(0.08 * h, 0.25 * w))))
+    c_sigma = max(1.5, 0.04 * base * soft)
     pad = int(4 * c_sigma) + band + 2
     x0, x1 = max(0, x - pad), min(W, x + w + pad)
     y0, y1 = max(0, foot - band - pad), min(H, foot + pad)
@@ -73,7 +75,7 @@ def shadow_map(alpha: np.ndarray, kind: str, light: tuple[float, float] | None, 
         crop = alpha[y0:y1, x0:x1].copy()
         rows = np.arange(y0, y1)[:, None]
         crop[(rows < foot - band).repeat(crop.shape[1], 1)] = 0
-        shift = max(1, band // 2)
+        shift = max(1, band // 3)
         crop = np.roll(crop, shift, axis=0)
         crop[:shift] = 0
         c = _blur(crop, c_sigma, c_sigma * 0.4)
@@ -110,8 +112,8 @@ def shadow_map(alpha: np.ndarray, kind: str, light: tuple[float, float] | None, 
     near, far = _blur(flat, s0), _blur(flat, s1)
     tb = _blur(t, s0) / np.maximum(near, 1e-3)
     tb = np.clip(tb, 0, 1)
-    cast = (near * (1 - tb) + far * tb) * (1 - 0.75 * tb)
-    S[Y0:Y1, X0:X1] = np.maximum(S[Y0:Y1, X0:X1], np.clip(cast * 0.85, 0, 1))
+    cast = (near * (1 - tb) + far * tb) * (1 - 0.6 * tb)
+    S[Y0:Y1, X0:X1] = np.maximum(S[Y0:Y1, X0:X1], np.clip(cast, 0, 1))
     return S, {**info, "light": [float(az), float(el)], "length_px": round(length, 1),
                "cast_sigma_px": [round(s0, 2), round(s1, 2)]}
 
