@@ -12,9 +12,10 @@ concurrent clients (threads, one HTTP connection each), p50 and p95 latency and 
 - ``fit``: ``harmonize`` with vgg19 in fit mode (the default) on one 1024 px composite, warm.
 
 The same three calls run in this process through ``compositor.api`` (one client), in the
-same run, as the baseline. The server's resident memory (VmRSS) is read after the first call
-of each kind, after a warm-up of ``--warmup-pastes`` paste+none calls (its bounded cache of
-decoded images full), after 500 more requests, and after ``--soak-seconds`` of ``--clients``
+same run, as the baseline, alternated call by call with the API's one-client calls. The server's resident memory (VmRSS) is read after the first call
+of each kind, after a warm-up (each call from every client at once, so every worker thread
+has run each model, then ``--warmup-pastes`` paste+none calls, which fill its bounded cache of
+decoded images), after 500 more requests, and after ``--soak-seconds`` of ``--clients``
 clients repeating paste+none, with the errors counted. The machine's load average is printed
 with the table: on a shared machine it moves every figure. Every request goes to 127.0.0.1 only.
 """
@@ -165,6 +166,13 @@ def in_process(photo, background, cup):
     return {"cut": cut, "paste+none": paste_none, "fit": fit}
 
 
+def summary(latencies: list[float]) -> dict:
+    """p50, p95 and calls per second of one client's sequential ``latencies``."""
+    ordered = sorted(latencies)
+    return {"n": len(ordered), "p50": statistics.median(ordered),
+            "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], "per_s": len(ordered) / sum(ordered)}
+
+
 def timed(fn, n: int, clients: int) -> dict:
     """Run ``fn`` ``n`` times from ``clients`` threads; latencies and throughput."""
     latencies = []
@@ -227,6 +235,9 @@ def main() -> int:
         for fn in local.values():
             fn()
         report["rss_after_first_calls_mb"] = round(rss_mb(proc.pid), 1)
+        for name in ("cut", "fit"):  # every worker thread runs each model once too
+            with ThreadPoolExecutor(args.clients) as ex:
+                list(ex.map(lambda c: calls(c, ids)[name](), clients))
         warm = [calls(c, ids)["paste+none"] for c in clients]
         for _ in range(max(1, args.warmup_pastes // len(warm))):
             with ThreadPoolExecutor(args.clients) as ex:
@@ -237,9 +248,17 @@ def main() -> int:
         rows = []
         counts = {"cut": args.cut_n, "paste+none": args.paste_n, "fit": args.fit_n}
         for name, n in counts.items():
-            rows.append((name, "in-process", 1, timed(local[name], n, 1)))
             ids = fresh_ids(clients[0])
-            rows.append((name, "API", 1, timed(calls(clients[0], ids)[name], n, 1)))
+            # one client: in-process and through the API alternated call by call, so both see
+            # the same machine load
+            local_lat, api_lat = [], []
+            for _ in range(n):
+                for fn, out in ((local[name], local_lat), (calls(clients[0], ids)[name], api_lat)):
+                    t = time.perf_counter()
+                    fn()
+                    out.append(time.perf_counter() - t)
+            rows.append((name, "in-process", 1, summary(local_lat)))
+            rows.append((name, "API", 1, summary(api_lat)))
             pool = ThreadPoolExecutor(args.clients)
             per_client = [calls(c, ids)[name] for c in clients]
             turn = iter(range(10**9))

@@ -512,8 +512,10 @@ def create_app(config: Config | None = None) -> FastAPI:
             todo = [Placement(sticker(e), name=e.label, **kw) for e, kw in chosen]
             comp = api.paste(rgb(bg), todo)
             seconds = time.perf_counter() - t0
-            composite = store.put_image(comp.image, "composite.png", "composite", keep=True)
-            mask = store.put_mask(comp.mask, "mask.png")
+            # stored uncompressed: a composite and its mask are mostly read back from the cache, and
+            # level 0 is the fastest lossless PNG (a download is a larger file on this machine only)
+            composite = store.put_image(comp.image, "composite.png", "composite", keep=True, level=0)
+            mask = store.put_mask(comp.mask, "mask.png", level=0)
             record = {"background": {"path": bg.label}, "mask": "mask.png",
                       "objects": [{"sticker": {"path": e.label}, **records.placed_record(o)}
                                   for (e, _), o in zip(chosen, comp.objects)]}
