@@ -563,11 +563,13 @@ def create_app(config: Config | None = None) -> FastAPI:
             command += ["--objects", how]
         for key, value in values.items():
             command += ["--set", f"{key}={_settings_text(value)}"]
-        if finish:
-            from ..cli.options import FINISH_OPTIONS  # the command's own option names
+        from ..cli.commands.harmonize import DEFAULTS as CLI_FINISH  # what the command does unless told
+        from ..cli.options import FINISH_OPTIONS  # the command's own option names
+        from ..finish import FinishSettings
 
-            for key, value in finish.items():
-                command += [FINISH_OPTIONS[key], _settings_text(value)]
+        pinned = {k: getattr(FinishSettings(), k) for k in CLI_FINISH if k not in (finish or {})}
+        for key, value in {**(finish or {}), **pinned}.items():
+            command += [FINISH_OPTIONS[key], _settings_text(value)]
         return {"result": entry.public(), "sidecar": sidecar.public(), "backend": backend,
                 "seconds": round(result.seconds, 3), "settings": result.params,
                 "objects": len(comp.objects) or 1, "finish": result.stats.get("finish"),

@@ -148,3 +148,22 @@ def test_batch_refuses_bad_finishing(work, capsys, field, value, words):
     code, _, err = run(["batch", "m.jsonl", "-o", "out", "-q"], capsys)
     assert code == 2 and words in err and "m.jsonl" in err and len(err.strip().splitlines()) == 1, err
     assert not Path("out").exists() or not any(Path("out").glob("*.png"))
+
+
+def test_defaults_of_compose_and_harmonize(work, capsys):
+    """compose matches blur and noise and casts a contact shadow unless told not to; harmonize matches."""
+    code, _, err = run(["compose", "coffee.png", "chelsea.png", "--box", "150,60,300,280", "--method", "grabcut",
+                        "--backend", "none", "--at", "110,225,0.3", "-o", "c1", "-q"], capsys)
+    assert code == 0, err
+    finished = json.loads(Path("c1/compose.json").read_text())["harmonize"]["stats"]["finish"]
+    assert finished["match"] == ["blur", "noise"] and finished["shadow"] == "contact"
+    code, _, err = run(["compose", "coffee.png", "chelsea.png", "--box", "150,60,300,280", "--method", "grabcut",
+                        "--backend", "none", "--at", "110,225,0.3", "-o", "c2", "-q", "--match", "none",
+                        "--shadow", "none"], capsys)
+    assert code == 0, err
+    assert "finish" not in json.loads(Path("c2/compose.json").read_text())["harmonize"]["stats"]
+    code, _, err = run(["harmonize", "coffee.png", "--mask", "cup_mask.png", "--backend", "none", "-o", "h.png",
+                        "-q"], capsys)
+    assert code == 0, err
+    finished = json.loads(Path("h.json").read_text())["stats"]["finish"]
+    assert finished["match"] == ["blur", "noise"] and finished["shadow"] == "none"

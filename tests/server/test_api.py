@@ -286,8 +286,9 @@ def test_harmonize_json_png_and_command(client, pasted):
             "settings": json.dumps({"strength": 0.5})}
     out = client.post("/api/harmonize", data=data).json()
     assert out["backend"] == "reinhard" and set(out["metrics"]) == {"color_gap", "contrast_gap", "seam_ratio"}
+    # the command pins what the server did not do and the command would by default (its --match)
     assert out["command"] == ("compositor harmonize composite.png --mask mask.png --backend reinhard "
-                              "-o result-reinhard.png --set strength=0.5")
+                              "-o result-reinhard.png --set strength=0.5 --match none")
     r = client.post("/api/harmonize", data={**data, "format": "png"})
     assert r.headers["content-type"] == "image/png"
     as_png = np.asarray(Image.open(io.BytesIO(r.content)))

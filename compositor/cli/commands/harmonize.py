@@ -17,6 +17,11 @@ from ..paths import own_sidecars, setting_files
 from ..settings import add_settings, choose, given, plugin_settings
 
 
+#: harmonize's finishing defaults: the matching steps that passed every do-no-harm check (see
+#: compose); no shadow (a composite's objects may float), jpeg opt-in (--match all).
+DEFAULTS: dict = {"match": "blur,noise"}
+
+
 def add_parser(sub) -> None:
     """Add the ``harmonize`` command to the subparsers ``sub``: its options and every harmonizer's settings."""
     p = command(sub, "harmonize", __doc__)
@@ -31,7 +36,7 @@ def add_parser(sub) -> None:
     p.add_argument("--backend", default=None, choices=plugins.names("harmonizer") or None,
                    help=f"harmonizer (default: {DEFAULT_BACKEND})")
     add_output_options(p)
-    add_finish_options(p)
+    add_finish_options(p, DEFAULTS)
     add_settings(p, "harmonizer", "--backend")
 
 
