@@ -124,10 +124,11 @@ def object_masks(mask: np.ndarray, objects=()) -> list[np.ndarray]:
 
 
 def finish(image: np.ndarray, masks: list[np.ndarray], settings: FinishSettings, *,
-           background_jpeg: dict | None = None) -> tuple[np.ndarray, dict]:
+           background_jpeg: dict | None = None, only: int | None = None) -> tuple[np.ndarray, dict]:
     """Run the stage on ``image`` (RGB uint8) whose objects have the alphas ``masks`` (float32
     HxW each, in paste order). ``background_jpeg`` is ``jpeg.file_tables`` of the background
-    file where it is a JPEG. Returns (image, record)."""
+    file where it is a JPEG; ``only``: match that object alone (the others still count as
+    objects, never as its surroundings). Returns (image, record)."""
     t0 = time.perf_counter()
     cues = settings.cues
     record: dict = {"match": list(cues), "shadow": settings.shadow, "seed": int(settings.seed), "objects": []}
@@ -142,7 +143,7 @@ def finish(image: np.ndarray, masks: list[np.ndarray], settings: FinishSettings,
     for index, alpha in enumerate(masks):
         entry: dict = {"index": index}
         record["objects"].append(entry)
-        if not cues:
+        if not cues or (only is not None and index != only):
             continue
         reg = region(alpha, union)
         if reg is None:

@@ -110,6 +110,8 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
             raise UsageError(f"image index {i} is outside 0..{settings.count - 1}.")
     inputs = [Path(objects), Path(backgrounds)] + ([Path(distractors)] if distractors else [])
     fixed = {k: v for k, v in dataclasses.asdict(settings).items() if k != "count"}  # all a resumed run keeps
+    if fixed["blends"] == ("none",) and not fixed["shadows"]:  # a run made before them keeps its hash
+        del fixed["blends"], fixed["shadows"]
     if resume:
         _check_growth(Path(outdir), settings.count)
     info = {"settings": fixed, "count": settings.count, "objects": str(Path(objects).resolve()),

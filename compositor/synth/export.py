@@ -65,7 +65,8 @@ def assemble(outdir: Path, tasks: list[Task], records: list[dict], categories: l
             count += 1
             annotations[split].append({"id": count, "image_id": image_id, "category_id": ids[obj["category"]],
                                        "bbox": [float(x), float(y), float(w), float(h)], "area": obj["area"],
-                                       "segmentation": obj["segmentation"], "iscrowd": 0})
+                                       "segmentation": obj["segmentation"], "iscrowd": 0,
+                                       **({"blend": obj["blend"]["name"]} if "blend" in obj else {})})
             cx, cy = (x + w / 2) / W, (y + h / 2) / H
             lines.append(f"{ids[obj['category']] - 1} {cx:.6f} {cy:.6f} {w / W:.6f} {h / H:.6f}")
         if settings.yolo:

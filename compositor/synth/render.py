@@ -14,6 +14,7 @@ from ..records import result_record, worker_record
 from ..runs.caches import CONTEXT, background_image, sticker_file
 from ..runs.outputs import Task, spec_hash, write_outputs
 from ..runs.paths import sidecar_name
+from ..finish.blends import after_paste, sticker_blend
 from .coco import area_and_box, encode, polygons
 from .layout import Layout, sample_layout
 from .objects import sticker_alpha
@@ -71,9 +72,15 @@ def render(index: int) -> dict:
     canvas = np.ascontiguousarray(scaled[y0:y0 + H, x0:x0 + W])
     entries = []
     placements = []
-    for p in layout.placed:
+    # blends and the light are drawn from a stream of their own: the layout is the same with or without them
+    extra = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))
+    blends = [settings.blends[int(extra.integers(len(settings.blends)))] for _ in layout.placed]
+    blend_params: list[dict] = []
+    for p, blend in zip(layout.placed, blends):
         entry = (ctx["distractors"] if p.distractor else ctx["objects"])[p.object]
         sticker = dataclasses.replace(sticker_file(entry["path"]), label=entry["category"])
+        sticker, params = sticker_blend(sticker, blend, extra)
+        blend_params.append(params)
         placements.append(Placement(sticker, p.x, p.y, p.scale, p.rotation, name=entry["name"]))
         entries.append(entry)
     if placements:
@@ -82,6 +89,17 @@ def render(index: int) -> dict:
                                     **settings.backend_settings.get(layout.backend, {}))
         result = api.harmonize(composite, harmonizer)
         pixels, harmonized = result.image, result_record(result)
+        masks = [o.mask for o in composite.objects]
+        for i, blend in enumerate(blends):
+            if blend in ("poisson", "match"):
+                pixels, blend_params[i] = after_paste(pixels, masks, i, blend, seed)
+        if settings.shadows:
+            from ..finish import finish, make_finish_settings
+
+            light = f"{extra.uniform(0, 360):.1f},{extra.uniform(25, 65):.1f}"
+            pixels, shadowed = finish(pixels, masks, make_finish_settings({"shadow": "cast", "light": light}))
+            harmonized = {**harmonized, "shadow": {k: shadowed[k] for k in ("light", "shadow_opacity",
+                                                                             "shadow_softness")}}
     else:  # nothing could be placed (or zero objects were drawn): the background alone
         composite, pixels, harmonized = None, canvas, {"backend": None, "skipped": "no objects placed"}
     objects, distractors = [], []
@@ -89,6 +107,8 @@ def render(index: int) -> dict:
     for i, (p, entry) in enumerate(zip(layout.placed, entries)):
         item = {"object": entry["name"], "category": entry["category"], "x": round(p.x, 3), "y": round(p.y, 3),
                 "scale": round(p.scale, 6), "rotation": round(p.rotation, 3), "truncation": p.truncation}
+        if settings.blends != ("none",):
+            item["blend"] = {"name": blends[i], **blend_params[i]}
         if p.distractor:
             distractors.append(item)
             continue

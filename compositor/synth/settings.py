@@ -48,6 +48,9 @@ class SynthSettings:
     voc: bool = plugins.setting(False, "also write Pascal VOC XML per image")
     instance_masks: bool = plugins.setting(False, "also write an instance-id PNG per image (masks/SPLIT/STEM.png)")
     tries: int = plugins.setting(30, "placements tried per object before it is left out")
+    blends: tuple[str, ...] = plugins.setting(("none",), "edge treatments, one drawn per object and recorded in "
+                                                         "its annotation (none, gaussian, box, motion, poisson, match)")
+    shadows: bool = plugins.setting(False, "a contact and cast shadow under every object, from a random light per image")
 
     def validate(self) -> None:
         """Refuse (UsageError) settings out of range and unknown backends or cutters."""
@@ -87,6 +90,10 @@ class SynthSettings:
 
             api.harmonizer(name, **values)
         plugins.load("cutter", self.cutter)
+        from ..finish.blends import parse_blends
+
+        if parse_blends(self.blends) != tuple(self.blends):
+            raise UsageError(f"blends must be distinct names of edge treatments; received {self.blends!r}.")
 
 
 def parse_pair(text: str, label: str, integer: bool = False) -> tuple:

@@ -61,6 +61,12 @@ def add_parser(sub) -> None:
                    help="a backend setting, e.g. --set vgg19.iterations=20 (repeatable)")
     p.add_argument("--cutter", default=d.cutter, choices=plugins.names("cutter") or None,
                    help="cutter for opaque object photos (default: %(default)s)")
+    p.add_argument("--blends", default=",".join(d.blends), metavar="LIST",
+                   help="edge treatments, one drawn per object and recorded in its annotation (Cut-Paste-Learn's "
+                        "'all blends'): a comma list of none, gaussian, box, motion, poisson, match "
+                        "(default: %(default)s)")
+    p.add_argument("--shadows", action="store_true", help="a contact and cast shadow under every object, from a "
+                                                          "random light per image (recorded in its sidecar)")
     p.add_argument("--format", default=d.image_format, choices=FORMATS, help="image format (default: %(default)s)")
     p.add_argument("--segmentation", default=d.segmentation, choices=SEGMENTATIONS,
                    help="COCO segmentation (default: %(default)s)")
@@ -94,6 +100,7 @@ def _object_size(args) -> tuple[float, float]:
 def run(args) -> int:
     """Generate the data set and print its summary; returns 0, or 1 when an image failed."""
     from ...runs.progress import ProgressReporter
+    from ...finish.blends import parse_blends
     from ...synth import SynthSettings, parse_indices, parse_pair, parse_size, synth
 
     backend_settings = plugins.parse_set(args.set, scoped=True)
@@ -105,7 +112,7 @@ def run(args) -> int:
         max_truncation=args.max_truncation, max_occlusion=args.max_occlusion,
         backends=tuple(b.strip() for b in args.backend.split(",") if b.strip()), backend_settings=backend_settings,
         cutter=args.cutter, image_format=args.format, segmentation=args.segmentation, val=args.val, yolo=args.yolo,
-        voc=args.voc, instance_masks=args.instance_masks)
+        voc=args.voc, instance_masks=args.instance_masks, blends=parse_blends(args.blends), shadows=args.shadows)
     summary = synth(args.objects, args.backgrounds, args.output, settings, distractors=args.distractors,
                     indices=parse_indices(args.only, args.count) if args.only else None, workers=args.workers,
                     threads=args.threads,
