@@ -1,11 +1,12 @@
 """Seconds per composite for the vgg19 backend at 1024 px (long side), warm and as a whole command.
 
-Run:  .venv/bin/python bench/bench_vgg19_speed.py [--runs 5]
+Run:  .venv/bin/python bench/bench_vgg19_speed.py [--runs 5] [--warm-only]
 
 1. In-process, warm: each built-in benchmark case (camera family) is upscaled to a long
    side of 1024 px and harmonized once to warm up, then timed over ``--runs`` runs
-   (median), for vgg19 in learned mode and in fit mode (the default), ``boundary`` and ``none``,
-   all in the same run.
+   (median), for vgg19 in learned mode, in fit mode (the default) and in fit mode as it was
+   before the histogram start (``boundary=0.4, histogram=0``), ``boundary`` and ``none``, all in
+   the same run.
 2. Whole command: ``compositor harmonize`` on one such 1024 px composite, a fresh
    process each time, vgg19 in learned and fit mode against ``--backend none``,
    alternated run by run; the median wall time of each and their ratios to none.
@@ -26,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 CONFIGS = (("vgg19 --mode learned", "vgg19", {"mode": "learned"}), ("vgg19 --mode fit (default)", "vgg19", {"mode": "fit"}),
+           ("fit as before (boundary 0.4, histogram 0)", "vgg19", {"mode": "fit", "boundary": 0.4, "histogram": 0.0}),
            ("boundary", "boundary", {}), ("none", "none", {}))
 
 
@@ -42,6 +44,7 @@ def upscaled(case):
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--warm-only", action="store_true", help="skip the whole-command timings")
     args = p.parse_args()
     from compositor import api, bench
     from compositor.imageio import write_image, write_mask
@@ -66,6 +69,8 @@ def main() -> None:
         h, w = comp.image.shape[:2]
         print(f"| {case.name} | {w}x{h} | {float((comp.mask > 0.5).mean()):.3f} | " + " | ".join(cells) + " |", flush=True)
     print("| **median** | | | " + " | ".join(f"**{statistics.median(v):.3f}**" for v in per.values()) + " |")
+    if args.warm_only:
+        return
 
     exe = str(Path(sys.executable).with_name("compositor"))
     with tempfile.TemporaryDirectory() as tmp:

@@ -82,6 +82,9 @@ class VGGSettings:
     histogram: float = setting(0.0, "fit mode: after the edge gain (boundary), the object moves this fraction of the "
                                "way to a per-channel histogram match of the ring around it; the fit then starts "
                                "from, and is held toward, that correction (0: the gain alone)", bounds=(0, 1))
+    start: str = setting("edge", "fit mode: where the fit starts and what its prior holds it to: edge (the edge gain, "
+                         "boundary, with the histogram and zones matches when set) or learned (learned mode's "
+                         "correction)", ("edge", "learned"))
     zones: float = setting(0.0, "fit mode: with the histogram match, the object's shadows, mid-tones and highlights "
                            "(L) also move this fraction of the way to the ring's", bounds=(0, 1))
     chroma_prior: float = setting(0.0, "fit mode: extra hold on the channels' differences (hue shifts), as a "
@@ -306,7 +309,12 @@ class VGG19Harmonizer(Harmonizer):
             pad = max(pad, 1)  # a one-pixel object still gets background around it
         X0, Y0, X1, Y1 = grow(box, pad, (W, H))
         start = composite.image
-        if settings.histogram > 0 or settings.zones > 0:
+        if settings.start == "learned":
+            from .base import NoProgress
+
+            learned_out = self._learned(composite, settings, NoProgress())
+            start, matched = learned_out.image, learned_out.stats
+        elif settings.histogram > 0 or settings.zones > 0:
             # the classical correction (boundary backend) first; the fit refines it, held toward it
             from .boundary import edge_then_match
 
@@ -338,7 +346,9 @@ class VGG19Harmonizer(Harmonizer):
             edge_ratio = boundary_log_ratio(composite.image, composite.mask)
             centre = np.concatenate([-settings.boundary * edge_ratio, np.zeros(3)])
         else:
-            edge_ratio, centre = np.asarray(matched["edge_log_ratio"]), np.zeros(6)
+            centre = np.zeros(6)
+            edge_ratio = np.asarray(matched["edge_log_ratio"]) if "edge_log_ratio" in matched else \
+                boundary_log_ratio(composite.image, composite.mask)
         fit = colour.fit(extractor, small, obj, ring, obj, layers=settings.colour_layers, prior=settings.prior,
                          steps=settings.iterations, learning_rate=settings.lr, tolerance=settings.tolerance,
                          chroma=settings.chroma_prior, centre=centre, callback=callback)
