@@ -22,11 +22,11 @@ from pathlib import Path
 
 from ..harmonizers import DEFAULT_BACKEND
 from ..records import file_record
-from ..runs.caches import backends_to_load, file_digest, load_models, set_context
+from ..runs.caches import backends_to_load, file_digest, load_models
 from ..runs.executors import Executor, _executor, check_executor, describe_executor
 from ..runs.folder import RunFolder, Summary
 from ..runs.progress import Reporter
-from .job import job_tasks, run_job
+from .job import BatchContext, job_tasks, run_job
 from .manifest import mask_beside, read_manifest
 
 __all__ = ["job_tasks", "read_manifest", "run_batch"]
@@ -54,10 +54,10 @@ def run_batch(manifest: str | os.PathLike, outdir: str | os.PathLike, *, workers
             "jobs": len(jobs), **describe_executor(executor, workers, threads)}
     with RunFolder(outdir, "batch", resume=resume, info=info) as run:
         with _executor(executor, workers, ray_address, limit=len(tasks), threads=threads) as ex:
-            ex.setup(set_context, {"outdir": str(run.path)})
             t_execute = time.perf_counter()
             summary = run.execute(tasks, run_job, ex, reporter,
-                                  setup=(load_models, backends_to_load((j.backend, j.settings) for j in jobs)))
+                                  setup=(load_models, backends_to_load((j.backend, j.settings) for j in jobs)),
+                                  context=BatchContext(outdir=Path(run.path)))
     summary.start_seconds += t_execute - t0
     summary.seconds = time.perf_counter() - t0
     return summary

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -13,21 +14,27 @@ import numpy as np
 
 from ..errors import UsageError
 from ..records import file_record, placed_record, result_record, worker_record
-from ..runs.caches import CONTEXT, background_image, cut_sticker, file_digest, sticker_file
+from ..runs.caches import background_image, cut_sticker, file_digest, sticker_file
 from ..runs.outputs import Task, spec_hash, write_outputs
 from ..runs.paths import confine, is_reserved, sidecar_name
 from .manifest import Job
 
 
-def run_job(payload: tuple[Job, str, str, str, str | None]) -> dict:
-    """Cut (cached), paste, harmonize and write one manifest job into the run's OUTDIR (from the
-    worker's context); ``payload`` is (job, image path, sidecar path, job hash, mask path or
-    None). Returns the fields it adds to the job's results line."""
+@dataclass(frozen=True)
+class BatchContext:
+    """What every job of a batch run shares, given to each worker once: the run's folder."""
+
+    outdir: Path
+
+
+def run_job(context: BatchContext, task: Task) -> dict:
+    """Cut (cached), paste, harmonize and write one manifest job (``task.payload``) into the
+    run's OUTDIR as ``task`` names its outputs. Returns the fields it adds to the job's
+    results line."""
     from .. import api
     from ..paste import Placement
 
-    job, image_rel, sidecar_rel, job_hash, mask_rel = payload
-    outdir = Path(CONTEXT["outdir"])
+    job: Job = task.payload
     t0 = time.perf_counter()
     background = background_image(job.background)
     placements, described = [], []
@@ -49,12 +56,12 @@ def run_job(payload: tuple[Job, str, str, str, str | None]) -> dict:
         result = api.finish_result(result, composite, {**job.finish, "seed": job.seed % 2**32}, job.background)
     objects = [{**origin, **placed_record(o)} for origin, o in zip(described, composite.objects)]
     seconds = round(time.perf_counter() - t0, 3)
-    record = {"id": job.id, "job_hash": job_hash, "seed": job.seed,
+    record = {"id": job.id, "job_hash": task.job_hash, "seed": job.seed,
               "background": file_record(job.background, file_digest(job.background)),
               "objects": objects, "harmonize": result_record(result), "seconds": seconds,
               **worker_record()}
-    mask = (mask_rel, object_ids(composite.objects, result.image.shape[:2])) if mask_rel else None
-    write_outputs(outdir, image_rel, sidecar_rel, result.image, record, mask=mask)
+    mask = (task.mask, object_ids(composite.objects, result.image.shape[:2])) if task.mask else None
+    write_outputs(context.outdir, task.image, task.sidecar, result.image, record, mask=mask)
     return {"worker": os.getpid(), "backend": result.backend}
 
 
@@ -96,7 +103,6 @@ def job_tasks(jobs: list[Job], outdir: str | os.PathLike, manifest: str | os.Pat
             outputs.append(mask)
             rel_mask = mask.relative_to(root).as_posix()
         job_hash = spec_hash(job.spec())
-        tasks.append(Task(job.id, rel_image, rel_sidecar, job_hash, (job, rel_image, rel_sidecar, job_hash, rel_mask),
-                          rel_mask))
+        tasks.append(Task(job.id, rel_image, rel_sidecar, job_hash, job, rel_mask))
     check_outputs(inputs, outputs)
     return tasks

@@ -1,28 +1,19 @@
-"""What each worker process keeps for the length of its life: the run's shared context,
-the harmonizers' loaded models (``load_models``; the plugins keep them in their modules'
-per-process caches), file digests, decoded backgrounds and stickers, and the stickers cut
-from photos. Every cache is per process, so a worker reads, decodes or cuts a file once
-however many jobs use it."""
+"""What each worker process keeps for the length of its life: the harmonizers' loaded
+models (``load_models``; the plugins keep them in their modules' per-process caches),
+file digests, decoded backgrounds and stickers, and the stickers cut from photos. Every
+cache is per process, so a worker reads, decodes or cuts a file once however many jobs
+use it. The run's own context (its folder, settings, tables) is not kept here: the
+executor hands it to the worker function with each task."""
 from __future__ import annotations
 
 import json
 import math
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Iterable
 
 import numpy as np
 
 from ..errors import CompositorError, UsageError
-
-#: the run's shared context in this worker, as set by ``set_context``
-CONTEXT: dict[str, Any] = {}
-
-
-def set_context(context: dict) -> None:
-    """Worker setup: make ``context`` (a run's settings and tables, sent once per worker) the
-    worker's ``CONTEXT``, replacing an earlier run's."""
-    CONTEXT.clear()
-    CONTEXT.update(context)
 
 
 @lru_cache(maxsize=1024)

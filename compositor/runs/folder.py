@@ -251,13 +251,14 @@ class RunFolder:
             raise CompositorError(f"{self.path / RESULTS}: could not record job {record.get('id')}'s result "
                                   f"({exc.strerror or exc}).") from None
 
-    def execute(self, tasks: list[Task], fn: Callable[[Any], dict], executor: Executor,
-                reporter: Reporter | None = None, setup: tuple[Callable[[Any], Any], Any] | None = None
-                ) -> Summary:
-        """Run ``fn(task.payload)`` on ``executor`` for the tasks not already done (when
+    def execute(self, tasks: list[Task], fn: Callable[[Any, Task], dict], executor: Executor,
+                reporter: Reporter | None = None, setup: tuple[Callable[[Any], Any], Any] | None = None,
+                context: Any = None) -> Summary:
+        """Run ``fn(context, task)`` on ``executor`` for the tasks not already done (when
         resuming), telling ``reporter``; writes one results line per job and returns the
-        Summary. ``setup`` (fn, arg), e.g. loading models, runs on every worker first, only
-        when there is anything left to run."""
+        Summary. ``context`` is the run's frozen context (each worker gets it once);
+        ``setup`` (fn, arg), e.g. loading models, runs on every worker first, only when
+        there is anything left to run."""
         reporter = reporter or Silent()
         t0 = time.perf_counter()
         ids = [t.id for t in tasks]
@@ -283,7 +284,7 @@ class RunFolder:
         fd = os.open(self.path / RESULTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self.started = True  # from here on, the folder holds (or may hold) this run's jobs
         try:
-            for index, outcome in executor.run(fn, [t.payload for t in todo]):
+            for index, outcome in executor.run(fn, todo, context):
                 task = todo[index]
                 record = _record(task, outcome)
                 self._append(fd, record)

@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..errors import CompositorError, UsageError
-from ..runs.caches import load_models, set_context
+from ..runs.caches import load_models
 from ..runs.executors import Executor, _executor, check_executor, describe_executor
 from ..runs.folder import RunFolder, Summary
 from ..runs.outputs import read_json, spec_hash
@@ -62,7 +62,7 @@ from ..runs.paths import RUN_INFO
 from ..runs.progress import Reporter
 from .export import assemble
 from .objects import image_files, object_files, prepare_objects
-from .render import image_task, render
+from .render import SynthContext, image_task, render
 from .settings import (SPLITS, SynthSettings, coco_file, image_seed, image_split, parse_indices, parse_pair,
                        parse_size)
 
@@ -140,14 +140,14 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
                                      "objects": [(e["name"], e["category"], e["sha256"]) for e in ready],
                                      "distractors": [(e["name"], e["sha256"]) for e in ready_distractors],
                                      "backgrounds": backgrounds_info})
-            ex.setup(set_context, {"outdir": str(run.path), "settings": settings, "objects": ready,
-                                   "distractors": ready_distractors,
-                                   "backgrounds": [p for p, _ in backgrounds_info], "config_hash": config_hash})
+            context = SynthContext(outdir=Path(run.path), settings=settings, objects=tuple(ready),
+                                   distractors=tuple(ready_distractors),
+                                   backgrounds=tuple(p for p, _ in backgrounds_info), config_hash=config_hash)
             tasks = [image_task(i, settings, config_hash) for i in wanted]
             t_execute = time.perf_counter()
             result = run.execute(tasks, render, ex, reporter,
                                  setup=(load_models, [(b, settings.backend_settings.get(b, {}))
-                                                      for b in settings.backends]))
+                                                      for b in settings.backends]), context=context)
         for name in ("ok", "failed", "skipped", "redone", "records"):
             setattr(summary, name, getattr(result, name))
         summary.categories = sorted({e["category"] for e in ready})

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ..records import result_record, worker_record
-from ..runs.caches import CONTEXT, background_image, sticker_file
+from ..runs.caches import background_image, sticker_file
 from ..runs.outputs import Task, spec_hash, write_outputs
 from ..runs.paths import sidecar_name
 from ..finish.blends import after_paste, sticker_blend
@@ -19,6 +20,21 @@ from .coco import area_and_box, encode, polygons
 from .layout import Layout, sample_layout
 from .objects import sticker_alpha
 from .settings import SynthSettings, image_seed, image_split
+
+
+@dataclass(frozen=True)
+class SynthContext:
+    """What every image of a synth run shares, given to each worker once: the run's folder
+    and settings, the ready objects and distractors (entries of ``objects.prepare_objects``),
+    the backgrounds' paths, and the hash of all of it that each image's spec hash is made from."""
+
+    outdir: Path
+    settings: SynthSettings
+    objects: tuple[dict, ...]
+    distractors: tuple[dict, ...]
+    backgrounds: tuple[str, ...]
+    config_hash: str
+
 
 def _alpha_table(entries: Sequence[dict]) -> list[tuple[np.ndarray, float]]:
     """(alpha, area) per ready sticker entry."""
@@ -40,35 +56,34 @@ def image_task(index: int, settings: SynthSettings, config_hash: str) -> Task:
     return Task(stem, name, sidecar_name(name).as_posix(), job_hash(config_hash, index), index, mask)
 
 
-def layout_for(index: int, context: dict | None = None) -> Layout:
-    """Image ``index``'s layout, from its own seed (the context as set by ``set_context``)."""
-    ctx = context or CONTEXT
-    settings: SynthSettings = ctx["settings"]
+def layout_for(context: SynthContext, index: int) -> Layout:
+    """Image ``index``'s layout in the run of ``context``, from the image's own seed."""
+    settings = context.settings
     rng = np.random.default_rng(image_seed(settings.seed, index))
-    bgs = ctx["backgrounds"]
+    bgs = context.backgrounds
 
     def size_of(i: int) -> tuple[int, int]:
         image = background_image(bgs[i], settings.size)
         return image.shape[1], image.shape[0]
 
     return sample_layout(rng, settings, backgrounds=len(bgs), background_size=size_of,
-                         objects=_alpha_table(ctx["objects"]), distractors=_alpha_table(ctx["distractors"]))
+                         objects=_alpha_table(context.objects), distractors=_alpha_table(context.distractors))
 
 
-def render(index: int) -> dict:
-    """Sample image ``index``'s layout, paste, harmonize, annotate, and write image and sidecar
-    (the run's settings, objects and OUTDIR come from the worker's context). Returns the
-    fields it adds to the image's results line."""
+def render(context: SynthContext, task: Task) -> dict:
+    """Sample the layout of image ``task.payload`` (its index), paste, harmonize, annotate,
+    and write the image and sidecar (and instance mask) ``task`` names, in the run of
+    ``context``. Returns the fields it adds to the image's results line."""
     from .. import api
     from ..paste import Placement
 
     t0 = time.perf_counter()
-    ctx = CONTEXT
-    settings: SynthSettings = ctx["settings"]
+    index: int = task.payload
+    settings = context.settings
     seed = image_seed(settings.seed, index)
-    layout = layout_for(index)
+    layout = layout_for(context, index)
     x0, y0, W, H = layout.crop
-    scaled = background_image(ctx["backgrounds"][layout.background], settings.size)
+    scaled = background_image(context.backgrounds[layout.background], settings.size)
     canvas = np.ascontiguousarray(scaled[y0:y0 + H, x0:x0 + W])
     entries = []
     placements = []
@@ -77,7 +92,7 @@ def render(index: int) -> dict:
     blends = [settings.blends[int(extra.integers(len(settings.blends)))] for _ in layout.placed]
     blend_params: list[dict] = []
     for p, blend in zip(layout.placed, blends):
-        entry = (ctx["distractors"] if p.distractor else ctx["objects"])[p.object]
+        entry = (context.distractors if p.distractor else context.objects)[p.object]
         sticker = dataclasses.replace(sticker_file(entry["path"]), label=entry["category"])
         sticker, params = sticker_blend(sticker, blend, extra)
         blend_params.append(params)
@@ -141,15 +156,14 @@ def render(index: int) -> dict:
                     polygons(mask[y:y + h, x:x + w], (x, y)))
         annotated.append(item)
     objects = annotated
-    task = image_task(index, settings, ctx["config_hash"])
     record = {"id": task.id, "job_hash": task.job_hash, "index": index,
               "split": image_split(settings.seed, index, settings.val), "seed": settings.seed, "image_seed": seed,
-              "background": {"path": ctx["backgrounds"][layout.background], "crop": list(layout.crop),
+              "background": {"path": context.backgrounds[layout.background], "crop": list(layout.crop),
                              "scaled_to": [scaled.shape[1], scaled.shape[0]]},
               "backend": layout.backend, "harmonize": harmonized, "objects": objects, "distractors": distractors,
               "dropped": layout.dropped, "seconds": round(time.perf_counter() - t0, 3),
               **worker_record()}
-    write_outputs(Path(ctx["outdir"]), task.image, task.sidecar, pixels, record,
+    write_outputs(context.outdir, task.image, task.sidecar, pixels, record,
                   mask=(task.mask, labels) if task.mask else None)
     return {"worker": os.getpid(), "backend": layout.backend, "objects": len(objects)}
 

@@ -7,11 +7,13 @@ keep their own caches (loaded models, cut stickers, decoded backgrounds):
     Run ``fn(arg)`` once on every worker, now and on any worker started later (a
     replacement for one that died). Used to hand each worker a run's shared context
     once instead of with every task.
-``run(fn, items)``
-    Run ``fn(item)`` for each item; yields ``(index, Outcome)`` in completion order. A
+``run(fn, items, context=None)``
+    Run ``fn(item)`` for each item, or ``fn(context, item)`` with a ``context`` (a run's
+    typed, frozen context: its folder, settings, tables), which each worker is given once
+    per run, not with every item; yields ``(index, Outcome)`` in completion order. A
     worker runs one task at a time, so when a worker dies the task it was running is
-    known: that one task is reported as failed, a new worker takes the dead one's place,
-    and the rest go on.
+    known: that one task is reported as failed, a new worker (given the context too)
+    takes the dead one's place, and the rest go on.
 ``close()``
     Stop the workers.
 """
@@ -81,11 +83,12 @@ def describe_error(exc: BaseException) -> Outcome:
     return Outcome(False, error=f"{type(exc).__name__}: {exc}", detail=detail)
 
 
-def _call(fn: Callable, arg: Any) -> Outcome:
-    """``fn(arg)`` as an Outcome: its value, or its error (never raised, but for Ctrl-C)."""
+def _call(fn: Callable, arg: Any, context: Any = None) -> Outcome:
+    """``fn(arg)`` (``fn(context, arg)`` with a ``context``) as an Outcome: its value, or its
+    error (never raised, but for Ctrl-C)."""
     t0 = time.perf_counter()
     try:
-        value = fn(arg)
+        value = fn(arg) if context is None else fn(context, arg)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # a task's failure is its own; it never stops the batch
@@ -102,8 +105,9 @@ class Executor:
         """Run ``fn(arg)`` on every worker, now and on any started later."""
         raise NotImplementedError
 
-    def run(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[int, Outcome]]:
-        """Run ``fn(item)`` per item; yields (index, Outcome) as tasks finish."""
+    def run(self, fn: Callable[..., Any], items: Iterable[Any], context: Any = None) -> Iterator[tuple[int, Outcome]]:
+        """Run ``fn(item)`` (``fn(context, item)`` with a ``context``) per item; yields
+        (index, Outcome) as tasks finish."""
         raise NotImplementedError
 
     def close(self) -> None:

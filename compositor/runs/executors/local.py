@@ -44,9 +44,9 @@ class InlineExecutor(Executor):
         if saved is not None:
             restore_threads(saved)
 
-    def run(self, fn, items):
+    def run(self, fn, items, context=None):
         for i, item in enumerate(items):
-            yield i, _call(fn, item)
+            yield i, _call(fn, item, context)
 
 
 
@@ -78,6 +78,7 @@ def _worker_main(conn, parent: int, threads: int, setups: list) -> None:
         conn.send(("setup_error", describe_error(exc)))
         return
     conn.send(("ready", os.getpid()))
+    context = None  # the current run's, sent once per run
     while True:
         try:
             message = conn.recv()
@@ -90,9 +91,11 @@ def _worker_main(conn, parent: int, threads: int, setups: list) -> None:
             _, fn, arg = message
             outcome = _call(fn, arg)
             conn.send(("setup_done", outcome))
+        elif kind == "context":
+            context = message[1]
         elif kind == "call":
             _, fn, arg = message
-            conn.send(("result", _call(fn, arg)))
+            conn.send(("result", _call(fn, arg, context)))
 
 
 def _exit_reason(exitcode: int | None) -> str:
@@ -190,10 +193,12 @@ class ProcessExecutor(Executor):
                 raise CompositorError(f"setting up worker {w.pid} failed: {outcome.error}")
         self._setups.append((fn, arg))
 
-    def run(self, fn, items):
+    def run(self, fn, items, context=None):
         from multiprocessing.connection import wait
 
         pending = deque(enumerate(items))
+        for w in self._pool:  # before any call on the same pipe
+            w.conn.send(("context", context))
         idle = list(self._pool)
         busy: dict[_Worker, int] = {}
         while pending or busy:
@@ -227,7 +232,10 @@ class ProcessExecutor(Executor):
                 self._pool.remove(w)
                 w.stop(1)
                 yield index, Outcome(False, error=f"the worker process running this job died: {reason}.")
-                idle += self._start(1)
+                replacement = self._start(1)
+                for r in replacement:
+                    r.conn.send(("context", context))
+                idle += replacement
 
     def close(self) -> None:
         pool, self._pool = self._pool, []

@@ -21,14 +21,18 @@ class _RayWorker:
 
     def __init__(self, threads: int, setups: list):
         apply_threads(threads)
+        self.context = None  # the current run's, sent once per run
         for fn, arg in setups:
             fn(arg)
 
     def setup(self, fn, arg) -> Outcome:
         return _call(fn, arg)
 
+    def set_context(self, context) -> None:
+        self.context = context
+
     def call(self, fn, arg) -> Outcome:
-        return _call(fn, arg)
+        return _call(fn, arg, self.context)
 
 
 class RayExecutor(Executor):
@@ -90,9 +94,10 @@ class RayExecutor(Executor):
                 raise CompositorError(f"setting up a Ray worker failed: {outcome.error}")
         self._setups.append((fn, arg))
 
-    def run(self, fn, items):
+    def run(self, fn, items, context=None):
         ray = self._ray
         pending = deque(enumerate(items))
+        ray.get([a.set_context.remote(context) for a in self._actors])
         idle = list(self._actors)
         busy: dict[Any, tuple[int, Any]] = {}  # object ref -> (index, actor)
         while pending or busy:
@@ -108,6 +113,7 @@ class RayExecutor(Executor):
                 except ray.exceptions.RayActorError as exc:
                     self._actors.remove(actor)
                     replacement = self._new_actor()
+                    replacement.set_context.remote(context)  # runs before its first call
                     self._actors.append(replacement)
                     idle.append(replacement)
                     yield index, Outcome(False, error=f"the Ray worker running this job died: {exc}")
