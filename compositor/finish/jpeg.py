@@ -36,6 +36,7 @@ def luma_table(quality: int) -> np.ndarray:
 
 
 _TABLES = np.stack([luma_table(q) for q in QUALITIES])
+_TABLES32 = _TABLES.astype(np.float32)
 #: The AC coefficients scored (row-major indices): the 27 of lowest frequency (u + v <= 6).
 LOW = np.array([u * 8 + v for u in range(8) for v in range(8) if 0 < u + v <= 6])
 
@@ -97,7 +98,7 @@ def grid_offset(y: np.ndarray, where: np.ndarray) -> tuple[int, int]:
     return out[0], out[1]
 
 
-def _blocks(y: np.ndarray, where: np.ndarray, ox: int, oy: int, limit: int = 600) -> np.ndarray:
+def _blocks(y: np.ndarray, where: np.ndarray, ox: int, oy: int, limit: int = 400) -> np.ndarray:
     """DCT coefficients (n, 64) of the 8x8 blocks of ``y`` on the grid (ox, oy) that lie wholly in ``where``."""
     H, W = y.shape
     nby, nbx = (H - oy) // 8, (W - ox) // 8
@@ -111,25 +112,26 @@ def _blocks(y: np.ndarray, where: np.ndarray, ox: int, oy: int, limit: int = 600
     return (_D @ b @ _D.T).reshape(-1, 64)
 
 
-def _fit(coefs: np.ndarray) -> np.ndarray:
-    """For each quality in QUALITIES, how far the coefficients sit from its steps' multiples:
+def _fit(coefs: np.ndarray, upto: int = 100) -> np.ndarray:
+    """For each quality in QUALITIES (those above ``upto`` left at 1), how far the coefficients sit from its steps' multiples:
     mean over informative coefficients of E[(c - Q round(c/Q))^2] / (Q^2 / 12), over the
     values the table does not round to zero; about 1 when unrelated, near 0 for the table that
     quantised them."""
     out = np.ones(len(QUALITIES))
     if len(coefs) < 8:
         return out
-    c = coefs[:, LOW]  # DC is shifted by the level offset's rounding; the low AC ones carry the most
-    Q = _TABLES[:, None, LOW]  # (qualities, 1, k)
+    n = int(np.searchsorted(QUALITIES, upto, side="right"))
+    c = coefs[:, LOW].astype(np.float32)  # DC is shifted by the level offset's rounding; the low AC ones carry the most
+    Q = _TABLES32[:n, None, LOW]  # (qualities, 1, k)
     k = np.round(c[None] / Q)
     nonzero = k != 0
     r2 = np.where(nonzero, (c[None] - Q * k) ** 2, 0.0)
     count = nonzero.sum(1)  # (qualities, 63)
     use = count >= max(4, 0.05 * len(c))
     # only the coefficients the table keeps: one rounded to zero says nothing about the step
-    err = r2.sum(1) / np.maximum(count, 1) / (_TABLES[:, LOW] ** 2 / 12)
+    err = r2.sum(1) / np.maximum(count, 1) / (_TABLES32[:n, LOW] ** 2 / 12)
     enough = use.sum(1) >= 3
-    out[enough] = (np.where(use, err, 0).sum(1) / np.maximum(use.sum(1), 1))[enough]
+    out[:n][enough] = (np.where(use, err, 0).sum(1) / np.maximum(use.sum(1), 1))[enough]
     return out
 
 
@@ -154,9 +156,12 @@ def estimate(rgb: np.ndarray, where: np.ndarray, offset: tuple[int, int] | None 
 
 def carries(rgb: np.ndarray, where: np.ndarray, offset: tuple[int, int], quality: int) -> tuple[bool, int | None]:
     """Whether the pixels in ``where`` already carry JPEG quantisation as coarse as ``quality``
-    (within 2) on the grid ``offset``: (answer, the quality found there, None for none)."""
-    own = estimate(rgb, where, offset)
-    return own["quality"] is not None and own["quality"] <= quality + 2, own["quality"]
+    (within 2) on the grid ``offset``: (answer, the quality found there at or below that, or None)."""
+    y = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YCrCb)[..., 0].astype(np.float64)
+    fit = _fit(_blocks(y, where, *offset), upto=quality + 2)  # coarser tables only: that is the question
+    i = int(np.argmin(fit))
+    found = int(QUALITIES[i]) if fit[i] < FOUND else None
+    return found is not None, found
 
 
 def reencode(image: np.ndarray, alpha: np.ndarray, box: tuple[int, int, int, int], offset: tuple[int, int],
