@@ -112,6 +112,8 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
     fixed = {k: v for k, v in dataclasses.asdict(settings).items() if k != "count"}  # all a resumed run keeps
     if fixed["blends"] == ("none",) and not fixed["shadows"]:  # a run made before them keeps its hash
         del fixed["blends"], fixed["shadows"]
+    if fixed["renders_per_layout"] == 1:
+        del fixed["renders_per_layout"]
     if resume:
         _check_growth(Path(outdir), settings.count)
     info = {"settings": fixed, "count": settings.count, "objects": str(Path(objects).resolve()),

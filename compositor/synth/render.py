@@ -19,7 +19,7 @@ from ..finish.blends import after_paste, sticker_blend
 from .coco import area_and_box, encode, polygons
 from .layout import Layout, sample_layout
 from .objects import sticker_alpha
-from .settings import SynthSettings, image_seed, image_split
+from .settings import SynthSettings, image_seed, image_split, layout_index
 
 
 @dataclass(frozen=True)
@@ -50,16 +50,17 @@ def image_stem(index: int) -> str:
 def image_task(index: int, settings: SynthSettings, config_hash: str) -> Task:
     """The Task of image ``index``: its image (``images/SPLIT/STEM.EXT``), sidecar and instance
     mask (``masks/SPLIT/STEM.png``, with ``instance_masks``) paths in OUTDIR, and its spec hash."""
-    stem, split = image_stem(index), image_split(settings.seed, index, settings.val)
+    stem, split = image_stem(index), image_split(settings.seed, layout_index(index, settings), settings.val)
     name = f"images/{split}/{stem}.{settings.image_format}"
     mask = f"masks/{split}/{stem}.png" if settings.instance_masks else None
     return Task(stem, name, sidecar_name(name).as_posix(), job_hash(config_hash, index), index, mask)
 
 
 def layout_for(context: SynthContext, index: int) -> Layout:
-    """Image ``index``'s layout in the run of ``context``, from the image's own seed."""
+    """Image ``index``'s layout in the run of ``context``, from its layout's own seed (the image's
+    own with one render per layout)."""
     settings = context.settings
-    rng = np.random.default_rng(image_seed(settings.seed, index))
+    rng = np.random.default_rng(image_seed(settings.seed, layout_index(index, settings)))
     bgs = context.backgrounds
 
     def size_of(i: int) -> tuple[int, int]:
@@ -157,7 +158,8 @@ def render(context: SynthContext, task: Task) -> dict:
         annotated.append(item)
     objects = annotated
     record = {"id": task.id, "job_hash": task.job_hash, "index": index,
-              "split": image_split(settings.seed, index, settings.val), "seed": settings.seed, "image_seed": seed,
+              "split": image_split(settings.seed, layout_index(index, settings), settings.val), "seed": settings.seed,
+              "image_seed": seed, **({"layout": layout_index(index, settings)} if settings.renders_per_layout > 1 else {}),
               "background": {"path": context.backgrounds[layout.background], "crop": list(layout.crop),
                              "scaled_to": [scaled.shape[1], scaled.shape[0]]},
               "backend": layout.backend, "harmonize": harmonized, "objects": objects, "distractors": distractors,

@@ -51,6 +51,9 @@ class SynthSettings:
     blends: tuple[str, ...] = plugins.setting(("none",), "edge treatments, one drawn per object and recorded in "
                                                          "its annotation (none, gaussian, box, motion, poisson, match)")
     shadows: bool = plugins.setting(False, "a contact and cast shadow under every object, from a random light per image")
+    renders_per_layout: int = plugins.setting(1, "images rendered from each layout, each with its own draw of "
+                                                 "blends (and light): images K*j .. K*j+K-1 share layout j and "
+                                                 "its split", bounds=(1, 1000))
 
     def validate(self) -> None:
         """Refuse (UsageError) settings out of range and unknown backends or cutters."""
@@ -94,6 +97,10 @@ class SynthSettings:
 
         if parse_blends(self.blends) != tuple(self.blends):
             raise UsageError(f"blends must be distinct names of edge treatments; received {self.blends!r}.")
+        plugins.check_range(self.renders_per_layout, 1, 1000, "renders per layout", integer=True)
+        if self.renders_per_layout > 1 and len(self.blends) < 2 and not self.shadows:
+            raise UsageError(f"renders per layout {self.renders_per_layout} would repeat one image: the renders of a "
+                             "layout differ by their blends (give several with --blends) or their light (--shadows).")
 
 
 def parse_pair(text: str, label: str, integer: bool = False) -> tuple:
@@ -146,6 +153,11 @@ def image_split(seed: int, index: int, val: float) -> str:
     its own, apart from the layout's), so ``--only``, resume and growth keep every image's split."""
     draw = np.random.default_rng(np.random.SeedSequence(image_seed(seed, index), spawn_key=(1,))).random()
     return "val" if draw < val else "train"
+
+
+def layout_index(index: int, settings: SynthSettings) -> int:
+    """The layout image ``index`` is rendered from: ``index // renders_per_layout``."""
+    return int(index) // int(settings.renders_per_layout)
 
 
 def image_seed(seed: int, index: int) -> int:

@@ -67,3 +67,24 @@ def test_blends_drawn_recorded_and_layout_kept(data, tmp_path):
 def test_bad_blends_refused(text):
     with pytest.raises(UsageError, match="blends must be a comma list"):
         parse_blends(text)
+
+
+def test_renders_per_layout(data, tmp_path):
+    objects, backgrounds = data
+    settings = SynthSettings(count=6, seed=3, size=(160, 120), objects_per_image=(2, 3), backends=("none",),
+                             val=0.5, blends=BLENDS, renders_per_layout=3)
+    synth(objects, backgrounds, tmp_path / "k3", settings)
+    sidecars = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "k3" / "images").glob("*/*.json")}
+    assert len(sidecars) == 6
+    for first in ("000000", "000003"):
+        group = [sidecars[f"{int(first) + r:06d}"] for r in range(3)]
+        places = {tuple((o["x"], o["y"], o["scale"]) for o in s["objects"]) for s in group}
+        assert len(places) == 1, "the renders of one layout place the same objects"
+        assert len({s["split"] for s in group}) == 1 and {s["layout"] for s in group} == {int(first) // 3}
+        assert len({tuple(o["blend"]["name"] for o in s["objects"]) for s in group}) > 1 or \
+            len({json.dumps([o["blend"] for o in s["objects"]]) for s in group}) > 1
+
+
+def test_renders_per_layout_needs_something_to_vary():
+    with pytest.raises(UsageError, match="would repeat one image"):
+        SynthSettings(renders_per_layout=2).validate()

@@ -67,6 +67,9 @@ def add_parser(sub) -> None:
                         "(default: %(default)s)")
     p.add_argument("--shadows", action="store_true", help="a contact and cast shadow under every object, from a "
                                                           "random light per image (recorded in its sidecar)")
+    p.add_argument("--renders-per-layout", type=int, default=d.renders_per_layout, metavar="K",
+                   help="render each layout K times, each with its own blends (and light): images K*j..K*j+K-1 "
+                        "share layout j and its train/val split (default: %(default)s)")
     p.add_argument("--format", default=d.image_format, choices=FORMATS, help="image format (default: %(default)s)")
     p.add_argument("--segmentation", default=d.segmentation, choices=SEGMENTATIONS,
                    help="COCO segmentation (default: %(default)s)")
@@ -112,7 +115,8 @@ def run(args) -> int:
         max_truncation=args.max_truncation, max_occlusion=args.max_occlusion,
         backends=tuple(b.strip() for b in args.backend.split(",") if b.strip()), backend_settings=backend_settings,
         cutter=args.cutter, image_format=args.format, segmentation=args.segmentation, val=args.val, yolo=args.yolo,
-        voc=args.voc, instance_masks=args.instance_masks, blends=parse_blends(args.blends), shadows=args.shadows)
+        voc=args.voc, instance_masks=args.instance_masks, blends=parse_blends(args.blends), shadows=args.shadows,
+        renders_per_layout=args.renders_per_layout)
     summary = synth(args.objects, args.backgrounds, args.output, settings, distractors=args.distractors,
                     indices=parse_indices(args.only, args.count) if args.only else None, workers=args.workers,
                     threads=args.threads,
