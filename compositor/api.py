@@ -6,7 +6,9 @@
     result = harmonize(comp, backend="vgg19", iterations=20)
     result = harmonize(comp, finish={"match": "all", "shadow": "contact"})  # + the finishing stage
 
-Images may be given as paths or as RGB uint8 arrays.
+Images, masks and stickers may be given as paths, PIL images or arrays; every argument is
+checked (and an array normalised) by ``inputs``, in one place, before any work: a value that
+cannot be used raises ``inputs.InputError``, one sentence naming it.
 
 Every front end (the command line, batch and synth workers, compare, bench, the server)
 runs plugins through this module: ``cutter`` and ``harmonizer`` make a plugin ready with
@@ -23,29 +25,24 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from . import plugins
+from . import inputs, plugins
 from .errors import CompositorError
 from .finish import FinishSettings, make_finish_settings, object_masks
 from .finish import finish as _run_finish
 from .cut import DEFAULT_METHOD
 from .harmonizers import DEFAULT_BACKEND
 from .harmonizers.base import Progress
-from .imageio import read_mask, read_rgb
 from .paste import Placement
 from .paste import paste as _paste
 from .records import file_record, result_record, sticker_record, versions
 from .stickers import read_sticker
 from .types import Composite, Result, Sticker
 
-ImageLike = str | os.PathLike | np.ndarray
+ImageLike = str | os.PathLike | np.ndarray  # or a PIL image
 
 
-def _image(value: ImageLike) -> np.ndarray:
-    if isinstance(value, np.ndarray):
-        if value.dtype != np.uint8 or value.ndim != 3 or value.shape[2] != 3:
-            raise TypeError(f"expected an RGB uint8 HxWx3 array, got {value.dtype} {value.shape}")
-        return value
-    return read_rgb(value)
+def _image(value: ImageLike, what: str = "image") -> np.ndarray:
+    return inputs.image(value, what)
 
 
 def cutter(method: str = DEFAULT_METHOD, /, **settings: Any) -> plugins.Ready:
@@ -66,11 +63,13 @@ def _ready(kind: str, plugin: str | plugins.Ready, settings: dict) -> plugins.Re
     """``plugin`` when it is a ready plugin of ``kind`` (and no ``settings`` come with it), else
     the plugin of that name made ready with ``settings``."""
     if not isinstance(plugin, plugins.Ready):
-        return plugins.ready(kind, plugin, settings)
+        return plugins.ready(kind, inputs.plugin_name(plugin, kind, "method" if kind == "cutter" else "backend"),
+                             settings)
     if plugin.kind != kind:
-        raise TypeError(f"expected a ready {kind}, got the {plugin.kind} {plugin.name!r}")
+        raise inputs.InputError(f"expected a ready {kind}, got the {plugin.kind} {plugin.name!r}.")
     if settings:
-        raise TypeError(f"settings go to the call that made the {kind} ready; received {', '.join(settings)}")
+        raise inputs.InputError(f"settings go to the call that made the {kind} ready; received "
+                                f"{', '.join(settings)}.")
     return plugin
 
 
@@ -80,7 +79,7 @@ def cut(photo: ImageLike, method: str | plugins.Ready = DEFAULT_METHOD, *, named
     ``settings`` are the cutter's (e.g. box=(x, y, w, h), all=True). Errors in the cut start
     with ``named`` when given (the photo's file). Returns the stickers, best first."""
     ready = _ready("cutter", method, settings)
-    image = _image(photo)
+    image = _image(photo, "photo")
     with _named(named):
         return ready.plugin.cut(image, ready.settings)
 
@@ -91,15 +90,8 @@ def paste(background: ImageLike, stickers: Iterable[Sticker | Placement | tuple]
     (sticker, x, y[, scale[, degrees]]). With ``finish`` (see ``finish``), the pasted objects are
     matched and shadowed too. Returns the Composite."""
     ready = _finish_settings(finish)
-    placements = []
-    for item in stickers:
-        if isinstance(item, Placement):
-            placements.append(item)
-        elif isinstance(item, Sticker):
-            placements.append(Placement(item))
-        else:
-            placements.append(Placement(*item))
-    comp = _paste(_image(background), placements)
+    placements = inputs.placements(stickers)
+    comp = _paste(_image(background, "background"), placements)
     if ready is None or not ready.active:
         return comp
     image, _ = _finish(comp.image, comp, ready, background)
@@ -118,7 +110,7 @@ def _finish_settings(value: FinishLike) -> FinishSettings | None:
 def _finish(image: np.ndarray, composite: Composite, settings: FinishSettings,
             background: ImageLike | None = None) -> tuple[np.ndarray, dict]:
     tables = None
-    if "jpeg" in settings.cues and background is not None and not isinstance(background, np.ndarray):
+    if "jpeg" in settings.cues and isinstance(background, inputs.PATH_TYPES):
         from .finish.jpeg import file_tables
 
         tables = file_tables(background)
@@ -133,12 +125,17 @@ def finish(image: ImageLike | Result | Composite, composite: Composite, *, backg
     ``shadow_opacity``, ``shadow_softness``, ``seed``). ``background``: the background file, whose
     JPEG tables give the quality. Returns (image, record of what each step estimated)."""
     ready = make_finish_settings(settings)
+    composite = inputs.composite(composite)
     pixels = image.image if isinstance(image, (Result, Composite)) else _image(image)
+    if pixels.shape != composite.image.shape:
+        raise inputs.InputError(f"image: is {pixels.shape[1]}x{pixels.shape[0]} but the composite is "
+                                f"{composite.image.shape[1]}x{composite.image.shape[0]}; they must be the same size.")
     return _finish(pixels, composite, ready, background)
 
 
 def load_composite(image: ImageLike, mask: str | os.PathLike | np.ndarray, objects: str | os.PathLike = "union") -> Composite:
-    """A Composite from an image and a mask (nonzero = object), checked for size and content.
+    """A Composite from an image and a mask (nonzero = object; a path, PIL image or array,
+    normalised to 0..1 as ``inputs.mask`` says), checked for size and content.
 
     ``objects`` says what the harmonizer corrects one by one: ``union`` (the whole mask as one
     object), ``components`` (each connected part of the mask), a paste record (the JSON sidecar
@@ -146,14 +143,9 @@ def load_composite(image: ImageLike, mask: str | os.PathLike | np.ndarray, objec
     paste record beside ``image`` when there is one, else ``union``). A record whose boxes do not
     match the mask is refused."""
     img = _image(image)
-    if isinstance(mask, np.ndarray):
-        m = mask.astype(np.float32)
-        if m.max() > 1.0:
-            m = m / 255.0
-        if m.shape != img.shape[:2]:
-            raise ValueError(f"mask is {m.shape}, the image is {img.shape[:2]}")
-    else:
-        m = read_mask(mask, img.shape[:2], image_path=image if not isinstance(image, np.ndarray) else None)
+    path = inputs.label_of(image, "")
+    m = inputs.mask(mask, img.shape[:2], against=f"the image {path}" if path else "the image", image_path=path or None,
+                    require_object=True)
     return Composite(image=img, mask=m, objects=_objects(objects, m, image))
 
 
@@ -162,7 +154,7 @@ def paste_record_beside(image: ImageLike) -> str | None:
     import json
     from pathlib import Path
 
-    if isinstance(image, np.ndarray):
+    if not isinstance(image, inputs.PATH_TYPES):
         return None
     sidecar = Path(image).with_suffix(".json")
     try:
@@ -217,6 +209,8 @@ def harmonize(composite: Composite, backend: str = DEFAULT_BACKEND, *, progress:
     receives the backend's progress reports; ``finish`` (a dict of the finishing stage's
     settings, see ``finish``) runs the stage after the backend, its record in the Result's
     stats["finish"]. ``backend`` is a name or ``harmonizer(...)``. Returns the Result."""
+    composite = inputs.composite(composite)
+    progress = inputs.progress(progress)
     ready = _ready("harmonizer", backend, settings)
     ready_finish = _finish_settings(finish)
     result = ready.plugin.harmonize(composite, ready.settings, progress)
@@ -245,7 +239,7 @@ def _named(what):
     try:
         yield
     except CompositorError as exc:
-        label = None if what is None or isinstance(what, np.ndarray) else str(what)
+        label = what if isinstance(what, str) else inputs.label_of(what, "") or None
         if label is None or str(exc).startswith(label):
             raise
         try:
@@ -265,22 +259,29 @@ def compose(photo: ImageLike, background: ImageLike, *, method: str = DEFAULT_ME
     result, record), the record a JSON-ready dict of the inputs, steps, settings and timings.
     ``finish`` runs the finishing stage after harmonizing (see ``finish``)."""
     ready_finish = _finish_settings(finish)
-    ready_cut = cutter(method, **(cut_settings or {}))  # both refused as themselves, before any work
-    ready_harmonize = harmonizer(backend, **(harmonize_settings or {}))
+    cut_settings = inputs.settings_dict(cut_settings, "cut_settings")
+    harmonize_settings = inputs.settings_dict(harmonize_settings, "harmonize_settings")
+    ready_cut = cutter(inputs.plugin_name(method, "cutter", "method"), **cut_settings)  # both refused as themselves,
+    ready_harmonize = harmonizer(inputs.plugin_name(backend, "harmonizer", "backend"), **harmonize_settings)  # first
+    photo_name = inputs.label_of(photo, "")
+    where = inputs.placements([{"sticker": np.full((1, 1, 4), 255, np.uint8), "x": x, "y": y, "scale": scale,
+                                "rotation": rotation, "anchor": anchor, "height": height,
+                                "name": photo_name or "photo"}])[0]  # the numbers, checked now
+    progress = inputs.progress(progress)
+    photo_pixels, background_pixels = _image(photo, "photo"), _image(background, "background")
     t0 = time.perf_counter()
     with _named(photo):
-        sticker = cut(photo, ready_cut)[0]
+        sticker = cut(photo_pixels, ready_cut)[0]
     t_cut = time.perf_counter() - t0
-    comp = paste(background, [Placement(sticker, x, y, scale, rotation, anchor=anchor, height=height,
-                                        name=str(photo) if not isinstance(photo, np.ndarray) else "")])
+    comp = _paste(background_pixels, [dataclasses.replace(where, sticker=sticker, name=photo_name)])
     t_paste = time.perf_counter() - t0 - t_cut
-    with _named(None if isinstance(photo, np.ndarray) or isinstance(background, np.ndarray)
-                else f"{photo} pasted on {background}"):
+    both = inputs.label_of(photo, ""), inputs.label_of(background, "")
+    with _named(f"{both[0]} pasted on {both[1]}" if all(both) else None):
         result = harmonize(comp, ready_harmonize, progress=progress)
         result = _finished(result, comp, ready_finish, background)
     record = {
         "inputs": {name: file_record(v) for name, v in (("photo", photo), ("background", background))
-                   if not isinstance(v, np.ndarray)},
+                   if isinstance(v, inputs.PATH_TYPES)},
         "cut": {"method": method, "settings": cut_settings or {}, **sticker_record(sticker),
                 "seconds": round(t_cut, 3)},
         "paste": {"x": x, "y": y, "scale": scale, "rotation": rotation, "anchor": anchor, "height": height,

@@ -5,6 +5,8 @@ Every message is one sentence that names the file or value and the problem.
 from __future__ import annotations
 
 import errno
+import os
+from pathlib import Path
 
 
 class CompositorError(Exception):
@@ -41,3 +43,22 @@ def from_os_error(exc: BaseException) -> CompositorError | None:
     names = f"{exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 is not None else "")
     usage = exc.errno in (errno.ENAMETOOLONG, errno.ELOOP, errno.ENOTDIR)
     return (UsageError if usage else CompositorError)(f"{names}: {reason}.")
+
+
+def resolve(path: str | os.PathLike, what: str = "") -> Path:
+    """``Path(path).resolve()``, or a one-sentence ``UsageError`` naming ``path`` (and ``what``
+    it is) where the system cannot follow it: a loop of symbolic links (Python raises a bare
+    ``RuntimeError: Symlink loop`` for it), a name too long, a NUL character."""
+    label = f"{what} {os.fsdecode(path)!r}" if what else os.fsdecode(path)
+    try:
+        return Path(path).resolve()
+    except RuntimeError:  # Path.resolve's "Symlink loop from ..." (Python before 3.13)
+        raise UsageError(f"{label}: a loop of symbolic links; it cannot be followed to a file.") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UsageError(f"{label}: a loop of symbolic links; it cannot be followed to a file.") from None
+        raise UsageError(f"{label}: {(exc.strerror or str(exc)).rstrip('.').lower()}.") from None
+    except ValueError as exc:
+        if "null" in str(exc):
+            raise UsageError(f"{label!r}: a path cannot contain a NUL character.") from None
+        raise

@@ -294,6 +294,9 @@ def check_range(value, lo, hi, label: str, *, integer: bool | None = None) -> No
     """Refuse ``value`` unless it is finite and within [lo, hi] (None: no bound), naming ``label``.
     ``integer`` checks the type too: True, a whole number (an int, not a bool); False, any
     finite int or float (not a bool); None (default), no type check."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and abs(int(value)) > 2 ** 63:
+        digits = len(str(abs(int(value))))  # math.isfinite of it would raise OverflowError
+        raise UsageError(f"{label} must be a number of reasonable size; received a {digits}-digit number.")
     if integer is not None:
         kind = numbers.Integral if integer else numbers.Real
         if isinstance(value, bool) or type(value).__name__ == "bool_" or not isinstance(value, kind) \

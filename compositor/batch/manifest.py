@@ -45,7 +45,7 @@ from typing import Any, Iterable
 
 from .. import plugins
 from ..cut import DEFAULT_METHOD
-from ..errors import CompositorError, UsageError
+from ..errors import CompositorError, UsageError, resolve
 from ..harmonizers import DEFAULT_BACKEND
 from ..paste import anchor_name, parse_length
 from ..runs.paths import check_job_id, is_reserved, sidecar_name
@@ -124,7 +124,12 @@ def _input_path(value: Any, label: str, base: Path, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise UsageError(f"{where}: {label} must be a file path; received {value!r}.")
     path = Path(value).expanduser()
-    return str(path if path.is_absolute() else (base / path).resolve())
+    if path.is_absolute():
+        return str(path)
+    try:
+        return str(resolve(base / path, label))
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
 
 
 def _settings_text(text: str, where: str) -> dict:
@@ -148,18 +153,24 @@ def _setting_paths(kind: str, name: Any, settings: dict, base: Path) -> dict:
     for key, value in settings.items():
         if plugins.path_value(cls, str(key).replace("-", "_"), value):
             path = Path(value.strip()).expanduser()
-            out[key] = str(path if path.is_absolute() else (base / path).resolve())
+            out[key] = str(path if path.is_absolute() else resolve(base / path, f"setting {key}"))
     return out
 
 
-def _check_plugin(kind: str, name: Any, settings: dict, where: str) -> None:
-    """The plugin exists and the settings are valid for it; errors name the manifest line."""
+def _check_plugin(kind: str, name: Any, settings: dict, where: str, key: str = "", settings_key: str = "") -> None:
+    """The plugin exists and the settings are valid for it; errors name the manifest line and
+    the ``key`` that names the plugin (or the ``settings_key`` that holds its settings)."""
+    label = f"{where}: {key}" if key else where
     if not isinstance(name, str):
-        raise UsageError(f"{where}: the {kind} must be a name; received {name!r}.")
+        raise UsageError(f"{label} must be the name of a {kind}; received {name!r}.")
+    try:
+        plugins.load(kind, name)
+    except UsageError as exc:
+        raise UsageError(f"{label}: {exc}") from None
     try:
         plugins.ready(kind, name, settings)
     except UsageError as exc:
-        raise UsageError(f"{where}: {exc}") from None
+        raise UsageError(f"{where}: {settings_key + ': ' if settings_key else ''}{exc}") from None
 
 
 def _object(raw: Any, base: Path, where: str) -> ObjectSpec:
@@ -174,13 +185,16 @@ def _object(raw: Any, base: Path, where: str) -> ObjectSpec:
     if has_source == has_sticker:
         raise UsageError(f"{where}: an object needs exactly one of 'source' (a photo to cut) or 'sticker' "
                          "(an RGBA file).")
-    cutter = raw.get("cutter") or DEFAULT_METHOD
-    cut = raw.get("cut") or {}
+    cutter = _given(raw, "cutter", DEFAULT_METHOD)
+    cut = _given(raw, "cut", {})
     if not isinstance(cut, dict):
         raise UsageError(f"{where}: 'cut' must be an object of cutter settings; received {cut!r}.")
     if has_source:
-        cut = _setting_paths("cutter", cutter, cut, base)
-        _check_plugin("cutter", cutter, cut, where)
+        try:
+            cut = _setting_paths("cutter", cutter, cut, base)
+        except UsageError as exc:
+            raise UsageError(f"{where}: cut: {exc}") from None
+        _check_plugin("cutter", cutter, cut, where, "cutter", "cut")
     elif raw.get("cutter") is not None or cut:
         raise UsageError(f"{where}: 'cutter' and 'cut' go with 'source', not with 'sticker'.")
     label = raw.get("label")
@@ -243,19 +257,22 @@ def _job(raw: dict, base: Path, where: str, number: int, default_backend: str) -
     objects = raw.get("objects")
     if not isinstance(objects, list) or not objects:
         raise UsageError(f"{where}: 'objects' must be a non-empty list.")
-    backend = raw.get("backend") or default_backend
-    settings = raw.get("settings") or {}
+    backend = _given(raw, "backend", default_backend)
+    settings = _given(raw, "settings", {})
     if not isinstance(settings, dict):
         raise UsageError(f"{where}: 'settings' must be an object of backend settings; received {settings!r}.")
-    settings = _setting_paths("harmonizer", backend, settings, base)
-    _check_plugin("harmonizer", backend, settings, where)
-    output = raw.get("output") or f"{job_id}.png"
+    try:
+        settings = _setting_paths("harmonizer", backend, settings, base)
+    except UsageError as exc:
+        raise UsageError(f"{where}: settings: {exc}") from None
+    _check_plugin("harmonizer", backend, settings, where, "backend", "settings")
+    output = _given(raw, "output", f"{job_id}.png")
     if not isinstance(output, str):
         raise UsageError(f"{where}: output must be a relative file name; received {output!r}.")
     try:
         image_format(output)
     except UsageError as exc:
-        raise UsageError(f"{where}: {exc}") from None
+        raise UsageError(f"{where}: output {exc}") from None
     mask = raw.get("mask")
     if mask is not None:
         mask = _mask_name(mask, where)
@@ -291,6 +308,45 @@ def mask_beside(output: str) -> str:
     """The mask ``--masks`` writes next to an output: ``dir/NAME.png`` -> ``dir/NAME_mask.png``."""
     path = Path(output)
     return path.with_name(f"{path.stem}_mask.png").as_posix()
+
+
+def _given(raw: dict, key: str, default: Any) -> Any:
+    """``raw[key]``, or ``default`` where it is missing, null or empty text; another empty
+    value (``[]``, ``{}``, ``0``) is kept, so that its check refuses it instead of a default
+    quietly standing in for it."""
+    value = raw.get(key)
+    return default if value is None or value == "" or (key in ("cut", "settings") and value == {}) else value
+
+
+def _deep_key(line: str, depth: int = 100) -> str | None:
+    """The key (``objects.x``) whose value nests lists or objects more than ``depth`` deep in
+    the JSON text ``line`` (a scan, since the parser itself gives up), or None."""
+    stack: list[str | None] = []  # per open container: the key it is the value of
+    in_string, escaped, start, last = False, False, 0, None
+    for i, c in enumerate(line):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+                last = line[start:i]
+        elif c == '"':
+            in_string, start = True, i + 1
+        elif c == ":":
+            pass
+        elif c in "[{":
+            key = last if stack and line[:i].rstrip().endswith(":") else None
+            stack.append(key)
+            if len(stack) > depth:
+                return ".".join(k for k in stack if k) or None
+        elif c in "]}":
+            if stack:
+                stack.pop()
+        elif c == ",":
+            last = None
+    return None
 
 
 def _manifest_text(path: Path) -> str:
@@ -368,7 +424,13 @@ def read_manifest(path: str | os.PathLike, *, default_backend: str = DEFAULT_BAC
     """The jobs of a ``.jsonl`` or ``.csv`` manifest, validated (ids, paths, backends, settings)."""
     path = Path(path)
     if not path.is_file():
-        raise UsageError(f"{path}: no such manifest file.")
+        from ..imageio.read import check_readable
+
+        try:
+            check_readable(path, "a manifest file")
+        except CompositorError as exc:
+            raise UsageError(str(exc).replace(": no such file.", ": no such manifest file.")) from None
+        raise UsageError(f"{path}: not a regular file; a manifest is a .jsonl or .csv file.")
     suffix = path.suffix.lower()
     base = path.resolve().parent
     jobs: list[Job] = []
@@ -380,12 +442,17 @@ def read_manifest(path: str | os.PathLike, *, default_backend: str = DEFAULT_BAC
                 where = f"{path}:{number}"
                 try:
                     raw = json.loads(line)
+                    if not isinstance(raw, dict):
+                        raise UsageError(f"{where}: each line must be a JSON object (a job).")
+                    jobs.append(_job(raw, base, where, number, default_backend))
                 except json.JSONDecodeError as exc:
                     raise UsageError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); "
                                      "a JSON Lines manifest has one job object per line.") from None
-                if not isinstance(raw, dict):
-                    raise UsageError(f"{where}: each line must be a JSON object (a job).")
-                jobs.append(_job(raw, base, where, number, default_backend))
+                except RecursionError:  # json.loads (or a check) of lists or objects nested thousands deep
+                    key = _deep_key(line)
+                    raise UsageError(f"{where}: {key + ' is' if key else 'the job is'} nested too deeply to read "
+                                     "(lists or objects inside each other hundreds of levels deep); a job is an "
+                                     "object of plain values.") from None
     elif suffix == ".csv":
         for number, row in _csv_rows(path):
             where = f"{path}:{number}"

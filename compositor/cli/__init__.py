@@ -1,7 +1,7 @@
 """The ``compositor`` command. Thin: it parses, calls the library, writes, reports.
 
 ``main(argv) -> int`` maps errors to exit codes (2 usage, 1 failure, 130 Ctrl-C, 143
-SIGTERM) and prints one sentence; ``--traceback`` shows the stack. ``program(args) -> int``
+SIGTERM, 129 SIGHUP) and prints one sentence; ``--traceback`` shows the stack. ``program(args) -> int``
 runs the parsed command (``commands/<name>.py``'s ``run``) without error handling. The
 parser is defined in ``parser.py``; shared plumbing lives in ``output``, ``signals``,
 ``argv``, ``bar``, ``options``, ``settings``, ``paths`` and ``version``.
@@ -35,7 +35,7 @@ def _internal(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``compositor ARGV`` (default: ``sys.argv[1:]``) and return the exit code: 0 done,
-    1 failure, 2 usage error, 130 interrupted, 143 terminated. Errors are one sentence on
+    1 failure, 2 usage error, 130 interrupted, 143 terminated, 129 hung up. Errors are one sentence on
     stderr, unless ``--traceback`` is given, in which case they propagate."""
     argv = join_negative_values(list(sys.argv[1:] if argv is None else argv))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -46,10 +46,10 @@ def main(argv: list[str] | None = None) -> int:
             code = program(args)
             flush_stdout()
             return code
-    except Terminated:
+    except Terminated as exc:  # SIGTERM or SIGHUP
         handled_interrupt()
-        say("compositor: terminated.")
-        return 143
+        say(exc.line)
+        return exc.code
     except KeyboardInterrupt:
         handled_interrupt()
         say("compositor: interrupted.")

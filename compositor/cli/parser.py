@@ -23,7 +23,8 @@ EPILOG = """examples:
   compositor models fetch
 
 Exit codes: 0 done, 1 failure (unreadable input, missing weights), 2 usage error,
-130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP, a closed terminal);
+an interrupted command removes what it had written."""
 
 
 class Parser(argparse.ArgumentParser):

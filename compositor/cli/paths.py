@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
+from ..errors import UsageError
 
 
 def own_sidecars(inputs: list) -> list[Path]:
@@ -24,3 +26,25 @@ def setting_files(*settings: dict) -> list[str]:
     """The values of the ``settings`` dicts that name existing files (a style image, a
     cascade): inputs too, so no output may overwrite them."""
     return [v for d in settings for v in d.values() if isinstance(v, (str, os.PathLike)) and os.path.isfile(v)]
+
+
+def check_snapshots(folder: Path, stem: str, inputs) -> None:
+    """Refuse, before any work, snapshots (``FOLDER/STEM_NNNNN.png``, any step) that would
+    overwrite one of the command's ``inputs`` (UsageError naming the input)."""
+    pattern = re.compile(re.escape(stem) + r"_\d{5,}\.png")
+    try:
+        where = folder.resolve()
+    except (OSError, RuntimeError):  # a loop of links: no input can be in it
+        return
+    for i in inputs:
+        if i is None:
+            continue
+        try:  # the file itself, and the name given (a link in the folder would be replaced)
+            given = Path(i).absolute()
+            names = {(Path(i).resolve().parent, Path(i).resolve().name), (given.parent.resolve(), given.name)}
+        except (OSError, RuntimeError):
+            continue
+        for parent, name in names:
+            if parent == where and pattern.fullmatch(name):
+                raise UsageError(f"{i}: a snapshot ({folder / name}) would overwrite this input; choose another "
+                                 "--snapshot-dir.")

@@ -1,8 +1,8 @@
-"""Ctrl-C and SIGTERM while a command runs: both become a KeyboardInterrupt, never lost.
+"""Ctrl-C, SIGTERM and SIGHUP while a command runs: all become a KeyboardInterrupt, never lost.
 
 ``main`` runs the command inside ``sigterm_as_interrupt()`` and, after catching the
-interrupt, calls ``handled_interrupt()`` so that the exit code is 130 (SIGINT) or 143
-(SIGTERM, raised as ``Terminated``).
+interrupt, calls ``handled_interrupt()`` so that the exit code is 130 (SIGINT), 143
+(SIGTERM, raised as ``Terminated``) or 129 (SIGHUP, a closed terminal, raised as ``HungUp``).
 """
 from __future__ import annotations
 
@@ -17,22 +17,38 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so that it gets the same
     clean-up (snapshots, a run folder's start-up, workers) and one line; exit code 143."""
 
+    signum = signal.SIGTERM
+    code = 143
+    line = "compositor: terminated."
+
+
+class HungUp(Terminated):
+    """SIGHUP (the terminal was closed), handled as SIGTERM is; exit code 129."""
+
+    signum = signal.SIGHUP
+    code = 129
+    line = "compositor: hung up."
+
+
+#: the signals handled as Ctrl-C is, and what each raises
+HANDLED = {signal.SIGTERM: Terminated, signal.SIGHUP: HungUp}
+
 
 def _on_sigterm(signum, frame) -> None:
-    """The SIGTERM handler: raises ``Terminated``."""
-    raise Terminated()
+    """The SIGTERM and SIGHUP handler: raises ``Terminated`` or ``HungUp``."""
+    raise HANDLED.get(signum, Terminated)()
 
 
 @contextlib.contextmanager
 def sigterm_as_interrupt():
-    """While the command runs, SIGTERM is handled like SIGINT (only the main thread can set
-    it), and neither is lost when it lands in a finalizer or a weakref callback: those cannot
+    """While the command runs, SIGTERM and SIGHUP are handled like SIGINT (only the main thread can set
+    them), and neither is lost when it lands in a finalizer or a weakref callback: those cannot
     raise, so Python prints "Exception ignored" and goes on; the signal is raised again.
     Takes nothing and yields nothing; the previous handlers are restored on exit."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = {signum: signal.signal(signum, _on_sigterm) for signum in HANDLED}
     previous_hook = sys.unraisablehook
 
     timers: list[threading.Timer] = []
@@ -41,7 +57,7 @@ def sigterm_as_interrupt():
         if isinstance(info.exc_value, KeyboardInterrupt):
             # sent again, a moment later, from another thread: raised now it would land in this hook
             # (a command that ends before then has finished its work, and is not interrupted)
-            signum = signal.SIGTERM if isinstance(info.exc_value, Terminated) else signal.SIGINT
+            signum = info.exc_value.signum if isinstance(info.exc_value, Terminated) else signal.SIGINT
             timer = threading.Timer(0.05, os.kill, (os.getpid(), signum))
             timer.daemon = True
             timers.append(timer)
@@ -56,7 +72,8 @@ def sigterm_as_interrupt():
         for timer in timers:
             timer.cancel()
         sys.unraisablehook = previous_hook
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def handled_interrupt() -> None:

@@ -38,18 +38,50 @@ def max_pixels() -> int:
     return value
 
 
+def check_readable(path: str | os.PathLike, what: str = "an image file") -> None:
+    """Refuse, in one sentence naming ``path`` and the reason, a file that cannot be read as an
+    image: missing, a dangling link or a loop of links, a folder, a named pipe, a device or a
+    socket (reading one could block, or never end), an empty file, or one the system refuses.
+    A file that reports 0 bytes but has content (``/proc`` files) is left to the decoder."""
+    import errno
+    import stat
+
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            dangling = os.path.islink(path)
+            raise CompositorError(f"{path}: {'a link to a file that does not exist' if dangling else 'no such file'}.") \
+                from None
+        if exc.errno == errno.ELOOP:
+            raise CompositorError(f"{path}: a loop of symbolic links; it cannot be followed to a file.") from None
+        if exc.errno == errno.ENOTDIR:
+            raise CompositorError(f"{path}: no such file (a part of the path is a file, not a folder).") from None
+        raise CompositorError(f"{path}: cannot read the file ({exc.strerror or exc}).") from None
+    except ValueError as exc:  # a NUL character
+        raise CompositorError(f"{str(path)!r}: cannot read the file ({exc}).") from None
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        raise CompositorError(f"{path}: is a folder, not {what}.")
+    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else None)
+    if kind:
+        raise CompositorError(f"{path}: is {kind}, not {what}.")
+    if st.st_size == 0:
+        try:
+            with open(path, "rb") as fh:
+                has_data = bool(fh.read(1))
+        except OSError as exc:
+            raise CompositorError(f"{path}: cannot read the file ({exc.strerror or exc}).") from None
+        if not has_data:
+            raise CompositorError(f"{path}: the file is empty (0 bytes), not {what}.")
+
+
 def _open(path: str | os.PathLike) -> Image.Image:
     """Open and fully decode ``path``, oriented by its EXIF tag, or raise one clear error."""
     path = Path(path)
-    try:
-        if not path.exists():
-            raise CompositorError(f"{path}: no such file.")
-        if path.is_dir():
-            raise CompositorError(f"{path}: is a folder, not an image file.")
-        if path.stat().st_size == 0:
-            raise CompositorError(f"{path}: the file is empty (0 bytes), not an image.")
-    except OSError as exc:  # e.g. a name too long, or a folder we may not look into
-        raise CompositorError(f"{path}: cannot read the file ({exc.strerror or exc}).") from None
+    check_readable(path)
     return _decode(path, path)
 
 
@@ -183,6 +215,19 @@ def _mask_values(im: Image.Image) -> tuple[np.ndarray, float]:
     return gray.astype(np.float32), 255.0
 
 
+def mask_from_values(values: np.ndarray, hi: float) -> np.ndarray:
+    """A mask's ``values`` (0..``hi``, its format's full scale) as float32 in [0, 1]: one
+    nonzero level that is 1 or ``hi`` is a binary mask (0/1, 0/255 and 0/65535 all mean
+    background/object); anything else is a soft mask, scaled by ``hi``. The one rule for
+    masks read from files and masks given as arrays."""
+    values = np.asarray(values, np.float32)
+    nonzero = values > 0
+    levels = values[nonzero]
+    if 0 < levels.size < values.size and levels.min() == levels.max() and levels[0] in (1.0, hi):
+        return nonzero.astype(np.float32)
+    return np.clip(values / np.float32(hi), 0.0, 1.0).astype(np.float32)
+
+
 def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None, *, image_path: str | os.PathLike | None = None) -> np.ndarray:
     """Read a mask (nonzero = object) as float32 HxW in [0, 1].
 
@@ -199,12 +244,9 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None, *, 
         values, hi = _mask_values(im)
     except ValueError as exc:  # a mode Pillow has no conversion for
         raise _unsupported_mode(path, im, exc) from None
+    mask = mask_from_values(values, hi)
     nonzero = values > 0
     levels = values[nonzero]
-    if 0 < levels.size < values.size and levels.min() == levels.max() and levels[0] in (1.0, hi):
-        mask = nonzero.astype(np.float32)
-    else:
-        mask = np.clip(values / hi, 0.0, 1.0).astype(np.float32)
     if shape is not None:
         h, w = shape
         if mask.shape != (h, w):

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..errors import CompositorError, UsageError
+from ..errors import CompositorError, UsageError, resolve
 
 #: zlib level for PNG output: level 1 (OpenCV's own default), much faster than Pillow's
 #: default 6 for slightly larger files (measurements: docs/PERFORMANCE.md).
@@ -237,17 +237,25 @@ def check_writable(path: str | os.PathLike) -> None:
 
 
 def check_outputs(inputs: list[str | os.PathLike], outputs: list[str | os.PathLike]) -> None:
-    """Refuse an output path that is one of the inputs, two outputs that are the same file, or
-    an output that can never be written (``check_writable``)."""
-    resolved_inputs = {Path(p).resolve(): p for p in inputs if p is not None}
+    """Refuse an output path that is one of the inputs, two outputs that are the same file, an
+    output inside another output or inside an input (``x.png`` and ``x.png/y.png``: one of them
+    could never be written), or an output that can never be written (``check_writable``)."""
+    resolved_inputs = {resolve(p, "input"): p for p in inputs if p is not None}
     seen: dict[Path, Any] = {}
     for out in outputs:
         if out is None:
             continue
-        r = Path(out).resolve()
+        r = resolve(out, "output")
         if r in resolved_inputs:
             raise UsageError(f"{out}: the output path is also an input; choose another output so the input is not overwritten.")
         if r in seen:
             raise UsageError(f"{out}: the same path is given for two outputs.")
         check_writable(out)
         seen[r] = out
+    for r, out in seen.items():
+        for parent in r.parents:
+            other = seen.get(parent, resolved_inputs.get(parent))
+            if other is not None and not parent.is_dir():
+                kind = "another output" if parent in seen else "an input"
+                raise UsageError(f"{out}: the output would lie inside {other}, which is {kind} (a file, not a "
+                                 "folder); choose output names that do not nest.")

@@ -56,7 +56,7 @@ def run(args) -> int:
     finishing = finish_values(args)
     check_outputs([args.photo, args.background, *setting_files(h_settings)], [outdir / n for n in names])
     cut_settings = {"box": args.box} if args.box else {}
-    progress = progress_for(args, outdir / "harmonized.png")
+    progress = progress_for(args, outdir / "harmonized.png", [args.photo, args.background, *setting_files(h_settings)])
     with progress.kept_on_success():
         try:
             sticker, comp, result, record = api.compose(

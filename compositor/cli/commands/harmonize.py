@@ -55,10 +55,11 @@ def run(args) -> int:
     own = own_sidecars([args.composite])
     objects = args.objects or api.paste_record_beside(args.composite) or "union"
     record_file = [] if objects in ("union", "components") else [objects]
-    check_outputs([args.composite, args.mask, *own, *record_file, *setting_files(values)], [args.output, sidecar])
+    inputs = [args.composite, args.mask, *own, *record_file, *setting_files(values)]
+    check_outputs(inputs, [args.output, sidecar])
     ready = api.harmonizer(backend, **values)  # a bad setting is refused as itself, before the images are read
+    progress = progress_for(args, out, inputs)  # a snapshot that would overwrite an input is refused here
     composite = api.load_composite(args.composite, args.mask, objects)
-    progress = progress_for(args, out)
     with progress.kept_on_success():
         try:
             result = api.harmonize(composite, ready, progress=progress)

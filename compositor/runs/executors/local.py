@@ -70,6 +70,7 @@ def _worker_main(conn, parent: int, threads: int, setups: list) -> None:
     _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # and so is SIGTERM sent to the whole group
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # and SIGHUP, when the terminal closes
     apply_threads(threads)
     try:
         for fn, arg in setups:

@@ -1,0 +1,218 @@
+"""Outputs that collide with inputs, or with each other, are refused before any work.
+
+Snapshots are outputs too (``--snapshot-dir``, or the default ``OUTPUT_snapshots/``): one that
+would overwrite an input is refused in one sentence, and a failed or interrupted command takes
+back only the snapshot files it created, putting back any file it replaced as it was.
+"""
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from compositor import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+
+
+@pytest.fixture(autouse=True)
+def no_tensorflow(monkeypatch):
+    for name in ("tensorflow", "keras", "tensorflow_hub"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """chelsea.png, a mask for it and a sticker in a fresh current folder."""
+    shutil.copy(SAMPLES / "chelsea.png", tmp_path / "chelsea.png")
+    shutil.copy(SAMPLES / "coffee.png", tmp_path / "coffee.png")
+    mask = np.zeros((300, 451), np.uint8)
+    mask[100:150, 100:200] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def run(argv, capsys) -> tuple[int, str]:
+    try:
+        code = cli.main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err
+
+
+def one_sentence(err: str, *names) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("compositor: error: "), err
+    assert "Traceback" not in err and "internal error" not in err
+    for name in names:
+        assert str(name) in lines[0], f"{name} not in {lines[0]!r}"
+    return lines[0]
+
+
+# ----------------------------------------------------------------------------- snapshots
+
+
+def test_snapshots_into_the_inputs_folder_are_refused(work, capsys):
+    """The inputs are named like snapshots (STEM_NNNNN.png) in --snapshot-dir: refused before
+    any work, and neither input changes (both used to be overwritten, exit 0)."""
+    (work / "sd2").mkdir()
+    shutil.copy(work / "chelsea.png", work / "sd2" / "h_00002.png")
+    shutil.copy(work / "mask.png", work / "sd2" / "h_00004.png")
+    before = files(work)
+    code, err = run(["harmonize", "sd2/h_00002.png", "--mask", "sd2/h_00004.png", "--backend", "reinhard",
+                     "--snapshot-every", "1", "--snapshot-dir", "sd2", "-o", "o/h.png", "-q"], capsys)
+    assert code == 2, err
+    one_sentence(err, "sd2/h_00002.png", "snapshot", "--snapshot-dir")
+    assert files(work) == before
+
+
+def test_snapshots_into_the_default_folder_holding_an_input_are_refused(work, capsys):
+    """The same through the default snapshot folder (o/h_snapshots for -o o/h.png)."""
+    (work / "o" / "h_snapshots").mkdir(parents=True)
+    shutil.copy(work / "mask.png", work / "o" / "h_snapshots" / "h_00001.png")
+    before = files(work)
+    code, err = run(["harmonize", "chelsea.png", "--mask", "o/h_snapshots/h_00001.png", "--backend", "none",
+                     "--snapshot-every", "1", "-o", "o/h.png", "-q"], capsys)
+    assert code == 2, err
+    one_sentence(err, "o/h_snapshots/h_00001.png")
+    assert files(work) == before
+
+
+def test_compose_snapshots_onto_its_photo_are_refused(work, capsys):
+    """compose's snapshots (OUTDIR/harmonized_snapshots/harmonized_NNNNN.png) onto its photo."""
+    (work / "o" / "harmonized_snapshots").mkdir(parents=True)
+    shutil.copy(work / "coffee.png", work / "o" / "harmonized_snapshots" / "harmonized_00012.png")
+    before = files(work)
+    code, err = run(["compose", "o/harmonized_snapshots/harmonized_00012.png", "chelsea.png", "-o", "o",
+                     "--backend", "none", "--snapshot-every", "3", "-q"], capsys)
+    assert code == 2, err
+    one_sentence(err, "harmonized_00012.png")
+    assert files(work) == before
+
+
+def test_a_link_named_like_a_snapshot_is_refused(work, capsys):
+    """An input given through a link in the snapshot folder: the link would be replaced."""
+    (work / "sd").mkdir()
+    (work / "sd" / "h_00003.png").symlink_to(work / "chelsea.png")
+    code, err = run(["harmonize", "sd/h_00003.png", "--mask", "mask.png", "--backend", "none",
+                     "--snapshot-every", "1", "--snapshot-dir", "sd", "-o", "h.png", "-q"], capsys)
+    assert code == 2, err
+    assert (work / "sd" / "h_00003.png").is_symlink()
+
+
+SLOW_BACKEND = r"""
+import dataclasses, sys, time
+from compositor import cli, plugins
+
+class Slow:
+    '''A harmonizer that writes a snapshot every K steps and takes its time (no TensorFlow).'''
+    name = "slow"
+
+    @dataclasses.dataclass(frozen=True)
+    class Settings:
+        pass
+
+    def harmonize(self, composite, settings, progress):
+        for step in range(1, 10_000):
+            progress.update(step, 10_000)
+            if step % progress.snapshot_every == 0:
+                progress.snapshot(step, composite.image)
+            time.sleep(0.02)
+
+plugins.load = lambda kind, name: Slow
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def slow_harmonize(work: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", SLOW_BACKEND, "harmonize", "chelsea.png", "--mask", "mask.png",
+                             "--backend", "none", "-o", "h.png", "--snapshot-every", "1", "-q", *extra],
+                            stderr=subprocess.PIPE, text=True, cwd=work)
+
+
+def wait_for(condition, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert condition(), "timed out"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_keeps_a_file_it_did_not_create(work, signum):
+    """A user's own files in the snapshot folder that happen to have snapshot names: after
+    Ctrl-C, the one the run replaced is back as it was and the others are untouched (the
+    clean-up used to delete it); only the snapshots the run created are gone."""
+    snaps = work / "h_snapshots"
+    snaps.mkdir()
+    (snaps / "h_00002.png").write_bytes(b"the user's own file")
+    (snaps / "notes.txt").write_text("mine\n")
+    proc = slow_harmonize(work)
+    wait_for(lambda: (snaps / "h_00004.png").exists())
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode in (130, 143), err
+    assert sorted(p.name for p in snaps.iterdir()) == ["h_00002.png", "notes.txt"]
+    assert (snaps / "h_00002.png").read_bytes() == b"the user's own file"
+    assert not (work / "h.png").exists()
+
+
+def test_sighup_is_handled_as_sigterm(work):
+    """SIGHUP (a closed terminal) exited 129 by the signal and left the snapshots behind:
+    now it cleans up as SIGTERM does, prints one line and exits 129."""
+    snaps = work / "h_snapshots"
+    proc = slow_harmonize(work)
+    wait_for(lambda: snaps.is_dir() and len(list(snaps.glob("*.png"))) >= 2)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 129, err
+    assert err.strip().splitlines() == ["compositor: hung up."]
+    assert not snaps.exists() and not (work / "h.png").exists()
+
+
+# ----------------------------------------------------------------------------- outputs inside outputs
+
+
+def write_manifest(folder: Path, jobs: list[dict]) -> Path:
+    import json
+
+    (folder / "cup.png").write_bytes((SAMPLES / "coffee.png").read_bytes())
+    path = folder / "jobs.jsonl"
+    path.write_text("".join(json.dumps({"background": "chelsea.png", "backend": "none",
+                                        "objects": [{"sticker": "cup.png", "scale": 0.2}], **j}) + "\n" for j in jobs))
+    return path
+
+
+@pytest.mark.parametrize("outputs", [("x.png", "x.png/y.png"), ("a/x.png/y.png", "a/x.png"), ("x.json/y.png", "x.png")])
+def test_a_batch_output_inside_another_is_refused_up_front(work, capsys, outputs):
+    """Outputs x.png and x.png/y.png passed validation; the second job then failed at write
+    time and --resume refused the whole run. Now the manifest is refused before any job runs,
+    as two jobs with the same output are (x.json is the sidecar of x.png)."""
+    manifest = write_manifest(work, [{"id": "a", "output": outputs[0]}, {"id": "b", "output": outputs[1]}])
+    code, err = run(["batch", manifest, "-o", "out", "-q"], capsys)
+    assert code == 2, err
+    one_sentence(err, "inside")
+    assert not (work / "out").exists()
+
+
+def test_an_output_inside_an_input_file_is_refused(work, capsys):
+    """An output whose folder would be an input file (cup.png/y.png) can never be written."""
+    manifest = write_manifest(work, [{"id": "a", "output": "y.png"}])
+    code, err = run(["batch", manifest, "-o", "cup.png", "-q"], capsys)
+    assert code == 2, err
+    one_sentence(err, "cup.png")
+    code, err = run(["harmonize", "chelsea.png", "--mask", "mask.png", "-o", "chelsea.png/h.png", "-q"], capsys)
+    assert code == 2, err
+    one_sentence(err, "chelsea.png")
