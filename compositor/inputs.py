@@ -309,11 +309,33 @@ def sticker(value, what: str = "sticker") -> Sticker:
                      f"received {_kind(value)}.")
 
 
+PLACEMENT_KEYS = ("sticker", "x", "y", "scale", "rotation", "name", "anchor", "height")
+
+
+def length(value, what: str, *, optional: bool = True, percent_of: str = "the background"):
+    """A position or height as ``paste.Placement`` takes it: a number of pixels, or text
+    (``"120"``, ``"120px"``, ``"45%"``); a bool, NaN or other text is refused."""
+    from .paste import parse_length
+
+    if value is None and optional:
+        return None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return number(value, what)
+    if not isinstance(value, str):
+        raise InputError(f"{what} must be a number of pixels or a percent of {percent_of} (\"45%\"); "
+                         f"received {value!r}.")
+    try:
+        return parse_length(value, what, percent_of=percent_of)
+    except UsageError as exc:
+        raise InputError(str(exc)) from None
+
+
 def placements(items) -> list:
     """``paste``'s stickers as ``Placement``s: each a Sticker, path, PIL image or array
-    (centred), a Placement, a mapping with ``sticker`` and optional x, y, scale, rotation, or a
-    tuple (sticker, x, y[, scale[, degrees]]). Refuses an empty or malformed list."""
-    from .paste import Placement
+    (centred), a Placement, a mapping of Placement's fields (``sticker`` and optional x, y,
+    scale, rotation, anchor, height, name), or a tuple (sticker, x, y[, scale[, degrees]]).
+    Refuses an empty or malformed list."""
+    from .paste import Placement, anchor_name
 
     if isinstance(items, (str, bytes, os.PathLike, np.ndarray, Sticker, Placement, Mapping)) or _is_pil(items) \
             or not isinstance(items, Iterable):
@@ -323,12 +345,11 @@ def placements(items) -> list:
     for i, item in enumerate(items, 1):
         what = f"sticker {i}"
         if isinstance(item, Placement):
-            fields = {"sticker": item.sticker, "x": item.x, "y": item.y, "scale": item.scale,
-                      "rotation": item.rotation, "name": item.name}
+            fields = dataclasses.asdict(item) | {"sticker": item.sticker}
         elif isinstance(item, Mapping):
-            unknown = set(item) - {"sticker", "x", "y", "scale", "rotation", "name"}
+            unknown = set(item) - set(PLACEMENT_KEYS)
             if "sticker" not in item or unknown:
-                raise InputError(f"{what}: a placement mapping takes sticker, x, y, scale, rotation and name; "
+                raise InputError(f"{what}: a placement mapping takes {', '.join(PLACEMENT_KEYS)} (sticker required); "
                                  f"received keys {', '.join(map(str, item))}.")
             fields = dict(item)
         elif isinstance(item, tuple) or (isinstance(item, list) and item and not isinstance(item[0], numbers.Real)):
@@ -340,13 +361,21 @@ def placements(items) -> list:
             fields = {"sticker": item}
         name = fields.get("name") or label_of(fields["sticker"], "")
         label = name or what
+        anchor = fields.get("anchor") or "centre"
+        if not isinstance(anchor, str):
+            raise InputError(f"{label}: anchor must be centre or bottom; received {anchor!r}.")
+        try:
+            anchor = anchor_name(anchor, f"{label}: anchor")
+        except UsageError as exc:
+            raise InputError(str(exc)) from None
         out.append(Placement(
             sticker(fields["sticker"], label),
-            number(fields.get("x"), f"{label}: x", optional=True),
-            number(fields.get("y"), f"{label}: y", optional=True),
-            number(fields.get("scale", 1.0), f"{label}: scale", positive=True),
-            number(fields.get("rotation", 0.0), f"{label}: rotation"),
-            name=str(name)))
+            length(fields.get("x"), f"{label}: x"),
+            length(fields.get("y"), f"{label}: y"),
+            number(1.0 if fields.get("scale") is None else fields["scale"], f"{label}: scale", positive=True),
+            number(fields.get("rotation") or 0.0, f"{label}: rotation"),
+            name=str(name), anchor=anchor,
+            height=length(fields.get("height"), f"{label}: height", percent_of="the background's height")))
     if not out:
         raise InputError("stickers: nothing to paste; give at least one sticker.")
     return out
@@ -387,4 +416,4 @@ def progress(value, what: str = "progress"):
 
 
 __all__ = ["InputError", "image", "rgba", "mask", "composite", "sticker", "placements", "number", "plugin_name",
-           "settings_dict", "progress", "label_of"]
+           "settings_dict", "progress", "label_of", "length"]

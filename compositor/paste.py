@@ -262,6 +262,10 @@ def paste(background: np.ndarray, placements: list[Placement]) -> Composite:
         if not p.sticker.rgba[..., 3].any():
             raise UsageError(f"{label}: the sticker is fully transparent; there is nothing to paste.")
         cx, cy, scale = resolve(p, (W, H), label)
+        sh, sw = p.sticker.rgba.shape[:2]
+        if max(sh, sw) * scale < 1:  # warped, it would come out as a few arbitrary pixels, not as nothing
+            raise UsageError(f"{label}: scale {scale:g} makes the {sw}x{sh} sticker smaller than a pixel "
+                             f"({sw * scale:.3g}x{sh * scale:.3g}); there is nothing left to paste.")
         centres.append((cx, cy, scale))
         fg, alpha, (x0, y0, x1, y1) = _warp(p.sticker, cx, cy, scale, p.rotation, (W, H))
         if alpha.size == 0 or alpha.max() < 1.0 / 255:

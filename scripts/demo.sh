@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/compositor compose samples/coffee.png samples/chelsea.png --at 110,225,0.3 --backend vgg19 -o out/demo "$@"
+.venv/bin/compositor compose samples/coffee.png samples/chelsea.png --at 110,225,0.3 --backend vgg19 -o out/demo --force "$@"
 echo "Open out/demo/harmonized.png (composite.png is the pasted image before harmonization)."

@@ -216,3 +216,49 @@ def test_an_output_inside_an_input_file_is_refused(work, capsys):
     code, err = run(["harmonize", "chelsea.png", "--mask", "mask.png", "-o", "chelsea.png/h.png", "-q"], capsys)
     assert code == 2, err
     one_sentence(err, "chelsea.png")
+
+
+# ----------------------------------------------------------------------------- output folders
+
+
+FOLDER_COMMANDS = {
+    "compare": ["compare", "chelsea.png", "--mask", "mask.png", "-o", "o", "--backends", "none,reinhard", "-q"],
+    "compose": ["compose", "coffee.png", "chelsea.png", "--method", "grabcut", "--box", "150,60,300,280",
+                "--backend", "none", "-o", "o", "-q"],
+    "cut": ["cut", "photos", "--method", "grabcut", "-o", "o", "-q"],
+}
+
+
+@pytest.mark.parametrize("command", list(FOLDER_COMMANDS))
+def test_a_command_writing_a_folder_refuses_one_that_holds_files(work, capsys, command):
+    """compare and compose silently replaced grid.png, index.html, report.json, compose.json,
+    mask.png in a non-empty -o folder, while batch and synth refused one. One rule now: a folder
+    that holds files is refused, unless --force; with --force only the command's own files are
+    replaced."""
+    (work / "photos").mkdir()
+    shutil.copy(work / "coffee.png", work / "photos" / "coffee.png")
+    (work / "o").mkdir()
+    mine = {"o/grid.png": b"mine", "o/compose.json": b"mine", "o/coffee.png": b"mine", "o/notes.txt": b"mine"}
+    for name, data in mine.items():
+        (work / name).write_bytes(data)
+    before = files(work)
+    code, err = run(FOLDER_COMMANDS[command], capsys)
+    assert code == 2, err
+    one_sentence(err, "o", "not empty", "--force")
+    assert files(work) == before
+    code, err = run(FOLDER_COMMANDS[command] + ["--force"], capsys)
+    assert code == 0, err
+    assert (work / "o" / "notes.txt").read_bytes() == b"mine"
+    after = files(work)
+    assert any(after.get(k) != v for k, v in mine.items()), "--force wrote nothing"
+
+
+@pytest.mark.parametrize("command", ["compare", "compose", "cut", "batch", "synth"])
+def test_every_folder_command_states_the_rule_in_its_help(capsys, command):
+    try:
+        cli.main([command, "--help"])
+    except SystemExit:
+        pass
+    text = " ".join(capsys.readouterr().out.split())
+    assert "one that already holds files is refused" in text, text
+    assert ("--resume" if command in ("batch", "synth") else "--force") in text

@@ -224,7 +224,10 @@ def test_paste_takes_sticker_paths_arrays_and_pil_images(scene, tmp_path):
 
 @pytest.mark.parametrize("item, words", [
     (("STICKER", 10, 10, "0.5"), ("scale", "'0.5'")),
-    (("STICKER", "10", 10), ("x", "'10'")),
+    (("STICKER", "left", 10), ("x", "'left'")),
+    (("STICKER", [10], 10), ("x", "[10]")),
+    ({"sticker": "STICKER", "anchor": "top"}, ("anchor", "'top'")),
+    ({"sticker": "STICKER", "height": True}, ("height", "True")),
     (("STICKER", 10, 10, 0.5, True), ("rotation", "True")),
     (("STICKER", 10, 10, -1), ("scale", "positive")),
     (("STICKER", 10, 10, float("nan")), ("scale",)),
@@ -267,7 +270,7 @@ def test_paste_refuses_a_sticker_list_that_is_not_one(scene, stickers):
     (lambda img, m: api.cut(img, method=["grabcut"]), ("method",)),
     (lambda img, m: api.load_composite(img, None), ("mask", "None")),
     (lambda img, m: api.load_composite(img, 0.5), ("mask", "float")),
-    (lambda img, m: api.compose(SAMPLES / "coffee.png", img, x=10, y="20"), ("y", "'20'")),
+    (lambda img, m: api.compose(SAMPLES / "coffee.png", img, x=10, y="up"), ("y", "'up'")),
     (lambda img, m: api.compose(SAMPLES / "coffee.png", img, scale=0), ("scale", "positive")),
     (lambda img, m: api.compose(SAMPLES / "coffee.png", img, cut_settings=[("box", 1)]), ("cut_settings",)),
 ])

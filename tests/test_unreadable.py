@@ -92,7 +92,8 @@ def test_an_unreadable_input_is_one_sentence_naming_it_and_why(work, capsys, nam
             "paste": ["paste", "chelsea.png", f"{name}@100,100", "-o", "out/p.png", "--mask-out", "out/m.png"],
             "cut": ["cut", name, "--method", "grabcut", "-o", "out/s.png"]}[command]
     code, err = run(argv, capsys)
-    one_sentence(code, err, *UNREADABLE[name])
+    words = UNREADABLE[name] if (command, name) != ("cut", "folder.png") else (name, "holds no photos")  # a folder of photos
+    one_sentence(code, err, *words)
     assert not (work / "out").exists()
 
 

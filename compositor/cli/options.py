@@ -44,6 +44,17 @@ def at(text: str) -> dict:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+#: the rule every command that writes a folder follows, as its --help says it
+OUTDIR_RULE = ("a new or empty folder: one that already holds files is refused, so nothing in it is replaced")
+
+
+def add_force(p: argparse.ArgumentParser) -> None:
+    """Add ``--force`` to a command that writes into a folder (``OUTDIR_RULE``)."""
+    p.add_argument("--force", action="store_true",
+                   help="write into an output folder that is not empty, replacing this command's own files there "
+                        "(other files are left alone)")
+
+
 def add_traceback(p: argparse.ArgumentParser) -> None:
     """Add ``--traceback`` to a command, so that it may follow the command's name too."""
     p.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS, help="show the full stack on errors")
@@ -70,7 +81,8 @@ def add_backend_options(p: argparse.ArgumentParser) -> None:
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """Add the options of a command that runs many jobs (batch, synth): the output folder,
     workers, threads, executor, resume, ``-q``."""
-    p.add_argument("-o", "--output", required=True, metavar="OUTDIR")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR",
+                   help=f"the run folder: {OUTDIR_RULE}; --resume continues the run an earlier command left in it")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="worker processes (default: 1, in this process; with --executor ray: one per CPU)")
     p.add_argument("--threads", type=int, default=None, metavar="T",
@@ -96,6 +108,9 @@ def backends(text: str) -> list[str]:
     for b in names:
         if b not in known:
             raise UsageError(f"unknown backend {b!r} in --backends; available: {', '.join(known)}.")
+    twice = sorted({b for b in names if names.count(b) > 1})
+    if twice:
+        raise UsageError(f"--backends names {', '.join(twice)} more than once; name each backend once.")
     return names
 
 

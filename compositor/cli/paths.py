@@ -48,3 +48,22 @@ def check_snapshots(folder: Path, stem: str, inputs) -> None:
             if parent == where and pattern.fullmatch(name):
                 raise UsageError(f"{i}: a snapshot ({folder / name}) would overwrite this input; choose another "
                                  "--snapshot-dir.")
+
+
+def check_outdir(outdir, force: bool, option: str = "-o") -> None:
+    """The one rule for every command that writes into a folder (``options.OUTDIR_RULE``):
+    a folder that already holds something is refused before any work, so nothing in it is
+    replaced, unless ``force``; a file where the folder should be is always refused."""
+    path = Path(outdir)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{path}: is a file; {option} names a folder.")
+    if force or not path.is_dir():
+        return
+    try:
+        entries = sorted(p.name for p in path.iterdir())
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot look into the output folder ({exc.strerror or exc}).") from None
+    if entries:
+        more = f" and {len(entries) - 1} more" if len(entries) > 1 else ""
+        raise UsageError(f"{path}: the output folder is not empty (it holds {entries[0]}{more}); choose a new or "
+                         "empty folder, or pass --force to write into it, replacing this command's own files there.")

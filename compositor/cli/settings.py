@@ -147,11 +147,33 @@ def selector_help(kind: str) -> str:
 
 
 def given(args: argparse.Namespace) -> dict:
-    """The settings given on the command line, {name: value}: the setting options, then
-    ``--set KEY=VALUE`` items (which win). Values stay as typed, for ``make_settings``."""
+    """The settings given on the command line, {name: value}: the setting options and the
+    ``--set KEY=VALUE`` items. A setting given both ways with different values is a UsageError
+    (neither silently wins). Values stay as typed, for ``make_settings``."""
     out = _options(args)
-    out.update(plugins.parse_set(getattr(args, "set", None)))
+    for key, value in plugins.parse_set(getattr(args, "set", None)).items():
+        field = key.replace("-", "_")
+        if field in out and not _same(out[field], value):
+            raise UsageError(f"{flag(field)} {_as_text(out[field])} and --set {key}={value} disagree; give the "
+                             "setting once.")
+        out[key] = value
     return out
+
+
+def _same(a, b) -> bool:
+    """Whether two spellings of a setting's value agree (``0.2`` and ``0.20``, ``a,b`` and ``('a', 'b')``)."""
+    a, b = _as_text(a), _as_text(b)
+    if a == b:
+        return True
+    try:
+        return float(a) == float(b)
+    except ValueError:
+        return a.lower() == b.lower() and a.lower() in ("true", "false")
+
+
+def _as_text(value) -> str:
+    """A setting option's value as it would be written after --set KEY= (a list: comma-separated)."""
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def _options(args: argparse.Namespace) -> dict:

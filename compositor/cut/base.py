@@ -22,6 +22,8 @@ GRABCUT_MAX_SIDE = 640
 #: ... but the copy's short side is not shrunk below this many pixels (or the image's own short side), so a
 #: very elongated image (8x4000) keeps enough pixels across to tell the object from the background.
 GRABCUT_MIN_SIDE = 64
+#: The smallest photo side any cutter takes: an object needs background around it to be told from it.
+MIN_PHOTO_SIDE = 3
 #: A Lab channel (8-bit) spanning at most this many levels is flat: a grey photo's a and b, or their rounding noise.
 FLAT_CHANNEL_LEVELS = 2
 
@@ -62,6 +64,10 @@ class Cutter:
     def cut(self, image: np.ndarray, settings=None) -> list[Sticker]:
         """The stickers cut from ``image`` (RGB uint8), best first (see the class docstring)."""
         settings = ready_settings(self.Settings, settings, self.name)
+        h, w = image.shape[:2]
+        if min(h, w) < MIN_PHOTO_SIDE:
+            raise UsageError(f"the {self.name} cutter needs a photo at least {MIN_PHOTO_SIDE}x{MIN_PHOTO_SIDE} px, "
+                             f"room for an object and background around it; received a photo {w}x{h}.")
         box = check_box(getattr(settings, "box", None), image.shape)
         return self.run(image, settings, box)
 

@@ -112,6 +112,10 @@ class VGGSettings:
                              f"on; received network={self.network}, pooling={self.pooling}.")
         if self.kind == "fit" and not self.colour_layers:
             raise UsageError("fit mode needs at least one colour layer.")
+        if self.kind == "seed" and not self.style_layers:
+            raise UsageError("seed mode needs at least one style layer (style_layers is empty): the optimisation "
+                             "starts from the composite, where the content loss alone is already 0, so nothing "
+                             "would change.")
 
     @property
     def kind(self) -> str:

@@ -85,6 +85,64 @@ def _open(path: str | os.PathLike) -> Image.Image:
     return _decode(path, path)
 
 
+#: the fewest bytes a Huffman-coded JPEG can spend on one 8x8 block of luma: a 1-bit code for
+#: its DC difference, even in a progressive DC-only first scan with an optimised table (an
+#: arithmetic-coded JPEG can spend less, and is not checked); a smaller file is truncated or forged
+JPEG_MIN_BYTES_PER_BLOCK = 1 / 8
+#: deflate (PNG) expands to at most 1032 times its compressed size (258 bytes from 2 bits); with slack
+PNG_MAX_RATIO = 1100
+_ARITHMETIC_SOF = {0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _jpeg_is_arithmetic(head: bytes) -> bool | None:
+    """Whether the JPEG whose first bytes are ``head`` codes its data arithmetically (its
+    SOF marker is 9-11 or 13-15); None when no SOF marker is found in ``head``."""
+    i = 2
+    while i + 4 <= len(head):
+        if head[i] != 0xFF:
+            return None
+        marker = head[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return marker in _ARITHMETIC_SOF
+        i += 2 + int.from_bytes(head[i + 2:i + 4], "big")
+    return None
+
+
+def _check_declared_size(im: Image.Image, source, path) -> None:
+    """Refuse, before decoding, a JPEG or PNG whose header declares more pixels than its file
+    could hold (a 13 KB JPEG that claims 9000x8000 took 20 s and 1.2 GB to end in an unrelated
+    error): the size a decoder would allocate is checked against the file's size."""
+    if im.format not in ("JPEG", "PNG"):
+        return
+    try:
+        size = len(source.getbuffer()) if hasattr(source, "getbuffer") else os.path.getsize(source)
+    except (OSError, TypeError):
+        return
+    w, h = im.size
+    if im.format == "JPEG":
+        try:
+            if hasattr(source, "getbuffer"):
+                head = bytes(source.getbuffer()[:1 << 16])
+            else:
+                with open(source, "rb") as fh:
+                    head = fh.read(1 << 16)
+        except OSError:
+            return
+        if _jpeg_is_arithmetic(head) is not False:
+            return
+        least = -(-w // 8) * -(-h // 8) * JPEG_MIN_BYTES_PER_BLOCK
+    else:
+        bits = {"1": 1, "L": 8, "P": 8, "LA": 16, "RGB": 24, "RGBA": 32, "I;16": 16, "I;16B": 16, "I": 32}.get(im.mode, 1)
+        least = h * (1 + -(-w * bits // 8)) / PNG_MAX_RATIO
+    if size < least:
+        raise CompositorError(f"{path}: the {im.format} header declares {w}x{h} pixels, but the file holds only "
+                              f"{size:,} bytes (such an image takes at least {int(least):,}); it is truncated or "
+                              "corrupt.")
+
+
 def _decode(source, path) -> Image.Image:
     """Decode ``source`` (a path or a binary file object) fully, oriented by its EXIF tag;
     errors name ``path``."""
@@ -102,6 +160,7 @@ def _decode(source, path) -> Image.Image:
                             f"{path}: image is {w}x{h} = {w * h:,} pixels, over the limit of {limit:,} "
                             "(set COMPOSITOR_MAX_PIXELS to raise it)."
                         )
+                    _check_declared_size(im, source, path)
                     im.load()
                     oriented = ImageOps.exif_transpose(im)
                     oriented.load()

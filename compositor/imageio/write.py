@@ -223,7 +223,8 @@ def _json_default(obj: Any) -> Any:
 
 def check_writable(path: str | os.PathLike) -> None:
     """Refuse, before any work, an output path that can never be written: a folder, or
-    inside something that is not a folder."""
+    inside something that is not a folder (UsageError), or in a folder the system will not let
+    us write (CompositorError, exit 1, as every command fails on a read-only output)."""
     path = Path(path)
     if path.is_dir():
         raise UsageError(f"{path}: is a folder; give a file name for the output.")
@@ -232,8 +233,8 @@ def check_writable(path: str | os.PathLike) -> None:
         parent = parent.parent
     if not parent.is_dir():
         raise UsageError(f"{path}: cannot write there ({parent} is a file, not a folder).")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{path}: cannot write there ({parent} is not a writable folder).")
+    if not os.access(parent, os.W_OK | os.X_OK):  # as the write itself would fail there (EACCES, EROFS): exit 1
+        raise CompositorError(f"{path}: cannot write there ({parent} is not a writable folder).")
 
 
 def check_outputs(inputs: list[str | os.PathLike], outputs: list[str | os.PathLike]) -> None:

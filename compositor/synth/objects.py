@@ -36,6 +36,12 @@ def object_files(folder: str | os.PathLike, what: str = "objects") -> list[tuple
     out, seen = [], {}
     for path in image_files(root, what):
         rel = path.relative_to(root)
+        try:
+            rel.as_posix().encode("utf-8")
+        except UnicodeEncodeError:  # a name in another encoding: it would reach instances.json as a lone surrogate
+            shown = os.fsencode(rel.as_posix()).decode("utf-8", "backslashreplace")
+            raise UsageError(f"{root / shown}: the name is not valid UTF-8 text, so it cannot be written as a "
+                             "category or file name in the annotations; rename it in UTF-8.") from None
         name = rel.with_suffix("").as_posix()
         if name in seen:
             raise UsageError(f"{path}: has the same name as {seen[name]} apart from the extension; rename one.")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from ...errors import UsageError
 from ..bar import BarProgress
-from ..options import add_backend_options, add_traceback, backend_settings, backends, command
+from ..options import OUTDIR_RULE, add_backend_options, add_force, add_traceback, backend_settings, backends, command
 from ..output import out, say
-from ..paths import setting_files
+from ..paths import check_outdir, setting_files
 
 
 def add_parser(sub) -> None:
@@ -21,7 +21,8 @@ def add_parser(sub) -> None:
     p = command(sub, "compare", __doc__)
     p.add_argument("composite")
     p.add_argument("--mask", required=True, help="object mask (nonzero = object), same size as the composite")
-    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help=f"the output folder: {OUTDIR_RULE}")
+    add_force(p)
     add_backend_options(p)
     p.add_argument("--truth", help="the real photo, for MSE, fMSE, bMSE, PSNR and SSIM against it")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -41,6 +42,7 @@ def run(args) -> int:
     names = [f"{b}.png" for b in names_run] + ["grid.png", "report.json", "index.html"]
     inputs = [args.composite, args.mask] + ([args.truth] if args.truth else []) + setting_files(*settings.values())
     check_outputs(inputs, [outdir / n for n in names])
+    check_outdir(outdir, args.force)
     composite = api.load_composite(args.composite, args.mask)
     truth = None
     if args.truth:

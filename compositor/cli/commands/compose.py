@@ -13,9 +13,9 @@ from ... import plugins
 from ...cut import DEFAULT_METHOD
 from ...harmonizers import DEFAULT_BACKEND
 from ..bar import progress_for
-from ..options import add_finish_options, add_output_options, at, box, command, finish_values
+from ..options import OUTDIR_RULE, add_finish_options, add_force, add_output_options, at, box, command, finish_values
 from ..output import say
-from ..paths import setting_files
+from ..paths import check_outdir, setting_files
 from ..settings import add_settings, choose, given, plugin_settings
 
 
@@ -30,7 +30,8 @@ def add_parser(sub) -> None:
     p = command(sub, "compose", __doc__)
     p.add_argument("photo")
     p.add_argument("background")
-    p.add_argument("-o", "--output", required=True, metavar="OUTDIR")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help=f"the output folder: {OUTDIR_RULE}")
+    add_force(p)
     p.add_argument("--method", default=DEFAULT_METHOD, choices=plugins.names("cutter") or None,
                    help="cutter (default: %(default)s)")
     p.add_argument("--box", type=box, help="X,Y,W,H of the object in PHOTO")
@@ -55,6 +56,7 @@ def run(args) -> int:
     h_settings = plugin_settings(args, "harmonizer", backend)
     finishing = finish_values(args)
     check_outputs([args.photo, args.background, *setting_files(h_settings)], [outdir / n for n in names])
+    check_outdir(outdir, args.force)
     cut_settings = {"box": args.box} if args.box else {}
     progress = progress_for(args, outdir / "harmonized.png", [args.photo, args.background, *setting_files(h_settings)])
     with progress.kept_on_success():

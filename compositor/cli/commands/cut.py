@@ -19,9 +19,9 @@ from pathlib import Path
 from ... import plugins
 from ...cut import DEFAULT_METHOD
 from ...errors import CompositorError, UsageError
-from ..options import add_traceback, command
+from ..options import OUTDIR_RULE, add_force, add_traceback, command
 from ..output import out_bytes, say
-from ..paths import own_sidecars, setting_files
+from ..paths import check_outdir, own_sidecars, setting_files
 from ..settings import add_settings, choose, given, plugin_settings, selector_help
 
 PIPE = "-"
@@ -33,7 +33,8 @@ def add_parser(sub) -> None:
     p.add_argument("photo", help="the photo to cut from; a folder: every photo in it; -: read it from standard input")
     p.add_argument("-o", "--output", required=True,
                    help="sticker path (.png); with --all, NAME_1.png, NAME_2.png, ...; for a folder of photos, the "
-                        "output folder (PHOTO's name with .png, subfolders kept); -: the PNG to standard output")
+                        f"output folder (PHOTO's name with .png, subfolders kept), {OUTDIR_RULE}; -: the PNG to "
+                        "standard output")
     p.add_argument("--mask-out", metavar="MASK",
                    help="also write the object's full-size 8-bit mask (.png); for a folder of photos, a folder; "
                         "-: to standard output")
@@ -41,6 +42,7 @@ def add_parser(sub) -> None:
                    help=f"cutter (default: {DEFAULT_METHOD}{selector_help('cutter')})")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any cutter setting")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar for a folder of photos")
+    add_force(p)
     add_settings(p, "cutter", "--method")
     add_traceback(p)
 
@@ -178,6 +180,7 @@ def _cut_folder(args, method: str, settings: dict, ready) -> int:
         if within(target, folder) or within(folder, target):
             raise UsageError(f"{target}: the output folder overlaps the folder of photos {folder}; choose one "
                              "outside it (photos are never overwritten).")
+        check_outdir(target, args.force, option)
     photos = _photos(folder)
     if not photos:
         raise UsageError(f"{folder}: holds no photos (.png, .jpg, .jpeg, .webp, .bmp, .tif, .tiff).")

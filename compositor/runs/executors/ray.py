@@ -35,6 +35,58 @@ class _RayWorker:
         return _call(fn, arg, self.context)
 
 
+#: seconds to wait for a cluster address to answer before giving up (Ray itself would retry for minutes)
+CONNECT_TIMEOUT = 5.0
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # + empty SETTINGS
+
+
+def check_address(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Refuse, within ``timeout`` seconds, a cluster address (``HOST:PORT`` or
+    ``ray://HOST:PORT``) where nothing answers as Ray does: no connection (refused, no route,
+    an unknown host, no answer), or a server that does not speak gRPC (HTTP/2), which is what
+    Ray's head and its client server speak. ``auto`` and ``local`` are left to Ray, which
+    refuses them quickly when no cluster runs here. A malformed address is a UsageError."""
+    import socket
+
+    if address in ("auto", "local"):
+        return
+    scheme, _, target = address.rpartition("://")
+    if scheme not in ("", "ray"):
+        raise UsageError(f"--ray-address {address}: the address must be HOST:PORT, ray://HOST:PORT or auto.")
+    host, sep, port_text = target.rpartition(":")
+    if not sep:
+        host, port_text = target, "10001" if scheme == "ray" else "6379"
+    host = host.strip("[]")
+    try:
+        port = int(port_text)
+        if not 0 < port < 65536:
+            raise ValueError(port)
+    except ValueError:
+        raise UsageError(f"--ray-address {address}: the port must be a number from 1 to 65535; received "
+                         f"{port_text!r}.") from None
+    if not host:
+        raise UsageError(f"--ray-address {address}: no host before the port.")
+    hint = ("is a Ray cluster running there? Start one with `ray start --head`, or leave out --ray-address to "
+            "run a local Ray")
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            conn.sendall(_HTTP2_PREFACE)
+            frame = conn.recv(9)
+    except socket.gaierror as exc:
+        raise CompositorError(f"cannot reach the Ray cluster at {address}: unknown host {host!r} "
+                              f"({exc.strerror or exc}).") from None
+    except (socket.timeout, TimeoutError):
+        raise CompositorError(f"cannot reach the Ray cluster at {address}: no answer within {timeout:g} s; "
+                              f"{hint}.") from None
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).rstrip(".").lower()
+        raise CompositorError(f"cannot reach the Ray cluster at {address}: {reason}; {hint}.") from None
+    if len(frame) < 9 or frame[3] != 0x04:  # an HTTP/2 server's first frame is its SETTINGS
+        raise CompositorError(f"cannot reach the Ray cluster at {address}: something answers there, but not Ray "
+                              f"(not a gRPC server); {hint}.")
+
+
 class RayExecutor(Executor):
     """Tasks on Ray actors. ``address`` None starts a local Ray for the run (stopped at
     close); otherwise connects to that cluster (``auto``, ``ray://host:10001``, ...)."""
@@ -60,6 +112,8 @@ class RayExecutor(Executor):
         options = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING,
                    **(init_options or {})}
         if not ray.is_initialized():
+            if address:
+                check_address(address)  # Ray itself waits minutes on an address where no cluster answers
             try:
                 if address:
                     ray.init(address=address, **options)
