@@ -104,6 +104,7 @@ FinishLike = dict | FinishSettings | None
 def _finish_settings(value: FinishLike) -> FinishSettings | None:
     """The finishing stage's settings from a dict (``match``, ``shadow``, ``light``, ...) or as
     given; refused before any work."""
+    value = inputs.finish_settings(value)
     return None if value is None else make_finish_settings(value)
 
 

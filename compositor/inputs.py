@@ -261,8 +261,11 @@ def composite(value, what: str = "composite") -> Composite:
     objects = value.objects
     if objects is None:
         objects = ()
-    if not isinstance(objects, (tuple, list)) or not all(isinstance(o, PlacedObject) for o in objects):
+    if not isinstance(objects, (tuple, list)):
         raise InputError(f"{what}.objects: expected a tuple of PlacedObject; received {_kind(objects)}.")
+    for i, o in enumerate(objects):
+        if not isinstance(o, PlacedObject):
+            raise InputError(f"{what}.objects[{i}]: expected a PlacedObject; received {_kind(o)}.")
     checked = tuple(dataclasses.replace(o, mask=mask(o.mask, img.shape[:2], f"{what}.objects[{i}].mask",
                                                     against=f"{what}.image"))
                     for i, o in enumerate(objects))
@@ -399,6 +402,15 @@ def settings_dict(value, what: str) -> dict:
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
         raise InputError(f"{what} must be a dict of setting names to values; received {_kind(value)}.")
     return dict(value)
+
+
+def finish_settings(value, what: str = "finish"):
+    """The finishing stage's settings argument: None, a mapping of its settings, or its
+    settings object (a dataclass) as given."""
+    if value is None or isinstance(value, Mapping) or dataclasses.is_dataclass(value):
+        return value
+    raise InputError(f"{what} must be a dict of the finishing stage's settings (e.g. {{'match': 'all'}}); "
+                     f"received {_kind(value)}.")
 
 
 def progress(value, what: str = "progress"):

@@ -94,9 +94,11 @@ def parse_placement(spec: str) -> tuple[str, dict]:
     itself contains ``@`` (``cup@2x.png``) is taken whole when no placement follows it."""
     if "@" in spec and Path(spec).is_file():
         return spec, {}
-    path, _, where = spec.rpartition("@") if "@" in spec else (spec, "", "")
+    path, at, where = spec.rpartition("@") if "@" in spec else (spec, "", "")
     if not path:
         raise UsageError(f"{spec!r}: no sticker file before the '@'; placement must be {SPEC}.")
+    if at and not where.strip():
+        raise UsageError(f"{spec!r}: nothing after the '@'; placement must be {SPEC} (or the file alone, centred).")
     return path, parse_where(where, spec) if where else {}
 
 

@@ -205,7 +205,8 @@ def parse_set(items, *, scoped: bool = False, strip: bool = False, option: str =
     """``KEY=VALUE`` texts (``--set``) -> {key: value}; with ``scoped``, ``SCOPE.KEY=VALUE``
     (a backend's setting) -> {scope: {key: value}}. Keys and scopes are stripped and a key's
     '-' is read as '_'; values stay text (stripped with ``strip``) for ``make_settings`` to
-    convert. A malformed item raises a UsageError naming ``option`` and the item."""
+    convert. A malformed item, or a key given twice with two values, raises a UsageError
+    naming ``option`` and the item."""
     out: dict = {}
     for item in items or ():
         key, sep, value = item.partition("=")
@@ -213,7 +214,11 @@ def parse_set(items, *, scoped: bool = False, strip: bool = False, option: str =
         if not sep or not dot:
             raise UsageError(f"{option} expects {'BACKEND.' if scoped else ''}KEY=VALUE; received {item!r}.")
         target = out.setdefault(scope.strip(), {}) if scoped else out
-        target[key.strip().replace("-", "_")] = value.strip() if strip else value
+        name, value = key.strip().replace("-", "_"), value.strip() if strip else value
+        if name in target and target[name] != value:  # the last one would win without a word
+            raise UsageError(f"{option} gives {(scope.strip() + '.') if scoped else ''}{name} twice, as "
+                             f"{target[name]!r} and {value!r}; give each setting once.")
+        target[name] = value
     return out
 
 

@@ -1,5 +1,6 @@
 """Fault injection: a full disk at a random byte, signals at random moments, read-only and
-vanishing folders, against real commands.
+vanishing folders, outputs that collide with inputs, library calls with masks and images of
+every dtype and range, and unreachable executors, against real commands and the Python API.
 
 Each fault runs a bounded number of rounds drawn from a seeded generator, so a failure
 names its round and can be replayed: ``COMPOSITOR_FAULT_SEED`` changes the seed and
@@ -7,8 +8,8 @@ names its round and can be replayed: ``COMPOSITOR_FAULT_SEED`` changes the seed 
 After every round the same invariants are checked:
 
 - the command either succeeds, or says one sentence (``compositor: error: ...``, or
-  ``compositor: interrupted.`` / ``terminated.`` for a signal) with exit code 1 or 2
-  (130 or 143 for a signal); never a traceback, never ``internal error``;
+  ``compositor: interrupted.`` / ``terminated.`` / ``hung up.`` for a signal) with exit code 1
+  or 2 (130, 143 or 129 for a signal); never a traceback, never ``internal error``;
 - no temporary ``.*.part`` file is left, and no output is truncated: every image on disk
   decodes completely and every JSON file parses;
 - in a batch or synth run folder, every job recorded ``ok`` has its image and a sidecar
@@ -16,8 +17,13 @@ After every round the same invariants are checked:
 
 No TensorFlow: the backends used are the classical ones, so a round takes about a second.
 Per run of the suite: 8 full-disk rounds (paste, harmonize to JPEG, WebP and PNG, cut,
-batch and synth, each run and resumed), 6 signal rounds (batch and synth, SIGINT and
-SIGTERM, each resumed), 5 read-only commands and 4 vanishing folders: about 30 s.
+batch and synth, each run and resumed), 6 signal rounds (batch and synth, SIGINT, SIGTERM
+and SIGHUP, each resumed), 3 signals to a harmonize writing snapshots (its snapshots go),
+5 read-only commands, 4 vanishing folders, 24 outputs colliding with inputs (an input's own
+path, a link to it, a snapshot name, an output inside an input; each refused with the inputs
+unchanged and nothing written), 200 library calls with a mask or image of a random dtype,
+shape and range (normalised to the canonical result, or one InputError) and 3 unreachable
+Ray addresses (exit 1 or 2 in seconds): about 60 s.
 """
 from __future__ import annotations
 
@@ -45,7 +51,7 @@ SAMPLES = ROOT / "samples"
 SEED = int(os.environ.get("COMPOSITOR_FAULT_SEED", "11"))
 SCALE = max(1, int(os.environ.get("COMPOSITOR_FAULT_ROUNDS", "1")))
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
-SIGNAL_LINES = {130: "compositor: interrupted.", 143: "compositor: terminated."}
+SIGNAL_LINES = {130: "compositor: interrupted.", 143: "compositor: terminated.", 129: "compositor: hung up."}
 
 
 def rounds(n: int) -> range:
@@ -151,7 +157,7 @@ def check_outcome(code: int, err: str, allowed: set[int], label: str, run: bool 
     synth) may instead end with its summary, after a line per failed job. A signal that
     comes after the summary, while the interpreter exits, ends the process by the signal."""
     assert "Traceback" not in err and "internal error" not in err, f"{label}:\n{err}"
-    if code in (-signal.SIGINT, -signal.SIGTERM) and run and " ok, 0 failed in " in err:
+    if code in (-signal.SIGINT, -signal.SIGTERM, -signal.SIGHUP) and run and " ok, 0 failed in " in err:
         return
     assert code in allowed, f"{label}: exit {code}\n{err}"
     lines = err.strip().splitlines()
@@ -210,11 +216,11 @@ def test_a_full_disk_at_a_random_byte(tmp_path, inputs):
 
 
 def test_a_signal_at_a_random_moment(tmp_path, inputs):
-    """SIGINT or SIGTERM at a random moment of a batch or synth run, then --resume."""
+    """SIGINT, SIGTERM or SIGHUP at a random moment of a batch or synth run, then --resume."""
     rng = random.Random(SEED + 1)
     for i in rounds(6):
         kind = ("batch", "synth")[i % 2]
-        signum = (signal.SIGINT, signal.SIGTERM)[(i // 2) % 2]
+        signum = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)[(i // 2) % 3]
         out = tmp_path / f"round{i}"
         out.mkdir()
         proc = subprocess.Popen(_command(kind, inputs, out), stderr=subprocess.PIPE, text=True, cwd=out)
@@ -228,7 +234,7 @@ def test_a_signal_at_a_random_moment(tmp_path, inputs):
             proc.send_signal(signum)
         _, err = proc.communicate(timeout=60)
         label = f"round {i}: {kind}, {signal.Signals(signum).name} {delay:.3f} s in (seed {SEED})"
-        check_outcome(proc.returncode, err, {0, 130, 143}, label, run=True)
+        check_outcome(proc.returncode, err, {0, 130, 143, 129}, label, run=True)
         check_files(out)
         check_run(out / "run")
         resume(kind, inputs, out)
@@ -330,3 +336,236 @@ def test_a_folder_that_vanishes(tmp_path, inputs):
         label = f"round {i}: {kind}, {victim.name} removed {delay:.3f} s in (seed {SEED})"
         check_outcome(proc.returncode, err, {0, 1, 2}, label, run=True)
         check_files(out)
+
+
+
+# ----------------------------------------------------------------------------- signals to a harmonize with snapshots
+
+SNAPSHOTTING = r"""
+import dataclasses, sys, time
+from compositor import cli, plugins
+
+class Slow:
+    name = "slow"
+
+    @dataclasses.dataclass(frozen=True)
+    class Settings:
+        pass
+
+    def harmonize(self, composite, settings, progress):
+        for step in range(1, 10_000):
+            progress.update(step, 10_000)
+            if step % progress.snapshot_every == 0:
+                progress.snapshot(step, composite.image)
+            time.sleep(0.01)
+
+plugins.load = lambda kind, name: Slow
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_signal_while_snapshots_are_written(tmp_path, inputs):
+    """INT, TERM or HUP at a random moment of a harmonize that writes snapshots (a stand-in
+    harmonizer that snapshots every step, since no classical backend does): its snapshots go, a
+    user's own file of a snapshot's name in the folder stays as it was, nothing else is left."""
+    rng = random.Random(SEED + 3)
+    for i, signum in enumerate([signal.SIGINT, signal.SIGTERM, signal.SIGHUP] * SCALE):
+        out = tmp_path / f"round{i}"
+        snaps = out / "h_snapshots"
+        snaps.mkdir(parents=True)
+        own = snaps / f"h_{rng.randint(1, 30):05d}.png"
+        own.write_bytes(b"a user's own file")
+        proc = subprocess.Popen([sys.executable, "-c", SNAPSHOTTING, "harmonize", str(inputs / "comp.png"), "--mask",
+                                 str(inputs / "mask.png"), "--backend", "none", "-o", str(out / "h.png"),
+                                 "--snapshot-every", "1", "-q"], stderr=subprocess.PIPE, text=True, cwd=out)
+        deadline = time.monotonic() + 60
+        while len(list(snaps.iterdir())) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        delay = rng.uniform(0.0, 0.4)
+        time.sleep(delay)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+        label = f"round {i}: harmonize with snapshots, {signal.Signals(signum).name} {delay:.3f} s in (seed {SEED})"
+        check_outcome(proc.returncode, err, {130, 143, 129}, label)
+        assert [p.name for p in out.rglob("*") if p.is_file()] == [own.name], label
+        assert own.read_bytes() == b"a user's own file", label
+
+
+# ----------------------------------------------------------------------------- outputs that collide with inputs
+
+
+def _collisions(inputs: Path, work: Path, rng: random.Random) -> list[tuple[str, list[str]]]:
+    """(what, argv) pairs where an output, a snapshot or an output's folder is one of the inputs."""
+    comp, mask, cup, bg = (work / n for n in ("comp.png", "mask.png", "cup.png", "bg.png"))
+    (work / "link.png").symlink_to(comp)
+    (work / "snaps").mkdir()
+    step = rng.randint(1, 99999)
+    snap = work / "snaps" / f"h_{step:05d}.png"
+    shutil.copy(mask, snap)
+    (work / "h_snapshots").mkdir()
+    default_snap = work / "h_snapshots" / f"h_{rng.randint(1, 999):05d}.png"
+    shutil.copy(comp, default_snap)
+    base = [sys.executable, "-m", "compositor.cli"]
+    harmonize = base + ["harmonize", str(comp), "--mask", str(mask), "--backend", "none", "-q"]
+    jobs = work / "jobs.jsonl"
+    jobs.write_text(json.dumps({"id": "a", "background": str(bg), "backend": "none", "output": "x.png",
+                                "objects": [{"sticker": str(cup)}]}) + "\n" +
+                    json.dumps({"id": "b", "background": str(bg), "backend": "none", "output": "x.png/y.png",
+                                "objects": [{"sticker": str(cup)}]}) + "\n")
+    return [
+        ("output is the composite", harmonize + ["-o", str(comp)]),
+        ("output is the mask, spelt with ./ and ..", harmonize + ["-o", str(work / "." / "snaps" / ".." / "mask.png")]),
+        ("output is a link to the composite", harmonize + ["-o", str(work / "link.png")]),
+        ("sidecar is an input", base + ["harmonize", str(comp), "--mask", str(work / "h.json"), "-o", str(work / "h.png")]),
+        ("a snapshot is the mask", base + ["harmonize", str(comp), "--mask", str(snap), "--backend", "none", "-q",
+                                          "--snapshot-every", "1", "--snapshot-dir", str(work / "snaps"), "-o",
+                                          str(work / "o" / "h.png")]),
+        ("a default snapshot is the composite", base + ["harmonize", str(default_snap), "--mask", str(mask),
+                                                        "--backend", "none", "-q", "--snapshot-every", "1", "-o",
+                                                        str(work / "h.png")]),
+        ("paste's mask is its background", base + ["paste", str(bg), f"{cup}@100,100", "-o", str(work / "p.png"),
+                                                   "--mask-out", str(bg)]),
+        ("cut's output is its photo", base + ["cut", str(bg), "--method", "grabcut", "-o", str(bg)]),
+        ("an output inside an input", harmonize + ["-o", str(comp / "h.png")]),
+        ("compose into a folder of its inputs", base + ["compose", str(cup), str(bg), "--method", "grabcut",
+                                                        "--backend", "none", "-o", str(work), "-q"]),
+        ("compare into a folder of its inputs", base + ["compare", str(comp), "--mask", str(mask), "--backends",
+                                                        "none", "-o", str(work), "-q"]),
+        ("two batch outputs nest", base + ["batch", str(jobs), "-o", str(work / "run"), "-q"]),
+    ]
+
+
+def test_outputs_that_collide_with_inputs(tmp_path, inputs):
+    """Every way an output (a snapshot, a sidecar, a folder's files) can land on an input is
+    refused before any work: exit 2, one sentence, every input byte-identical, nothing new."""
+    rng = random.Random(SEED + 4)
+    for i in rounds(2):
+        work = tmp_path / f"round{i}"
+        shutil.copytree(inputs, work, symlinks=True)
+        (work / "h.json").write_text("{}\n")  # a JSON file given as the mask: the output's sidecar would be it
+        cases = _collisions(inputs, work, rng)
+        rng.shuffle(cases)
+        for what, argv in cases:
+            before = {p: p.read_bytes() for p in work.rglob("*") if p.is_file() and not p.is_symlink()}
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=work)
+            label = f"round {i}: {what} (seed {SEED})"
+            check_outcome(done.returncode, done.stderr, {2}, label)
+            after = {p: p.read_bytes() for p in work.rglob("*") if p.is_file() and not p.is_symlink()}
+            assert after == before, f"{label}: a file changed or appeared"
+
+
+# ----------------------------------------------------------------------------- library calls
+
+
+def _array(rng: random.Random, np_rng, shape, kind: str):
+    """A random array of ``shape`` whose values are drawn as ``kind`` says."""
+    dtype, values = kind.split(":")
+    if values == "binary":
+        hi = {"bool": True, "uint8": 255, "uint16": 65535, "float32": 1.0, "float64": 1.0, "int64": 255,
+              "int32": 1, "float16": 1.0, "int8": 1}[dtype]
+        arr = np.zeros(shape, dtype)
+        arr[tuple(slice(s // 4, s // 2) for s in shape[:2])] = hi
+        return arr
+    if dtype == "bool":
+        return np_rng.random(shape) > 0.5
+    lo, hi = {"unit": (0, 1), "byte": (0, 255), "word": (0, 65535), "negative": (-5, 5), "huge": (0, 1e6)}[values]
+    arr = np_rng.uniform(lo, hi, shape)
+    if values in ("unit",) and np.issubdtype(np.dtype(dtype), np.integer):
+        arr = np.round(arr)
+    with np.errstate(invalid="ignore", over="ignore"):
+        arr = arr.astype(dtype)
+    if rng.random() < 0.1 and np.issubdtype(arr.dtype, np.floating):
+        arr.flat[rng.randrange(arr.size)] = rng.choice([np.nan, np.inf, -np.inf])
+    return arr
+
+
+def test_library_calls_with_masks_and_images_of_every_dtype(inputs):
+    """cut, paste, load_composite, harmonize and compose with a mask or image of a random dtype,
+    shape and range: each either works on the normalised value (an image is RGB uint8, a mask
+    float32 in 0..1; a binary mask in any dtype gives the 0/1 mask's result) or raises one
+    InputError naming the argument; nothing else, never a silent wrong result."""
+    from compositor import api, inputs as checks
+    from compositor.errors import CompositorError
+    from compositor.types import Composite
+
+    rng = random.Random(SEED + 5)
+    np_rng = np.random.default_rng(SEED + 5)
+    image = np.asarray(Image.open(inputs / "comp.png").convert("RGB"))
+    h, w = image.shape[:2]
+    ref_mask = np.zeros((h, w), np.float32)
+    ref_mask[h // 4:h // 2, w // 4:w // 2] = 1.0
+    reference = {b: api.harmonize(Composite(image, ref_mask), b).image for b in ("none", "reinhard", "poisson")}
+    dtypes = ["bool", "uint8", "uint16", "int8", "int32", "int64", "float16", "float32", "float64"]
+    ranges = ["binary", "unit", "byte", "word", "negative", "huge"]
+    shapes = {"HxW": (h, w), "HxWx1": (h, w, 1), "HxWx3": (h, w, 3), "HxWx4": (h, w, 4), "small": (h // 2, w // 2),
+              "4-d": (1, h, w, 3)}
+    for i in rounds(200):
+        kind = f"{rng.choice(dtypes)}:{rng.choice(ranges)}"
+        shape_name = rng.choice(list(shapes))
+        role = rng.choice(["mask", "image"])
+        entry = rng.choice(["harmonize", "load_composite"] if role == "mask" else
+                           ["harmonize", "load_composite", "paste", "cut", "compose"])
+        value = _array(rng, np_rng, shapes[shape_name], kind)
+        label = f"round {i}: {entry} with a {role} {kind} {shape_name} (seed {SEED})"
+        backend = rng.choice(list(reference))
+        try:
+            if entry == "harmonize":
+                comp = Composite(image, value) if role == "mask" else Composite(value, ref_mask)
+                out = api.harmonize(comp, backend).image
+            elif entry == "load_composite":
+                comp = api.load_composite(image, value) if role == "mask" else api.load_composite(value, ref_mask)
+                out = comp.image
+                assert comp.mask.dtype == np.float32 and 0 <= comp.mask.min() and comp.mask.max() <= 1, label
+            elif entry == "paste":
+                out = api.paste(value, [(str(inputs / "cup.png"), 40, 40, 0.3)]).image
+            elif entry == "cut":
+                out = api.cut(value, "grabcut", box=(w // 4, h // 4, w // 2, h // 2), iterations=1)[0].rgba
+            else:
+                out = api.compose(inputs / "cup.png", value, method="grabcut", backend="none", scale=0.3)[2].image
+        except checks.InputError as exc:
+            text = str(exc)
+            assert "\n" not in text and text.endswith("."), f"{label}: {text!r}"
+            assert role in text or "composite" in text or "photo" in text or "background" in text, f"{label}: {text}"
+            continue
+        except CompositorError as exc:  # the work itself may fail on odd pixels (a cutter finding nothing)
+            assert entry in ("cut", "compose") and "\n" not in str(exc), f"{label}: {exc!r}"
+            continue
+        except Exception as exc:  # noqa: BLE001 - the invariant: nothing else escapes
+            raise AssertionError(f"{label}: {type(exc).__name__}: {exc}") from exc
+        assert out.dtype == np.uint8 and out.ndim == 3, label
+        if entry == "harmonize" and role == "mask" and kind.endswith(":binary"):
+            assert np.array_equal(out, reference[backend]), f"{label}: not the 0/1 mask's result"
+
+
+# ----------------------------------------------------------------------------- unreachable executors
+
+
+def test_unreachable_executors(tmp_path, inputs):
+    """batch on a Ray address where no cluster answers (a refused port, a port that never
+    answers, an unknown host, a malformed address): one sentence, exit 1 or 2, within seconds,
+    and no run folder left."""
+    pytest.importorskip("ray")
+    import socket
+
+    rng = random.Random(SEED + 6)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    kinds = [("127.0.0.1:1", 1), (f"127.0.0.1:{port}", 1), ("no-such-host.invalid:6379", 1),
+             (f"ray://127.0.0.1:{rng.randint(1, 9)}", 1), ("127.0.0.1:notaport", 2)]
+    try:
+        for i, (address, code) in enumerate(rng.sample(kinds, 3 * SCALE if 3 * SCALE <= len(kinds) else len(kinds))):
+            out = tmp_path / f"round{i}"
+            out.mkdir()
+            t0 = time.monotonic()
+            done = subprocess.run(_command("batch", inputs, out) + ["--executor", "ray", "--ray-address", address],
+                                  capture_output=True, text=True, timeout=120, cwd=out)
+            seconds = time.monotonic() - t0
+            label = f"round {i}: ray at {address} (seed {SEED})"
+            check_outcome(done.returncode, done.stderr, {code}, label)
+            assert address in done.stderr, label
+            assert seconds < 40, f"{label}: took {seconds:.0f} s"
+            assert not (out / "run").exists(), label
+    finally:
+        silent.close()

@@ -246,7 +246,7 @@ def test_a_photo_too_small_to_cut_says_so(work, capsys, size, method):
     """cut --method grabcut on a 1x1 image talked of a box the user never gave."""
     Image.new("RGB", size, (9, 9, 9)).save(work / "tiny.png")
     code, _, err = run(["cut", "tiny.png", "--method", method, "-o", "s.png"], capsys)
-    assert code == 2, err
+    assert code == 1, err  # as u2net's own size check: the photo cannot be cut
     line = one_sentence(err, "tiny.png", f"{size[0]}x{size[1]}", "at least 3x3")
     assert "box" not in line
 
@@ -264,3 +264,48 @@ def test_a_category_folder_whose_name_is_not_utf8_is_refused(work, capsys):
     assert code == 2, err
     one_sentence(err, "\\xff\\xfecups", "not valid UTF-8")
     assert not (work / "out").exists()
+
+
+# ----------------------------------------------------------------------------- found by a further pass
+
+
+def test_a_set_key_given_twice_with_two_values_is_refused(work, capsys):
+    """--set strength=0.1 --set strength=0.9: the last one won silently."""
+    code, _, err = run(["harmonize", "chelsea.png", "--mask", "mask.png", "--backend", "reinhard", "-o", "h.png",
+                        "--set", "strength=0.1", "--set", "strength=0.9"], capsys)
+    assert code == 2, err
+    one_sentence(err, "--set", "strength", "'0.1'", "'0.9'")
+
+
+def test_a_placement_with_nothing_after_the_at_is_refused(work, capsys):
+    """cup.png@ pasted the sticker at the centre, as if the placement had not been started."""
+    code, _, err = run(["paste", "chelsea.png", "cup.png@", "-o", "p.png", "--mask-out", "m.png"], capsys)
+    assert code == 2, err
+    one_sentence(err, "'cup.png@'", "nothing after the '@'")
+
+
+def test_a_manifest_key_given_twice_is_refused(work, capsys):
+    """A JSON job with two 'background' keys took the last one without a word."""
+    (work / "jobs.jsonl").write_text('{"background": "chelsea.png", "background": "other.png", "backend": "none", '
+                                     '"objects": [{"sticker": "cup.png"}]}\n')
+    code, _, err = run(["batch", "jobs.jsonl", "-o", "out", "-q"], capsys)
+    assert code == 2, err
+    one_sentence(err, "jobs.jsonl:1", "'background'", "twice")
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda c: api.harmonize(c, "reinhard", finish=["blur"]), ("finish", "list")),
+    (lambda c: api.harmonize(type(c)(c.image, c.mask, objects=("x",)), "reinhard"), ("objects[0]", "str")),
+])
+def test_library_arguments_found_by_a_further_pass(call, words):
+    """harmonize(finish=[...]) raised `ValueError: dictionary update sequence element...`; an
+    object that is not a PlacedObject was reported as 'received a tuple'."""
+    from compositor.types import Composite
+
+    img = np.zeros((20, 30, 3), np.uint8)
+    mask = np.zeros((20, 30), np.float32)
+    mask[5:10, 5:10] = 1
+    with pytest.raises(UsageError) as info:
+        call(Composite(img, mask))
+    for w in words:
+        assert w in str(info.value)

@@ -318,6 +318,19 @@ def _given(raw: dict, key: str, default: Any) -> Any:
     return default if value is None or value == "" or (key in ("cut", "settings") and value == {}) else value
 
 
+def _unique_keys(where: str):
+    """A ``json.loads`` hook that refuses an object giving a key twice (JSON takes the last
+    one without a word, so a typo'd second 'background' would replace the first)."""
+    def hook(pairs: list) -> dict:
+        seen: dict = {}
+        for key, value in pairs:
+            if key in seen:
+                raise UsageError(f"{where}: the key {key!r} appears twice in one object; give each key once.")
+            seen[key] = value
+        return seen
+    return hook
+
+
 def _deep_key(line: str, depth: int = 100) -> str | None:
     """The key (``objects.x``) whose value nests lists or objects more than ``depth`` deep in
     the JSON text ``line`` (a scan, since the parser itself gives up), or None."""
@@ -441,7 +454,7 @@ def read_manifest(path: str | os.PathLike, *, default_backend: str = DEFAULT_BAC
                     continue
                 where = f"{path}:{number}"
                 try:
-                    raw = json.loads(line)
+                    raw = json.loads(line, object_pairs_hook=_unique_keys(where))
                     if not isinstance(raw, dict):
                         raise UsageError(f"{where}: each line must be a JSON object (a job).")
                     jobs.append(_job(raw, base, where, number, default_backend))

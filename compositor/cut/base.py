@@ -66,7 +66,7 @@ class Cutter:
         settings = ready_settings(self.Settings, settings, self.name)
         h, w = image.shape[:2]
         if min(h, w) < MIN_PHOTO_SIDE:
-            raise UsageError(f"the {self.name} cutter needs a photo at least {MIN_PHOTO_SIDE}x{MIN_PHOTO_SIDE} px, "
+            raise CompositorError(f"the {self.name} cutter needs a photo at least {MIN_PHOTO_SIDE}x{MIN_PHOTO_SIDE} px, "
                              f"room for an object and background around it; received a photo {w}x{h}.")
         box = check_box(getattr(settings, "box", None), image.shape)
         return self.run(image, settings, box)

@@ -56,9 +56,9 @@ def run(args) -> int:
     h_settings = plugin_settings(args, "harmonizer", backend)
     finishing = finish_values(args)
     check_outputs([args.photo, args.background, *setting_files(h_settings)], [outdir / n for n in names])
-    check_outdir(outdir, args.force)
     cut_settings = {"box": args.box} if args.box else {}
     progress = progress_for(args, outdir / "harmonized.png", [args.photo, args.background, *setting_files(h_settings)])
+    check_outdir(outdir, args.force)
     with progress.kept_on_success():
         try:
             sticker, comp, result, record = api.compose(
