@@ -40,6 +40,9 @@ class InputError(UsageError, TypeError, ValueError):
 
 
 PATH_TYPES = (str, os.PathLike)
+#: how far outside 0..1 a float mask or image may stray (a resize's or a blur's rounding: 1.0000001)
+#: and still be read as 0..1, clipped; anything further is another scale and is refused
+FLOAT_SLACK = 1e-3
 
 
 def _is_pil(value) -> bool:
@@ -60,7 +63,7 @@ def _kind(value) -> str:
 
 
 def _range_text(arr: np.ndarray) -> str:
-    return f"{arr.min():g}..{arr.max():g}" if arr.size else "no values"
+    return f"{float(arr.min()):.6g}..{float(arr.max()):.6g}" if arr.size else "no values"
 
 
 def _as_path(value, what: str) -> str | os.PathLike:
@@ -104,7 +107,7 @@ def _pixels_to_uint8(arr: np.ndarray, what: str) -> np.ndarray:
     if np.issubdtype(arr.dtype, np.floating):
         if not np.isfinite(arr).all():
             raise InputError(f"{what}: {_kind(arr)} contains NaN or infinite values.")
-        if arr.size and (arr.min() < 0 or arr.max() > 1):
+        if arr.size and (arr.min() < -FLOAT_SLACK or arr.max() > 1 + FLOAT_SLACK):
             raise InputError(f"{what}: {_kind(arr)} has values {_range_text(arr)}; float pixels must be within 0..1 "
                              "(divide 0..255 values by 255, or give uint8).")
         return np.clip(arr.astype(np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
@@ -193,9 +196,11 @@ def _mask_array(value: np.ndarray, what: str) -> np.ndarray:
     if np.issubdtype(arr.dtype, np.floating):
         if not np.isfinite(arr).all():
             raise InputError(f"{what}: {_kind(value)} contains NaN or infinite values.")
-        if arr.min() < 0 or arr.max() > 1:
+        if arr.min() < -FLOAT_SLACK or arr.max() > 1 + FLOAT_SLACK:
             raise InputError(f"{what}: {_kind(value)} has values {_range_text(arr)}; a float mask must be within 0..1 "
                              "(divide 0..255 values by 255, or give a uint8 mask).")
+        if arr.min() < 0 or arr.max() > 1:  # rounding of a resize or a blur: clipped, not refused
+            return np.clip(arr, 0, 1).astype(np.float32)
         return np.ascontiguousarray(arr, dtype=np.float32)
     raise InputError(f"{what}: {_kind(value)} is not a mask; give a uint8, uint16, bool or float array.")
 
