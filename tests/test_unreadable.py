@@ -134,6 +134,7 @@ HUGE = str(10 ** 400)
     ("job", "backend", "3"), ("job", "backend", '"nope"'), ("job", "backend", "[1]"), ("job", "output", '"x"'),
     ("job", "output", "[]"), ("job", "settings", "[]"), ("object", "cutter", "5"), ("object", "cut", "[]"),
     ("object", "label", "[]"), ("job", "id", "{}"), ("job", "background", "7"), ("object", "sticker", "[]"),
+    ("job", "objects", "[1]"),
 ])
 def test_a_manifest_value_of_the_wrong_shape_names_the_line_and_key(work, capsys, where, key, text):
     """A line nested 100,000 deep gave `RecursionError` with no line number; a 400-digit number

@@ -176,7 +176,7 @@ def _check_plugin(kind: str, name: Any, settings: dict, where: str, key: str = "
 def _object(raw: Any, base: Path, where: str) -> ObjectSpec:
     """One job object from its JSON, checked (``where`` names the manifest line)."""
     if not isinstance(raw, dict):
-        raise UsageError(f"{where}: each object must be a JSON object; received {raw!r}.")
+        raise UsageError(f"{where}: each item of 'objects' must be a JSON object; received {raw!r}.")
     unknown = set(raw) - set(OBJECT_KEYS)
     if unknown:
         raise UsageError(f"{where}: unknown object field(s) {', '.join(sorted(unknown))}; "
