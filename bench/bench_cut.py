@@ -57,7 +57,7 @@ def parse_method(spec: str) -> tuple[str, dict[str, str]]:
 
 def run_method(spec: str, pairs, read) -> dict:
     from compositor import api
-    from compositor.cut.base import stickers_alpha
+    from compositor.cut.sticker import stickers_alpha
     from compositor.errors import CompositorError
     from compositor.metrics import boundary_f, cut_iou, cut_mae
 

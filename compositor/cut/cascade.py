@@ -10,7 +10,10 @@ import numpy as np
 from ..errors import CompositorError, UsageError
 from ..plugins import setting
 from ..types import Box, Sticker
-from .base import CutSettings, Cutter, grabcut, make_sticker, pad_box, within
+from .base import CutSettings, Cutter
+from .boxes import pad_box, within
+from .refine import grabcut
+from .sticker import make_sticker
 
 #: Short names for the cascades that ship with opencv-python 4.x (cv2.data.haarcascades).
 CASCADES = {

@@ -6,8 +6,11 @@ import numpy as np
 
 from ..errors import CompositorError
 from ..types import Box, Sticker
-from .base import CutSettings, Cutter, grabcut, make_sticker, pad_box, saliency_score, spectral_residual_saliency, \
-    within
+from .base import CutSettings, Cutter
+from .boxes import pad_box, within
+from .refine import grabcut
+from .spectral import saliency_score, spectral_residual_saliency
+from .sticker import make_sticker
 
 
 def edge_contours(rgb: np.ndarray, min_area: float) -> list[np.ndarray]:

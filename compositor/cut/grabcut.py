@@ -4,8 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..types import Box, Sticker
-from .base import CutSettings, Cutter, grabcut, make_sticker, pad_box, salient_regions, saliency_score, \
-    spectral_residual_saliency
+from .base import CutSettings, Cutter
+from .boxes import pad_box
+from .refine import grabcut
+from .spectral import salient_regions, saliency_score, spectral_residual_saliency
+from .sticker import make_sticker
 
 #: Fraction of the image kept as certain background when the object fills much of the frame.
 EDGE_MARGIN = 0.02

@@ -5,8 +5,11 @@ import numpy as np
 
 from ..errors import CompositorError
 from ..types import Box, Sticker
-from .base import CutSettings, Cutter, grabcut, make_sticker, pad_box, salient_regions, saliency_score, \
-    spectral_residual_saliency
+from .base import CutSettings, Cutter
+from .boxes import pad_box
+from .refine import grabcut
+from .spectral import salient_regions, saliency_score, spectral_residual_saliency
+from .sticker import make_sticker
 
 
 class SaliencyCutter(Cutter):

@@ -23,7 +23,11 @@ from ..errors import CompositorError, UsageError
 from ..ops.geometry import bbox, grow
 from ..plugins import setting
 from ..types import Box, Sticker
-from .base import GRABCUT_MAX_SIDE, Cutter, check_box_setting, make_sticker, pad_box
+from .base import Cutter, check_box_setting
+from .boxes import pad_box
+from .refine import GRABCUT_MAX_SIDE, main_parts, run_grabcut, working_copy
+from .spectral import saliency_score
+from .sticker import make_sticker, sticker_from_alpha
 
 
 @dataclass(frozen=True)
@@ -158,28 +162,23 @@ def full_map(rgb: np.ndarray, box=None, engine: str = "opencv", network: Network
     return full
 
 
-def grabcut_refine(rgb: np.ndarray, saliency: np.ndarray, threshold: float, iterations: int = 3) -> np.ndarray:
+def grabcut_refine(rgb: np.ndarray, saliency: np.ndarray, threshold: float, iterations: int = 3,
+                   method: str = "u2net") -> np.ndarray:
     """The object mask: GrabCut with the map's sure levels fixed and the rest probable by ``threshold``.
 
     Runs on a copy at most ``GRABCUT_MAX_SIDE`` px on the long side; returns bool HxW. The
     thresholded map when GrabCut has no object or no background to learn from."""
     mask = saliency > threshold
     H, W = mask.shape
-    scale = min(1.0, GRABCUT_MAX_SIDE / max(H, W))
-    size = (max(1, round(W * scale)), max(1, round(H * scale)))
-    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+    small, scale = working_copy(rgb, min_side=0)
+    size = (small.shape[1], small.shape[0])
     sal = cv2.resize(saliency, size, interpolation=cv2.INTER_LINEAR) if scale < 1 else saliency
     gc = np.where(sal > threshold, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
     gc[sal <= SURE_BACKGROUND] = cv2.GC_BGD
     gc[sal >= SURE_OBJECT] = cv2.GC_FGD
     if not np.isin(gc, (cv2.GC_BGD, cv2.GC_PR_BGD)).any() or not np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
         return mask
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), gc, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
-    fg = np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.float32)
-    if scale < 1:
-        fg = cv2.resize(fg, (W, H), interpolation=cv2.INTER_LINEAR)
-    return (fg > 0.5) & (saliency > SURE_BACKGROUND)
+    return run_grabcut(small, gc, iterations, (W, H), method) & (saliency > SURE_BACKGROUND)
 
 
 def objects(mask: np.ndarray, saliency: np.ndarray, min_area: float) -> list[tuple[np.ndarray, float]]:
@@ -197,11 +196,11 @@ def objects(mask: np.ndarray, saliency: np.ndarray, min_area: float) -> list[tup
 
 
 def main_object(parts: list[tuple[np.ndarray, float]]) -> np.ndarray:
-    """The largest object and the parts at least a fifth of its size (as ``clean_mask`` keeps)."""
-    areas = [int(p.sum()) for p, _ in parts]
+    """The largest object and the parts at least a fifth of its size (``refine.main_parts``, as
+    ``refine.clean_mask`` keeps)."""
     keep = np.zeros_like(parts[0][0])
-    for (part, _), area in zip(parts, areas):
-        if area >= max(areas) / 5:
+    for (part, _), kept in zip(parts, main_parts([int(p.sum()) for p, _ in parts])):
+        if kept:
             keep |= part
     return keep
 
@@ -258,18 +257,6 @@ def matte(rgb: np.ndarray, mask: np.ndarray, band: int) -> tuple[np.ndarray, np.
     return full_alpha, colours
 
 
-def sticker_from_alpha(colours: np.ndarray, alpha: np.ndarray, *, score: float, method: str) -> Sticker:
-    """Crop an RGBA sticker tightly around a soft ``alpha`` (float32 in [0, 1])."""
-    a8 = np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)
-    if not a8.any():
-        raise CompositorError(f"the {method} cutter found no object pixels.")
-    ys, xs = np.nonzero(a8)
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    rgba = np.dstack([colours[y0:y1, x0:x1], a8[y0:y1, x0:x1]])
-    box = (int(x0), int(y0), int(x1 - x0), int(y1 - y0))
-    return Sticker(rgba=np.ascontiguousarray(rgba), label="object", source_box=box, score=float(score), method=method)
-
-
 class U2NetCutter(Cutter):
     """U²-Net-p salient object, thresholded, with a closed-form matted edge (or a feathered one)."""
 
@@ -293,7 +280,7 @@ class U2NetCutter(Cutter):
             inside[y:y + h, x:x + w] = saliency[y:y + h, x:x + w]
             saliency = inside
         if settings.refine == "grabcut-matting":
-            mask = grabcut_refine(image, saliency, settings.threshold, settings.iterations)
+            mask = grabcut_refine(image, saliency, settings.threshold, settings.iterations, self.name)
         else:
             mask = saliency > settings.threshold
         parts = objects(mask, saliency, settings.min_area)
@@ -305,7 +292,7 @@ class U2NetCutter(Cutter):
         band = max(MIN_BAND, round(BAND_MAP_PX * max(view[2:]) / self.network.side))
         stickers = []
         for mask in masks:
-            score = float(np.clip(saliency[mask].mean() - (saliency[~mask].mean() if (~mask).any() else 0), 0, 1))
+            score = saliency_score(saliency, mask)
             if settings.refine == "none":
                 stickers.append(make_sticker(image, mask, label="object", score=score, method=self.name,
                                              feather=settings.feather))

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from compositor import api, cli
-from compositor.cut.base import spectral_residual_saliency
+from compositor.cut.spectral import spectral_residual_saliency
 from compositor.errors import CompositorError, UsageError
 from compositor.imageio import read_mask, read_rgb
 
@@ -163,7 +163,7 @@ def test_grey_photo_cuts_like_the_colour_photo(coffee, tmp_path):
 
 def test_grey_photo_salient_regions_lie_on_the_cup(coffee):
     # what the saliency cutter refines: every salient region of the grey photo is on the crockery
-    from compositor.cut.base import salient_regions
+    from compositor.cut.spectral import salient_regions
 
     grey = np.dstack([cv2.cvtColor(coffee, cv2.COLOR_RGB2GRAY)] * 3)
     regions = salient_regions(spectral_residual_saliency(grey), 0.002)

@@ -10,7 +10,7 @@ import pytest
 
 from compositor import api, cli, models
 from compositor.cut import DEFAULT_METHOD
-from compositor.cut.base import stickers_alpha as full_alpha
+from compositor.cut.sticker import stickers_alpha as full_alpha
 from compositor.cut.u2net import input_blob, salient_map
 from compositor.errors import CompositorError, UsageError
 from compositor.imageio import read_mask, read_rgb

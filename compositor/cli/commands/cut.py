@@ -115,7 +115,7 @@ def _cut_one(args, method: str, settings: dict, ready) -> None:
 
 def _mask(stickers, shape):
     """The stickers' alphas placed back on the photo: float32 HxW in [0, 1]."""
-    from ...cut.base import stickers_alpha
+    from ...cut.sticker import stickers_alpha
 
     return stickers_alpha(stickers, shape)
 
