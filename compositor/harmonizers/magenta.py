@@ -56,7 +56,7 @@ from ..ops.resize import resize
 from .base import Harmonizer, Output, Progress, blend_weight
 from .magenta_hub import hub_module_dir, is_url
 from .magenta_onnx import PREDICT_MODEL, STYLE_SIZE, TRANSFORM_MODEL
-from .vgg19 import prepare_style
+from ..nst.style import prepare_style
 
 DEFAULT_HANDLE = "https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2"
 SOURCES = ("auto", "hub", "onnx")
@@ -223,7 +223,3 @@ class MagentaHarmonizer(Harmonizer):
                  "changed_pixels": int(np.any(diff > 0, axis=2).sum()),
                  "mean_abs_change_in_object": round(float(diff[region].mean()), 4)}
         return Output(out, stats, params)
-
-    # The two sources. Each returns (input at the working size, stylized at the working
-    # size, both float32 0..255, and the working size (w, h)); _onnx also returns the
-    # size (w, h) of the network's input: the working size padded to multiples of 4.

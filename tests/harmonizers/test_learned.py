@@ -14,7 +14,8 @@ from compositor import bench, metrics, models
 from compositor.errors import CompositorError, ModelMissingError
 from compositor.harmonizers import learned
 from compositor.ops.resize import resize
-from compositor.harmonizers.vgg19 import VGG19Harmonizer, VGGSettings, _head
+from compositor.harmonizers.vgg19 import VGG19Harmonizer, VGGSettings
+from compositor.harmonizers.vgg19.learned import _head
 from compositor.imageio import read_rgb
 from compositor.types import Composite
 

@@ -10,7 +10,8 @@ import pytest
 from compositor import api
 from compositor.errors import UsageError
 from compositor.ops.resize import resize
-from compositor.harmonizers.vgg19 import STYLE_LAYERS, VGG19Harmonizer, VGGSettings, prepare_style
+from compositor.harmonizers.vgg19 import STYLE_LAYERS, VGG19Harmonizer, VGGSettings
+from compositor.nst.style import prepare_style
 from compositor.imageio import read_rgb, write_image, write_mask
 from compositor.types import Composite
 
