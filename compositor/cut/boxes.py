@@ -42,3 +42,13 @@ def pad_box(box: Box, shape, frac: float) -> Box:
     H, W = shape[:2]
     x0, y0, x1, y1 = grow(box, (int(box[2] * frac), int(box[3] * frac)), (W, H))
     return x0, y0, x1 - x0, y1 - y0
+
+
+def only_inside(values: np.ndarray, box: Box | None) -> np.ndarray:
+    """``values`` (HxW) with everything outside ``box`` set to 0; ``values`` itself without a box."""
+    if box is None:
+        return values
+    x, y, w, h = box
+    inside = np.zeros_like(values)
+    inside[y:y + h, x:x + w] = values[y:y + h, x:x + w]
+    return inside

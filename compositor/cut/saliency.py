@@ -6,7 +6,7 @@ import numpy as np
 from ..errors import CompositorError
 from ..types import Box, Sticker
 from .base import CutSettings, Cutter
-from .boxes import pad_box
+from .boxes import only_inside, pad_box
 from .refine import grabcut
 from .spectral import salient_regions, saliency_score, spectral_residual_saliency
 from .sticker import make_sticker
@@ -18,12 +18,7 @@ class SaliencyCutter(Cutter):
     name = "saliency"
 
     def run(self, image: np.ndarray, settings: CutSettings, box: Box | None) -> list[Sticker]:
-        saliency = spectral_residual_saliency(image)
-        if box is not None:
-            x, y, w, h = box
-            inside = np.zeros_like(saliency)
-            inside[y:y + h, x:x + w] = saliency[y:y + h, x:x + w]
-            saliency = inside
+        saliency = only_inside(spectral_residual_saliency(image), box)
         regions = salient_regions(saliency, settings.min_area)
         if not regions:
             raise CompositorError("no salient object was found; give --box X,Y,W,H or try --method grabcut.")

@@ -24,7 +24,7 @@ from ..ops.geometry import bbox, grow
 from ..plugins import setting
 from ..types import Box, Sticker
 from .base import Cutter, check_box_setting
-from .boxes import pad_box
+from .boxes import only_inside, pad_box
 from .refine import GRABCUT_MAX_SIDE, main_parts, run_grabcut, working_copy
 from .spectral import saliency_score
 from .sticker import make_sticker, sticker_from_alpha
@@ -273,12 +273,7 @@ class U2NetCutter(Cutter):
             raise error(f"the {self.name} cutter needs a photo or box at least {MIN_SIDE}x{MIN_SIDE} px; "
                         f"received a {what}.")
         view = (0, 0, W, H) if box is None else pad_box(box, image.shape, BOX_CONTEXT)
-        saliency = full_map(image, view, settings.engine, self.network)
-        if box is not None:
-            x, y, w, h = box
-            inside = np.zeros_like(saliency)
-            inside[y:y + h, x:x + w] = saliency[y:y + h, x:x + w]
-            saliency = inside
+        saliency = only_inside(full_map(image, view, settings.engine, self.network), box)
         if settings.refine == "grabcut-matting":
             mask = grabcut_refine(image, saliency, settings.threshold, settings.iterations, self.name)
         else:
@@ -301,11 +296,7 @@ class U2NetCutter(Cutter):
             if settings.all:  # keep a neighbour's matted edge out of this object's sticker
                 near = cv2.dilate(mask.astype(np.uint8), np.ones((2 * band + 3, 2 * band + 3), np.uint8)) > 0
                 alpha = alpha * near
-            if box is not None:
-                x, y, w, h = box
-                inside = np.zeros_like(alpha)
-                inside[y:y + h, x:x + w] = 1
-                alpha = alpha * inside
+            alpha = only_inside(alpha, box)
             stickers.append(sticker_from_alpha(colours, alpha, score=score, method=self.name))
         return stickers
 
