@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from compositor.imageio import read_mask, read_rgb
-from compositor.types import Sticker
+from compositor.paste import Placement, paste
+from compositor.types import Composite, Sticker
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -22,3 +23,15 @@ def cup() -> Sticker:
     alpha = np.clip(mask * 255 + 0.5, 0, 255).astype(np.uint8)
     rgba = np.dstack([photo, alpha])[y:y + h, x:x + w]
     return Sticker(rgba=rgba, label="cup", source_box=(x, y, w, h), score=1.0, method="reference-mask")
+
+
+@pytest.fixture(scope="session")
+def chelsea() -> np.ndarray:
+    """The cat photo, RGB uint8 451x300."""
+    return read_rgb(SAMPLES / "chelsea.png")
+
+
+@pytest.fixture(scope="session")
+def cup_on_cat(chelsea, cup) -> Composite:
+    """The red cup pasted on the cat's face (451x300): a clear colour mismatch."""
+    return paste(chelsea, [Placement(cup, 225, 150, 0.4)])

@@ -6,7 +6,6 @@ import re
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,13 +16,11 @@ from compositor.ops.resize import resize
 from compositor.imageio import read_rgb, write_image, write_mask
 from compositor.types import Composite
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
-
 
 @pytest.fixture(scope="module")
-def case():
+def case(chelsea):
     """A real photo with a region recoloured (the object) — the photo itself is the truth."""
-    truth = resize(read_rgb(SAMPLES / "chelsea.png"), (180, 120))
+    truth = resize(chelsea, (180, 120))
     mask = np.zeros((120, 180), np.float32)
     mask[40:90, 30:90] = 1.0
     shifted = np.clip(truth.astype(np.float32) * [1.25, 0.9, 0.7], 0, 255).astype(np.uint8)
@@ -70,6 +67,7 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@pytest.mark.slow
 def test_index_html_in_headless_chromium(case, tmp_path):
     browser = _chromium()
     if browser is None:

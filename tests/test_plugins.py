@@ -137,7 +137,7 @@ def test_harmonizer_base_validates_checks_times_and_builds_the_result():
     comp = _composite()
     result = Brighter().harmonize(comp, BrighterSettings(gain=2.0))
     assert result.backend == "brighter" and result.params == {"gain": 2.0} and result.stats == {"n": 1}
-    assert result.seconds >= 0 and int(result.image[0, 0, 0]) == 200
+    assert int(result.image[0, 0, 0]) == 200
     assert Brighter().harmonize(comp).params == {"gain": 1.0}
     with pytest.raises(UsageError, match="gain"):
         Brighter().harmonize(comp, BrighterSettings(gain=5.0))

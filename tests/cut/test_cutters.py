@@ -149,6 +149,7 @@ def test_flat_image_has_zero_saliency():
     assert not spectral_residual_saliency(np.full((60, 80, 3), 77, np.uint8)).any()
 
 
+@pytest.mark.slow
 def test_grey_photo_cuts_like_the_colour_photo(coffee, tmp_path):
     grey_path = tmp_path / "coffee_grey.png"
     Image.open(SAMPLES / "coffee.png").convert("L").save(grey_path)
@@ -179,6 +180,7 @@ def test_grey_photo_salient_regions_lie_on_the_cup(coffee):
     assert (found & reference).sum() >= 0.8 * found.sum()
 
 
+@pytest.mark.slow
 def test_grey_photo_on_the_command_line(tmp_path, capsys):
     grey_path = tmp_path / "grey.png"
     Image.open(SAMPLES / "coffee.png").convert("L").save(grey_path)
@@ -217,6 +219,7 @@ def test_file_that_is_not_a_cascade_on_the_command_line(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------- elongated images, whole-image boxes
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(8, 4000), (4000, 8)])
 def test_contour_cuts_an_elongated_image(coffee, size):
     image = cv2.resize(coffee, size, interpolation=cv2.INTER_AREA)
@@ -227,6 +230,7 @@ def test_contour_cuts_an_elongated_image(coffee, size):
     assert 0 < (sticker.rgba[..., 3] >= 128).sum() < 0.9 * size[0] * size[1], "some of the image is background"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(600, 400), (8, 4000)])
 def test_box_covering_the_whole_image_is_a_plain_error(coffee, size):
     image = cv2.resize(coffee, size, interpolation=cv2.INTER_AREA)

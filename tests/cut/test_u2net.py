@@ -52,6 +52,7 @@ def test_input_is_scaled_by_its_maximum_then_imagenet_normalised():
                                atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("photo", ["coffee.png", "chelsea.png", "astronaut.png"])
 def test_opencv_and_onnxruntime_agree(photo):
     image = read_rgb(SAMPLES / photo)
@@ -103,6 +104,7 @@ def test_sticker_edge_carries_no_old_background(cup_on_green, background):
     assert green_trace(raw, photo, background) > 3 * EDGE_GREEN_TOLERANCE
 
 
+@pytest.mark.slow
 def test_all_returns_one_sticker_per_object():
     photo = read_rgb(SAMPLES / "coffee.png")
     two = np.concatenate([photo, photo], axis=1)
@@ -117,6 +119,7 @@ def test_all_returns_one_sticker_per_object():
         assert cut_iou(half, reference) >= 0.9
 
 
+@pytest.mark.slow
 def test_box_restricts_the_cut():
     photo = read_rgb(SAMPLES / "coffee.png")
     reference = read_mask(SAMPLES / "masks" / "coffee_cup.png") > 0.5

@@ -27,6 +27,7 @@ def photo():
     return resize(read_rgb(SAMPLES / "coffee.png"), (160, 120))
 
 
+@pytest.mark.slow
 def test_onnx_features_match_keras(photo):
     """The onnxruntime VGG19 (no TensorFlow) gives the Keras extractor's activations."""
     from compositor.nst import network, onnx_vgg
@@ -120,6 +121,7 @@ def test_bounded_outputs_start_at_the_base():
         assert np.all(extreme <= hi + 1e-6)
 
 
+@pytest.mark.slow
 def test_shipped_head_beats_none_on_photos_outside_its_corpus():
     """The built-in benchmark's scikit-image photos (not DUTS) perturbed both ways: the learned
     default brings objects closer to the real photo than the composite is, in each family."""
@@ -158,6 +160,7 @@ def test_learned_mode_refuses_what_its_head_never_saw(photo):
         VGG19Harmonizer().harmonize(Composite(image=big, mask=mask), VGGSettings(mode="learned"))
 
 
+@pytest.mark.slow
 def test_learned_mode_imports_no_tensorflow(tmp_path, photo):
     import subprocess
     import sys
@@ -252,6 +255,7 @@ def test_placed_share_sets_how_many_regions_are_placed(tmp_path):
     assert placed[1.0] >= 0.75
 
 
+@pytest.mark.slow
 def test_smoke_training(tmp_path):
     """The training command end to end on a handful of photo/mask pairs: samples are made (some on
     placed regions) and cached, the head is trained a few epochs, the epoch kept is the one with

@@ -39,15 +39,9 @@ def empty_hub_cache(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def comp(cup) -> Composite:
-    """The red coffee cup pasted on the cat's face (451x300)."""
-    return paste(read_rgb(SAMPLES / "chelsea.png"), [Placement(cup, 225, 150, 0.4)])
-
-
-@pytest.fixture(scope="module")
-def onnx_result(comp):
+def onnx_result(cup_on_cat):
     """The default run with the offline models, shared by the tests that only look at it."""
-    return MagentaHarmonizer().harmonize(comp, MagentaSettings(source="onnx"))
+    return MagentaHarmonizer().harmonize(cup_on_cat, MagentaSettings(source="onnx"))
 
 
 def grow(region: np.ndarray, px: int) -> np.ndarray:
@@ -72,20 +66,20 @@ def colour_shift(out: np.ndarray, ref: np.ndarray, where: np.ndarray) -> float:
 # the onnx path with the real weights
 
 
-def test_output_shape_locality_and_change(comp, onnx_result):
+def test_output_shape_locality_and_change(cup_on_cat, onnx_result):
     r = onnx_result
     s = MagentaSettings()
-    assert r.backend == "magenta" and r.image.dtype == np.uint8 and r.image.shape == comp.image.shape
-    core = comp.mask >= 0.5
-    assert mean_abs(r.image, comp.image, core) > 10  # the object is restyled
+    assert r.backend == "magenta" and r.image.dtype == np.uint8 and r.image.shape == cup_on_cat.image.shape
+    core = cup_on_cat.mask >= 0.5
+    assert mean_abs(r.image, cup_on_cat.image, core) > 10  # the object is restyled
     # Pixels away from the object (past the dilation and the soft edge) keep their values exactly.
-    far = ~grow(comp.mask > 0, s.dilate + int(5 * s.feather))
+    far = ~grow(cup_on_cat.mask > 0, s.dilate + int(5 * s.feather))
     assert far.sum() > 0.5 * far.size
-    assert np.array_equal(r.image[far], comp.image[far])
+    assert np.array_equal(r.image[far], cup_on_cat.image[far])
     x, y, w, h = r.params["region_box"]
-    outside_box = np.ones(comp.mask.shape, bool)
+    outside_box = np.ones(cup_on_cat.mask.shape, bool)
     outside_box[y:y + h, x:x + w] = False
-    assert np.array_equal(r.image[outside_box], comp.image[outside_box])
+    assert np.array_equal(r.image[outside_box], cup_on_cat.image[outside_box])
     # What was run is recorded, and the sidecar can hold it.
     assert r.params["source_used"] == "onnx" and r.stats["source"] == "onnx"
     assert r.params["working_size"][0] == 384 or r.params["working_size"][1] == 384
@@ -96,25 +90,25 @@ def test_output_shape_locality_and_change(comp, onnx_result):
     json.dumps({"params": r.params, "stats": r.stats})
 
 
-def test_styles_differ_and_runs_are_deterministic(comp, onnx_result):
+def test_styles_differ_and_runs_are_deterministic(cup_on_cat, onnx_result):
     h = MagentaHarmonizer()
-    core = comp.mask >= 0.5
-    a1 = h.harmonize(comp, MagentaSettings(source="onnx", style=COFFEE)).image
-    a2 = h.harmonize(comp, MagentaSettings(source="onnx", style=COFFEE)).image
-    b = h.harmonize(comp, MagentaSettings(source="onnx", style=ASTRONAUT)).image
+    core = cup_on_cat.mask >= 0.5
+    a1 = h.harmonize(cup_on_cat, MagentaSettings(source="onnx", style=COFFEE)).image
+    a2 = h.harmonize(cup_on_cat, MagentaSettings(source="onnx", style=COFFEE)).image
+    b = h.harmonize(cup_on_cat, MagentaSettings(source="onnx", style=ASTRONAUT)).image
     assert np.array_equal(a1, a2)  # same style twice: the same pixels
     assert mean_abs(a1, b, core) > 8, mean_abs(a1, b, core)  # another style: clearly another result
     assert mean_abs(onnx_result.image, b, core) > 8  # the composite as style is a third one
 
 
-def test_strength_interpolates_the_style(comp):
+def test_strength_interpolates_the_style(cup_on_cat):
     """Strength 0 re-renders the region with its own bottleneck (so it keeps its own colours,
     though the network still repaints its texture); 1 takes the style's. The object's
     colour moves monotonically with strength, and much less at 0 than at 1."""
     h = MagentaHarmonizer()
-    core = comp.mask >= 0.5
-    shifts = [colour_shift(h.harmonize(comp, MagentaSettings(source="onnx", style=ASTRONAUT, strength=s)).image,
-                          comp.image, core) for s in (0.0, 0.5, 1.0)]
+    core = cup_on_cat.mask >= 0.5
+    shifts = [colour_shift(h.harmonize(cup_on_cat, MagentaSettings(source="onnx", style=ASTRONAUT, strength=s)).image,
+                          cup_on_cat.image, core) for s in (0.0, 0.5, 1.0)]
     assert shifts[0] < shifts[1] < shifts[2], shifts
     assert shifts[0] < 0.5 * shifts[2], shifts
 
@@ -181,7 +175,7 @@ def test_free_size_transform_is_the_same_network():
         fixed.run(None, {content_name: wide, bottleneck_name: bottleneck})
 
 
-def test_onnx_runs_at_the_region_aspect(comp, onnx_result):
+def test_onnx_runs_at_the_region_aspect(cup_on_cat, onnx_result):
     """The transform sees the region at its aspect ratio (the cup's is 384x365), padded
     only to multiples of 4, not to a 384x384 square."""
     x, y, w, h = onnx_result.params["region_box"]
@@ -212,44 +206,44 @@ def tiny_hub(tmp_path_factory) -> Path:
     return path
 
 
-def tiny_expected(comp: Composite, style_image: np.ndarray, settings: MagentaSettings) -> np.ndarray:
+def tiny_expected(cup_on_cat: Composite, style_image: np.ndarray, settings: MagentaSettings) -> np.ndarray:
     """What the wiring must produce with the tiny model at full resolution (hub_size=0)."""
     colour = style_input(style_image).reshape(-1, 3).mean(0)
-    img = comp.image.astype(np.float32)
+    img = cup_on_cat.image.astype(np.float32)
     stylized = np.clip(img / 255.0 * colour, 0, 1) * 255.0
-    w = blend_weight(comp.mask, settings.dilate, settings.feather)[..., None] * settings.strength
+    w = blend_weight(cup_on_cat.mask, settings.dilate, settings.feather)[..., None] * settings.strength
     return img + w * (stylized - img)
 
 
-def test_hub_source_runs_the_saved_model(comp, tiny_hub):
+def test_hub_source_runs_the_saved_model(cup_on_cat, tiny_hub):
     s = MagentaSettings(source="hub", handle=str(tiny_hub), style=COFFEE, hub_size=0)
-    r = MagentaHarmonizer().harmonize(comp, s)
-    want = tiny_expected(comp, read_rgb(COFFEE), s)
+    r = MagentaHarmonizer().harmonize(cup_on_cat, s)
+    want = tiny_expected(cup_on_cat, read_rgb(COFFEE), s)
     assert np.abs(r.image.astype(np.float32) - want).max() <= 1.0
     assert r.params["source_used"] == "hub" and r.stats["source"] == "hub"
-    assert mean_abs(r.image, comp.image, comp.mask >= 0.5) > 10  # the tiny model really changed it
+    assert mean_abs(r.image, cup_on_cat.image, cup_on_cat.mask >= 0.5) > 10  # the tiny model really changed it
 
     # Strength blends the hub output with the input.
-    half = MagentaHarmonizer().harmonize(comp, MagentaSettings(source="hub", handle=str(tiny_hub), style=COFFEE,
+    half = MagentaHarmonizer().harmonize(cup_on_cat, MagentaSettings(source="hub", handle=str(tiny_hub), style=COFFEE,
                                                                hub_size=0, strength=0.5))
-    want_half = tiny_expected(comp, read_rgb(COFFEE), MagentaSettings(hub_size=0, strength=0.5))
+    want_half = tiny_expected(cup_on_cat, read_rgb(COFFEE), MagentaSettings(hub_size=0, strength=0.5))
     assert np.abs(half.image.astype(np.float32) - want_half).max() <= 1.0
 
     # At the default working size (384 px long side) only the upsampled change differs.
-    small = MagentaHarmonizer().harmonize(comp, MagentaSettings(source="hub", handle=str(tiny_hub), style=COFFEE))
+    small = MagentaHarmonizer().harmonize(cup_on_cat, MagentaSettings(source="hub", handle=str(tiny_hub), style=COFFEE))
     assert small.params["working_size"] == [384, 365]
-    assert mean_abs(small.image, want, comp.mask >= 0.5) < 4
+    assert mean_abs(small.image, want, cup_on_cat.mask >= 0.5) < 4
 
 
-def test_auto_picks_a_local_hub_folder(comp, tiny_hub):
-    r = MagentaHarmonizer().harmonize(comp, MagentaSettings(handle=str(tiny_hub), hub_size=0))
+def test_auto_picks_a_local_hub_folder(cup_on_cat, tiny_hub):
+    r = MagentaHarmonizer().harmonize(cup_on_cat, MagentaSettings(handle=str(tiny_hub), hub_size=0))
     assert r.params["source_used"] == "hub"
     assert "local folder" in r.stats["source_reason"]
-    want = tiny_expected(comp, comp.image, MagentaSettings(hub_size=0))
+    want = tiny_expected(cup_on_cat, cup_on_cat.image, MagentaSettings(hub_size=0))
     assert np.abs(r.image.astype(np.float32) - want).max() <= 1.0
 
 
-def test_auto_picks_a_cached_url_handle(comp, tiny_hub, tmp_path, monkeypatch):
+def test_auto_picks_a_cached_url_handle(cup_on_cat, tiny_hub, tmp_path, monkeypatch):
     """A URL handle already in TF Hub's cache folder is used (loaded from the cache, offline)."""
     import shutil
 
@@ -261,26 +255,26 @@ def test_auto_picks_a_cached_url_handle(comp, tiny_hub, tmp_path, monkeypatch):
     assert magenta.choose_source(MagentaSettings())[0] == "onnx"  # not cached yet
     shutil.copytree(tiny_hub, folder)
     monkeypatch.setattr(socket.socket, "connect", lambda *a: pytest.fail("the network was used"))
-    r = MagentaHarmonizer().harmonize(comp, MagentaSettings(hub_size=0))
+    r = MagentaHarmonizer().harmonize(cup_on_cat, MagentaSettings(hub_size=0))
     assert r.params["source_used"] == "hub" and "cache" in r.stats["source_reason"]
-    want = tiny_expected(comp, comp.image, MagentaSettings(hub_size=0))
+    want = tiny_expected(cup_on_cat, cup_on_cat.image, MagentaSettings(hub_size=0))
     assert np.abs(r.image.astype(np.float32) - want).max() <= 1.0
 
 
-def test_auto_with_an_uncached_url_uses_onnx_offline(comp, monkeypatch):
+def test_auto_with_an_uncached_url_uses_onnx_offline(cup_on_cat, monkeypatch):
     def no_hub(handle):
         raise AssertionError("the hub model must not be loaded")
 
     monkeypatch.setattr(magenta_hub, "hub_module", no_hub)
     monkeypatch.setattr(socket.socket, "connect", lambda *a: pytest.fail("the network was used"))
-    r = MagentaHarmonizer().harmonize(comp, MagentaSettings())
+    r = MagentaHarmonizer().harmonize(cup_on_cat, MagentaSettings())
     assert r.params["source_used"] == "onnx" and r.params["handle"] == DEFAULT_HANDLE
     assert "not in the TF Hub cache" in r.stats["source_reason"]
 
 
-def test_hub_source_with_a_missing_folder(comp, tmp_path):
+def test_hub_source_with_a_missing_folder(cup_on_cat, tmp_path):
     with pytest.raises(CompositorError, match="no such SavedModel folder"):
-        MagentaHarmonizer().harmonize(comp, MagentaSettings(source="hub", handle=str(tmp_path / "nope")))
+        MagentaHarmonizer().harmonize(cup_on_cat, MagentaSettings(source="hub", handle=str(tmp_path / "nope")))
     # auto falls back to onnx for a handle that is neither a URL nor a folder
     assert magenta.choose_source(MagentaSettings(handle=str(tmp_path / "nope")))[0] == "onnx"
 
@@ -289,10 +283,10 @@ def test_hub_source_with_a_missing_folder(comp, tmp_path):
 # errors and the CLI
 
 
-def test_missing_weights_name_the_fetch_command(comp, tmp_path, monkeypatch):
+def test_missing_weights_name_the_fetch_command(cup_on_cat, tmp_path, monkeypatch):
     monkeypatch.setenv("COMPOSITOR_MODELS_DIR", str(tmp_path))
     with pytest.raises(ModelMissingError, match="compositor models fetch magenta-predict-onnx"):
-        MagentaHarmonizer().harmonize(comp, MagentaSettings(source="onnx"))
+        MagentaHarmonizer().harmonize(cup_on_cat, MagentaSettings(source="onnx"))
 
 
 @pytest.mark.parametrize("values", [
@@ -304,26 +298,26 @@ def test_bad_settings_are_usage_errors(values):
         plugins.make_settings(MagentaHarmonizer, values)
 
 
-def test_empty_mask_is_a_usage_error(comp):
+def test_empty_mask_is_a_usage_error(cup_on_cat):
     with pytest.raises(UsageError, match="mask is empty"):
-        MagentaHarmonizer().harmonize(Composite(image=comp.image, mask=np.zeros_like(comp.mask)),
+        MagentaHarmonizer().harmonize(Composite(image=cup_on_cat.image, mask=np.zeros_like(cup_on_cat.mask)),
                                       MagentaSettings(source="onnx"))
 
 
-def test_missing_style_file_is_named(comp, tmp_path):
+def test_missing_style_file_is_named(cup_on_cat, tmp_path):
     missing = tmp_path / "no_such_style.png"
     with pytest.raises(CompositorError, match="no_such_style.png"):
-        MagentaHarmonizer().harmonize(comp, MagentaSettings(source="onnx", style=str(missing)))
+        MagentaHarmonizer().harmonize(cup_on_cat, MagentaSettings(source="onnx", style=str(missing)))
 
 
-def test_cli_harmonize_magenta(comp, tmp_path, capsys):
+def test_cli_harmonize_magenta(cup_on_cat, tmp_path, capsys):
     comp_png, mask_png, out_png = tmp_path / "comp.png", tmp_path / "mask.png", tmp_path / "out.png"
-    write_image(comp_png, comp.image)
-    write_mask(mask_png, comp.mask)
+    write_image(comp_png, cup_on_cat.image)
+    write_mask(mask_png, cup_on_cat.mask)
     code = main(["harmonize", str(comp_png), "--mask", str(mask_png), "--backend", "magenta", "-o", str(out_png), "-q"])
     assert code == 0, capsys.readouterr().err
     out = read_rgb(out_png)
-    assert out.shape == comp.image.shape and not np.array_equal(out, comp.image)
+    assert out.shape == cup_on_cat.image.shape and not np.array_equal(out, cup_on_cat.image)
     sidecar = json.loads(out_png.with_suffix(".json").read_text())
     assert sidecar["backend"] == "magenta" and sidecar["settings"]["source_used"] == "onnx"
 

@@ -20,9 +20,9 @@ REFERENCE = Path(__file__).resolve().parents[1] / "data" / "vgg19_activations.js
 
 
 @pytest.fixture(scope="module")
-def small_composite() -> Composite:
+def small_composite(chelsea) -> Composite:
     """The coffee cup pasted onto the cat photo, at 96x64."""
-    cat = resize(read_rgb(SAMPLES / "chelsea.png"), (96, 64))
+    cat = resize(chelsea, (96, 64))
     cup = resize(read_rgb(SAMPLES / "coffee.png"), (96, 64))
     mask = np.zeros((64, 96), np.float32)
     mask[20:50, 10:45] = 1.0
@@ -30,6 +30,7 @@ def small_composite() -> Composite:
     return Composite(image=image, mask=mask)
 
 
+@pytest.mark.slow
 def test_matches_reference():
     """Activations of the real weights on a sample photo match the recorded reference.
     Wrong weights (random, another layer order, wrong preprocessing) cannot."""
@@ -79,6 +80,7 @@ def test_prepare_style_is_minmax_capped_and_pooled():
     assert np.std(np.diff(style, axis=1)) < 0.6 * np.std(np.diff(raw, axis=1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs", "sgd"])
 def test_optimisation_lowers_the_loss(small_composite, optimizer):
     result = VGG19Harmonizer().harmonize(small_composite, VGGSettings(mode="seed", iterations=5, max_size=96, optimizer=optimizer))
@@ -88,6 +90,7 @@ def test_optimisation_lowers_the_loss(small_composite, optimizer):
     assert result.stats["steps"] == len(history) - 1 >= 1
 
 
+@pytest.mark.slow
 def test_smoke_output_size_and_region(small_composite):
     big = Composite(image=resize(small_composite.image, (192, 128)), mask=resize(small_composite.mask, (192, 128)))
     result = VGG19Harmonizer().harmonize(big, VGGSettings(mode="seed", blend="mask", iterations=4, max_size=96, dilate=4, feather=2))
@@ -107,6 +110,7 @@ def test_blend_image_changes_everywhere(small_composite):
     assert np.abs(result.image[outside].astype(int) - small_composite.image[outside]).mean() > 1.0
 
 
+@pytest.mark.slow
 def test_snapshots_every_k(small_composite):
     class Collect:
         snapshot_every = 2
@@ -151,6 +155,7 @@ def test_exception_bad_settings(values, match):
         api.harmonize(Composite(np.zeros((8, 8, 3), np.uint8), np.ones((8, 8), np.float32)), "vgg19", **values)
 
 
+@pytest.mark.slow
 def test_cli_harmonize_exact_command(tmp_path, small_composite):
     """The contract other tools drive: composite, --mask (8-bit, nonzero = object), --backend, -o."""
     from compositor.cli import main
@@ -264,6 +269,7 @@ def test_tiny_and_thin_inputs(mode, case):
     json.dumps(result.stats, allow_nan=False)  # every number finite
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["harmonize", "seed"])
 def test_exception_diverged(tmp_path, monkeypatch, small_composite, mode):
     """A run whose numbers go to inf or NaN fails with one sentence and writes nothing (it

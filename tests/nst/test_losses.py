@@ -4,12 +4,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
-
-from compositor.nst import losses  # noqa: E402
+pytestmark = pytest.mark.slow  # TensorFlow's start-up
 
 
-def test_gram_matches_hand_computed():
+
+@pytest.fixture(scope="module")
+def tf():
+    """TensorFlow, imported when a test here first runs (not when the suite is collected)."""
+    return pytest.importorskip("tensorflow")
+
+
+@pytest.fixture(scope="module")
+def losses(tf):
+    from compositor.nst import losses
+
+    return losses
+
+
+def test_gram_matches_hand_computed(tf, losses):
     # 2x2 positions, 2 channels: F rows are positions (1,2), (3,4), (5,6), (7,8)
     f = np.array([[[[1, 2], [3, 4]], [[5, 6], [7, 8]]]], np.float32)
     g = losses.gram(tf.constant(f), normalize=False).numpy()[0]
@@ -18,7 +30,7 @@ def test_gram_matches_hand_computed():
     np.testing.assert_allclose(losses.gram(tf.constant(f)).numpy()[0], np.array([[84, 100], [100, 120]]) / 4)
 
 
-def test_style_loss_matches_gatys_formula():
+def test_style_loss_matches_gatys_formula(tf, losses):
     rng = np.random.default_rng(1)
     s = rng.normal(size=(1, 6, 5, 4)).astype(np.float32)
     x = rng.normal(size=(1, 6, 5, 4)).astype(np.float32)
@@ -29,7 +41,7 @@ def test_style_loss_matches_gatys_formula():
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
-def test_content_and_tv_loss():
+def test_content_and_tv_loss(tf, losses):
     rng = np.random.default_rng(2)
     a = rng.normal(size=(1, 3, 4, 2)).astype(np.float32)
     b = rng.normal(size=(1, 3, 4, 2)).astype(np.float32)

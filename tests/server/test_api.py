@@ -13,19 +13,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("fastapi")
-pytest.importorskip("httpx")
-from fastapi.testclient import TestClient  # noqa: E402
-
-from compositor import cli  # noqa: E402
-from compositor.imageio import read_rgb  # noqa: E402
-from compositor.server.app import Config, create_app  # noqa: E402
+from compositor import cli
+from compositor.imageio import read_rgb
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 BASE = "http://127.0.0.1"
 
 
-def client_for(**config) -> TestClient:
+def client_for(**config):
+    """A TestClient of the app made with ``config`` (FastAPI and httpx are imported here, when
+    a test first needs them, not when the suite is collected)."""
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    from fastapi.testclient import TestClient
+
+    from compositor.server.app import Config, create_app
+
     return TestClient(create_app(Config(**config)), base_url=BASE)
 
 

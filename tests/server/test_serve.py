@@ -6,7 +6,11 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from .conftest import start_server, stop_server
+
+pytestmark = pytest.mark.slow  # a real server process
 
 
 def folders() -> set[Path]:
