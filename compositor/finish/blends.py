@@ -80,8 +80,8 @@ def after_paste(image: np.ndarray, masks: list[np.ndarray], index: int, name: st
 
         if not (masks[index] >= 0.5).any():
             return image, {}
-        cls = plugins.load("harmonizer", "poisson")
-        result = cls().harmonize(Composite(image=image, mask=masks[index]), plugins.make_settings(cls, {}), None)
+        poisson = plugins.ready("harmonizer", "poisson")
+        result = poisson.plugin.harmonize(Composite(image=image, mask=masks[index]), poisson.settings, None)
         return result.image, {"mode": result.params.get("mode")}
     if name == "match":
         from .stage import finish, make_finish_settings
