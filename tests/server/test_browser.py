@@ -111,3 +111,29 @@ def test_place_harmonize_download_and_reproduce(browser, live_server, tmp_path):
     assert not np.array_equal(made, composite)  # reinhard changed the object
     assert not problems, problems
     page.close()
+
+
+def test_draw_a_box_and_cut_again_with_another_cutter(browser, live_server):
+    """Drawing a box on the photo and pressing "cut again" with grabcut cuts inside the box."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(180_000)
+    page.goto(live_server + "/")
+    page.set_input_files("#photo-file", str(SAMPLES / "coffee.png"))
+    page.wait_for_selector(".sticker-card button.place", timeout=300_000)
+    photo = page.locator("#photo-img").bounding_box()
+    f = photo["width"] / 600  # coffee.png is 600 px wide
+    page.mouse.move(photo["x"] + 150 * f, photo["y"] + 60 * f)
+    page.mouse.down()
+    page.mouse.move(photo["x"] + 450 * f, photo["y"] + 340 * f, steps=6)
+    page.mouse.up()
+    assert "box" in page.text_content("#cut-status")
+    page.select_option("#cutter", "grabcut")
+    with page.expect_response(lambda r: r.url.endswith("/api/cut")) as info:
+        page.click("#recut")
+    out = info.value.json()
+    x, y, w, h = out["stickers"][0]["box"]
+    assert out["stickers"][0]["method"] == "grabcut" and "--method grabcut --box" in out["command"]
+    slack = 2 / f + 8  # the box drawn on a preview, and a feathered edge
+    assert x >= 150 - slack and y >= 60 - slack and x + w <= 450 + slack and y + h <= 340 + slack, (x, y, w, h)
+    page.wait_for_selector(".sticker-card .info:has-text('grabcut')")
+    page.close()

@@ -210,6 +210,7 @@ function photoBoxDrawing() {
   const view = $("photo-view"), img = $("photo-img"), box = $("box-draw");
   let start = null;
   view.addEventListener("pointerdown", (e) => {
+    e.preventDefault();  // no native image drag: the pointer draws the box
     const r = img.getBoundingClientRect();
     start = [e.clientX - r.left, e.clientY - r.top];
     view.setPointerCapture(e.pointerId);
