@@ -1,6 +1,7 @@
 """Fixtures shared by several test modules."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import cv2
@@ -12,6 +13,25 @@ from compositor.paste import Placement, paste
 from compositor.types import Composite, Sticker
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+BLOCKABLE = ("tensorflow", "keras", "tensorflow_hub")
+
+
+@pytest.fixture(autouse=True)
+def _no_import_left_blocked():
+    """A test that blocks an import (sys.modules[name] = None) must undo it (monkeypatch.setitem),
+    or every later test in the process finds TensorFlow missing."""
+    before = {name: sys.modules.get(name, "absent") for name in BLOCKABLE}
+    yield
+    left = [name for name in BLOCKABLE if sys.modules.get(name, "absent") is None and before[name] is not None]
+    if left:
+        for name in left:  # so the tests after this one are not failed by it too
+            if before[name] == "absent":
+                del sys.modules[name]
+            else:
+                sys.modules[name] = before[name]
+        pytest.fail(f"the test left the import of {', '.join(left)} blocked in sys.modules "
+                    "(use monkeypatch.setitem(sys.modules, ...))")
 
 
 @pytest.fixture(scope="session")
