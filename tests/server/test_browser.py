@@ -137,3 +137,48 @@ def test_draw_a_box_and_cut_again_with_another_cutter(browser, live_server):
     assert x >= 150 - slack and y >= 60 - slack and x + w <= 450 + slack and y + h <= 340 + slack, (x, y, w, h)
     page.wait_for_selector(".sticker-card .info:has-text('grabcut')")
     page.close()
+
+
+def test_scale_rotate_and_order_objects(browser, live_server):
+    """The corner handle and the wheel scale an object, the round handle rotates it, and a second
+    object can be sent behind the first; the table shows each one's size against the background."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(180_000)
+    page.goto(live_server + "/")
+    page.set_input_files("#photo-file", str(SAMPLES / "coffee.png"))
+    page.wait_for_selector(".sticker-card button.place", timeout=300_000)
+    page.set_input_files("#bg-file", str(SAMPLES / "chelsea.png"))
+    page.wait_for_selector("#bg-info:has-text('451×300')")
+    page.click(".sticker-card button.place")
+    size = page.locator("#objects tbody tr td").nth(4)
+    assert "30% of the background" in size.text_content()
+
+    def scale() -> float:
+        return float(size.text_content().rsplit("scale ", 1)[1].rstrip(")"))
+
+    s0 = scale()
+    handle = page.locator(".obj .handle.scale").bounding_box()
+    page.mouse.move(handle["x"] + 6, handle["y"] + 6)
+    page.mouse.down()
+    page.mouse.move(handle["x"] + 60, handle["y"] + 50, steps=5)
+    page.mouse.up()
+    s1 = scale()
+    assert s1 > 1.3 * s0
+    obj = page.locator(".obj").bounding_box()
+    page.mouse.move(obj["x"] + obj["width"] / 2, obj["y"] + obj["height"] / 2)
+    page.mouse.wheel(0, 100)  # down: smaller
+    assert scale() < s1
+    rot = page.locator(".obj .handle.rotate").bounding_box()
+    obj = page.locator(".obj").bounding_box()
+    page.mouse.move(rot["x"] + 6, rot["y"] + 6)
+    page.mouse.down()
+    page.mouse.move(obj["x"] - 80, obj["y"] + obj["height"] / 2, steps=5)  # to the left: a quarter turn CCW
+    page.mouse.up()
+    angle = int(page.locator("#objects tbody tr td").nth(5).text_content().rstrip("°"))
+    assert 60 <= angle <= 120, angle
+    page.click(".sticker-card button.place")  # a second object, on top
+    assert page.locator("#objects tbody tr").count() == 2
+    page.locator("#objects tbody tr").nth(1).locator("button[title='send backward']").click()
+    rows = page.locator("#objects tbody tr")
+    assert rows.nth(0).locator("td").nth(5).text_content() == "0°"  # the new one is first now: behind
+    page.close()
