@@ -262,7 +262,7 @@ def create_app(config: Config | None = None) -> FastAPI:
             pool.close()
             store.close()
 
-    app = FastAPI(title="compositor studio", lifespan=lifespan, docs_url="/docs", redoc_url=None,
+    app = FastAPI(title="compositor studio", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Cut an object out of a photo, paste it onto a background, harmonize the result. "
                               "Images are multipart uploads or ids of earlier uploads and results; results are PNG "
                               "or JSON; errors are JSON, {\"error\": \"one sentence\"}.")
@@ -349,6 +349,14 @@ def create_app(config: Config | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    async def docs():
+        """The API's reference, drawn from /openapi.json by a script of this package (FastAPI's
+        own page loads Swagger UI from a CDN; this one works offline)."""
+        return HTMLResponse((static / "docs.html").read_text(encoding="utf-8"), headers={
+            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                                       "script-src 'self'; connect-src 'self'; frame-ancestors 'none'"})
+
     @app.get("/api/health", tags=["server"])
     async def health():
         """Whether the server is up, its limits and how busy it is."""
@@ -394,7 +402,7 @@ def create_app(config: Config | None = None) -> FastAPI:
 
     @app.get("/api/files/{ident}/preview", tags=["files"])
     async def get_preview(ident: str, size: int = 1600):
-        """A smaller JPEG copy (long side ``size`` px, at most the image's own) for the page."""
+        """A smaller PNG copy (long side ``size`` px, at most the image's own) for the page."""
         entry = store.get(ident)
         if not entry.width:
             raise UsageError(f"{entry.label} is not an image, so it has no preview.")

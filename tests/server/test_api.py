@@ -88,7 +88,8 @@ def test_page_and_docs(client):
     assert "script-src 'self'" in r.headers["content-security-policy"]
     assert "http" not in r.text.replace("http-equiv", "")  # nothing fetched from elsewhere
     assert client.get("/static/app.js").status_code == 200
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/static/docs.js" in docs.text and "cdn" not in docs.text.lower()
     spec = client.get("/openapi.json").json()
     for path in ("/api/cut", "/api/paste", "/api/harmonize", "/api/compose", "/api/compare", "/api/plugins"):
         assert path in spec["paths"], path

@@ -182,3 +182,19 @@ def test_scale_rotate_and_order_objects(browser, live_server):
     rows = page.locator("#objects tbody tr")
     assert rows.nth(0).locator("td").nth(5).text_content() == "0°"  # the new one is first now: behind
     page.close()
+
+
+def test_the_api_reference_renders_offline(browser, live_server):
+    """/docs draws every endpoint from /openapi.json with this package's script, fetching nothing
+    from elsewhere."""
+    page = browser.new_page()
+    outside = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((live_server, "data:")) else None)
+    page.goto(live_server + "/docs")
+    page.wait_for_selector("section.panel h2")
+    titles = page.locator("section.panel h2").all_text_contents()
+    for endpoint in ("POST /api/cut", "POST /api/paste", "POST /api/harmonize", "POST /api/compose",
+                     "POST /api/compare", "GET /api/plugins"):
+        assert endpoint in titles
+    assert not outside, outside
+    page.close()
