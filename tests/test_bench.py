@@ -109,6 +109,17 @@ def test_cli_bench_on_a_cases_folder(small_set, tmp_path, capsys):
     assert "| HTest | none |" in printed and "| HTest | poisson |" in printed
     data = json.loads(out.read_text())
     assert data["backends"][0] == "none" and len(data["rows"]) == 6
+    assert data["match"] == []  # no finishing stage
+
+
+def test_cli_bench_records_the_finishing_stage_in_its_json(small_set, tmp_path, capsys):
+    cases = bench.builtin_cases(root=small_set, per_case=1, max_side=160, families=["transfer"])
+    folder = _iharmony_folder(tmp_path, cases)
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--cases", str(folder), "--backends", "none", "--match", "noise,blur", "--json", str(out), "-q"])
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["match"] == ["blur", "noise"]  # the stage's order; a report that omits it reads as colour alone
 
 
 def test_size_resizes_to_a_square_and_subsets_get_rows(small_set, tmp_path, capsys):

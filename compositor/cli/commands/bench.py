@@ -47,10 +47,11 @@ def run(args) -> int:
     if not 0 <= args.seed < 2**63:
         raise UsageError(f"--seed must be between 0 and {2**63 - 1}; received {args.seed}.")
     families = [f.strip() for f in args.families.split(",") if f.strip()]
+    match: list[str] = []
     if args.match:
         from ...finish import parse_match
 
-        parse_match(args.match)  # refused before any work
+        match = list(parse_match(args.match))  # refused before any work
     if args.json:
         check_writable(args.json)
     if args.size is not None and not args.cases:
@@ -86,5 +87,5 @@ def run(args) -> int:
     out(bench.table(summary))
     if args.json:
         write_json(args.json, {"cases": len(cases), "seed": args.seed, "backends": names, "settings": settings,
-                               "summary": summary, "rows": rows})
+                               "match": match, "summary": summary, "rows": rows})
     return 0
