@@ -139,6 +139,9 @@ def image_format(path: str | os.PathLike, *, alpha: bool = False, lossless: bool
     """The format an output path's extension asks for; ``alpha``: it must keep an alpha
     channel (a sticker); ``lossless``: it must keep every level (a mask)."""
     suffix = Path(path).suffix.lower()
+    if suffix not in _WRITE_FORMATS and Path(path).is_dir():
+        raise UsageError(f"{path}: is a folder; an image output needs a file name, such as "
+                         f"{Path(path) / ('sticker.png' if alpha else 'out.png')}.")
     if suffix not in _WRITE_FORMATS:
         raise UsageError(
             f"{path}: cannot tell the image format from the extension {suffix or '(none)'!r}; "

@@ -82,6 +82,16 @@ def test_cut_bad_options(work, capsys, argv, words):
     fails_cleanly(["cut", "coffee.png", *argv], capsys, work, 2, *words)
 
 
+@pytest.mark.parametrize("argv", [["cut", "coffee.png", "-o", "outdir"],
+                                  ["cut", "coffee.png", "-o", "s.png", "--mask-out", "outdir"],
+                                  ["paste", "chelsea.png", "sticker.png@100,100", "-o", "outdir", "--mask-out", "m.png"]])
+def test_an_image_output_that_is_a_folder_is_named_as_one(work, capsys, argv):
+    """Not 'cannot tell the image format from the extension': the user gave a folder."""
+    (work / "outdir").mkdir()
+    line = fails_cleanly(argv, capsys, work, 2, "outdir", "is a folder", "file name")
+    assert "extension" not in line
+
+
 def test_cut_unknown_method(work, capsys):
     before = files(work)
     code, _, err = run(["cut", "coffee.png", "-o", "s.png", "--method", "nosuch"], capsys)
