@@ -176,7 +176,8 @@ def _objects(how: str | os.PathLike, mask: np.ndarray, image: ImageLike) -> tupl
     from .errors import UsageError
     from .harmonizers.objects import split_by_boxes, split_components
 
-    if how == "auto":
+    found = how == "auto"
+    if found:
         how = paste_record_beside(image) or "union"
     if how == "union":
         return ()
@@ -200,8 +201,9 @@ def _objects(how: str | os.PathLike, mask: np.ndarray, image: ImageLike) -> tupl
     try:
         return split_by_boxes(mask, boxes, [str(e.get("label", f"object {k + 1}")) for k, e in enumerate(entries)])
     except ValueError as exc:
-        raise UsageError(f"{path}: the paste record does not match the mask ({exc}); use objects union or "
-                         "components, or the record of this composite.") from None
+        beside = " (found beside the composite)" if found else ""
+        raise UsageError(f"{path}: the paste record{beside} does not match the mask ({exc}); use objects union "
+                         "or components, or the record of this composite.") from None
 
 
 def harmonize(composite: Composite, backend: str = DEFAULT_BACKEND, *, progress: Progress | None = None,

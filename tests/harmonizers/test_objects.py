@@ -182,3 +182,17 @@ def test_cli_refuses_a_sidecar_that_does_not_match_the_mask(pasted, capsys):
                         "object's box); use objects union or components, or the record of this composite.")
     assert len(err.splitlines()) == 1
     assert not Path("out.png").exists() and not Path("out.json").exists()
+
+
+def test_cli_says_the_sidecar_it_refuses_was_found_beside_the_composite(pasted, capsys):
+    """Without --objects, the paste record beside the composite is taken on its own; when the user's
+    mask is another one, the sentence says where that record came from."""
+    mask = cv2.imread("mask.png", cv2.IMREAD_GRAYSCALE)
+    mask[:, : mask.shape[1] // 2] = 255  # a hand-edited mask: more than the paste's objects
+    cv2.imwrite("edited.png", mask)
+    rc = cli.main(["harmonize", "comp.png", "--mask", "edited.png", "-o", "out.png", "--backend", "boundary"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert "comp.json: the paste record (found beside the composite) does not match the mask" in err
+    assert "use objects union or components" in err
+    assert not Path("out.png").exists() and not Path("out.json").exists()

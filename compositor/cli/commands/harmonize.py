@@ -59,7 +59,7 @@ def run(args) -> int:
     check_outputs(inputs, [args.output, sidecar])
     ready = api.harmonizer(backend, **values)  # a bad setting is refused as itself, before the images are read
     progress = progress_for(args, out, inputs)  # a snapshot that would overwrite an input is refused here
-    composite = api.load_composite(args.composite, args.mask, objects)
+    composite = api.load_composite(args.composite, args.mask, args.objects or "auto")  # auto: the record above
     with progress.kept_on_success():
         try:
             result = api.harmonize(composite, ready, progress=progress)
