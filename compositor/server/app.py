@@ -561,7 +561,9 @@ def create_app(config: Config | None = None) -> FastAPI:
         how = str(record.path) if record is not None else ("union" if objects == "auto" else objects)
         comp = api.load_composite(rgb(composite), mask_of(mask), how)
         result = api.harmonize(comp, backend, progress=job, finish=finish or None, **values)
-        entry = store.put_image(result.image, f"result-{backend}.png", "result")
+        # a result answered as PNG at once is stored uncompressed (the fastest lossless write); one
+        # the page fetches later is compressed (level 1)
+        entry = store.put_image(result.image, f"result-{backend}.png", "result", level=0 if not measure else 1)
         sidecar = store.put_json({"composite": {"path": composite.label}, "mask": {"path": mask.label},
                                   "objects": record.label if record is not None else how,
                                   **records.result_record(result)}, f"result-{backend}.json")
