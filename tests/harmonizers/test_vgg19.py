@@ -206,15 +206,22 @@ def test_fit_mode_is_a_monotone_colour_correction(cast_composite):
 
 
 def test_fit_mode_moves_toward_the_truth(cast_composite):
-    """On a strong cast the fitted correction brings the object clearly closer to the real photo
-    (measured: fMSE 453 -> 146); the benchmark measures the general case."""
+    """On a strong cast the fitted correction brings the object closer to the real photo. From
+    the start used before (0.4 of the edge ratio, no histogram match) it gets much closer here
+    (measured: fMSE 453 -> 163); from the default start (0.8 of the edge ratio and a tenth of a
+    histogram match, chosen on the DUTS-TR validation) less on this one case (453 -> 386); the
+    benchmark measures the general case."""
     from compositor import metrics
 
     comp, truth = cast_composite
-    result = VGG19Harmonizer().harmonize(comp, VGGSettings(mode="fit"))
-    assert metrics.fmse(result.image, truth, comp.mask) < 0.6 * metrics.fmse(comp.image, truth, comp.mask)
+    before = metrics.fmse(comp.image, truth, comp.mask)
+    result = VGG19Harmonizer().harmonize(comp, VGGSettings(mode="fit", boundary=0.4, histogram=0.0))
+    assert metrics.fmse(result.image, truth, comp.mask) < 0.6 * before
     red_gain = result.stats["gain"][0]
     assert red_gain < 0.95, "the red cast is taken back"
+    default = VGG19Harmonizer().harmonize(comp, VGGSettings(mode="fit"))
+    assert metrics.fmse(default.image, truth, comp.mask) < 0.9 * before
+    assert default.stats["start"]["gain"][0] < 0.85, "the red cast is taken back by the start"
 
 
 def test_fit_mode_stops_early(cast_composite):

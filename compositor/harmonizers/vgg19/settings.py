@@ -60,9 +60,10 @@ class VGGSettings:
                                              "object is brought toward")
     prior: float = setting(10.0, "fit mode: how strongly the correction is held to its starting point (weaker "
                            "priors let the background's statistics pull harder)", bounds=(0, MAX_WEIGHT))
-    boundary: float = setting(0.4, "fit mode: the correction starts from, and is held toward, this fraction of "
-                              "the colour ratio measured across the object's edge (0: toward no change)", bounds=(0, 1))
-    histogram: float = setting(0.0, "fit mode: after the edge gain (boundary), the object moves this fraction of the "
+    boundary: float = setting(0.8, "fit mode: the correction starts from, and is held toward, this fraction of "
+                              "the colour ratio measured across the object's edge (0: toward no change; 0.4 before "
+                              "the histogram start)", bounds=(0, 1))
+    histogram: float = setting(0.1, "fit mode: after the edge gain (boundary), the object moves this fraction of the "
                                "way to a per-channel histogram match of the ring around it; the fit then starts "
                                "from, and is held toward, that correction (0: the gain alone)", bounds=(0, 1))
     start: str = setting("edge", "fit mode: where the fit starts and what its prior holds it to: edge (the edge gain, "
