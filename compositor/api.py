@@ -285,7 +285,7 @@ def compose(photo: ImageLike, background: ImageLike, *, method: str = DEFAULT_ME
     record = {
         "inputs": {name: file_record(v) for name, v in (("photo", photo), ("background", background))
                    if isinstance(v, inputs.PATH_TYPES)},
-        "cut": {"method": method, "settings": cut_settings or {}, **sticker_record(sticker),
+        "cut": {"method": method, "settings": dataclasses.asdict(ready_cut.settings), **sticker_record(sticker),
                 "seconds": round(t_cut, 3)},
         "paste": {"x": x, "y": y, "scale": scale, "rotation": rotation, "anchor": anchor, "height": height,
                   "center": list(comp.objects[0].center), "scale_used": comp.objects[0].scale,

@@ -78,6 +78,9 @@ def test_paste_compose_and_batch_agree(placed):
              json.loads((placed / "paste.json").read_text())["objects"][0]["box"],
              json.loads((placed / "batch" / "job.json").read_text())["objects"][0]["box"]]
     assert boxes[0] == boxes[1] == boxes[2]
+    cut = json.loads((placed / "compose" / "compose.json").read_text())["cut"]
+    # every setting the cut ran with, the defaults too
+    assert cut["settings"]["box"] == [150, 60, 300, 280] and {"threshold", "refine", "engine"} <= set(cut["settings"])
     x, y, w, h = boxes[0]
     assert abs(x + (w - 1) / 2 - X) <= 1.5 and abs(y + (h - 1) / 2 - Y) <= 1.5, boxes[0]
 

@@ -132,6 +132,12 @@ def test_cut_with_box(work, capsys):
                        capsys)
     assert code == 0, err
     _check_sticker(work, work / "out" / "cup.png", work / "out" / "cup.json")
+    settings = json.loads((work / "out" / "cup.json").read_text())["settings"]
+    # every setting it ran with, the defaults too (it said {} for a default cut)
+    assert settings["box"] == [60, 10, 430, 380] and settings["iterations"] == 1
+    from compositor import api
+
+    assert settings["feather"] == api.cutter("grabcut").settings.feather
 
 
 def test_cut_with_box_through_the_api(work):

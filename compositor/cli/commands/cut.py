@@ -108,7 +108,7 @@ def _cut_one(args, method: str, settings: dict, ready) -> None:
         [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(1, len(stickers) + 1)]
     check_outputs(inputs, paths + [p.with_suffix(".json") for p in paths] + mask_paths)
     photo = photo or records.file_record(args.photo)
-    _write_outputs(_sticker_writes(paths, stickers, photo, settings),
+    _write_outputs(_sticker_writes(paths, stickers, photo, ready.settings),
                    _mask(stickers, image.shape) if args.mask_out else None, args.mask_out, mask_to_pipe)
     _tell([str(p) for p in paths], stickers, method)
 
@@ -120,14 +120,22 @@ def _mask(stickers, shape):
     return stickers_alpha(stickers, shape)
 
 
-def _sticker_writes(paths: list[Path], stickers, photo: dict, settings: dict) -> list:
-    """(path, write) pairs of each sticker and its sidecar."""
+def settings_record(settings) -> dict:
+    """Every setting the cutter ran with, its defaults included (a sidecar that says {} for the
+    defaults cannot tell a later reader, or a later version, what they were)."""
+    import dataclasses
+
+    return dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else dict(settings or {})
+
+
+def _sticker_writes(paths: list[Path], stickers, photo: dict, settings) -> list:
+    """(path, write) pairs of each sticker and its sidecar (``settings``: the ready cutter's)."""
     from ... import records
     from ...imageio import write_image, write_json
 
     writes = []
     for path, sticker in zip(paths, stickers):
-        record = {"photo": photo, **records.sticker_record(sticker), "settings": settings}
+        record = {"photo": photo, **records.sticker_record(sticker), "settings": settings_record(settings)}
         writes += [(path, lambda p=path, s=sticker: write_image(p, s.rgba)),
                    (path.with_suffix(".json"), lambda p=path, r=record: write_json(p.with_suffix(".json"), r))]
     return writes
@@ -205,7 +213,7 @@ def _cut_folder(args, method: str, settings: dict, ready) -> int:
                     [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(1, len(stickers) + 1)]
                 check_outputs([photo, *setting_files(settings)],
                               paths + [p.with_suffix(".json") for p in paths] + ([mask_out] if mask_out else []))
-                _write_outputs(_sticker_writes(paths, stickers, records.file_record(photo), settings),
+                _write_outputs(_sticker_writes(paths, stickers, records.file_record(photo), ready.settings),
                                _mask(stickers, image.shape) if mask_out else None, mask_out, False)
                 made += len(stickers)
             except Exception as exc:  # noqa: BLE001 - as in batch: the photo is reported, the rest go on
