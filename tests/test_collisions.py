@@ -150,6 +150,7 @@ def wait_for(condition, seconds: float = 30) -> None:
     assert condition(), "timed out"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_run_keeps_a_file_it_did_not_create(work, signum):
     """A user's own files in the snapshot folder that happen to have snapshot names: after
@@ -229,6 +230,7 @@ FOLDER_COMMANDS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", list(FOLDER_COMMANDS))
 def test_a_command_writing_a_folder_refuses_one_that_holds_files(work, capsys, command):
     """compare and compose silently replaced grid.png, index.html, report.json, compose.json,

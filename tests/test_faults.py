@@ -191,6 +191,7 @@ def _file_size_limit(limit: int):
     return preexec
 
 
+@pytest.mark.slow
 def test_a_full_disk_at_a_random_byte(tmp_path, inputs):
     """RLIMIT_FSIZE stops every write at a random byte, as a full disk would (the process
     ignores SIGXFSZ, as Python does, and sees EFBIG or a short write)."""
@@ -216,6 +217,7 @@ def test_a_full_disk_at_a_random_byte(tmp_path, inputs):
 # ----------------------------------------------------------------------------- signals
 
 
+@pytest.mark.slow
 def test_a_signal_at_a_random_moment(tmp_path, inputs):
     """SIGINT, SIGTERM or SIGHUP at a random moment of a batch or synth run, then --resume."""
     rng = random.Random(SEED + 1)
@@ -317,6 +319,7 @@ def test_a_read_only_folder_by_its_mode(tmp_path, inputs):
 # ----------------------------------------------------------------------------- vanishing folders
 
 
+@pytest.mark.slow
 def test_a_folder_that_vanishes(tmp_path, inputs):
     """The output folder, or the objects' folder, is deleted at a random moment of a run."""
     rng = random.Random(SEED + 2)
@@ -366,6 +369,7 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_a_signal_while_snapshots_are_written(tmp_path, inputs):
     """INT, TERM or HUP at a random moment of a harmonize that writes snapshots (a stand-in
     harmonizer that snapshots every step, since no classical backend does): its snapshots go, a
@@ -437,6 +441,7 @@ def _collisions(inputs: Path, work: Path, rng: random.Random) -> list[tuple[str,
     ]
 
 
+@pytest.mark.slow
 def test_outputs_that_collide_with_inputs(tmp_path, inputs):
     """Every way an output (a snapshot, a sidecar, a folder's files) can land on an input is
     refused before any work: exit 2, one sentence, every input byte-identical, nothing new."""
@@ -481,6 +486,7 @@ def _array(rng: random.Random, np_rng, shape, kind: str):
     return arr
 
 
+@pytest.mark.slow
 def test_library_calls_with_masks_and_images_of_every_dtype(inputs):
     """cut, paste, load_composite, harmonize and compose with a mask or image of a random dtype,
     shape and range: each either works on the normalised value (an image is RGB uint8, a mask
@@ -542,6 +548,7 @@ def test_library_calls_with_masks_and_images_of_every_dtype(inputs):
 # ----------------------------------------------------------------------------- unreachable executors
 
 
+@pytest.mark.slow
 def test_unreachable_executors(tmp_path, inputs):
     """batch on a Ray address where no cluster answers (a refused port, a port that never
     answers, an unknown host, a malformed address): one sentence, exit 1 or 2, within seconds,

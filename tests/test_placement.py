@@ -105,6 +105,7 @@ def test_synth_places_the_sticker_where_paste_does(placed):
     assert np.abs(synthesized - image(placed / "again.png").astype(int)).max() <= 2
 
 
+@pytest.mark.slow
 def test_percent_height_and_bottom_anchor_agree_across_front_ends(placed):
     """``50%,95%,40%,10,bottom`` through paste, compose and a batch manifest: the same pixels,
     the object 40% as tall as the background (before rotation) with its feet at (50%, 95%)."""

@@ -51,6 +51,7 @@ def batch(manifest: Path, address: str) -> tuple[subprocess.CompletedProcess, fl
     return done, time.monotonic() - t0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("address", ["127.0.0.1:1", "ray://127.0.0.1:1"])
 def test_an_unreachable_ray_address_fails_in_one_sentence_within_seconds(manifest, address):
     done, seconds = batch(manifest, address)
@@ -62,6 +63,7 @@ def test_an_unreachable_ray_address_fails_in_one_sentence_within_seconds(manifes
     assert not (manifest.parent / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_port_that_is_not_ray_is_refused_after_the_connect_timeout(manifest, silent_port):
     done, seconds = batch(manifest, f"127.0.0.1:{silent_port}")
     assert done.returncode == 1, done.stderr
@@ -79,6 +81,7 @@ def test_a_malformed_ray_address_is_a_usage_error(address, words):
         check_address(address)
 
 
+@pytest.mark.slow
 def test_the_probe_accepts_a_real_ray_head(tmp_path):
     """The probe passes a real Ray cluster's address (a local one, started here)."""
     code = ("import logging, ray\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 from PIL import Image
 
 from .helpers import fails_cleanly
@@ -17,6 +18,7 @@ def test_compose_output_clash_and_bad_setting(work, capsys):
     fails_cleanly(["compose", "coffee.png", "out/composite.png", "-o", "out"], capsys, work, 2, "composite.png")
 
 
+@pytest.mark.slow
 def test_compose_failures_name_the_input(work, capsys):
     Image.new("RGB", (1, 1)).save(work / "tiny.png")
     fails_cleanly(["compose", "tiny.png", "chelsea.png", "-o", "out", "--backend", "none"], capsys, work, 1, "tiny.png")

@@ -81,6 +81,7 @@ def test_a_name_too_long_is_one_sentence(work, capsys, argv):
     assert "too long" in line.lower()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [
     ["cut", "cof\0fee.png", "-o", "s.png"],
     ["paste", "chelsea.png", "sticker.png", "-o", "c\0.png", "--mask-out", "m.png"],

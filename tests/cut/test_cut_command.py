@@ -58,6 +58,7 @@ def test_mask_out_is_full_size(tmp_path, capsys):
     check_mask(tmp_path / "m.png", photo, [tmp_path / "s.png"])
 
 
+@pytest.mark.slow
 def test_folder_of_photos(tmp_path, capsys):
     """Every photo of a folder (subfolders kept) is cut, with a progress bar; a photo that fails
     is reported and the rest go on; exit 1 for the failure."""
@@ -97,6 +98,7 @@ def test_folder_with_all_writes_numbered_stickers(tmp_path, capsys):
     assert "|" not in capsys.readouterr().err  # -q: no bar
 
 
+@pytest.mark.slow
 def test_pipes(tmp_path):
     """cut - -o - reads the photo from stdin and writes the sticker's PNG to stdout: the same
     pixels as the file-to-file command; --mask-out - sends the mask there instead."""

@@ -40,6 +40,7 @@ def box_iou(a, b) -> float:
     return inter / (aw * ah + bw * bh - inter)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method, threshold", [("grabcut", 0.9), ("saliency", 0.8)])
 def test_automatic_cut_matches_hand_reference(method, threshold):
     photo = read_rgb(SAMPLES / "coffee.png")
@@ -70,6 +71,7 @@ def test_contour_cut_finds_the_cup():
     assert iou(found, reference) >= 0.3
 
 
+@pytest.mark.slow
 def test_sticker_is_tight_rgba_with_soft_edge():
     sticker = api.cut(SAMPLES / "coffee.png", "grabcut", feather=2.0)[0]
     a = sticker.rgba[..., 3]
@@ -95,6 +97,7 @@ def test_face_cascade_finds_the_astronaut():
     assert x <= fx + 10 and y <= fy + 10 and x + w >= fx + fw - 10 and y + h >= fy + fh - 10
 
 
+@pytest.mark.slow
 def test_all_returns_each_object():
     photo = read_rgb(SAMPLES / "coffee.png")
     stickers = api.cut(photo, "saliency", all=True)

@@ -95,6 +95,7 @@ def green_trace(sticker, photo, background: float) -> float:
     return float((greenness(got) - greenness(want))[edge].mean())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("background", [0.0, 255.0], ids=["black", "white"])
 def test_sticker_edge_carries_no_old_background(cup_on_green, background):
     photo, source = cup_on_green

@@ -150,6 +150,7 @@ def test_batch_refuses_bad_finishing(work, capsys, field, value, words):
     assert not Path("out").exists() or not any(Path("out").glob("*.png"))
 
 
+@pytest.mark.slow
 def test_defaults_of_compose_and_harmonize(work, capsys):
     """compose matches blur and noise and casts a contact shadow unless told not to; harmonize matches."""
     code, _, err = run(["compose", "coffee.png", "chelsea.png", "--box", "150,60,300,280", "--method", "grabcut",

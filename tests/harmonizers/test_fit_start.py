@@ -26,6 +26,7 @@ def shifted():
     return Composite(image=image, mask=mask), truth
 
 
+@pytest.mark.slow
 def test_fit_from_the_histogram_match(shifted):
     comp, truth = shifted
     result = api.harmonize(comp, "vgg19", boundary=0.8, histogram=0.1)
@@ -40,6 +41,7 @@ def test_fit_from_the_histogram_match(shifted):
     assert np.array_equal(result.image[outside], comp.image[outside])
 
 
+@pytest.mark.slow
 def test_fit_from_learned_mode(shifted):
     comp, truth = shifted
     learned = api.harmonize(comp, "vgg19", mode="learned")

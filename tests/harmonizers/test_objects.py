@@ -53,6 +53,7 @@ def cast(image: np.ndarray, mask: np.ndarray) -> float:
     return float(np.hypot(L[:, 1].mean(), L[:, 2].mean()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["vgg19", "boundary", "reinhard", "poisson"])
 def test_opposite_casts_each_move_toward_neutral(two, backend):
     """Each sticker's cast is smaller after the backend (the default one first) than before;
@@ -71,6 +72,7 @@ def test_opposite_casts_each_move_toward_neutral(two, backend):
         assert gains[0][0] < gains[0][2] and gains[1][0] > gains[1][2], f"red and blue corrected apart: {gains}"
 
 
+@pytest.mark.slow
 def test_seed_mode_repaints_once(two):
     """Seed mode (whole-image style transfer) is not run per object."""
     result = api.harmonize(two, "vgg19", mode="seed", iterations=1, max_size=64)

@@ -48,6 +48,7 @@ def test_matches_reference():
         assert np.mean(f > 0) == pytest.approx(want["active_fraction"], abs=2e-3), layer
 
 
+@pytest.mark.slow
 def test_random_weights_fail_the_reference():
     """The reference check has teeth: He-initialised random weights miss it by far."""
     from compositor import models
@@ -104,6 +105,7 @@ def test_smoke_output_size_and_region(small_composite):
     assert result.params["style_layers"] == STYLE_LAYERS
 
 
+@pytest.mark.slow
 def test_blend_image_changes_everywhere(small_composite):
     result = VGG19Harmonizer().harmonize(small_composite, VGGSettings(mode="seed", iterations=4, max_size=96, blend="image"))
     outside = small_composite.mask == 0
@@ -205,6 +207,7 @@ def test_fit_mode_is_a_monotone_colour_correction(cast_composite):
     assert history[-1] < history[0]
 
 
+@pytest.mark.slow
 def test_fit_mode_moves_toward_the_truth(cast_composite):
     """On a strong cast the fitted correction brings the object closer to the real photo. From
     the start used before (0.4 of the edge ratio, no histogram match) it gets much closer here
@@ -259,6 +262,7 @@ def _thin(h: int, w: int, obj) -> Composite:
     return Composite(image=image, mask=mask)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["learned", "fit", "seed"])
 @pytest.mark.parametrize("case", [
     pytest.param((64, 96, (30, 40)), id="one-pixel-object"),

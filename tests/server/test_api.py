@@ -217,6 +217,7 @@ def test_cut_default_cutter(client):
     assert out["command"].startswith("compositor cut coffee.png -o coffee-sticker.png --method u2net")
 
 
+@pytest.mark.slow
 def test_cut_with_a_box_and_another_cutter(client):
     r = client.post("/api/cut", files={"image": ("coffee.png", (SAMPLES / "coffee.png").read_bytes())},
                     data={"method": "grabcut", "box": "150,60,300,280"})
@@ -322,6 +323,7 @@ def test_harmonize_mask_of_another_size(client, pasted):
     one_sentence(r, 400, "small.png", "same size")
 
 
+@pytest.mark.slow
 def test_background_job_progress_and_cancel(client, pasted):
     """A seed-mode job reports its steps and stops when cancelled."""
     data = {"composite_id": pasted["composite"]["id"], "mask_id": pasted["mask"]["id"], "backend": "vgg19",
@@ -386,6 +388,7 @@ def test_concurrent_requests(client, pasted):
 # --------------------------------------------------------------------------- compose, compare
 
 
+@pytest.mark.slow
 def test_compose(client):
     r = client.post("/api/compose", files={"photo": ("coffee.png", (SAMPLES / "coffee.png").read_bytes()),
                                            "background": ("chelsea.png", (SAMPLES / "chelsea.png").read_bytes())},
@@ -491,6 +494,7 @@ def test_harmonize_per_object_with_finishing_matches_the_command_line(client, pa
                  400, "objects must be auto, union or components")
 
 
+@pytest.mark.slow
 def test_a_12_megapixel_background_has_a_preview_and_full_size_results(client, sticker_file):
     """The page shows a preview of a big background; placements and results stay full size."""
     import cv2
