@@ -6,6 +6,7 @@ interrupt, calls ``handled_interrupt()`` so that the exit code is 130 (SIGINT), 
 """
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
 import signal
@@ -51,17 +52,20 @@ def sigterm_as_interrupt():
     previous = {signum: signal.signal(signum, _on_sigterm) for signum in HANDLED}
     previous_hook = sys.unraisablehook
 
-    timers: list[threading.Timer] = []
+    finished = threading.Event()
+
+    def send_later(signum: int) -> None:
+        if not finished.wait(0.05):
+            os.kill(os.getpid(), signum)
 
     def unraisable(info) -> None:
         if isinstance(info.exc_value, KeyboardInterrupt):
             # sent again, a moment later, from another thread: raised now it would land in this hook
-            # (a command that ends before then has finished its work, and is not interrupted)
+            # (a command that ends before then has finished its work, and is not interrupted). The
+            # thread is started without waiting for it to run (threading.Thread.start waits, and on a
+            # busy machine the signal could then land in that wait, inside this hook, and be lost).
             signum = info.exc_value.signum if isinstance(info.exc_value, Terminated) else signal.SIGINT
-            timer = threading.Timer(0.05, os.kill, (os.getpid(), signum))
-            timer.daemon = True
-            timers.append(timer)
-            timer.start()
+            _thread.start_new_thread(send_later, (signum,))
             return
         previous_hook(info)
 
@@ -69,8 +73,7 @@ def sigterm_as_interrupt():
     try:
         yield
     finally:
-        for timer in timers:
-            timer.cancel()
+        finished.set()
         sys.unraisablehook = previous_hook
         for signum, handler in previous.items():
             signal.signal(signum, handler)
