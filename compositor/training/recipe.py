@@ -43,7 +43,7 @@ from ..ops import colour
 from ..ops.colour import lab, toward
 
 #: Changes whenever the recipe makes different samples, so that cached samples of another recipe are not reused.
-VERSION = 5
+VERSION = 6
 SYNSET = re.compile(r"^(n\d{8})_")
 KINDS = ("category", "other", "retouch", "cast")
 #: The share of samples whose region is another photo's mask placed at random (see the module docstring).
