@@ -198,3 +198,24 @@ def test_the_api_reference_renders_offline(browser, live_server):
         assert endpoint in titles
     assert not outside, outside
     page.close()
+
+
+def test_a_photo_chosen_while_the_plugins_load_is_not_lost(browser, live_server):
+    """The page lists the plugins before anything else; a photo picked meanwhile (on a busy server
+    that listing takes seconds) is opened once they have come, not dropped (the picker's listener
+    was attached only after the listing, so the test above sometimes waited out its 300 s)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(180_000)
+    held = []
+    page.route("**/api/plugins", lambda route: held.append(route))  # answered below, after the pick
+    page.goto(live_server + "/")
+    page.wait_for_function("document.readyState === 'complete'")
+    for _ in range(200):  # the page has asked for the plugins
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the page never asked for /api/plugins"
+    page.set_input_files("#photo-file", str(SAMPLES / "coffee.png"))
+    held[0].continue_()
+    page.wait_for_selector(".sticker-card button.place", timeout=120_000)
+    page.close()

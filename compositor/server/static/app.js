@@ -514,16 +514,20 @@ async function copyCommand() {
 
 // ------------------------------------------------------------------ start
 window.addEventListener("DOMContentLoaded", async () => {
-  try { await loadPlugins(); } catch (err) { showError(err.message); }
-  $("photo-file").addEventListener("change", (e) => e.target.files[0] && openPhoto(e.target.files[0]));
-  $("bg-file").addEventListener("change", (e) => e.target.files[0] && openBackground(e.target.files[0]));
-  takeFiles($("photo-drop"), openPhoto);
-  takeFiles($("stage"), openBackground);
+  // the pickers listen at once: a file chosen while the plugins load (a busy server) is opened
+  // when they have loaded, instead of being lost
+  const plugins = loadPlugins().catch((err) => showError(err.message));
+  const photo = async (file) => { await plugins; openPhoto(file); };
+  const background = async (file) => { await plugins; openBackground(file); };
+  $("photo-file").addEventListener("change", (e) => e.target.files[0] && photo(e.target.files[0]));
+  $("bg-file").addEventListener("change", (e) => e.target.files[0] && background(e.target.files[0]));
+  takeFiles($("photo-drop"), photo);
+  takeFiles($("stage"), background);
   document.addEventListener("paste", (e) => {
     const item = [...(e.clipboardData ? e.clipboardData.items : [])].find((i) => i.type.startsWith("image/"));
     if (!item) return;
     const file = item.getAsFile();
-    if (!state.photo) openPhoto(file); else openBackground(file);
+    if (!state.photo) photo(file); else background(file);
   });
   $("recut").addEventListener("click", cut);
   $("run").addEventListener("click", run);
