@@ -508,6 +508,24 @@ def test_splits_follow_each_image_seed(data, tmp_path):
     assert "no validation split" in (none / "data.yaml").read_text()
 
 
+def test_a_val_split_no_image_drew_is_null_in_data_yaml(data, tmp_path):
+    """A small run where no image's seed drew val: data.yaml says val is null (a YOLO trainer
+    fails on an empty folder), and says how to get one; growing the run until an image draws
+    val points val at its folder."""
+    yaml = pytest.importorskip("yaml")
+    draws = [image_split(5, i, 0.1) for i in range(60)]
+    first_val = draws.index("val")
+    assert first_val >= 1, "seed 5 draws val for image 0; the case needs a run with no val image"
+    out = tmp_path / "out"
+    s = settings(count=first_val, val=0.1, size=(64, 48), objects_per_image=(1, 1), backends=("none",), yolo=True)
+    synth(data["objects"], data["backgrounds"], out, s)
+    text = (out / "data.yaml").read_text()
+    assert yaml.safe_load(text)["val"] is None and "no image of this run drew the val split" in text
+    synth(data["objects"], data["backgrounds"], out, settings(count=first_val + 1, val=0.1, size=(64, 48),
+          objects_per_image=(1, 1), backends=("none",), yolo=True), resume=True)
+    assert yaml.safe_load((out / "data.yaml").read_text())["val"] == "images/val"
+
+
 def test_yolo_labels_follow_the_format(data, tmp_path):
     """YOLO's rules: data.yaml names the root, train and val image folders that exist and
     every class id; each image has a label file of the same stem in labels/ where images/ is

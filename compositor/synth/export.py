@@ -88,15 +88,21 @@ def assemble(outdir: Path, tasks: list[Task], records: list[dict], categories: l
     if settings.yolo:
         for split in splits:
             (outdir / "labels" / split).mkdir(parents=True, exist_ok=True)
-        write_text(outdir / "data.yaml", data_yaml(outdir, categories, settings.val > 0))
+        write_text(outdir / "data.yaml", data_yaml(outdir, categories, settings.val > 0, out.images.get("val", 0)))
     return out
 
 
-def data_yaml(outdir: Path, categories: list[str], val: bool) -> str:
+def data_yaml(outdir: Path, categories: list[str], val: bool, val_images: int = 1) -> str:
     """The YOLO ``data.yaml``: the dataset's root, its train and val image folders, and the class
-    names by id; without a val split, ``val`` is null and a comment says why."""
+    names by id; without a val split, or with one that no image drew (``val_images`` 0: a small
+    run), ``val`` is null and a comment says why, since a trainer fails on an empty folder."""
     names = "".join(f"  {i}: {json.dumps(name)}\n" for i, name in enumerate(categories))  # JSON strings are YAML
-    split = "val: images/val\n" if val else "val: null  # made with --val 0: there is no validation split\n"
+    if not val:
+        split = "val: null  # made with --val 0: there is no validation split\n"
+    elif val_images == 0:
+        split = "val: null  # no image of this run drew the val split yet: make more images (--resume -n M)\n"
+    else:
+        split = "val: images/val\n"
     return (f"# YOLO dataset written by compositor synth\npath: {json.dumps(str(outdir))}\n"
             f"train: images/train\n{split}nc: {len(categories)}\nnames:\n{names}")
 
