@@ -11,6 +11,9 @@ concurrent clients (threads, one HTTP connection each), p50 and p95 latency and 
   with ``none`` (two requests; the PNG result downloaded);
 - ``fit``: ``harmonize`` with vgg19 in fit mode (the default) on one 1024 px composite, warm.
 
+The finishing stage is off in every call (the server's default is compose's, the in-process
+calls' none), so both sides do the same work.
+
 The same three calls run in this process through ``compositor.api`` (one client), in the
 same run, as the baseline, alternated call by call with the API's one-client calls. The server's resident memory (VmRSS) is read after the first call
 of each kind, after a warm-up (each call from every client at once, so every worker thread
@@ -126,6 +129,10 @@ class Client:
         return self.post("/api/uploads", files={"file": (name, data)}).json()["id"]
 
 
+#: the finishing stage off, as the in-process baseline runs it
+NO_FINISH = json.dumps({"match": "none", "shadow": "none"})
+
+
 def calls(client: Client, ids: dict):
     """The three calls through the API, each a function of no arguments."""
     def cut():
@@ -135,12 +142,12 @@ def calls(client: Client, ids: dict):
         out = client.post("/api/paste", data={"background_id": ids["background"], "placements": json.dumps(
             [{"sticker": ids["cup"], **PLACE}])}).json()
         client.post("/api/harmonize", data={"composite_id": out["composite"]["id"], "mask_id": out["mask"]["id"],
-                                            "backend": "none", "format": "png"})
+                                            "backend": "none", "format": "png", "finish": NO_FINISH})
 
     def fit():
         client.post("/api/harmonize", data={"composite_id": ids["composite"], "mask_id": ids["mask"],
                                             "backend": "vgg19", "settings": json.dumps({"mode": "fit"}),
-                                            "format": "png"})
+                                            "format": "png", "finish": NO_FINISH})
 
     return {"cut": cut, "paste+none": paste_none, "fit": fit}
 

@@ -134,6 +134,24 @@ def _finish_class():
     return FinishSettings
 
 
+def finish_defaults() -> dict[str, Any]:
+    """The studio's finishing defaults: ``compositor compose``'s, read from where that command
+    declares them (match blur and grain, a contact shadow)."""
+    from ..cli.commands.compose import DEFAULTS
+
+    return dict(DEFAULTS)
+
+
+def describe_finish() -> dict[str, Any]:
+    """The finishing stage's settings as ``describe_settings`` gives them, each default the
+    studio's (``finish_defaults``), so the page's form starts where the HTTP API does."""
+    described = describe_settings("finish", _finish_class())
+    studio = finish_defaults()
+    for s in described["settings"]:
+        s["default"] = studio.get(s["name"], s["default"])
+    return described
+
+
 def _settings_of(settings_cls) -> list[dict[str, Any]]:
     hints = typing.get_type_hints(settings_cls)
     settings = []
@@ -385,7 +403,7 @@ def create_app(config: Config | None = None) -> FastAPI:
 
         return {"cutters": [describe_plugin("cutter", n) for n in plugins.names("cutter")],
                 "harmonizers": [describe_plugin("harmonizer", n) for n in plugins.names("harmonizer")],
-                "finish": describe_settings("finish", _finish_class()),
+                "finish": describe_finish(),
                 "defaults": {"cutter": DEFAULT_METHOD, "harmonizer": DEFAULT_BACKEND}}
 
     @app.post("/api/uploads", tags=["files"])
@@ -560,7 +578,8 @@ def create_app(config: Config | None = None) -> FastAPI:
                 record = None
         how = str(record.path) if record is not None else ("union" if objects == "auto" else objects)
         comp = api.load_composite(rgb(composite), mask_of(mask), how)
-        result = api.harmonize(comp, backend, progress=job, finish=finish or None, **values)
+        finish = {**finish_defaults(), **(finish or {})}  # the studio's defaults where not given
+        result = api.harmonize(comp, backend, progress=job, finish=finish, **values)
         # a result answered as PNG at once is stored uncompressed (the fastest lossless write); one
         # the page fetches later is compressed (level 1)
         entry = store.put_image(result.image, f"result-{backend}.png", "result", level=0 if not measure else 1)
@@ -577,8 +596,10 @@ def create_app(config: Config | None = None) -> FastAPI:
         from ..cli.options import FINISH_OPTIONS  # the command's own option names
         from ..finish import FinishSettings
 
-        pinned = {k: getattr(FinishSettings(), k) for k in CLI_FINISH if k not in (finish or {})}
-        for key, value in {**(finish or {}), **pinned}.items():
+        # every finishing setting the server used is written out, and the command's own defaults it
+        # did not use are pinned to the stage's, so the line makes this image whatever harmonize's defaults
+        pinned = {k: getattr(FinishSettings(), k) for k in CLI_FINISH if k not in finish}
+        for key, value in {**finish, **pinned}.items():
             command += [FINISH_OPTIONS[key], _settings_text(value)]
         return {"result": entry.public(), "sidecar": sidecar.public(), "backend": backend,
                 "seconds": round(result.seconds, 3), "settings": result.params,
@@ -591,10 +612,9 @@ def create_app(config: Config | None = None) -> FastAPI:
         check_backend(backend, values)
         if objects not in ("auto", "union", "components"):
             raise UsageError(f"objects must be auto, union or components; received {objects!r:.40}.")
-        if finish:
-            from ..finish import make_finish_settings
+        from ..finish import make_finish_settings
 
-            make_finish_settings(finish)
+        make_finish_settings({**finish_defaults(), **(finish or {})})
 
     def check_backend(backend: str, values: dict) -> None:
         from .. import api
@@ -612,7 +632,9 @@ def create_app(config: Config | None = None) -> FastAPI:
                                                  "objects of this server's paste, else the whole mask), union, "
                                                  "components"),
                              finish: str | None = Form(None, description="the finishing stage's settings, a JSON "
-                                                       "object (match, shadow, light, ...)"),
+                                                       "object (match, shadow, light, ...); those not given are "
+                                                       "`compositor compose`'s defaults (GET /api/plugins shows "
+                                                       'them); {"match": "none", "shadow": "none"} turns it off'),
                              wait: bool = Form(True, description="false: return a job to poll (progress, cancel)"),
                              format: str = Form("json", description="json (ids, timings, numbers) or png (the "
                                                                     "image itself)")):
@@ -664,6 +686,8 @@ def create_app(config: Config | None = None) -> FastAPI:
                            method: str | None = Form(None), cut_settings: str | None = Form(None),
                            at: str | None = Form(None, description="X,Y[,SIZE[,DEG]][,ANCHOR] as compose --at"),
                            backend: str | None = Form(None), settings: str | None = Form(None),
+                           finish: str | None = Form(None, description="the finishing stage's settings, as "
+                                                     "/api/harmonize's (default: compose's)"),
                            format: str = Form("json", description="json or png (the harmonized image)")):
         """Cut the best object from a photo, paste it on a background and harmonize it, as
         ``compositor compose``: the sticker, composite, mask, result and the record."""
@@ -676,10 +700,13 @@ def create_app(config: Config | None = None) -> FastAPI:
         method, backend = method or DEFAULT_METHOD, backend or DEFAULT_BACKEND
         cut_values, values = _json_field(cut_settings, "cut_settings"), _json_field(settings, "settings")
         where = parse_where(at, f"at {at}") if at else {}
+        finishing = {**finish_defaults(), **_json_field(finish, "finish")}
         from .. import api
+        from ..finish import make_finish_settings
 
         api.cutter(method, **cut_values)
         check_backend(backend, values)
+        make_finish_settings(finishing)
         photo_entry = await upload(photo, photo_id, "photo")
         bg_entry = await upload(background, background_id, "background")
 
@@ -688,7 +715,7 @@ def create_app(config: Config | None = None) -> FastAPI:
 
             s, comp, result, record = api.compose(rgb(photo_entry), rgb(bg_entry), method=method,
                                                   cut_settings=cut_values, backend=backend,
-                                                  harmonize_settings=values, **where)
+                                                  harmonize_settings=values, finish=finishing, **where)
             record["inputs"] = {"photo": {"path": photo_entry.label}, "background": {"path": bg_entry.label}}
             out = {"sticker": store.put_image(s.rgba, "sticker.png", "sticker").public(),
                    "composite": store.put_image(comp.image, "composite.png", "composite").public(),

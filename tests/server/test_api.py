@@ -106,6 +106,12 @@ def test_plugins_list_their_declared_settings(client):
     strength = next(s for s in reinhard["settings"] if s["name"] == "strength")
     assert strength["type"] == "float" and strength["bounds"] == [0.0, 1.0]
     assert out["defaults"]["cutter"] in [p["name"] for p in out["cutters"]]
+    # the finishing form starts at compose's defaults, read from where that command declares them
+    from compositor.cli.commands.compose import DEFAULTS
+
+    finish = {s["name"]: s["default"] for s in out["finish"]["settings"]}
+    assert DEFAULTS and all(finish[k] == v for k, v in DEFAULTS.items())
+    assert finish["shadow_opacity"] == 0.45  # the stage's own where compose declares none
 
 
 def test_a_third_party_plugin_appears(tmp_path, monkeypatch):
@@ -291,9 +297,13 @@ def test_harmonize_json_png_and_command(client, pasted):
             "settings": json.dumps({"strength": 0.5})}
     out = client.post("/api/harmonize", data=data).json()
     assert out["backend"] == "reinhard" and set(out["metrics"]) == {"color_gap", "contrast_gap", "seam_ratio"}
-    # the command pins what the server did not do and the command would by default (its --match)
+    # finishing as compose's by default (blur and grain matched, a contact shadow), all of it
+    # written out in the command, whatever harmonize's own defaults
+    assert out["finish"]["match"] == ["blur", "noise"] and out["finish"]["shadow"] == "contact"
     assert out["command"] == ("compositor harmonize composite.png --mask mask.png --backend reinhard "
-                              "-o result-reinhard.png --set strength=0.5 --match none")
+                              "-o result-reinhard.png --set strength=0.5 --match blur,noise --shadow contact")
+    off = client.post("/api/harmonize", data={**data, "finish": json.dumps({"match": "none", "shadow": "none"})})
+    assert off.json()["command"].endswith("--set strength=0.5 --match none --shadow none")
     r = client.post("/api/harmonize", data={**data, "format": "png"})
     assert r.headers["content-type"] == "image/png"
     as_png = np.asarray(Image.open(io.BytesIO(r.content)))
@@ -398,6 +408,8 @@ def test_compose(client):
     out = r.json()
     assert out["record"]["paste"]["anchor"] == "bottom" and out["record"]["harmonize"]["backend"] == "boundary"
     assert out["record"]["inputs"]["photo"]["path"] == "coffee.png"
+    finish = out["record"]["harmonize"]["stats"]["finish"]  # compose's finishing by default, as the command
+    assert finish["match"] == ["blur", "noise"] and finish["shadow"] == "contact"
     x, y, w, h = out["record"]["paste"]["box"]
     assert abs(y + h - 1 - 0.95 * 300) <= 1.5 and abs(h - 90) <= 2
     one_sentence(client.post("/api/compose", data={"at": "1,2,3,4,5,6"}), 400, "placement must be")

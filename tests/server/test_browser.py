@@ -77,6 +77,9 @@ def test_place_harmonize_download_and_reproduce(browser, live_server, tmp_path):
     page.mouse.move(*target, steps=8)
     page.mouse.up()
     page.wait_for_selector("#objects tbody tr")
+    # the finishing form starts at compose's defaults: blur and grain matched, a contact shadow
+    assert page.input_value('[data-backend="finish"][data-setting="match"]') == "blur,noise"
+    assert page.input_value('[data-backend="finish"][data-setting="shadow"]') == "contact"
     # one harmonizer: reinhard
     for box in page.locator("#backends input[type=checkbox][data-backend]:not([data-setting])").all():
         box.set_checked(box.get_attribute("value") == "reinhard")
@@ -103,6 +106,7 @@ def test_place_harmonize_download_and_reproduce(browser, live_server, tmp_path):
 
     command = page.text_content("#command")
     assert command.count("compositor paste") == 1 and "compositor harmonize" in command
+    assert "--match blur,noise --shadow contact" in command  # the finishing the server applied, written out
     run_commands(command, tmp_path)
     made = np.asarray(Image.open(tmp_path / result_name))
     assert made.shape == offered.shape == (300, 451, 3)

@@ -101,7 +101,7 @@ function lightDial() {
     const el = 90 * (1 - Math.min(Math.hypot(dx, dy), 42) / 42);
     input.value = `${Math.round(az)},${Math.round(el)}`;
     const shadow = document.querySelector('[data-backend="finish"][data-setting="shadow"]');
-    if (shadow && shadow.value === "none") shadow.value = "cast";
+    if (shadow && shadow.value !== "cast") shadow.value = "cast";  // a light direction is for a cast shadow
     show();
   };
   dial.addEventListener("pointerdown", (e) => { on = true; dial.setPointerCapture(e.pointerId); set(e); });
