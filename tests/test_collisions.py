@@ -113,32 +113,11 @@ def test_a_link_named_like_a_snapshot_is_refused(work, capsys):
     assert (work / "sd" / "h_00003.png").is_symlink()
 
 
-SLOW_BACKEND = r"""
-import dataclasses, sys, time
-from compositor import cli, plugins
-
-class Slow:
-    '''A harmonizer that writes a snapshot every K steps and takes its time (no TensorFlow).'''
-    name = "slow"
-
-    @dataclasses.dataclass(frozen=True)
-    class Settings:
-        pass
-
-    def harmonize(self, composite, settings, progress):
-        for step in range(1, 10_000):
-            progress.update(step, 10_000)
-            if step % progress.snapshot_every == 0:
-                progress.snapshot(step, composite.image)
-            time.sleep(0.02)
-
-plugins.load = lambda kind, name: Slow
-sys.exit(cli.main(sys.argv[1:]))
-"""
+SLOW_BACKEND = [str(Path(__file__).resolve().parents[0] / "data" / "slow_harmonizer.py"), "0.02"]  # script, step seconds
 
 
 def slow_harmonize(work: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", SLOW_BACKEND, "harmonize", "chelsea.png", "--mask", "mask.png",
+    return subprocess.Popen([sys.executable, *SLOW_BACKEND, "harmonize", "chelsea.png", "--mask", "mask.png",
                              "--backend", "none", "-o", "h.png", "--snapshot-every", "1", "-q", *extra],
                             stderr=subprocess.PIPE, text=True, cwd=work)
 

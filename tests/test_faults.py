@@ -346,27 +346,7 @@ def test_a_folder_that_vanishes(tmp_path, inputs):
 
 # ----------------------------------------------------------------------------- signals to a harmonize with snapshots
 
-SNAPSHOTTING = r"""
-import dataclasses, sys, time
-from compositor import cli, plugins
-
-class Slow:
-    name = "slow"
-
-    @dataclasses.dataclass(frozen=True)
-    class Settings:
-        pass
-
-    def harmonize(self, composite, settings, progress):
-        for step in range(1, 10_000):
-            progress.update(step, 10_000)
-            if step % progress.snapshot_every == 0:
-                progress.snapshot(step, composite.image)
-            time.sleep(0.01)
-
-plugins.load = lambda kind, name: Slow
-sys.exit(cli.main(sys.argv[1:]))
-"""
+SNAPSHOTTING = [str(Path(__file__).resolve().parents[0] / "data" / "slow_harmonizer.py"), "0.01"]  # script, step seconds
 
 
 @pytest.mark.slow
@@ -381,7 +361,7 @@ def test_a_signal_while_snapshots_are_written(tmp_path, inputs):
         snaps.mkdir(parents=True)
         own = snaps / f"h_{rng.randint(1, 30):05d}.png"
         own.write_bytes(b"a user's own file")
-        proc = subprocess.Popen([sys.executable, "-c", SNAPSHOTTING, "harmonize", str(inputs / "comp.png"), "--mask",
+        proc = subprocess.Popen([sys.executable, *SNAPSHOTTING, "harmonize", str(inputs / "comp.png"), "--mask",
                                  str(inputs / "mask.png"), "--backend", "none", "-o", str(out / "h.png"),
                                  "--snapshot-every", "1", "-q"], stderr=subprocess.PIPE, text=True, cwd=out)
         deadline = time.monotonic() + 60

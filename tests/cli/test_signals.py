@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 
+from pathlib import Path
+
 import pytest
 
 from .helpers import ROOT
@@ -14,28 +16,7 @@ from .helpers import ROOT
 pytestmark = pytest.mark.slow  # real processes stopped by signals
 
 
-SLOW_BACKEND = r"""
-import dataclasses, sys, time
-from compositor import cli, plugins
-
-class Slow:
-    '''A harmonizer that writes a snapshot every K steps and takes its time (no TensorFlow).'''
-    name = "slow"
-
-    @dataclasses.dataclass(frozen=True)
-    class Settings:
-        pass
-
-    def harmonize(self, composite, settings, progress):
-        for step in range(1, 10_000):
-            progress.update(step, 10_000)
-            if step % progress.snapshot_every == 0:
-                progress.snapshot(step, composite.image)
-            time.sleep(0.02)
-
-plugins.load = lambda kind, name: Slow
-sys.exit(cli.main(sys.argv[1:]))
-"""
+SLOW_BACKEND = [str(Path(__file__).resolve().parents[1] / "data" / "slow_harmonizer.py"), "0.02"]  # script, step seconds
 
 
 @pytest.mark.parametrize("signum, code, line", [(signal.SIGTERM, 143, "compositor: terminated."),
@@ -45,7 +26,7 @@ def test_a_signal_removes_the_snapshots(work, signum, code, line):
     to leave them behind), one line is printed, and the exit code tells which signal it was."""
     import time
 
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_BACKEND, "harmonize", "chelsea.png", "--mask", "mask.png",
+    proc = subprocess.Popen([sys.executable, *SLOW_BACKEND, "harmonize", "chelsea.png", "--mask", "mask.png",
                              "--backend", "none", "-o", "h.png", "--snapshot-every", "2", "-q"],
                             stderr=subprocess.PIPE, text=True, cwd=work)
     snaps = work / "h_snapshots"
