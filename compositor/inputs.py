@@ -162,12 +162,9 @@ def image(value, what: str = "image") -> np.ndarray:
     if isinstance(value, np.ndarray) and value.dtype == np.uint8 and value.ndim == 3 and value.shape[2] == 3 \
             and value.shape[0] and value.shape[1]:
         return np.ascontiguousarray(value)
-    four = rgba(value, what)
-    alpha = four[..., 3:4].astype(np.float32) / 255.0
-    if np.all(four[..., 3] == 255):
-        return np.ascontiguousarray(four[..., :3])
-    rgb = four[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
-    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+    from .imageio.read import over_white
+
+    return over_white(rgba(value, what))
 
 
 # ----------------------------------------------------------------------------- masks

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from ..ops.geometry import bbox
+from ..ops.pixels import to_uint8
 from ..ops.poisson import fill
 from ..types import Composite, PlacedObject
 
@@ -61,7 +62,7 @@ def view_for(image: np.ndarray, objects: tuple[PlacedObject, ...], i: int) -> tu
     hidden = (others(objects, i) > 0) & (own < 0.5)
     view = image
     if hidden.any() and not hidden.all():
-        view = np.clip(fill(image.astype(np.float32), ~hidden) + 0.5, 0, 255).astype(np.uint8)
+        view = to_uint8(fill(image.astype(np.float32), ~hidden))
     return Composite(image=view, mask=own, objects=(objects[i],)), ~hidden
 
 

@@ -233,10 +233,10 @@ def read_rgb_bytes(data: bytes, name: str = "standard input") -> np.ndarray:
         rgba = _pil_to_rgba(im)
     except ValueError as exc:
         raise _unsupported_mode(name, im, exc) from None
-    return _over_white(rgba)
+    return over_white(rgba)
 
 
-def _over_white(rgba: np.ndarray) -> np.ndarray:
+def over_white(rgba: np.ndarray) -> np.ndarray:
     """RGBA uint8 as RGB, transparent pixels composited over white."""
     alpha = rgba[..., 3:4].astype(np.float32) / 255.0
     if np.all(alpha == 1.0):
@@ -247,7 +247,7 @@ def _over_white(rgba: np.ndarray) -> np.ndarray:
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """Read any image as RGB uint8 HxWx3; transparent pixels are composited over white."""
-    return _over_white(read_rgba(path))
+    return over_white(read_rgba(path))
 
 
 def _mask_values(im: Image.Image) -> tuple[np.ndarray, float]:
