@@ -6,10 +6,12 @@ Every write is atomic (a temporary file in the same folder, fsynced and size-che
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
 import os
+import signal
 import tempfile
 import threading
 from pathlib import Path
@@ -58,13 +60,27 @@ def _atomic_write(path: Path, write) -> None:
         raise CompositorError(f"{path}: could not encode the file as {path.suffix.lstrip('.') or 'it is'} "
                               f"({exc}).") from exc
     data = buffer.getbuffer()
+    fd = tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        # the temporary file is made, and named here, with the interrupting signals held back: a
+        # Ctrl-C or SIGTERM landing between its creation and the line that names it would leave
+        # it behind, since nothing would know to remove it; a held signal is raised just after
+        # (by _release, inside this try), where the clean-up below sees the file
+        held = _hold_signals()
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        finally:
+            _release(held)
     except OSError as exc:
         raise CompositorError(f"{path}: cannot write there ({exc.strerror or exc}).") from exc
+    except BaseException:
+        _discard(fd, tmp)
+        raise
     try:
-        with os.fdopen(fd, "wb") as fh:
+        fh = os.fdopen(fd, "wb")
+        fd = None  # closed with fh from here on
+        with fh:
             os.fchmod(fh.fileno(), _FILE_MODE)
             _write_fully(fh.fileno(), data)
             os.fsync(fh.fileno())
@@ -77,13 +93,35 @@ def _atomic_write(path: Path, write) -> None:
         else:
             os.replace(tmp, path)
     except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _discard(fd, tmp)
         if isinstance(exc, OSError):
             raise CompositorError(f"{path}: could not write the file ({exc.strerror or exc}).") from exc
         raise
+
+
+#: the signals that interrupt a command (cli.signals turns each into a KeyboardInterrupt)
+_INTERRUPTS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def _hold_signals():
+    """Hold back the interrupting signals in this thread; returns what ``_release`` restores."""
+    return signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+
+
+def _release(held) -> None:
+    """Let the signals ``_hold_signals`` held back through again (one that arrived meanwhile is
+    raised now, at the caller's next line)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _discard(fd: int | None, tmp: str | None) -> None:
+    """Close and remove a temporary file that will not be renamed into place."""
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    if tmp is not None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def _write_fully(fd: int, data) -> None:
