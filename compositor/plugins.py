@@ -82,8 +82,14 @@ def ready(kind: str, name: str, values: dict | None = None, *, default_seed: int
 
 def make_settings(cls, values: dict | None = None):
     """Build ``cls.Settings`` from a dict, converting strings and validating each value."""
+    return build_settings(cls.Settings, cls.name, values)
+
+
+def build_settings(settings_cls, owner: str, values: dict | None = None):
+    """``settings_cls`` from a dict of values (a key's '-' read as '_', text converted to each
+    field's type), checked by ``ready_settings``; errors name ``owner`` and ``owner.field``.
+    Plugins (``make_settings``) and the finishing stage's settings are made here."""
     values = dict(values or {})
-    settings_cls = cls.Settings
     hints = _hints(settings_cls)
     fields = {f.name: f for f in dataclasses.fields(settings_cls)}
     kwargs = {}
@@ -91,9 +97,9 @@ def make_settings(cls, values: dict | None = None):
         key = key.replace("-", "_")
         if key not in fields:
             known = f"its settings are {', '.join(fields)}" if fields else "it has no settings"
-            raise UsageError(f"{cls.name} has no setting {key!r}; {known}.")
-        kwargs[key] = convert(raw, hints[key], f"{cls.name}.{key}")
-    return ready_settings(settings_cls, settings_cls(**kwargs), cls.name)
+            raise UsageError(f"{owner} has no setting {key!r}; {known}.")
+        kwargs[key] = convert(raw, hints[key], f"{owner}.{key}")
+    return ready_settings(settings_cls, settings_cls(**kwargs), owner)
 
 
 @functools.lru_cache(maxsize=None)

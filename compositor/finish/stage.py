@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UsageError
-from ..plugins import ready_settings, setting
+from ..plugins import build_settings, ready_settings, setting
 from . import blur, jpeg, noise, shadow
 from .base import gray, region, rng_for, scaled
 
@@ -94,26 +94,16 @@ class FinishSettings:
 
 
 def make_finish_settings(values=None) -> FinishSettings:
-    """FinishSettings from a dict (text values converted and checked), or as given."""
-    from ..plugins import convert, _hints  # noqa: PLC2701 (the plugins' own conversion)
-    import dataclasses
-
+    """FinishSettings from a dict (text values converted and checked, ``light`` and ``match``
+    also as lists), or as given, checked."""
     if isinstance(values, FinishSettings):
         return ready_settings(FinishSettings, values, "finish")
     values = dict(values or {})
-    fields = {f.name for f in dataclasses.fields(FinishSettings)}
-    hints = _hints(FinishSettings)
-    kwargs = {}
-    for key, raw in values.items():
-        key = key.replace("-", "_")
-        if key not in fields:
-            raise UsageError(f"finish has no setting {key!r}; its settings are {', '.join(sorted(fields))}.")
-        if key == "light" and raw is not None and not isinstance(raw, str):
-            raw = ",".join(str(v) for v in raw)
-        if key == "match" and isinstance(raw, (list, tuple)):
-            raw = ",".join(str(v) for v in raw) or "none"
-        kwargs[key] = convert(raw, hints[key], f"finish.{key}")
-    return ready_settings(FinishSettings, FinishSettings(**kwargs), "finish")
+    if values.get("light") is not None and not isinstance(values["light"], str):
+        values["light"] = ",".join(str(v) for v in values["light"])
+    if isinstance(values.get("match"), (list, tuple)):
+        values["match"] = ",".join(str(v) for v in values["match"]) or "none"
+    return build_settings(FinishSettings, "finish", values)
 
 
 def object_masks(mask: np.ndarray, objects=()) -> list[np.ndarray]:
