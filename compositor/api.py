@@ -152,6 +152,12 @@ def load_composite(image: ImageLike, mask: str | os.PathLike | np.ndarray, objec
 
 def paste_record_beside(image: ImageLike) -> str | None:
     """The paste record (JSON sidecar with object boxes) beside the image file, if there is one."""
+    beside = _record_beside(image)
+    return beside[0] if beside else None
+
+
+def _record_beside(image: ImageLike) -> tuple[str, dict] | None:
+    """(path, parsed record) of the paste record beside the image file, read once; None without one."""
     import json
     from pathlib import Path
 
@@ -164,7 +170,7 @@ def paste_record_beside(image: ImageLike) -> str | None:
         return None
     entries = record.get("objects") if isinstance(record, dict) else None
     if isinstance(entries, list) and entries and all(isinstance(e, dict) and "box" in e for e in entries):
-        return str(sidecar)
+        return str(sidecar), record
     return None
 
 
@@ -176,16 +182,16 @@ def _objects(how: str | os.PathLike, mask: np.ndarray, image: ImageLike) -> tupl
     from .errors import UsageError
     from .harmonizers.objects import split_by_boxes, split_components
 
-    found = how == "auto"
+    found, record = how == "auto", None
     if found:
-        how = paste_record_beside(image) or "union"
+        how, record = _record_beside(image) or ("union", None)
     if how == "union":
         return ()
     if how == "components":
         return split_components(mask)
     path = Path(how)
     try:
-        record = json.loads(path.read_text())
+        record = json.loads(path.read_text()) if record is None else record
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the paste record ({exc.strerror or exc}); objects must be union, "
                          "components or a paste record.") from None

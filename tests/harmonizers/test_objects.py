@@ -199,3 +199,20 @@ def test_cli_says_the_sidecar_it_refuses_was_found_beside_the_composite(pasted, 
     assert "comp.json: the paste record (found beside the composite) does not match the mask" in err
     assert "use objects union or components" in err
     assert not Path("out.png").exists() and not Path("out.json").exists()
+
+
+def test_api_auto_reads_the_paste_record_once(pasted, monkeypatch):
+    """``objects="auto"`` finds the record beside the composite and splits the mask by it,
+    reading the record from disk once."""
+    reads = []
+    read_text = Path.read_text
+
+    def counting(self, *args, **kwargs):
+        if self.name == "comp.json":
+            reads.append(self)
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counting)
+    comp = api.load_composite("comp.png", "mask.png", objects="auto")
+    assert [o.label for o in comp.objects] == ["red", "blue"]
+    assert len(reads) == 1, reads
