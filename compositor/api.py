@@ -258,20 +258,22 @@ def _named(what):
         raise named from exc
 
 
-def compose(photo: ImageLike, background: ImageLike, *, method: str = DEFAULT_METHOD, cut_settings: dict | None = None,
+def compose(photo: ImageLike, background: ImageLike, *, method: str | plugins.Ready = DEFAULT_METHOD, cut_settings: dict | None = None,
             x: float | str | None = None, y: float | str | None = None, scale: float = 1.0, rotation: float = 0.0,
-            anchor: str = "centre", height: float | str | None = None, backend: str = DEFAULT_BACKEND, harmonize_settings: dict | None = None,
+            anchor: str = "centre", height: float | str | None = None, backend: str | plugins.Ready = DEFAULT_BACKEND, harmonize_settings: dict | None = None,
             progress: Progress | None = None, finish: FinishLike = None) -> tuple[Sticker, Composite, Result, dict[str, Any]]:
     """Cut the best object from ``photo``, paste it on ``background`` with its ``anchor`` at (x, y)
     (default: the centre; pixels or "N%"), sized by ``scale`` or ``height`` and rotated by
     ``rotation`` (as ``paste.Placement``), harmonize with ``backend``. Returns (sticker, composite,
     result, record), the record a JSON-ready dict of the inputs, steps, settings and timings.
-    ``finish`` runs the finishing stage after harmonizing (see ``finish``)."""
+    ``finish`` runs the finishing stage after harmonizing (see ``finish``). ``method`` and
+    ``backend`` are names (with ``cut_settings``, ``harmonize_settings``) or ready plugins
+    (``cutter(...)``, ``harmonizer(...)``), as ``cut`` and ``harmonize`` take them."""
     ready_finish = _finish_settings(finish)
     cut_settings = inputs.settings_dict(cut_settings, "cut_settings")
     harmonize_settings = inputs.settings_dict(harmonize_settings, "harmonize_settings")
-    ready_cut = cutter(inputs.plugin_name(method, "cutter", "method"), **cut_settings)  # both refused as themselves,
-    ready_harmonize = harmonizer(inputs.plugin_name(backend, "harmonizer", "backend"), **harmonize_settings)  # first
+    ready_cut = _ready("cutter", method, cut_settings)  # both refused as themselves, first
+    ready_harmonize = _ready("harmonizer", backend, harmonize_settings)
     photo_name = inputs.label_of(photo, "")
     where = inputs.placements([{"sticker": np.full((1, 1, 4), 255, np.uint8), "x": x, "y": y, "scale": scale,
                                 "rotation": rotation, "anchor": anchor, "height": height,
@@ -291,7 +293,7 @@ def compose(photo: ImageLike, background: ImageLike, *, method: str = DEFAULT_ME
     record = {
         "inputs": {name: file_record(v) for name, v in (("photo", photo), ("background", background))
                    if isinstance(v, inputs.PATH_TYPES)},
-        "cut": {"method": method, "settings": dataclasses.asdict(ready_cut.settings), **sticker_record(sticker),
+        "cut": {"method": ready_cut.name, "settings": dataclasses.asdict(ready_cut.settings), **sticker_record(sticker),
                 "seconds": round(t_cut, 3)},
         "paste": {"x": x, "y": y, "scale": scale, "rotation": rotation, "anchor": anchor, "height": height,
                   "center": list(comp.objects[0].center), "scale_used": comp.objects[0].scale,

@@ -54,6 +54,18 @@ class Config:
     idle_seconds: float = 3600.0
 
 
+@dataclasses.dataclass(frozen=True)
+class Asked:
+    """A request's harmonizer and finishing, checked once before any work: the plugin made
+    ready (``api.harmonizer``) with the settings as given (the command it prints sets those),
+    and the finishing settings as given, the studio's defaults filled in, and as checked."""
+
+    ready: plugins.Ready
+    values: dict
+    finish: dict
+    finishing: Any  # finish.FinishSettings, imported when a request first needs it
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -566,8 +578,8 @@ def create_app(config: Config | None = None) -> FastAPI:
             return store.cached(entry, "mask8", lambda e: np.asarray(Image.open(e.path)))
         return entry.path
 
-    def harmonize_work(job, composite: Entry, mask: Entry, backend: str, values: dict, objects: str = "auto",
-                       finish: dict | None = None, measure: bool = True) -> dict:
+    def harmonize_work(job, composite: Entry, mask: Entry, asked: Asked, objects: str = "auto",
+                       measure: bool = True) -> dict:
         from .. import api, metrics, records
 
         record = None
@@ -578,8 +590,8 @@ def create_app(config: Config | None = None) -> FastAPI:
                 record = None
         how = str(record.path) if record is not None else ("union" if objects == "auto" else objects)
         comp = api.load_composite(rgb(composite), mask_of(mask), how)
-        finish = {**finish_defaults(), **(finish or {})}  # the studio's defaults where not given
-        result = api.harmonize(comp, backend, progress=job, finish=finish, **values)
+        backend, values, finish = asked.ready.name, asked.values, asked.finish
+        result = api.harmonize(comp, asked.ready, progress=job, finish=asked.finishing)
         # a result answered as PNG at once is stored uncompressed (the fastest lossless write); one
         # the page fetches later is compressed (level 1)
         entry = store.put_image(result.image, f"result-{backend}.png", "result", level=0 if not measure else 1)
@@ -607,19 +619,14 @@ def create_app(config: Config | None = None) -> FastAPI:
                 "metrics": _finite(metrics.no_reference(result.image, comp.mask)) if measure else None,
                 "command": shlex.join(command)}
 
-    def check_harmonize(backend: str, values: dict, objects: str = "auto", finish: dict | None = None) -> None:
-        """Refuse a bad backend, setting, objects or finishing setting before any work."""
-        check_backend(backend, values)
-        if objects not in ("auto", "union", "components"):
-            raise UsageError(f"objects must be auto, union or components; received {objects!r:.40}.")
+    def check_harmonize(backend: str, values: dict, finish: dict | None = None) -> Asked:
+        """The backend made ready and the finishing settings (the studio's defaults where not
+        given) checked, once, before any work: a bad one is refused as itself."""
+        from .. import api
         from ..finish import make_finish_settings
 
-        make_finish_settings({**finish_defaults(), **(finish or {})})
-
-    def check_backend(backend: str, values: dict) -> None:
-        from .. import api
-
-        api.harmonizer(backend, **values)
+        finish = {**finish_defaults(), **(finish or {})}
+        return Asked(api.harmonizer(backend, **values), values, finish, make_finish_settings(finish))
 
     @app.post("/api/harmonize", tags=["pipeline"])
     async def post_harmonize(composite: UploadFile | None = File(None, description="the composite image"),
@@ -646,16 +653,17 @@ def create_app(config: Config | None = None) -> FastAPI:
             raise UsageError(f"format must be json or png; received {format!r:.40}.")
         backend = backend or DEFAULT_BACKEND
         values = _json_field(settings, "settings")
-        finishing = _json_field(finish, "finish")
-        check_harmonize(backend, values, objects, finishing)
+        if objects not in ("auto", "union", "components"):
+            raise UsageError(f"objects must be auto, union or components; received {objects!r:.40}.")
+        asked = check_harmonize(backend, values, _json_field(finish, "finish"))
         comp_entry = await upload(composite, composite_id, "composite")
         mask_entry = await upload(mask, mask_id, "mask", "mask")
         if not wait:
             job = pool.submit(f"harmonizing with {backend}", lambda job: harmonize_work(
-                job, comp_entry, mask_entry, backend, values, objects, finishing), classify)
+                job, comp_entry, mask_entry, asked, objects), classify)
             return JSONResponse(job.public(), status_code=202)
-        out = await pool.run(f"harmonizing with {backend}", harmonize_work, None, comp_entry, mask_entry, backend,
-                             values, objects, finishing, format == "json")
+        out = await pool.run(f"harmonizing with {backend}", harmonize_work, None, comp_entry, mask_entry, asked,
+                             objects, format == "json")
         if format == "png":
             return FileResponse(store.get(out["result"]["id"]).path, media_type="image/png",
                                 headers={"X-Seconds": str(out["seconds"])})
@@ -700,22 +708,18 @@ def create_app(config: Config | None = None) -> FastAPI:
         method, backend = method or DEFAULT_METHOD, backend or DEFAULT_BACKEND
         cut_values, values = _json_field(cut_settings, "cut_settings"), _json_field(settings, "settings")
         where = parse_where(at, f"at {at}") if at else {}
-        finishing = {**finish_defaults(), **_json_field(finish, "finish")}
         from .. import api
-        from ..finish import make_finish_settings
 
-        api.cutter(method, **cut_values)
-        check_backend(backend, values)
-        make_finish_settings(finishing)
+        ready_cut = api.cutter(method, **cut_values)
+        asked = check_harmonize(backend, values, _json_field(finish, "finish"))
         photo_entry = await upload(photo, photo_id, "photo")
         bg_entry = await upload(background, background_id, "background")
 
         def work():
             from .. import api
 
-            s, comp, result, record = api.compose(rgb(photo_entry), rgb(bg_entry), method=method,
-                                                  cut_settings=cut_values, backend=backend,
-                                                  harmonize_settings=values, finish=finishing, **where)
+            s, comp, result, record = api.compose(rgb(photo_entry), rgb(bg_entry), method=ready_cut,
+                                                  backend=asked.ready, finish=asked.finishing, **where)
             record["inputs"] = {"photo": {"path": photo_entry.label}, "background": {"path": bg_entry.label}}
             out = {"sticker": store.put_image(s.rgba, "sticker.png", "sticker").public(),
                    "composite": store.put_image(comp.image, "composite.png", "composite").public(),
@@ -742,11 +746,12 @@ def create_app(config: Config | None = None) -> FastAPI:
         if not names:
             raise UsageError("backends is empty; name at least one backend.")
         per = _json_field(settings, "settings")
+        asked: dict[str, Asked] = {}
         for name in names:
             value = per.get(name, {})
             if not isinstance(value, dict):
                 raise UsageError(f"settings.{name} must be a JSON object; received {value!r:.60}.")
-            check_backend(name, value)
+            asked[name] = check_harmonize(name, value)
         for name in per:
             if name not in names:
                 raise UsageError(f"settings names the backend {name!r}, which is not among the backends that run.")
@@ -763,7 +768,7 @@ def create_app(config: Config | None = None) -> FastAPI:
                 if name == "none":
                     continue
                 try:
-                    out = harmonize_work(None, comp_entry, mask_entry, name, per.get(name, {}))
+                    out = harmonize_work(None, comp_entry, mask_entry, asked[name])
                     rows.append({"backend": name, "ok": True, **out})
                 except CompositorError as exc:
                     rows.append({"backend": name, "ok": False, "error": store.label_errors(str(exc))})

@@ -326,6 +326,25 @@ def test_harmonize_bad_input(client, pasted, data, status, words):
     one_sentence(client.post("/api/harmonize", data={**base, **data}), status, *words)
 
 
+@pytest.mark.parametrize("path", ["/api/harmonize", "/api/compare"])
+def test_settings_are_checked_once(client, pasted, monkeypatch, path):
+    """The backend's settings and the finishing settings are checked once, before any work, and
+    what was checked is what runs (not made again from the request's text)."""
+    from compositor import plugins
+
+    checked = []
+    real = plugins.check_fields
+    monkeypatch.setattr(plugins, "check_fields", lambda settings, owner="": (checked.append(owner), real(settings, owner)))
+    data = {"composite_id": pasted["composite"]["id"], "mask_id": pasted["mask"]["id"]}
+    data.update({"backend": "reinhard", "settings": json.dumps({"strength": 0.5}),
+                 "finish": json.dumps({"shadow_opacity": 0.6})} if path == "/api/harmonize" else
+                {"backends": "reinhard,boundary", "settings": json.dumps({"reinhard": {"strength": 0.5}})})
+    r = client.post(path, data=data)
+    assert r.status_code == 200, r.text
+    expected = ["reinhard", "finish"] if path == "/api/harmonize" else ["reinhard", "finish", "boundary", "finish"]
+    assert checked == expected
+
+
 def test_harmonize_mask_of_another_size(client, pasted):
     mask = png_bytes(np.full((10, 10), 255, np.uint8))
     r = client.post("/api/harmonize", data={"composite_id": pasted["composite"]["id"], "backend": "none"},
