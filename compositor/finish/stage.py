@@ -8,6 +8,7 @@ and the shadows darken the background last.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -82,6 +83,14 @@ class FinishSettings:
         if self.shadow == "cast" and light is None:
             raise UsageError("a cast shadow needs a light direction (--light AZIMUTH,ELEVATION); nothing here "
                              "estimates the light.")
+        # a setting that would change nothing is refused, by its value: a default never trips this
+        if light is not None and self.shadow != "cast":
+            raise UsageError("finish.light sets a cast shadow's direction; add finish.shadow cast.")
+        if self.shadow == "none":
+            for name, what in (("shadow_opacity", "how dark a shadow gets"), ("shadow_softness", "how soft a "
+                                                                                                "shadow's edge is")):
+                if getattr(self, name) != FINISH_DEFAULTS[name]:
+                    raise UsageError(f"finish.{name} sets {what}; add finish.shadow contact or finish.shadow cast.")
 
     @property
     def cues(self) -> tuple[str, ...]:
@@ -91,6 +100,10 @@ class FinishSettings:
     def active(self) -> bool:
         """Whether the stage changes anything."""
         return bool(self.cues) or self.shadow != "none"
+
+
+#: each setting's own default (what a value given by nobody is)
+FINISH_DEFAULTS = {f.name: f.default for f in dataclasses.fields(FinishSettings)}
 
 
 def make_finish_settings(values=None) -> FinishSettings:

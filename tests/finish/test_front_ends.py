@@ -76,6 +76,13 @@ def test_harmonize_match_and_shadow(work, capsys):
     (["--shadow-opacity", "0.95"], "--shadow-opacity must be between 0.0 and 0.9"),
     (["--shadow-softness", "-1"], "--shadow-softness must be between"),
     (["--finish-seed", "-3"], "--finish-seed must be between"),
+    # an option that would change nothing: refused, saying what to add
+    (["--light", "135,40"], "--light sets a cast shadow's direction; add --shadow cast."),
+    (["--shadow", "contact", "--light", "135,40"], "--light sets a cast shadow's direction; add --shadow cast."),
+    (["--shadow", "none", "--shadow-opacity", "0.6"],
+     "--shadow-opacity sets how dark a shadow gets; add --shadow contact or --shadow cast."),
+    (["--shadow", "none", "--shadow-softness", "0.2"],
+     "--shadow-softness sets how soft a shadow's edge is; add --shadow contact or --shadow cast."),
 ])
 @pytest.mark.parametrize("command", ["harmonize", "compose", "paste"])
 def test_bad_values_refused_before_any_work(work, capsys, command, options, words):
@@ -140,7 +147,8 @@ def test_batch_manifest_keys(work, capsys):
 
 @pytest.mark.parametrize("field, value, words", [("light", "10,100", "elevation must be between 0 and 90"),
                                                  ("match", "sharpness", "match must be a comma list"),
-                                                 ("shadow", "cast", "needs a light direction")])
+                                                 ("shadow", "cast", "needs a light direction"),
+                                                 ("light", [135, 40], "light sets a cast shadow's direction")])
 def test_batch_refuses_bad_finishing(work, capsys, field, value, words):
     job = {"id": "a", "background": "chelsea.png", "objects": [{"sticker": "cup.png"}], "backend": "none",
            field: value}
@@ -168,3 +176,56 @@ def test_defaults_of_compose_and_harmonize(work, capsys):
     assert code == 0, err
     finished = json.loads(Path("h.json").read_text())["stats"]["finish"]
     assert finished["match"] == ["blur", "noise"] and finished["shadow"] == "none"
+
+
+@pytest.mark.parametrize("command, options, shadow", [
+    (["compose", "a.png", "b.png", "-o", "d"], [], "contact"),
+    (["compose", "a.png", "b.png", "-o", "d"], ["--shadow-opacity", "0.6", "--shadow-softness", "0.2"], "contact"),
+    (["compose", "a.png", "b.png", "-o", "d"], ["--shadow", "none"], "none"),
+    (["harmonize", "a.png", "--mask", "m.png", "-o", "o.png"], [], None),
+    (["harmonize", "a.png", "--mask", "m.png", "-o", "o.png"], ["--shadow", "contact", "--shadow-opacity", "0.6"], "contact"),
+    (["paste", "b.png", "c.png@1,1", "-o", "o.png", "--mask-out", "m.png"], ["--shadow", "cast", "--light", "9,9"],
+     "cast"),
+])
+def test_options_that_act_and_defaults_are_taken(command, options, shadow):
+    """A command's own defaults never trip the rule (compose's contact shadow with the stage's
+    opacity and softness), nor does an option that acts on the shadow the command will make."""
+    from compositor.cli.options import finish_values
+    from compositor.cli.parser import build_parser
+
+    args = build_parser().parse_args(command + options)
+    assert finish_values(args).get("shadow") == shadow
+
+
+def test_api_refuses_settings_that_change_nothing(work):
+    from compositor.finish import FinishSettings
+
+    comp = api.load_composite("coffee.png", "cup_mask.png")
+    with pytest.raises(UsageError, match="finish.light sets a cast shadow's direction; add finish.shadow cast."):
+        api.harmonize(comp, "none", finish={"light": (135, 40)})
+    with pytest.raises(UsageError, match="finish.light sets a cast shadow's direction"):
+        api.harmonize(comp, "none", finish=FinishSettings(shadow="contact", light="135,40"))
+    with pytest.raises(UsageError, match="finish.shadow_opacity sets how dark a shadow gets"):
+        api.finish(comp, comp, shadow="none", shadow_opacity=0.6)
+    with pytest.raises(UsageError, match="finish.shadow_softness sets how soft"):
+        api.paste("chelsea.png", [(api.read_sticker("cup.png"), 200, 200)], finish={"shadow_softness": 0.1})
+    image, record = api.finish(comp, comp, shadow="contact", shadow_opacity=0.6)  # it acts here
+    assert record["shadow_opacity"] == 0.6 and (image <= comp.image).all()
+
+
+def test_server_refuses_settings_that_change_nothing(work):
+    """The HTTP API fills in compose's defaults (a contact shadow) and goes through the same rule."""
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    from fastapi.testclient import TestClient
+
+    from compositor.server.app import Config, create_app
+
+    files = {"composite": ("c.png", Path("coffee.png").read_bytes(), "image/png"),
+             "mask": ("m.png", Path("cup_mask.png").read_bytes(), "image/png")}
+    with TestClient(create_app(Config(workers=1, queue=2)), base_url="http://127.0.0.1") as client:
+        for finish, words in (({"light": "135,40"}, "finish.light sets a cast shadow's direction; add finish.shadow "
+                                                    "cast."),
+                              ({"shadow": "none", "shadow_softness": 0.2}, "finish.shadow_softness sets how soft")):
+            r = client.post("/api/harmonize", files=files, data={"backend": "none", "finish": json.dumps(finish)})
+            assert r.status_code == 400 and words in r.json()["error"], r.text
