@@ -66,6 +66,17 @@ class Asked:
     finishing: Any  # finish.FinishSettings, imported when a request first needs it
 
 
+class Loaded(typing.NamedTuple):
+    """A composite loaded for harmonizing: the Composite, the entries it came from, the paste
+    record that split its objects (None: ``how``, union or components)."""
+
+    composite: Any  # types.Composite
+    image: Entry
+    mask: Entry
+    record: Entry | None
+    how: str
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -578,9 +589,11 @@ def create_app(config: Config | None = None) -> FastAPI:
             return store.cached(entry, "mask8", lambda e: np.asarray(Image.open(e.path)))
         return entry.path
 
-    def harmonize_work(job, composite: Entry, mask: Entry, asked: Asked, objects: str = "auto",
-                       measure: bool = True) -> dict:
-        from .. import api, metrics, records
+    def load(composite: Entry, mask: Entry, objects: str = "auto") -> Loaded:
+        """The Composite a request names, its objects split as ``objects`` says (``auto``: by
+        the record of this server's paste, else the whole mask), loaded once however many
+        backends then run on it."""
+        from .. import api
 
         record = None
         if objects == "auto" and composite.info.get("record"):
@@ -589,7 +602,12 @@ def create_app(config: Config | None = None) -> FastAPI:
             except UnknownId:
                 record = None
         how = str(record.path) if record is not None else ("union" if objects == "auto" else objects)
-        comp = api.load_composite(rgb(composite), mask_of(mask), how)
+        return Loaded(api.load_composite(rgb(composite), mask_of(mask), how), composite, mask, record, how)
+
+    def harmonize_work(job, loaded: Loaded, asked: Asked, measure: bool = True) -> dict:
+        from .. import api, metrics, records
+
+        comp, composite, mask, record, how = loaded
         backend, values, finish = asked.ready.name, asked.values, asked.finish
         result = api.harmonize(comp, asked.ready, progress=job, finish=asked.finishing)
         # a result answered as PNG at once is stored uncompressed (the fastest lossless write); one
@@ -660,10 +678,10 @@ def create_app(config: Config | None = None) -> FastAPI:
         mask_entry = await upload(mask, mask_id, "mask", "mask")
         if not wait:
             job = pool.submit(f"harmonizing with {backend}", lambda job: harmonize_work(
-                job, comp_entry, mask_entry, asked, objects), classify)
+                job, load(comp_entry, mask_entry, objects), asked), classify)
             return JSONResponse(job.public(), status_code=202)
-        out = await pool.run(f"harmonizing with {backend}", harmonize_work, None, comp_entry, mask_entry, asked,
-                             objects, format == "json")
+        out = await pool.run(f"harmonizing with {backend}", lambda: harmonize_work(
+            None, load(comp_entry, mask_entry, objects), asked, format == "json"))
         if format == "png":
             return FileResponse(store.get(out["result"]["id"]).path, media_type="image/png",
                                 headers={"X-Seconds": str(out["seconds"])})
@@ -759,16 +777,17 @@ def create_app(config: Config | None = None) -> FastAPI:
         mask_entry = await upload(mask, mask_id, "mask", "mask")
 
         def work():
-            from .. import api, metrics
+            from .. import metrics
 
-            comp = api.load_composite(rgb(comp_entry), mask_of(mask_entry))
+            loaded = load(comp_entry, mask_entry)
+            comp = loaded.composite
             rows = [{"backend": "none", "ok": True, "seconds": 0.0, "result": comp_entry.public(),
                      "metrics": _finite(metrics.no_reference(comp.image, comp.mask))}]
             for name in names:
                 if name == "none":
                     continue
                 try:
-                    out = harmonize_work(None, comp_entry, mask_entry, asked[name])
+                    out = harmonize_work(None, loaded, asked[name])
                     rows.append({"backend": name, "ok": True, **out})
                 except CompositorError as exc:
                     rows.append({"backend": name, "ok": False, "error": store.label_errors(str(exc))})

@@ -434,7 +434,7 @@ def test_compose(client):
     one_sentence(client.post("/api/compose", data={"at": "1,2,3,4,5,6"}), 400, "placement must be")
 
 
-def test_compare_shows_none_once(client, pasted):
+def test_compare_shows_none_once(client, pasted, monkeypatch):
     r = client.post("/api/compare", data={"composite_id": pasted["composite"]["id"], "mask_id": pasted["mask"]["id"],
                                           "backends": "none,reinhard,boundary"})
     assert r.status_code == 200, r.text
@@ -442,6 +442,15 @@ def test_compare_shows_none_once(client, pasted):
     assert [row["backend"] for row in rows] == ["none", "reinhard", "boundary"]
     assert rows[0]["result"]["id"] == pasted["composite"]["id"]
     assert rows[1]["metrics"]["color_gap"] < rows[0]["metrics"]["color_gap"]
+    # the composite and its mask are loaded once for all the backends
+    from compositor import api
+
+    loads = []
+    real = api.load_composite
+    monkeypatch.setattr(api, "load_composite", lambda *a, **k: (loads.append(a), real(*a, **k))[1])
+    r = client.post("/api/compare", data={"composite_id": pasted["composite"]["id"], "mask_id": pasted["mask"]["id"],
+                                          "backends": "none,reinhard,boundary"})
+    assert r.status_code == 200 and len(loads) == 1, (r.text, len(loads))
     one_sentence(client.post("/api/compare", data={"composite_id": pasted["composite"]["id"],
                                                    "mask_id": pasted["mask"]["id"], "backends": "none,zap"}),
                  400, "zap")
