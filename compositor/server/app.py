@@ -79,6 +79,9 @@ class Loaded(typing.NamedTuple):
 
 # --------------------------------------------------------------------------- helpers
 
+#: the sticker a placement is checked with before its own is read (``inputs.placements``)
+_STAND_IN = np.full((1, 1, 4), 255, np.uint8)
+
 
 def _label(name: str | None, default: str) -> str:
     """A client's file name reduced to a safe download name (letters, digits, ``._-``), for
@@ -520,7 +523,8 @@ def create_app(config: Config | None = None) -> FastAPI:
                                                 '"rotation": 0, "anchor": "centre"|"bottom"}]')):
         """Paste stickers onto a background, in order (later ones cover earlier ones): the
         composite, its mask and sidecar, and the ``compositor paste`` command that makes them."""
-        from ..paste import Placement, anchor_name, parse_length, where_text
+        from .. import inputs
+        from ..paste import where_text
 
         items = _json_field(placements, "placements", list)
         if not items:
@@ -532,9 +536,6 @@ def create_app(config: Config | None = None) -> FastAPI:
             where = f"placements[{i}]"
             if not isinstance(item, dict):
                 raise UsageError(f"{where} must be a JSON object; received {item!r:.60}.")
-            unknown = set(item) - {"sticker", "x", "y", "scale", "height", "rotation", "anchor"}
-            if unknown:
-                raise UsageError(f"{where} has unknown field(s) {', '.join(sorted(unknown))}.")
             ref = item.get("sticker")
             if isinstance(ref, int) and not isinstance(ref, bool):
                 if not 0 <= ref < len(files):
@@ -542,23 +543,16 @@ def create_app(config: Config | None = None) -> FastAPI:
                 entry = files[ref]
             else:
                 entry = store.get(ref, f"{where}.sticker")
-            kw = {}
-            for key in ("x", "y", "height"):
-                if item.get(key) is not None:
-                    kw[key] = parse_length(item[key], f"{where}.{key}")
-            for key in ("scale", "rotation"):
-                if item.get(key) is not None:
-                    value = plugins.convert(item[key], float, f"{where}.{key}")
-                    plugins.check_range(value, None, None, f"{where}.{key}", integer=False)
-                    kw[key] = float(value)
-            kw["anchor"] = anchor_name(item.get("anchor") or "centre", f"{where}.anchor")
-            chosen.append((entry, kw))
+            chosen.append((entry, {**item, "sticker": _STAND_IN}))
+        # the fields checked now, before any work, by the library's one check (as api.compose does)
+        checked = inputs.placements([item for _, item in chosen])
 
         def work():
             from .. import api, records
 
             t0 = time.perf_counter()
-            todo = [Placement(sticker(e), name=e.label, **kw) for e, kw in chosen]
+            todo = [dataclasses.replace(p, sticker=sticker(e), name=p.name if item.get("name") else e.label)
+                    for (e, item), p in zip(chosen, checked)]
             comp = api.paste(rgb(bg), todo)
             seconds = time.perf_counter() - t0
             # stored uncompressed: a composite and its mask are mostly read back from the cache, and
@@ -570,8 +564,8 @@ def create_app(config: Config | None = None) -> FastAPI:
                                   for (e, _), o in zip(chosen, comp.objects)]}
             sidecar = store.put_json(record, "composite.json")
             composite.info["record"] = sidecar.id  # harmonize splits the mask by its boxes, as the CLI does
-            specs = [f"{e.label}@{where_text(kw.get('x', '50%'), kw.get('y', '50%'), scale=kw.get('scale'), height=kw.get('height'), rotation=kw.get('rotation', 0.0), anchor=kw['anchor'])}"
-                     for e, kw in chosen]
+            specs = [f"{e.label}@{where_text('50%' if p.x is None else p.x, '50%' if p.y is None else p.y, scale=p.scale, height=p.height, rotation=p.rotation, anchor=p.anchor)}"
+                     for (e, _), p in zip(chosen, checked)]
             command = shlex.join(["compositor", "paste", bg.label, *specs, "-o", "composite.png", "--mask-out",
                                   "mask.png"])
             return {"composite": composite.public(), "mask": mask.public(), "sidecar": sidecar.public(),

@@ -277,9 +277,9 @@ def test_paste_matches_the_command_line(client, pasted, sticker_file, tmp_path):
     ("[]", ("placements is empty",)),
     ('[{"sticker": 3}]', ("placements[0].sticker is 3", "1 sticker file")),
     ('[{"sticker": "abc"}]', ("placements[0].sticker", "32 hex digits")),
-    ('[{"sticker": 0, "x": "half"}]', ("placements[0].x",)),
-    ('[{"sticker": 0, "anchor": "top"}]', ("anchor must be centre or bottom",)),
-    ('[{"sticker": 0, "colour": 1}]', ("unknown field", "colour")),
+    ('[{"sticker": 0, "x": "half"}]', ("sticker 1: x must be a number of pixels", "'half'")),
+    ('[{"sticker": 0}, {"sticker": 0, "anchor": "top"}]', ("sticker 2: anchor must be centre or bottom",)),
+    ('[{"sticker": 0, "colour": 1}]', ("sticker 1: a placement mapping takes", "colour")),
     ('[{"sticker": 0, "x": 5000, "y": 5000}]', ("lands entirely outside",)),
 ])
 def test_paste_bad_input(client, sticker_file, placements, words):
@@ -287,6 +287,22 @@ def test_paste_bad_input(client, sticker_file, placements, words):
                                          ("stickers", ("cup.png", sticker_file.read_bytes()))],
                     data={"placements": placements})
     one_sentence(r, 404 if "32 hex" in words[-1] else 400, *words)
+
+
+@pytest.mark.parametrize("item", [{"x": "half"}, {"scale": -1}, {"scale": "0.5"}, {"rotation": float("inf")},
+                                  {"height": True}, {"anchor": "top"}, {"colour": 1}])
+def test_paste_refuses_a_placement_as_the_library_does(client, sticker_file, item):
+    """A placement's fields are checked by the library's one check: the API's sentence is the
+    one ``compositor.paste`` gives for the same placement."""
+    from compositor import api
+    from compositor.inputs import InputError
+
+    with pytest.raises(InputError) as library:
+        api.paste(np.zeros((40, 40, 3), np.uint8), [{"sticker": np.full((4, 4, 4), 255, np.uint8), **item}])
+    r = client.post("/api/paste", files=[("background", ("chelsea.png", (SAMPLES / "chelsea.png").read_bytes())),
+                                         ("stickers", ("cup.png", sticker_file.read_bytes()))],
+                    data={"placements": json.dumps([{"sticker": 0, **item}])})
+    assert one_sentence(r, 400) == str(library.value)
 
 
 # --------------------------------------------------------------------------- harmonize, jobs
