@@ -352,6 +352,7 @@ def test_sigkill_then_resume(data, tmp_path):
     assert len(rows) == len({r["id"] for r in rows}) == n
     for folder, suffix in (("labels", ".txt"), ("masks", ".png"), ("voc", ".xml")):
         assert sorted(p.stem for p in (out / folder).glob(f"*/*{suffix}")) == [p.stem for p in image_files(out)]
+    check_voc(out)
 
 
 # ----------------------------------------------------------------------------- Ray
@@ -568,27 +569,94 @@ def test_yolo_labels_follow_the_format(data, tmp_path):
     assert seen["val"]  # 12 images at 0.3: this seed gives both splits
 
 
-def test_voc_xml_per_image(data, tmp_path):
-    """--voc: one Pascal VOC file per image, its boxes COCO's in VOC's 1-based inclusive pixels."""
+def voc_dataset(root: Path, image_set: str) -> list[tuple[Path, Path]]:
+    """(image, annotation) per id of ``ImageSets/Main/IMAGE_SET.txt``, found the way VOC readers
+    find them (torchvision's VOCDetection, detectron2, mmdetection): ``JPEGImages/ID.*`` and
+    ``Annotations/ID.xml`` under the VOC root."""
+    ids = (root / "ImageSets" / "Main" / f"{image_set}.txt").read_text().split()
+    pairs = []
+    for i in ids:
+        (image,) = (root / "JPEGImages").glob(f"{i}.*")
+        pairs.append((image, root / "Annotations" / f"{i}.xml"))
+    return pairs
+
+
+def check_voc(out: Path, val: bool = True) -> dict:
+    """The VOC root in ``out/voc``: split lists that are COCO's splits (trainval both, in order),
+    each id's image link opening the split's image, and each XML with the fields VOC readers
+    take (folder, filename, size with depth, segmented; per object name, pose, truncated,
+    difficult, and bndbox in VOC's 1-based inclusive whole pixels equal to COCO's box)."""
     import xml.etree.ElementTree as ET
 
-    out = tmp_path / "out"
-    synth(data["objects"], data["backgrounds"], out, settings(count=5, val=0.3, voc=True))
     coco = load_coco(out)
     names = {c["id"]: c["name"] for c in coco["categories"]}
+    root = out / "voc"
+    lists = sorted(p.name for p in (root / "ImageSets" / "Main").iterdir())
+    assert lists == (["train.txt", "trainval.txt", "val.txt"] if val else ["train.txt", "trainval.txt"])
+    seen = {}
+    for image_set in ("train", "val", "trainval") if val else ("train", "trainval"):
+        pairs = voc_dataset(root, image_set)
+        stems = [image.stem for image, _ in pairs]
+        expected = [Path(im["file_name"]).stem for im in coco["images"] if image_set in ("trainval", im["split"])]
+        assert stems == expected
+        seen[image_set] = stems
+    assert sorted(p.name for p in (root / "Annotations").iterdir()) == [f"{s}.xml" for s in seen["trainval"]]
     for im in coco["images"]:
-        root = ET.parse(out / "voc" / im["split"] / (Path(im["file_name"]).stem + ".xml")).getroot()
-        assert root.findtext("filename") == im["file_name"] and root.findtext("folder") == im["split"]
-        assert (int(root.findtext("size/width")), int(root.findtext("size/height"))) == (im["width"], im["height"])
-        objects = root.findall("object")
+        stem = Path(im["file_name"]).stem
+        link = root / "JPEGImages" / im["file_name"]
+        assert link.is_symlink() and not os.path.isabs(os.readlink(link))
+        assert link.read_bytes() == (out / "images" / im["split"] / im["file_name"]).read_bytes()
+        xml = ET.parse(root / "Annotations" / f"{stem}.xml").getroot()
+        assert xml.tag == "annotation" and xml.findtext("filename") == im["file_name"]
+        assert xml.findtext("folder") == im["split"] and xml.findtext("segmented") == "0"
+        assert [xml.findtext(f"size/{k}") for k in ("width", "height", "depth")] == \
+            [str(im["width"]), str(im["height"]), "3"]
+        objects = xml.findall("object")
         annotations = [a for a in coco["annotations"] if a["image_id"] == im["id"]]
         assert len(objects) == len(annotations)
         for node, a in zip(objects, annotations):
             x, y, w, h = a["bbox"]
-            assert node.findtext("name") == names[a["category_id"]]
-            box = [int(node.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax")]
+            assert node.findtext("name") == names[a["category_id"]] and node.findtext("pose") == "Unspecified"
+            assert node.findtext("truncated") in ("0", "1") and node.findtext("difficult") == "0"
+            text = [node.findtext(f"bndbox/{k}") for k in ("xmin", "ymin", "xmax", "ymax")]
+            assert all(t.isdigit() for t in text)  # whole pixels, as VOC writes them
+            box = [int(t) for t in text]
             assert box == [x + 1, y + 1, x + w, y + h]
             assert 1 <= box[0] <= box[2] <= im["width"] and 1 <= box[1] <= box[3] <= im["height"]
+    return seen
+
+
+def test_voc_root_per_image(data, tmp_path):
+    """--voc: a Pascal VOC root whose lists follow the splits; its boxes COCO's in VOC's pixels."""
+    out = tmp_path / "out"
+    synth(data["objects"], data["backgrounds"], out, settings(count=8, val=0.3, voc=True))
+    seen = check_voc(out)
+    assert seen["train"] and seen["val"]  # this seed gives both splits
+    flat = tmp_path / "flat"
+    synth(data["objects"], data["backgrounds"], flat, settings(count=3, val=0, voc=True))
+    assert check_voc(flat, val=False)["train"] == ["000000", "000001", "000002"]
+
+
+def test_voc_lists_follow_resume_and_growth(data, tmp_path):
+    """A 5-image run grown to 9 has the VOC root of a fresh 9-image run (lists, XML and links);
+    an image missing when the run resumes is remade and listed again, never listed while gone."""
+    grown, fresh = tmp_path / "grown", tmp_path / "fresh"
+    s = dict(val=0.3, voc=True, size=(64, 48))
+    synth(data["objects"], data["backgrounds"], grown, settings(count=5, **s))
+    synth(data["objects"], data["backgrounds"], grown, settings(count=9, **s), resume=True)
+    synth(data["objects"], data["backgrounds"], fresh, settings(count=9, **s))
+
+    def tree(root):
+        return {p.relative_to(root).as_posix(): (os.readlink(p) if p.is_symlink() else p.read_bytes())
+                for p in (root / "voc").rglob("*") if p.is_file()}
+
+    assert tree(grown) == tree(fresh)
+    seen = check_voc(grown)
+    assert len(seen["trainval"]) == 9 and seen["val"]
+    (grown / "images" / "train" / f"{seen['train'][0]}.png").unlink()  # lost: remade on resume
+    summary = synth(data["objects"], data["backgrounds"], grown, settings(count=9, **s), resume=True)
+    assert (summary.skipped, summary.ok) == (8, 9)
+    assert tree(grown) == tree(fresh)
 
 
 def test_growing_a_run_equals_a_fresh_run(data, holed, tmp_path):

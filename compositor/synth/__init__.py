@@ -8,7 +8,7 @@ visible area); optional distractor objects are pasted but not annotated; each im
 blended by a harmonizer drawn from ``backends``. Annotations come from the final
 visible masks (after occlusion and truncation): COCO instances JSON with boxes and
 segmentation (encoded, measured and checked with pycocotools; holes kept), and optionally
-YOLO txt labels, Pascal VOC XML and instance-id masks.
+YOLO txt labels, a Pascal VOC root and instance-id masks.
 
 Each image falls in the train or the val split (a fraction ``val`` of them) by a draw from
 its own seed, so ``indices``, resume and growth keep every image's split. A run grows: the
@@ -33,7 +33,9 @@ OUTDIR layout (SPLIT is train or val; image ``i``'s STEM is ``i`` zero-padded to
     annotations/instances_SPLIT.json        COCO instances (assembled from the sidecars at the end;
                                             ``file_name`` is relative to images/SPLIT/)
     labels/SPLIT/STEM.txt, data.yaml        YOLO labels (with yolo=True)
-    voc/SPLIT/STEM.xml                      Pascal VOC annotations (with voc=True)
+    voc/Annotations/STEM.xml                a Pascal VOC root (with voc=True): the XML per image,
+    voc/ImageSets/Main/SPLIT.txt            the ids of each split (and trainval.txt),
+    voc/JPEGImages/STEM.EXT                 relative links to the images
     masks/SPLIT/STEM.png                    instance ids: 0 background, k the image's k-th annotation
                                             in the COCO file (with instance_masks=True)
     objects/                                stickers cut from the object photos

@@ -1,10 +1,12 @@
 """Synth's dataset files, assembled from the sidecars of the images that are done: COCO
-instances JSON per split and, optionally, YOLO txt labels with their ``data.yaml`` and
-Pascal VOC XML."""
+instances JSON per split and, optionally, YOLO txt labels with their ``data.yaml`` and a
+Pascal VOC root (``voc/``: ``Annotations/STEM.xml``, the split lists
+``ImageSets/Main/{train,val,trainval}.txt`` and ``JPEGImages/``, links to the images)."""
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,14 +41,16 @@ def assemble(outdir: Path, tasks: list[Task], records: list[dict], categories: l
     images: dict[str, list] = {s: [] for s in splits}
     annotations: dict[str, list] = {s: [] for s in splits}
     texts: dict[Path, str] = {}
+    voc_ids: dict[str, list[str]] = {s: [] for s in splits}
     count = 0
     for task in tasks:
         split = Path(task.image).parent.name
         stem = Path(task.image).stem
-        label_path, voc_path = outdir / "labels" / split / f"{stem}.txt", outdir / "voc" / split / f"{stem}.xml"
+        label_path, voc_path = outdir / "labels" / split / f"{stem}.txt", outdir / VOC / "Annotations" / f"{stem}.xml"
+        voc_image = outdir / VOC / "JPEGImages" / Path(task.image).name
         if task.id not in ok:
-            label_path.unlink(missing_ok=True)
-            voc_path.unlink(missing_ok=True)
+            for path in (label_path, voc_path, voc_image):
+                path.unlink(missing_ok=True)
             continue
         # every ok job was written in this run (the worker hashed its image into the sidecar)
         # or verified by hash when the run resumed: reading the sidecar is enough here
@@ -73,6 +77,7 @@ def assemble(outdir: Path, tasks: list[Task], records: list[dict], categories: l
             texts[label_path] = "".join(line + "\n" for line in lines)
         if settings.voc:
             texts[voc_path] = voc_xml(task.image, W, H, sidecar["objects"])
+            voc_ids[split].append(stem)
     out = Exported()
     info = {"description": "compositor synth (Cut, Paste and Learn)", "seed": settings.seed,
             "date_created": now(), "settings": dataclasses.asdict(settings)}
@@ -85,6 +90,8 @@ def assemble(outdir: Path, tasks: list[Task], records: list[dict], categories: l
         out.images[split], out.annotations[split] = len(images[split]), len(annotations[split])
     for path, text in texts.items():
         write_text(path, text)
+    if settings.voc:
+        voc_root(outdir, tasks, ok, voc_ids)
     if settings.yolo:
         for split in splits:
             (outdir / "labels" / split).mkdir(parents=True, exist_ok=True)
@@ -105,6 +112,42 @@ def data_yaml(outdir: Path, categories: list[str], val: bool, val_images: int = 
         split = "val: images/val\n"
     return (f"# YOLO dataset written by compositor synth\npath: {json.dumps(str(outdir))}\n"
             f"train: images/train\n{split}nc: {len(categories)}\nnames:\n{names}")
+
+
+VOC = "voc"  # the Pascal VOC root in OUTDIR
+
+
+def voc_root(outdir: Path, tasks: list[Task], ok: set[str], ids: dict[str, list[str]]) -> None:
+    """Complete ``outdir/voc`` as a Pascal VOC root that VOC readers open as they open VOC2012:
+    ``ImageSets/Main/SPLIT.txt`` (the image ids of each split, and ``trainval.txt`` for both, in
+    index order; ``val.txt`` only with a val split) and ``JPEGImages/STEM.EXT``, a relative link to
+    each ok image in ``images/SPLIT/`` (no second copy of the pixels). The XML files are written
+    by ``assemble``."""
+    from ..imageio import write_text
+
+    main = outdir / VOC / "ImageSets" / "Main"
+    main.mkdir(parents=True, exist_ok=True)
+    for split, stems in {**ids, "trainval": sorted((s for stems in ids.values() for s in stems), key=int)}.items():
+        write_text(main / f"{split}.txt", "".join(stem + "\n" for stem in stems))
+    folder = outdir / VOC / "JPEGImages"
+    folder.mkdir(parents=True, exist_ok=True)
+    for task in tasks:
+        if task.id in ok:
+            _link(folder / Path(task.image).name, Path("..", "..", task.image))
+
+
+def _link(path: Path, target: Path) -> None:
+    """``path`` made a symbolic link to ``target`` (relative to ``path``'s folder), atomically;
+    left as it is when it already is that link."""
+    try:
+        if path.is_symlink() and Path(os.readlink(path)) == target:
+            return
+        temporary = path.with_name(f".{path.name}.link.part")
+        temporary.unlink(missing_ok=True)
+        os.symlink(target, temporary)
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise CompositorError(f"{path}: cannot link the image into the VOC folder ({exc.strerror or exc}).") from None
 
 
 def voc_xml(image: str, width: int, height: int, objects: list[dict]) -> str:

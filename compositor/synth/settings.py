@@ -45,7 +45,7 @@ class SynthSettings:
         SEGMENTATIONS)
     val: float = plugins.setting(0.1, "fraction of the images in the val split (each drawn from its own seed)")
     yolo: bool = plugins.setting(False, "also write YOLO txt labels and data.yaml")
-    voc: bool = plugins.setting(False, "also write Pascal VOC XML per image")
+    voc: bool = plugins.setting(False, "also write a Pascal VOC root (voc/: XML per image, split lists)")
     instance_masks: bool = plugins.setting(False, "also write an instance-id PNG per image (masks/SPLIT/STEM.png)")
     tries: int = plugins.setting(30, "placements tried per object before it is left out")
     blends: tuple[str, ...] = plugins.setting(("none",), "edge treatments, one drawn per object and recorded in "

@@ -9,7 +9,9 @@ Writes, for SPLIT in train and val:
                             COCO instances: boxes and segmentation of the visible masks
                             (polygons with holes kept, or compressed RLE; made with pycocotools)
   OUTDIR/labels/SPLIT/, OUTDIR/data.yaml   with --yolo
-  OUTDIR/voc/SPLIT/*.xml                   with --voc (Pascal VOC)
+  OUTDIR/voc/                              with --voc: a Pascal VOC root (Annotations/*.xml,
+                                           ImageSets/Main/{train,val,trainval}.txt, JPEGImages/
+                                           linking to the images)
   OUTDIR/masks/SPLIT/*.png                 with --instance-masks (0 background, k the k-th
                                            annotation of the image in the COCO file)
 Opaque object photos are cut once (kept in OUTDIR/objects/); files with transparency are used
@@ -76,7 +78,8 @@ def add_parser(sub) -> None:
     p.add_argument("--val", type=float, default=d.val, metavar="F",
                    help="fraction of the images in the val split; 0: train only (default: %(default)s)")
     p.add_argument("--yolo", action="store_true", help="also write YOLO labels and data.yaml")
-    p.add_argument("--voc", action="store_true", help="also write Pascal VOC XML per image")
+    p.add_argument("--voc", action="store_true",
+                   help="also write a Pascal VOC root in OUTDIR/voc: XML per image and the split lists")
     p.add_argument("--instance-masks", action="store_true",
                    help="also write an instance-id PNG per image (masks/SPLIT/STEM.png)")
     p.add_argument("--only", metavar="INDICES",
