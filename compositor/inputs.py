@@ -338,9 +338,11 @@ def length(value, what: str, *, optional: bool = True, percent_of: str = "the ba
 def placements(items) -> list:
     """``paste``'s stickers as ``Placement``s: each a Sticker, path, PIL image or array
     (centred), a Placement, a mapping of Placement's fields (``sticker`` and optional x, y,
-    scale, rotation, anchor, height, name), or a tuple (sticker, x, y[, scale[, degrees]]).
+    scale, rotation, anchor, height, name), or a tuple (sticker, x, y[, size[, degrees]][, anchor])
+    read as the command line reads ``STICKER@X,Y[,SIZE[,DEG]][,ANCHOR]``: x and y in pixels or
+    ``"50%"``, size a scale or a height (``"300px"``, ``"40%"``), anchor ``"centre"`` or ``"bottom"``.
     Refuses an empty or malformed list."""
-    from .paste import Placement, anchor_name
+    from .paste import Placement, anchor_name, is_anchor, parse_degrees, parse_size
 
     if isinstance(items, (str, bytes, os.PathLike, np.ndarray, Sticker, Placement, Mapping)) or _is_pil(items) \
             or not isinstance(items, Iterable):
@@ -358,14 +360,24 @@ def placements(items) -> list:
                                  f"received keys {', '.join(map(str, item))}.")
             fields = dict(item)
         elif isinstance(item, tuple) or (isinstance(item, list) and item and not isinstance(item[0], numbers.Real)):
-            if not 1 <= len(item) <= 5:
-                raise InputError(f"{what}: a placement tuple is (sticker, x, y[, scale[, degrees]]); "
+            anchored = len(item) >= 4 and is_anchor(item[-1])  # the anchor, last, after x and y
+            if not 1 <= len(item) - anchored <= 5:
+                raise InputError(f"{what}: a placement tuple is (sticker, x, y[, size[, degrees]][, anchor]); "
                                  f"received {len(item)} values.")
-            fields = dict(zip(("sticker", "x", "y", "scale", "rotation"), item))
+            fields = dict(zip(("sticker", "x", "y", "size", "rotation"), item[:len(item) - anchored]))
+            if anchored:
+                fields["anchor"] = item[-1]
         else:
             fields = {"sticker": item}
         name = fields.get("name") or label_of(fields["sticker"], "")
         label = name or what
+        if "size" in fields:  # a tuple's size and degrees, as the command line reads them
+            try:
+                size = fields.pop("size")
+                fields.update(parse_size(size, f"{label}: size") if size is not None else {})
+                fields["rotation"] = parse_degrees(fields.get("rotation"), f"{label}: rotation")
+            except UsageError as exc:
+                raise InputError(str(exc)) from None
         anchor = fields.get("anchor") or "centre"
         if not isinstance(anchor, str):
             raise InputError(f"{label}: anchor must be centre or bottom; received {anchor!r}.")

@@ -20,6 +20,7 @@ earlier ones; each object's mask is what stays visible of it.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,35 @@ def anchor_name(text: str, label: str = "anchor") -> str:
     return name
 
 
+def is_anchor(value) -> bool:
+    """Whether ``value`` is a word ``anchor_name`` takes (``centre``, ``bottom``, ...)."""
+    return isinstance(value, str) and value.strip().lower() in _ANCHOR_WORDS
+
+
+def parse_size(value, label: str = "SIZE") -> dict:
+    """SIZE -> ``{"scale": s}`` or ``{"height": h}``: a bare number (or its text) is a scale
+    (0.5: the sticker's pixels times 0.5); a height carries its unit, pixels (``"300px"``) or
+    percent of the background's height (``"40%"``). Anything else is a UsageError naming ``label``."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return {"scale": float(value)}
+    m = _LENGTH.match(value) if isinstance(value, str) else None
+    if not m:
+        raise UsageError(f"{label} must be a scale (0.5) or a height in pixels (300px) or in percent of the "
+                         f"background's height (40%); received {value!r}.")
+    return {"height": parse_length(value, label)} if m.group(2) else {"scale": float(m.group(1))}
+
+
+def parse_degrees(value, label: str = "DEG"):
+    """DEG, counter-clockwise: text (``"15"``) read as a number; anything else as given, for the
+    caller's number check. Text that is no number is a UsageError naming ``label``."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise UsageError(f"{label} must be a number of degrees; received {value!r}.") from None
+
+
 def parse_placement(spec: str) -> tuple[str, dict]:
     """``PATH[@X,Y[,SIZE[,DEG]][,ANCHOR]]`` -> (PATH, Placement keywords). A file name that
     itself contains ``@`` (``cup@2x.png``) is taken whole when no placement follows it."""
@@ -113,7 +143,7 @@ def parse_where(where: str, spec: str | None = None) -> dict:
     spec = where if spec is None else spec
     parts = [p.strip() for p in where.split(",")]
     out: dict = {}
-    if parts and parts[-1] and parts[-1].lower() in _ANCHOR_WORDS:
+    if parts and is_anchor(parts[-1]):
         out["anchor"] = anchor_name(parts.pop())
     if len(parts) == 5 and "anchor" not in out and not _LENGTH.match(parts[-1]):
         raise UsageError(f"{spec!r}: ANCHOR must be centre or bottom; received {parts[-1]!r}.")
@@ -123,13 +153,9 @@ def parse_where(where: str, spec: str | None = None) -> dict:
         out["x"] = parse_length(parts[0], "X")
         out["y"] = parse_length(parts[1], "Y")
         if len(parts) > 2:
-            size = parse_length(parts[2], "SIZE", percent_of="the background's height")
-            if isinstance(size, str) or parts[2].lower().endswith("px"):
-                out["height"] = size
-            else:
-                out["scale"] = size
+            out.update(parse_size(parts[2]))
         if len(parts) > 3:
-            out["rotation"] = float(parts[3])
+            out["rotation"] = parse_degrees(parts[3])
     except (UsageError, ValueError):
         raise UsageError(f"{spec!r}: X and Y must be numbers of pixels (120, 120px) or percents (50%), SIZE a scale (0.5) "
                          f"or a height (300px, 40%), DEG a number, ANCHOR centre or bottom.") from None

@@ -6,6 +6,7 @@ arrays and PIL images are accepted wherever an image or a sticker goes.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -234,8 +235,33 @@ def test_paste_takes_sticker_paths_arrays_and_pil_images(scene, tmp_path):
     assert opaque.mask.sum() == 40 * 60
 
 
+@pytest.mark.parametrize("where", ["50%,90%", "120,80,0.5", "50%,95%,40%,0,bottom", "30%,60%,60px,20",
+                                   "200px,150,1.5,0,feet", "60%,50%,35%,center"])
+def test_placement_tuples_read_as_the_command_line(tmp_path, where):
+    """A tuple (sticker, x, y[, size[, degrees]][, anchor]) places as ``paste STICKER@X,Y...``
+    does: the same text, parsed by the command line, gives the same composite, pixel for pixel."""
+    from compositor import cli
+
+    rgba = np.zeros((60, 40, 4), np.uint8)
+    rgba[..., 1] = 200
+    rgba[4:56, 6:34, 3] = 255
+    Image.fromarray(rgba).save(tmp_path / "s.png")
+    shutil.copy(SAMPLES / "chelsea.png", tmp_path / "bg.png")
+    assert cli.main(["paste", str(tmp_path / "bg.png"),
+                     f"{tmp_path / 's.png'}@{where}", "-o", str(tmp_path / "cli.png"),
+                     "--mask-out", str(tmp_path / "m.png")]) == 0
+    values = [float(v) if v.replace(".", "").isdigit() else v for v in where.split(",")]  # numbers as numbers
+    comp = api.paste(tmp_path / "bg.png", [(tmp_path / "s.png", *values)])
+    assert np.array_equal(comp.image, np.asarray(Image.open(tmp_path / "cli.png").convert("RGB")))
+    text = api.paste(tmp_path / "bg.png", [(tmp_path / "s.png", *where.split(","))])  # or all as text
+    assert np.array_equal(text.image, comp.image)
+
+
 @pytest.mark.parametrize("item, words", [
-    (("STICKER", 10, 10, "0.5"), ("scale", "'0.5'")),
+    (("STICKER", 10, 10, "half"), ("scale", "'half'")),
+    (("STICKER", 10, 10, "40 percent"), ("size must be a scale (0.5) or a height", "'40 percent'")),
+    (("STICKER", "50%", 10, [2]), ("size", "[2]")),
+    (("STICKER", 10, 10, 0.5, 0, "top"), ("6 values",)),
     (("STICKER", "left", 10), ("x", "'left'")),
     (("STICKER", [10], 10), ("x", "[10]")),
     ({"sticker": "STICKER", "anchor": "top"}, ("anchor", "'top'")),
