@@ -38,6 +38,10 @@ def max_pixels() -> int:
     return value
 
 
+class TooManyPixels(CompositorError):
+    """An image over the pixel limit, refused before its pixels are decoded."""
+
+
 def check_readable(path: str | os.PathLike, what: str = "an image file") -> None:
     """Refuse, in one sentence naming ``path`` and the reason, a file that cannot be read as an
     image: missing, a dangling link or a loop of links, a folder, a named pipe, a device or a
@@ -78,11 +82,11 @@ def check_readable(path: str | os.PathLike, what: str = "an image file") -> None
             raise CompositorError(f"{path}: the file is empty (0 bytes), not {what}.")
 
 
-def _open(path: str | os.PathLike) -> Image.Image:
+def _open(path: str | os.PathLike, limit: int | None = None) -> Image.Image:
     """Open and fully decode ``path``, oriented by its EXIF tag, or raise one clear error."""
     path = Path(path)
     check_readable(path)
-    return _decode(path, path)
+    return _decode(path, path, limit)
 
 
 #: the fewest bytes a Huffman-coded JPEG can spend on one 8x8 block of luma: a 1-bit code for
@@ -143,23 +147,26 @@ def _check_declared_size(im: Image.Image, source, path) -> None:
                               "corrupt.")
 
 
-def _decode(source, path) -> Image.Image:
+def _decode(source, path, limit: int | None = None) -> Image.Image:
     """Decode ``source`` (a path or a binary file object) fully, oriented by its EXIF tag;
-    errors name ``path``."""
-    limit = max_pixels()
+    errors name ``path``. ``limit``: the most pixels accepted (default: ``max_pixels()``, whose
+    sentence says how to raise it); more is a ``TooManyPixels``, found before decoding."""
+    own = limit is not None
+    limit = limit if own else max_pixels()
+    advice = "" if own else " (set COMPOSITOR_MAX_PIXELS to raise it)"  # a caller's own limit is its to explain
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             old_limit = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = limit
+            # with a caller's own limit, the size check below is the one check, and its sentence gives
+            # the size; Pillow's own (at open, for anything over its limit) only says it is too large
+            Image.MAX_IMAGE_PIXELS = None if own else limit
             try:
                 with Image.open(source) as im:
                     w, h = im.size
                     if w * h > limit:
-                        raise CompositorError(
-                            f"{path}: image is {w}x{h} = {w * h:,} pixels, over the limit of {limit:,} "
-                            "(set COMPOSITOR_MAX_PIXELS to raise it)."
-                        )
+                        raise TooManyPixels(f"{path}: image is {w}x{h} = {w * h:,} pixels, over the limit of "
+                                            f"{limit:,}{' pixels' if own else ''}{advice}.")
                     _check_declared_size(im, source, path)
                     im.load()
                     oriented = ImageOps.exif_transpose(im)
@@ -170,9 +177,7 @@ def _decode(source, path) -> Image.Image:
     except CompositorError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise CompositorError(
-            f"{path}: image is larger than the limit of {limit:,} pixels (set COMPOSITOR_MAX_PIXELS to raise it)."
-        ) from None
+        raise TooManyPixels(f"{path}: image is larger than the limit of {limit:,} pixels{advice}.") from None
     except UnidentifiedImageError:
         raise CompositorError(f"{path}: not an image file (or a format Pillow cannot read).") from None
     except OSError as exc:
@@ -214,9 +219,11 @@ def _unsupported_mode(path, im: Image.Image, exc: Exception) -> CompositorError:
     return CompositorError(f"{path}: cannot convert the image's {im.mode} pixels to RGB ({exc}).")
 
 
-def read_rgba(path: str | os.PathLike) -> np.ndarray:
-    """Read any image as RGBA uint8 HxWx4 (opaque where the file has no alpha)."""
-    im = _open(path)
+def read_rgba(path: str | os.PathLike, max_pixels: int | None = None) -> np.ndarray:
+    """Read any image as RGBA uint8 HxWx4 (opaque where the file has no alpha). ``max_pixels``:
+    the most pixels accepted, instead of the command line's limit (``max_pixels()``); a larger
+    image is refused before it is decoded (``TooManyPixels``)."""
+    im = _open(path, max_pixels)
     try:
         return _pil_to_rgba(im)
     except ValueError as exc:  # a mode Pillow has no conversion to RGBA for

@@ -130,25 +130,17 @@ class Store:
         and keep them; a file that is not an image is refused and removed, and one whose header
         declares more than ``max_pixels`` (default: the CLI's limit) is refused before it is
         decoded (``TooLarge``)."""
-        from ..imageio import max_pixels as cli_limit, read_rgba
+        from ..imageio import TooManyPixels, max_pixels as cli_limit, read_rgba
 
-        cap = max_pixels or cli_limit()
         ident, path = self.new_path("")
         path.write_bytes(data)
         entry = Entry(ident, path, kind, label)
         try:
-            w, h = _declared_size(path)
-        except Exception:  # not an image Pillow knows: read_rgba says so in the CLI's words below
-            w = h = 0
-        if w * h > cap:
-            path.unlink(missing_ok=True)
-            size = f"{w}x{h} = {w * h:,} pixels" if w * h < float("inf") else "far more pixels than that"
-            raise TooLarge(f"{label}: image is {size}, over the limit of {cap:,} pixels.")
-        try:
-            rgba = read_rgba(path)
+            rgba = read_rgba(path, max_pixels or cli_limit())
         except CompositorError as exc:
             path.unlink(missing_ok=True)
-            raise type(exc)(str(exc).replace(str(path), label)) from None
+            raise (TooLarge if isinstance(exc, TooManyPixels) else type(exc))(str(exc).replace(str(path), label)) \
+                from None
         entry.height, entry.width = rgba.shape[:2]
         entry.info["alpha"] = bool((rgba[..., 3] < 255).any())
         return self.add(entry)
@@ -223,22 +215,6 @@ def encode_png(pixels: np.ndarray, level: int = 1) -> bytes:
     if not ok:
         raise CompositorError(f"could not encode a {pixels.shape} image as PNG.")
     return buf.tobytes()
-
-
-def _declared_size(path: Path) -> tuple[int, int]:
-    """The (width, height) an image file's header declares, read without decoding its pixels;
-    (inf, 1) for one so large that Pillow refuses even to open it."""
-    import warnings
-
-    from PIL import Image
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Pillow's own bomb warning: the caller checks the size
-        try:
-            with Image.open(path) as im:
-                return im.size
-        except Image.DecompressionBombError:
-            return float("inf"), 1
 
 
 def _size(value: Any) -> int:

@@ -37,3 +37,29 @@ def test_ids_and_labels():
     finally:
         store.close()
     assert not store.folder.exists()
+
+
+def test_an_upload_over_the_pixel_limit_is_refused_by_the_one_check(tmp_path):
+    """The store hands its limit to ``imageio.read_rgba``, which refuses the image before decoding
+    it, in one sentence naming the upload, its size and the limit (HTTP 413)."""
+    import io
+
+    from PIL import Image
+
+    from compositor.imageio import TooManyPixels, read_rgba
+    from compositor.server.store import TooLarge
+
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((1000, 1000), np.uint8)).save(buf, format="PNG")
+    (tmp_path / "big.png").write_bytes(buf.getvalue())
+    with pytest.raises(TooManyPixels, match=r"1000x1000 = 1,000,000 pixels, over the limit of 100,000 pixels\.$"):
+        read_rgba(tmp_path / "big.png", max_pixels=100_000)
+    assert read_rgba(tmp_path / "big.png", max_pixels=1_000_000).shape == (1000, 1000, 4)
+    store = Store()
+    try:
+        with pytest.raises(TooLarge) as info:
+            store.put_upload(buf.getvalue(), "big.png", max_pixels=100_000)
+        assert str(info.value) == "big.png: image is 1000x1000 = 1,000,000 pixels, over the limit of 100,000 pixels."
+        assert not any(store.folder.iterdir()) and len(store) == 0
+    finally:
+        store.close()
