@@ -37,6 +37,10 @@ def run_grabcut(small: np.ndarray, mask: np.ndarray, iterations: int, size: tupl
     at its size, updated in place), the object brought back to ``size`` (width, height):
     bool HxW. A failure inside OpenCV is a CompositorError naming the cutter ``method``."""
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    # GrabCut seeds its colour models with k-means on OpenCV's per-thread random generator: reset it
+    # (seed 0 is the state a new thread starts in), so a photo's cut does not depend on the cuts
+    # made before it in the same process (a folder, a worker, the server)
+    cv2.setRNGSeed(0)
     try:
         cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     except cv2.error as exc:  # not expected after the callers' checks; --traceback shows OpenCV's message

@@ -21,8 +21,8 @@ class ProgressReporter:
     """A progress bar with ok/failed counts, rate and ETA (tqdm), on stderr. ``quiet``: no
     bar, one line per failed job (for logs)."""
 
-    def __init__(self, quiet: bool = False, desc: str = "batch", file=None):
-        self.quiet, self.desc, self.file = quiet, desc, file or sys.stderr
+    def __init__(self, quiet: bool = False, desc: str = "batch", file=None, unit: str = "img"):
+        self.quiet, self.desc, self.file, self.unit = quiet, desc, file or sys.stderr, unit
         self.bar = None
         self.ok = self.failed = 0
 
@@ -30,7 +30,7 @@ class ProgressReporter:
         self.ok = done
         from ..progress import bar
 
-        self.bar = bar(total, desc=self.desc, unit="img", quiet=self.quiet, initial=done, smoothing=0.1,
+        self.bar = bar(total, desc=self.desc, unit=self.unit, quiet=self.quiet, initial=done, smoothing=0.1,
                        file=self.file)
         if self.bar is not None:
             self.bar.set_postfix(ok=self.ok, failed=0)

@@ -86,6 +86,38 @@ def test_folder_of_photos(tmp_path, capsys):
     assert not (out / "broken.png").exists() and not list(tmp_path.rglob(".*.part"))
 
 
+@pytest.mark.slow
+def test_folder_outputs_are_the_same_for_1_and_2_workers(tmp_path):
+    """--workers 2 runs the photos on two worker processes (the run executor batch uses): the
+    same progress bar and failure line, and byte for byte the same stickers, sidecars and masks
+    as one worker in this process."""
+    photos = tmp_path / "photos"
+    small("coffee.png", photos / "coffee.jpg")
+    small("chelsea.png", photos / "pets" / "chelsea.png")
+    small("astronaut.png", photos / "astronaut.png", 200)
+    (photos / "broken.png").write_bytes(b"not a png at all")
+    trees, errs = [], []
+    for n in (1, 2):
+        out, masks = tmp_path / f"stickers{n}", tmp_path / f"masks{n}"
+        done = subprocess.run([sys.executable, "-m", "compositor.cli", "cut", str(photos), "-o", str(out),
+                               "--mask-out", str(masks), "--workers", str(n)], env=ENV, capture_output=True, text=True)
+        assert done.returncode == 1, done.stderr
+        errs.append(done.stderr)
+        trees.append({(root.name[:-1], p.relative_to(root).as_posix()): p.read_bytes()
+                      for root in (out, masks) for p in root.rglob("*") if p.is_file()})
+    assert trees[0] == trees[1]
+    assert sorted(trees[0]) == [("masks", "astronaut.png"), ("masks", "coffee.png"), ("masks", "pets/chelsea.png"),
+                                ("stickers", "astronaut.json"), ("stickers", "astronaut.png"),
+                                ("stickers", "coffee.json"), ("stickers", "coffee.png"),
+                                ("stickers", "pets/chelsea.json"), ("stickers", "pets/chelsea.png")]
+    for err in errs:
+        assert "4/4" in err and "photo" in err
+        failures = [line for line in err.splitlines() if "failed:" in line]
+        assert len(failures) == 1 and f"{photos / 'broken.png'}: failed: not an image" in failures[0], err
+        assert "4 photo(s): 3 cut (3 sticker(s), u2net), 1 failed" in err
+    assert not list(tmp_path.rglob(".*.part"))
+
+
 def test_folder_with_all_writes_numbered_stickers(tmp_path, capsys):
     photos = tmp_path / "photos"
     small("coffee.png", photos / "coffee.png")
@@ -128,6 +160,9 @@ def test_pipes(tmp_path):
     (["{photos}", "-o", "-"], b"", 2, ("folder", "standard output")),
     (["{photos}", "-o", "{photos}/out"], b"", 2, ("overlaps",)),
     (["{photos}", "-o", "{tmp}/out", "--mask-out", "{photos}/coffee.png"], b"", 2, ("is a file",)),
+    (["{photos}", "-o", "{tmp}/out", "--workers", "0"], b"", 2, ("workers", "1 or more")),
+    (["{photos}/coffee.png", "-o", "{tmp}/s.png", "--workers", "2"], b"", 2, ("--workers", "folder", "coffee.png")),
+    (["-", "-o", "-", "--threads", "2"], b"x", 2, ("--threads", "folder", "standard input")),
 ])
 def test_exception_pipes_and_folders(tmp_path, argv, stdin, code, words):
     """Refusals are one sentence, exit 2 for usage and 1 for a bad photo, and write nothing."""

@@ -234,3 +234,24 @@ def test_a_box_too_small_for_the_network_is_a_usage_error():
     image = read_rgb(SAMPLES / "coffee.png")
     with pytest.raises(UsageError, match="at least 8x8 px; received a box 5x5"):
         api.cut(image, "u2net", box=(100, 100, 5, 5))
+
+
+@pytest.mark.parametrize("method", ["u2net", "grabcut"])
+def test_a_cut_does_not_depend_on_the_cuts_before_it(method):
+    """GrabCut's colour models start from k-means on OpenCV's per-thread random generator: the
+    cut of a photo is the same first in a process or after other cuts (a folder, a worker, the
+    server), which also makes a folder's stickers the same for any number of workers."""
+    from PIL import Image
+
+    def small(name):
+        im = Image.open(SAMPLES / name).convert("RGB")
+        im.thumbnail((240, 240))
+        return np.asarray(im)
+
+    cat, cup = small("chelsea.png"), small("coffee.png")
+    ready = api.cutter(method)
+    first = api.cut(cat, ready)[0].rgba
+    api.cut(cup, ready)
+    cv2.randu(np.empty((32, 32), np.uint8), 0, 255)  # any other use of the generator too
+    again = api.cut(cat, ready)[0].rgba
+    assert np.array_equal(first, again)

@@ -6,8 +6,9 @@ sidecar (method, source box, score). Without --box an automatic proposal is used
 255 object, soft at the edge).
 
   compositor cut photo.jpg -o sticker.png [--mask-out mask.png]
-  compositor cut PHOTOS/ -o STICKERS/ [--mask-out MASKS/]   every photo in the folder (and its
-        subfolders), with a progress bar; a photo that fails is reported and the rest go on
+  compositor cut PHOTOS/ -o STICKERS/ [--mask-out MASKS/] [--workers N]   every photo in the
+        folder (and its subfolders), on N worker processes, with a progress bar; a photo that
+        fails is reported and the rest go on
   compositor cut - -o - < photo.jpg > sticker.png           from standard input to standard
         output (a PNG; no sidecar); either side may be a file
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from ... import plugins
 from ...cut import DEFAULT_METHOD
-from ...errors import CompositorError, UsageError
+from ...errors import UsageError
 from ..options import OUTDIR_RULE, add_force, add_traceback, command
 from ..output import out_bytes, say
 from ..paths import check_outdir, own_sidecars, setting_files
@@ -41,6 +42,12 @@ def add_parser(sub) -> None:
     p.add_argument("--method", default=None, choices=plugins.names("cutter") or None,
                    help=f"cutter (default: {DEFAULT_METHOD}{selector_help('cutter')})")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any cutter setting")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="for a folder of photos: worker processes, each loading the cutter once (default: 1, in "
+                        "this process); the stickers are the same for any N")
+    p.add_argument("--threads", type=int, default=None, metavar="T",
+                   help="for a folder of photos: math-library threads (OpenCV, onnxruntime) per worker (default: "
+                        "the cores shared out between the workers)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar for a folder of photos")
     add_force(p)
     add_settings(p, "cutter", "--method")
@@ -56,7 +63,14 @@ def run(args) -> int:
 
     ready = api.cutter(method, **settings)  # a bad setting is refused as itself, before the photo is read
     if args.photo != PIPE and Path(args.photo).is_dir():
+        from ...runs.executors import check_executor
+
+        check_executor("local", args.workers, None, args.threads)
         return _cut_folder(args, method, settings, ready)
+    for option, value in (("--workers", args.workers), ("--threads", args.threads)):
+        if value is not None:
+            one = "standard input" if args.photo == PIPE else args.photo
+            raise UsageError(f"{option} goes with a folder of photos; {one} is one photo.")
     _cut_one(args, method, settings, ready)
     return 0
 
@@ -66,6 +80,7 @@ def _cut_one(args, method: str, settings: dict, ready) -> None:
     import hashlib
 
     from ... import api, records
+    from ...cut_folder import sticker_paths, sticker_writes
     from ...imageio import check_outputs, encode_png, image_format, read_rgb, read_rgb_bytes
 
     to_pipe, mask_to_pipe = args.output == PIPE, args.mask_out == PIPE
@@ -103,12 +118,10 @@ def _cut_one(args, method: str, settings: dict, ready) -> None:
         out_bytes(encode_png(stickers[0].rgba))
         _tell(["standard output"], stickers, method)
         return
-    out = Path(args.output)
-    paths = [out] if len(stickers) == 1 and not settings.get("all") else \
-        [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(1, len(stickers) + 1)]
+    paths = sticker_paths(Path(args.output), len(stickers), bool(settings.get("all")))
     check_outputs(inputs, paths + [p.with_suffix(".json") for p in paths] + mask_paths)
     photo = photo or records.file_record(args.photo)
-    _write_outputs(_sticker_writes(paths, stickers, photo, ready.settings),
+    _write_outputs(sticker_writes(paths, stickers, photo, ready.settings),
                    _mask(stickers, image.shape) if args.mask_out else None, args.mask_out, mask_to_pipe)
     _tell([str(p) for p in paths], stickers, method)
 
@@ -118,27 +131,6 @@ def _mask(stickers, shape):
     from ...cut.sticker import stickers_alpha
 
     return stickers_alpha(stickers, shape)
-
-
-def settings_record(settings) -> dict:
-    """Every setting the cutter ran with, its defaults included (a sidecar that says {} for the
-    defaults cannot tell a later reader, or a later version, what they were)."""
-    import dataclasses
-
-    return dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else dict(settings or {})
-
-
-def _sticker_writes(paths: list[Path], stickers, photo: dict, settings) -> list:
-    """(path, write) pairs of each sticker and its sidecar (``settings``: the ready cutter's)."""
-    from ... import records
-    from ...imageio import write_image, write_json
-
-    writes = []
-    for path, sticker in zip(paths, stickers):
-        record = {"photo": photo, **records.sticker_record(sticker), "settings": settings_record(settings)}
-        writes += [(path, lambda p=path, s=sticker: write_image(p, s.rgba)),
-                   (path.with_suffix(".json"), lambda p=path, r=record: write_json(p.with_suffix(".json"), r))]
-    return writes
 
 
 def _write_outputs(writes: list, mask, mask_out: str | None, mask_to_pipe: bool) -> None:
@@ -161,21 +153,13 @@ def _tell(names: list[str], stickers, method: str) -> None:
         say(f"{name}: {sticker.label} from box {x},{y},{w},{h} (score {sticker.score:.2f}, {method})")
 
 
-def _photos(folder: Path) -> list[Path]:
-    """The photos under ``folder`` (subfolders too, hidden names skipped), sorted."""
-    from ...synth.settings import IMAGE_SUFFIXES
-
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
-
-
 def _cut_folder(args, method: str, settings: dict, ready) -> int:
     """Every photo of the folder ``args.photo`` into the folder ``args.output`` (and masks into
-    ``args.mask_out``), with a progress bar; a photo that fails is reported and the rest go on."""
-    from ... import api, records
-    from ...imageio import check_outputs, read_rgb
-    from ...progress import bar
+    ``args.mask_out``) on ``args.workers`` processes, with a progress bar; a photo that fails is
+    reported and the rest go on."""
+    from ...cut_folder import cut_folder, photos
     from ...runs.paths import within
+    from ...runs.progress import ProgressReporter
 
     folder = Path(args.photo)
     outdirs = [("-o", args.output)] + ([("--mask-out", args.mask_out)] if args.mask_out else [])
@@ -189,47 +173,11 @@ def _cut_folder(args, method: str, settings: dict, ready) -> int:
             raise UsageError(f"{target}: the output folder overlaps the folder of photos {folder}; choose one "
                              "outside it (photos are never overwritten).")
         check_outdir(target, args.force, option)
-    photos = _photos(folder)
-    if not photos:
-        raise UsageError(f"{folder}: holds no photos (.png, .jpg, .jpeg, .webp, .bmp, .tif, .tiff).")
-    seen: dict[Path, Path] = {}
-    for photo in photos:
-        rel = photo.relative_to(folder).with_suffix("")
-        if rel in seen:
-            raise UsageError(f"{photo}: has the same name as {seen[rel]} apart from the extension, and both would "
-                             "be cut to the same sticker; rename one.")
-        seen[rel] = photo
-    progress = bar(len(photos), desc="cut", unit="photo", quiet=args.quiet)
-    failed = made = 0
-    try:
-        for photo in photos:
-            rel = photo.relative_to(folder).with_suffix(".png")
-            out = Path(args.output) / rel
-            mask_out = str(Path(args.mask_out) / rel) if args.mask_out else None
-            try:
-                image = read_rgb(photo)
-                stickers = api.cut(image, ready, named=str(photo))
-                paths = [out] if len(stickers) == 1 and not settings.get("all") else \
-                    [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(1, len(stickers) + 1)]
-                check_outputs([photo, *setting_files(settings)],
-                              paths + [p.with_suffix(".json") for p in paths] + ([mask_out] if mask_out else []))
-                _write_outputs(_sticker_writes(paths, stickers, records.file_record(photo), ready.settings),
-                               _mask(stickers, image.shape) if mask_out else None, mask_out, False)
-                made += len(stickers)
-            except Exception as exc:  # noqa: BLE001 - as in batch: the photo is reported, the rest go on
-                failed += 1
-                text = str(exc) if isinstance(exc, CompositorError) else f"{type(exc).__name__}: {exc}"
-                message = text if text.startswith(str(photo)) else f"{photo}: {text}"
-                if progress is not None:
-                    progress.write(f"failed: {message}", file=sys.stderr)
-                else:
-                    say(f"failed: {message}")
-            if progress is not None:
-                progress.set_postfix(failed=failed, refresh=False)
-                progress.update(1)
-    finally:
-        if progress is not None:
-            progress.close()
-    say(f"{len(photos)} photo(s): {len(photos) - failed} cut ({made} sticker(s), {method}), {failed} failed; "
-        f"stickers in {args.output}" + (f", masks in {args.mask_out}" if args.mask_out else ""))
+    photos(folder)  # none, or two cut to one name: refused before any worker starts
+    summary = cut_folder(folder, args.output, ready, mask_dir=args.mask_out, workers=args.workers or 1,
+                         threads=args.threads, setting_files=tuple(setting_files(settings)),
+                         reporter=ProgressReporter(args.quiet, "cut", unit="photo"))
+    failed = len(summary.failed)
+    say(f"{summary.photos} photo(s): {summary.photos - failed} cut ({summary.stickers} sticker(s), {method}), "
+        f"{failed} failed; stickers in {args.output}" + (f", masks in {args.mask_out}" if args.mask_out else ""))
     return 1 if failed else 0
