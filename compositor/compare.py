@@ -307,14 +307,53 @@ def write_report(outdir: Path, rows: list[Row], composite: Composite, *, inputs:
     report = {"inputs": inputs, "rows": [r.record() for r in rows]}
     H, W = composite.image.shape[:2]
     page = html_report(rows, title, (W, H))
-    writes = [(outdir / "composite.png", lambda: write_image(outdir / "composite.png", composite.image))]
-    writes += [(outdir / f"{r.backend}.png", (lambda r=r: write_image(outdir / f"{r.backend}.png", r.image)))
-               for r in rows[1:] if r.ok]
-    writes += [(outdir / "grid.png", lambda: write_image(outdir / "grid.png", grid_image)),
-               (outdir / "report.json", lambda: write_json(outdir / "report.json", report)),
+    images = [composite.image, *(r.image for r in rows[1:] if r.ok), grid_image]  # in report_files' order
+    writes = [(outdir / name, lambda name=name, image=image: write_image(outdir / name, image))
+              for name, image in zip(report_files(report), images)]
+    writes += [(outdir / "report.json", lambda: write_json(outdir / "report.json", report)),
                (outdir / "index.html", lambda: write_text(outdir / "index.html", page))]
     write_all(writes)
     return report
 
 
-__all__ = ["compare", "write_report", "grid", "html_report", "shown_rows", "human_number", "human_seconds", "Row"]
+def report_files(report: Any) -> list[str]:
+    """The names of the files ``write_report`` writes beside the ``report`` it returns (or an
+    earlier run's report.json, read back): composite.png, <backend>.png for each backend that
+    ran, grid.png, report.json, index.html."""
+    rows = report.get("rows") if isinstance(report, dict) else None
+    tiles = [f"{r['backend']}.png" for r in (rows if isinstance(rows, list) else [])[1:]
+             if isinstance(r, dict) and r.get("ok") is True and isinstance(r.get("backend"), str)]
+    return ["composite.png", *tiles, "grid.png", "report.json", "index.html"]
+
+
+def read_report(outdir: Path) -> dict[str, Any] | None:
+    """The report.json an earlier compare left in ``outdir``, or None (none there, or unreadable)."""
+    import json
+
+    try:
+        report = json.loads((Path(outdir) / "report.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def stale_files(outdir: Path, before: dict[str, Any] | None, after: dict[str, Any], keep=()) -> list[Path]:
+    """The files the earlier report ``before`` lists in ``outdir`` that the report ``after`` does
+    not (the tiles of backends this run did not make): plain files directly inside ``outdir``,
+    none that is one of ``keep`` (the run's inputs)."""
+    import os
+
+    written = set(report_files(after))
+    out = []
+    for name in report_files(before) if before else []:
+        path = Path(outdir) / name
+        if name in written or Path(name).name != name or "\\" in name or not path.is_file() or path.is_symlink():
+            continue
+        if any(os.path.exists(k) and os.path.samefile(path, k) for k in keep):
+            continue
+        out.append(path)
+    return out
+
+
+__all__ = ["compare", "write_report", "report_files", "read_report", "stale_files", "grid", "html_report", "shown_rows",
+           "human_number", "human_seconds", "Row"]

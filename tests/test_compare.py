@@ -109,3 +109,31 @@ def test_numbers_for_people():
     assert human_number("fmse", 2407.43) == "2,407" and human_number("color_gap", 19.2616) == "19.3"
     assert human_number("contrast_gap", 6.255e-05) == "0" and human_number("ssim", 0.96152) == "0.962"
     assert human_number("psnr", float("nan")) == "–"
+
+
+def test_force_removes_the_earlier_compares_tiles_only(case, tmp_path):
+    """``compare --force`` into an earlier compare's folder removes the tiles that run made and
+    this one did not (as its report.json lists them), so the folder and index.html agree; a
+    user's own file there and the run's inputs (even one named like a tile) are kept."""
+    comp, _ = case
+    write_image(tmp_path / "c.png", comp.image)
+    write_mask(tmp_path / "m.png", comp.mask)
+    out = tmp_path / "cmp"
+    args = ["compare", str(tmp_path / "c.png"), "--mask", str(tmp_path / "m.png"), "-o", str(out), "-q"]
+    assert main(args + ["--backends", "none,reinhard,poisson"]) == 0
+    (out / "notes.txt").write_text("mine")
+    (out / "boundary.png").write_bytes(b"mine too")  # not in the earlier report: not the run's file
+    assert main(args + ["--backends", "none,boundary", "--force"]) == 0
+    left = sorted(p.name for p in out.iterdir())
+    assert left == ["boundary.png", "composite.png", "grid.png", "index.html", "none.png", "notes.txt",
+                    "report.json"], left
+    named = set(re.findall(r'(?:href|src)="([^"]+)"', (out / "index.html").read_text()))
+    assert "boundary.png" in named and all((out / n).is_file() for n in named), named
+    assert (out / "notes.txt").read_text() == "mine"
+    # an input of the new run that an earlier run wrote is never removed
+    assert main(args + ["--backends", "none,reinhard", "--force"]) == 0
+    shutil.copy(out / "reinhard.png", tmp_path / "r.png")
+    inside = ["compare", str(out / "reinhard.png"), "--mask", str(tmp_path / "m.png"), "-o", str(out), "-q",
+              "--backends", "none", "--force"]
+    assert main(inside) == 0
+    assert (out / "reinhard.png").read_bytes() == (tmp_path / "r.png").read_bytes()

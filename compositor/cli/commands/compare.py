@@ -33,7 +33,7 @@ def run(args) -> int:
     """Run every backend of ``args.backends``, write the images, grid and reports, print a
     table; returns 0, or 1 when a backend failed."""
     from ... import api, records
-    from ...compare import compare, write_report
+    from ...compare import compare, read_report, stale_files, write_report
     from ...imageio import check_outputs, read_rgb
 
     names_run = backends(args.backends)
@@ -43,6 +43,7 @@ def run(args) -> int:
     inputs = [args.composite, args.mask] + ([args.truth] if args.truth else []) + setting_files(*settings.values())
     check_outputs(inputs, [outdir / n for n in names])
     check_outdir(outdir, args.force)
+    earlier = read_report(outdir) if args.force else None  # what an earlier compare wrote there
     composite = api.load_composite(args.composite, args.mask)
     truth = None
     if args.truth:
@@ -57,9 +58,11 @@ def run(args) -> int:
         return progress
 
     rows = compare(composite, names_run, settings=settings, truth=truth, progress=bar)
-    write_report(outdir, rows, composite, inputs={k: records.file_record(v) for k, v in
-                                                  (("composite", args.composite), ("mask", args.mask),
-                                                   ("truth", args.truth)) if v})
+    report = write_report(outdir, rows, composite, inputs={k: records.file_record(v) for k, v in
+                                                           (("composite", args.composite), ("mask", args.mask),
+                                                            ("truth", args.truth)) if v})
+    for path in stale_files(outdir, earlier, report, keep=inputs):  # so index.html and the folder agree
+        path.unlink(missing_ok=True)
     out(f"{'backend':<10} {'seconds':>8} {'colour gap':>10} {'seam':>6}" + ("  fMSE     PSNR" if truth is not None else ""))
     for r in rows:
         if not r.ok:
