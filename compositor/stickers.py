@@ -26,13 +26,14 @@ def crop_to_alpha(rgba: np.ndarray, label: str = "sticker") -> tuple[np.ndarray,
     return np.ascontiguousarray(rgba[y:y + h, x:x + w]), box
 
 
-def read_sticker(path: str | os.PathLike, label: str | None = None) -> Sticker:
+def read_sticker(path: str | os.PathLike, label: str | None = None, *, rgba: np.ndarray | None = None) -> Sticker:
     """The sticker in the image file ``path`` (any mode; read as RGBA), cropped to its alpha.
 
     Returns a Sticker labelled ``label`` (default: the file's stem) whose ``source_box`` is
-    the crop's box (x, y, w, h) in the file, with method ``"file"`` and score 1."""
+    the crop's box (x, y, w, h) in the file, with method ``"file"`` and score 1. ``rgba``: the
+    file's pixels when they are already decoded (as ``imageio.read_rgba`` reads them)."""
     from .imageio import read_rgba
 
-    rgba, box = crop_to_alpha(read_rgba(path), str(path))
+    rgba, box = crop_to_alpha(read_rgba(path) if rgba is None else rgba, str(path))
     return Sticker(rgba=rgba, label=Path(path).stem if label is None else label, source_box=box, score=1.0,
                    method="file")

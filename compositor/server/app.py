@@ -366,15 +366,16 @@ def create_app(config: Config | None = None) -> FastAPI:
         return store.put_upload(data, label, kind, max_pixels=limit)
 
     def rgb(entry: Entry) -> np.ndarray:
-        from ..imageio import read_rgb
+        """An image entry as RGB (transparent pixels over white, as ``imageio.read_rgb``), made
+        from the pixels decoded when it came, not decoded again."""
+        from ..imageio import over_white
 
-        return store.cached(entry, "rgb", lambda e: read_rgb(e.path))
+        return store.cached(entry, "rgb", lambda e: over_white(store.rgba(e)))
 
     def sticker(entry: Entry):
         from ..stickers import read_sticker
 
-        return store.cached(entry, "sticker",
-                            lambda e: dataclasses.replace(read_sticker(e.path), label=Path(e.label).stem))
+        return store.cached(entry, "sticker", lambda e: read_sticker(e.path, Path(e.label).stem, rgba=store.rgba(e)))
 
     # ---------------------------------------------------------------- page and files
     static = resources.files("compositor.server") / "static"
@@ -456,14 +457,14 @@ def create_app(config: Config | None = None) -> FastAPI:
             import cv2
 
             def encode(e):
-                from ..imageio import read_rgba
-
-                pixels = read_rgba(e.path)
+                pixels = store.peek(e, "rgb")  # a composite kept as RGB; else the pixels as they came
+                pixels = store.rgba(e) if pixels is None else pixels
                 h, w = pixels.shape[:2]
                 f = min(1.0, size / max(h, w))
                 if f < 1:
                     pixels = cv2.resize(pixels, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-                ok, buf = cv2.imencode(".png", cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+                ok, buf = cv2.imencode(".png", cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else
+                                                            cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
                 return buf.tobytes()
 
             return store.cached(entry, f"preview{size}", encode)
@@ -500,7 +501,7 @@ def create_app(config: Config | None = None) -> FastAPI:
             out = []
             for i, s in enumerate(stickers, 1):
                 name = f"{stem}-sticker{'' if len(stickers) == 1 else f'-{i}'}.png"
-                sticker_entry = store.put_image(s.rgba, name, "sticker")
+                sticker_entry = store.put_image(s.rgba, name, "sticker", keep=True)
                 mask_entry = store.put_mask(s.alpha, name.replace("sticker", "sticker-mask"))
                 out.append({"sticker": sticker_entry.public(), "mask": mask_entry.public(),
                             "box": list(s.source_box), "score": round(float(s.score), 4), "method": s.method})

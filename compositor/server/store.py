@@ -143,18 +143,32 @@ class Store:
                 from None
         entry.height, entry.width = rgba.shape[:2]
         entry.info["alpha"] = bool((rgba[..., 3] < 255).any())
-        return self.add(entry)
+        self.add(entry)
+        self.cached(entry, "rgba", lambda e: rgba)  # its RGB, sticker and preview are made from these pixels
+        return entry
+
+    def rgba(self, entry: Entry) -> np.ndarray:
+        """An image entry's pixels as RGBA: the ones decoded when it came, while the cache holds
+        them, else read again (at its own size, which was accepted then)."""
+        from ..imageio import read_rgba
+
+        return self.cached(entry, "rgba", lambda e: read_rgba(e.path, max(1, e.width * e.height)))
+
+    def peek(self, entry: Entry, what: str) -> Any:
+        """What the cache holds for ``entry`` and ``what``, or None (nothing is made)."""
+        with self._lock:
+            return self._cache.get((entry.id, what))
 
     def put_image(self, pixels: np.ndarray, label: str, kind: str = "image", *, keep: bool = False, level: int = 1,
                   **info) -> Entry:
         """Write ``pixels`` (RGB, RGBA or gray uint8) as a PNG (zlib ``level``) and keep it; with
-        ``keep``, the array stays in the cache too (a composite, harmonized next), so it is not
-        decoded again."""
+        ``keep``, the array stays in the cache too (a composite, harmonized next; a sticker, pasted
+        next), so it is not decoded again."""
         ident, path = self.new_path(".png")
         path.write_bytes(encode_png(pixels, level))
         entry = self.add(Entry(ident, path, kind, label, pixels.shape[1], pixels.shape[0], info=info))
-        if keep and pixels.ndim == 3 and pixels.shape[2] == 3:
-            self.cached(entry, "rgb", lambda e: pixels)
+        if keep and pixels.ndim == 3:
+            self.cached(entry, "rgb" if pixels.shape[2] == 3 else "rgba", lambda e: pixels)
         return entry
 
     def put_mask(self, mask: np.ndarray, label: str, level: int = 1, **info) -> Entry:

@@ -1,8 +1,11 @@
 """The server's store: ids, labels in messages, the bounded cache, the idle sweep."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from compositor.server.store import Store, UnknownId
 
@@ -63,3 +66,28 @@ def test_an_upload_over_the_pixel_limit_is_refused_by_the_one_check(tmp_path):
         assert not any(store.folder.iterdir()) and len(store) == 0
     finally:
         store.close()
+
+
+def test_an_upload_is_decoded_once(monkeypatch):
+    """An uploaded background and sticker are decoded when they come; their RGB, the sticker, the
+    previews and the paste are made from those pixels (they were decoded up to three times)."""
+    import json
+
+    from compositor.imageio import read as imageio_read, read_rgb
+
+    from .test_api import SAMPLES, client_for, upload
+
+    decoded = []
+    real = imageio_read._decode
+    monkeypatch.setattr(imageio_read, "_decode", lambda source, path, *a: (decoded.append(str(path)), real(source, path, *a))[1])
+    with client_for() as c:
+        bg = upload(c, SAMPLES / "chelsea.png")
+        assert c.get(bg["preview"] + "?size=200").status_code == 200
+        sticker = upload(c, SAMPLES / "coffee.png")  # an opaque photo as a sticker: its box is all of it
+        r = c.post("/api/paste", data={"background_id": bg["id"], "placements": json.dumps(
+            [{"sticker": sticker["id"], "x": "50%", "y": "50%", "scale": 0.2}])})
+        assert r.status_code == 200, r.text
+        assert c.get(sticker["preview"]).status_code == 200
+        assert len(decoded) == 2, decoded  # one for each upload
+        composite = np.asarray(Image.open(io.BytesIO(c.get(r.json()["composite"]["url"]).content)))
+    assert composite.shape == read_rgb(SAMPLES / "chelsea.png").shape
