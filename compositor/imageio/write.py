@@ -193,10 +193,11 @@ def image_format(path: str | os.PathLike, *, alpha: bool = False, lossless: bool
     return fmt
 
 
-def encode_png(pixels: np.ndarray) -> bytes:
-    """RGB, RGBA or single-channel uint8 pixels as PNG bytes (for a pipe), as ``write_image`` writes them."""
+def encode_png(pixels: np.ndarray, level: int = PNG_LEVEL) -> bytes:
+    """RGB, RGBA or single-channel uint8 pixels as PNG bytes (for a pipe, or the server's files),
+    as ``write_image`` writes them; ``level``: zlib's, 0 (stored, fastest) to 9."""
     buffer = io.BytesIO()
-    Image.fromarray(np.asarray(pixels, np.uint8)).save(buffer, format="PNG", compress_level=PNG_LEVEL)
+    Image.fromarray(np.asarray(pixels, np.uint8)).save(buffer, format="PNG", compress_level=level)
     return buffer.getvalue()
 
 

@@ -454,18 +454,13 @@ def create_app(config: Config | None = None) -> FastAPI:
         size = int(min(max(size, 64), 4096))
 
         def make() -> bytes:
-            import cv2
+            from ..imageio import encode_png
+            from ..ops.resize import resize, working_size
 
             def encode(e):
                 pixels = store.peek(e, "rgb")  # a composite kept as RGB; else the pixels as they came
                 pixels = store.rgba(e) if pixels is None else pixels
-                h, w = pixels.shape[:2]
-                f = min(1.0, size / max(h, w))
-                if f < 1:
-                    pixels = cv2.resize(pixels, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-                ok, buf = cv2.imencode(".png", cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else
-                                                            cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
-                return buf.tobytes()
+                return encode_png(resize(pixels, working_size(pixels.shape, size)), level=1)
 
             return store.cached(entry, f"preview{size}", encode)
 

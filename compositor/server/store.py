@@ -164,6 +164,8 @@ class Store:
         """Write ``pixels`` (RGB, RGBA or gray uint8) as a PNG (zlib ``level``) and keep it; with
         ``keep``, the array stays in the cache too (a composite, harmonized next; a sticker, pasted
         next), so it is not decoded again."""
+        from ..imageio import encode_png
+
         ident, path = self.new_path(".png")
         path.write_bytes(encode_png(pixels, level))
         entry = self.add(Entry(ident, path, kind, label, pixels.shape[1], pixels.shape[0], info=info))
@@ -174,6 +176,8 @@ class Store:
     def put_mask(self, mask: np.ndarray, label: str, level: int = 1, **info) -> Entry:
         """Write a float mask as the 8-bit PNG ``compositor paste --mask-out`` writes (the same
         rounding as ``imageio.write_mask``) and keep it, its 8-bit pixels cached."""
+        from ..imageio import encode_png
+
         levels = np.clip(np.asarray(mask, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
         ident, path = self.new_path(".png")
         path.write_bytes(encode_png(levels, level))
@@ -215,20 +219,6 @@ class Store:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-def encode_png(pixels: np.ndarray, level: int = 1) -> bytes:
-    """``pixels`` (RGB, RGBA or gray uint8) as PNG bytes at zlib ``level`` (OpenCV's encoder: at
-    level 1 several times faster than Pillow's default for a slightly larger file; level 0 stores
-    without compressing, faster still; lossless all the same)."""
-    import cv2
-
-    if pixels.ndim == 3:
-        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR if pixels.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
-    ok, buf = cv2.imencode(".png", pixels, [cv2.IMWRITE_PNG_COMPRESSION, level])
-    if not ok:
-        raise CompositorError(f"could not encode a {pixels.shape} image as PNG.")
-    return buf.tobytes()
 
 
 def _size(value: Any) -> int:

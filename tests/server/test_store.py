@@ -91,3 +91,23 @@ def test_an_upload_is_decoded_once(monkeypatch):
         assert len(decoded) == 2, decoded  # one for each upload
         composite = np.asarray(Image.open(io.BytesIO(c.get(r.json()["composite"]["url"]).content)))
     assert composite.shape == read_rgb(SAMPLES / "chelsea.png").shape
+
+
+def test_previews_and_files_are_made_by_the_library():
+    """The preview is ``ops.resize`` to ``ops.working_size``, encoded by imageio's one PNG encoder
+    (whose ``level`` the server sets: 0 stores, faster, for files read back from the cache)."""
+    from compositor.imageio import encode_png, read_rgb, read_rgba
+    from compositor.ops.resize import resize, working_size
+
+    from .test_api import SAMPLES, client_for, upload
+
+    photo = read_rgb(SAMPLES / "chelsea.png")
+    stored, packed = encode_png(photo, level=0), encode_png(photo, level=1)
+    assert len(stored) > len(packed)
+    for data in (stored, packed):
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), photo)
+    with client_for() as c:
+        entry = upload(c, SAMPLES / "chelsea.png")
+        preview = np.asarray(Image.open(io.BytesIO(c.get(entry["preview"] + "?size=200").content)))
+    rgba = read_rgba(SAMPLES / "chelsea.png")
+    assert np.array_equal(preview, resize(rgba, working_size(rgba.shape, 200))) and max(preview.shape) == 200
