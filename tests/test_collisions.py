@@ -13,44 +13,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from compositor import cli
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "samples"
+from .workdir import SAMPLES, files, no_tensorflow, work_fixture  # noqa: F401 (no_tensorflow: autouse here)
+from .workdir import run_err as run
 
 
-@pytest.fixture(autouse=True)
-def no_tensorflow(monkeypatch):
-    for name in ("tensorflow", "keras", "tensorflow_hub"):
-        monkeypatch.setitem(sys.modules, name, None)
-
-
-@pytest.fixture
-def work(tmp_path, monkeypatch):
-    """chelsea.png, a mask for it and a sticker in a fresh current folder."""
-    shutil.copy(SAMPLES / "chelsea.png", tmp_path / "chelsea.png")
-    shutil.copy(SAMPLES / "coffee.png", tmp_path / "coffee.png")
-    mask = np.zeros((300, 451), np.uint8)
-    mask[100:150, 100:200] = 255
-    Image.fromarray(mask).save(tmp_path / "mask.png")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def files(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def run(argv, capsys) -> tuple[int, str]:
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    return code, capsys.readouterr().err
+work = work_fixture("chelsea.png", "coffee.png", doc="chelsea.png, a mask for it and a sticker in a fresh current folder.")
 
 
 def one_sentence(err: str, *names) -> str:

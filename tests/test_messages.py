@@ -13,7 +13,6 @@ import errno
 import json
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -21,39 +20,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from compositor import api, cli, plugins
+from compositor import api, plugins
 from compositor.errors import CompositorError, UsageError
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+from .workdir import no_tensorflow, run, work_fixture  # noqa: F401 (no_tensorflow: autouse here)
 
 
-@pytest.fixture(autouse=True)
-def no_tensorflow(monkeypatch):
-    for name in ("tensorflow", "keras", "tensorflow_hub"):
-        monkeypatch.setitem(sys.modules, name, None)
-
-
-@pytest.fixture
-def work(tmp_path, monkeypatch):
-    shutil.copy(SAMPLES / "chelsea.png", tmp_path / "chelsea.png")
-    mask = np.zeros((300, 451), np.uint8)
-    mask[100:150, 100:200] = 255
-    Image.fromarray(mask).save(tmp_path / "mask.png")
-    rgba = np.zeros((40, 60, 4), np.uint8)
-    rgba[..., 0] = 255
-    rgba[5:35, 5:55, 3] = 255
-    Image.fromarray(rgba).save(tmp_path / "cup.png")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def run(argv, capsys) -> tuple[int, str, str]:
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
+work = work_fixture("chelsea.png", cup=True)
 
 
 def one_sentence(err: str, *words) -> str:

@@ -10,52 +10,28 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from compositor import api, cli
+from compositor import api
 from compositor.errors import CompositorError
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+from .workdir import no_tensorflow, work_fixture  # noqa: F401 (no_tensorflow: autouse here)
+from .workdir import run_err as run
 
 
-@pytest.fixture(autouse=True)
-def no_tensorflow(monkeypatch):
-    for name in ("tensorflow", "keras", "tensorflow_hub"):
-        monkeypatch.setitem(sys.modules, name, None)
+def _unopenable(folder: Path) -> None:
+    """Links in a loop, a dangling link, a folder, a named pipe and an empty file, each named like a picture."""
+    (folder / "loop1").symlink_to("loop2")
+    (folder / "loop2").symlink_to("loop1")
+    (folder / "dangling.png").symlink_to("nowhere.png")
+    (folder / "folder.png").mkdir()
+    os.mkfifo(folder / "pipe.png")
+    (folder / "empty.png").write_bytes(b"")
 
 
-@pytest.fixture
-def work(tmp_path, monkeypatch):
-    shutil.copy(SAMPLES / "chelsea.png", tmp_path / "chelsea.png")
-    rgba = np.zeros((40, 60, 4), np.uint8)
-    rgba[..., 0] = 255
-    rgba[5:35, 5:55, 3] = 255
-    Image.fromarray(rgba).save(tmp_path / "cup.png")
-    mask = np.zeros((300, 451), np.uint8)
-    mask[100:150, 100:200] = 255
-    Image.fromarray(mask).save(tmp_path / "mask.png")
-    (tmp_path / "loop1").symlink_to("loop2")
-    (tmp_path / "loop2").symlink_to("loop1")
-    (tmp_path / "dangling.png").symlink_to("nowhere.png")
-    (tmp_path / "folder.png").mkdir()
-    os.mkfifo(tmp_path / "pipe.png")
-    (tmp_path / "empty.png").write_bytes(b"")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def run(argv, capsys) -> tuple[int, str]:
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    return code, capsys.readouterr().err
+work = work_fixture("chelsea.png", cup=True, extra=_unopenable)
 
 
 def one_sentence(code: int, err: str, *words) -> str:

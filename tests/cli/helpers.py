@@ -5,28 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from compositor import cli
+from ..workdir import CHELSEA_SIZE, ROOT, SAMPLES, files, run  # noqa: F401 (the cli tests import them from here)
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT / "samples"
-CHELSEA_SIZE = (451, 300)  # w, h
 COFFEE_SIZE = (600, 400)
-
-
-def run(argv, capsys) -> tuple[int, str, str]:
-    """``compositor ARGV`` in-process: (exit code, stdout, stderr). Argparse's own errors exit."""
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    assert sys.modules.get("tensorflow") is None, "TensorFlow was imported"
-    return code, out, err
-
-
-def files(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (hidden ``.name.part`` ones included) with its bytes."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def assert_error(code: int, err: str, expected_code: int, *names: object) -> str:
