@@ -24,13 +24,10 @@ of the run's process and its workers over the wall time: what it kept busy.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +35,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import common  # noqa: E402 (bench/, on the path above)
 
 
 def prepare(folder: Path) -> tuple[Path, Path]:
@@ -87,18 +87,15 @@ def one_run(spec: dict) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = common.parser(__doc__)
     parser.add_argument("--backends", default="poisson,magenta,vgg19")
-    parser.add_argument("--size", default="640x480")
     parser.add_argument("--count", default="poisson=240,none=240,reinhard=240,magenta=160,vgg19=16",
                         help="images per run, by backend (the defaults keep a 1-worker run near 40 s here)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per configuration (vgg19: 1); median reported")
+    common.add_runs(parser, repeats=3, repeats_help="runs per configuration (vgg19: 1); median reported")
     parser.add_argument("--vgg19-iterations", type=int, default=10, help="Adam steps per vgg19 composite")
     parser.add_argument("--executor", default="local", choices=("local", "ray"))
-    parser.add_argument("--one-run", metavar="JSON", help=argparse.SUPPRESS)  # a single run (internal)
     args = parser.parse_args()
-    if args.one_run:
-        print(json.dumps(one_run(json.loads(args.one_run))))
+    if common.one_run_here(args, one_run):
         return 0
 
     from compositor.runs.executors import available_cores
@@ -124,13 +121,7 @@ def main() -> int:
                             "out": str(tmp / f"{backend}_{workers}_{threads}_{r}"), "n": n, "size": list(size),
                             "workers": workers, "threads": threads, "executor": args.executor,
                             "iterations": args.vgg19_iterations}
-                    done = subprocess.run([sys.executable, __file__, "--one-run", json.dumps(spec)],
-                                          capture_output=True, text=True)
-                    if done.returncode != 0:
-                        raise SystemExit(f"{backend}, {label}: the run failed:\n{done.stderr[-3000:]}")
-                    got = json.loads(done.stdout.strip().splitlines()[-1])
-                    if got["failed"]:
-                        raise SystemExit(f"{backend}, {label}: {got['failed']} composite(s) failed: {got['error']}")
+                    got = common.fresh_run(__file__, spec, f"{backend}, {label}", "composite")
                     seconds, start, cpu = got["seconds"], got["start"], got["cpu"]
                     runs[label].append((n / seconds * 60, n / (seconds - start) * 60, start, cpu / seconds))
                     print(f"  {backend}, {label}, run {r + 1}: {n / seconds * 60:.1f}/min end to end, "
@@ -148,8 +139,7 @@ def main() -> int:
     print(f"\nsynth throughput at {size[0]}x{size[1]}, {args.executor} executor; {available_cores()} cores, "
           f"Python {platform.python_version()}, {platform.machine()}; vgg19: default mode, at most "
           f"{args.vgg19_iterations} steps")
-    print(f"load average (1/5/15 min) at start {load_start[0]:.2f}/{load_start[1]:.2f}/{load_start[2]:.2f}, "
-          f"at end {load_end[0]:.2f}/{load_end[1]:.2f}/{load_end[2]:.2f}\n")
+    print(common.load_line(load_start, load_end))
     print("| backend | configuration | images | runs | composites/min end to end | vs 1 worker | "
           "vs 1 worker, 1 thread | composites/min running | vs 1 worker | vs 1 worker, 1 thread | start-up s | "
           "cores used | load 1-min before -> after |")

@@ -18,7 +18,6 @@ A photo the cutter finds nothing in scores as an empty cut (IoU 0) and is counte
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -30,22 +29,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import common  # noqa: E402 (bench/, on the path above)
+
 DEFAULT_METHODS = "grabcut,u2net,u2net:refine=matting,u2net:refine=none"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-
-
-def cases(folder: Path) -> list[tuple[Path, Path]]:
-    """(photo, mask) pairs of ``folder``, by name; a clear error if the layout is not there."""
-    images, masks = folder / "images", folder / "masks"
-    if not images.is_dir() or not masks.is_dir():
-        raise SystemExit(f"bench_cut: {folder} has no images/ and masks/ folders.")
-    pairs = [(p, masks / f"{p.stem}.png") for p in sorted(images.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
-    pairs = [(p, m) for p, m in pairs if m.is_file()]
-    if not pairs:
-        raise SystemExit(f"bench_cut: {folder} has no photo in images/ with a mask of the same name in masks/.")
-    return pairs
 
 
 def parse_method(spec: str) -> tuple[str, dict[str, str]]:
@@ -87,9 +76,8 @@ def run_method(spec: str, pairs, read) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", required=True, type=Path, help="folder with images/ and masks/")
-    parser.add_argument("--limit", type=int, default=None, help="score only the first N photos by name")
+    parser = common.parser(__doc__)
+    common.add_cases(parser, limit=None, limit_help="score only the first N photos by name")
     parser.add_argument("--methods", default=DEFAULT_METHODS,
                         help="comma-separated; NAME or NAME:KEY=VALUE;KEY=VALUE (default: %(default)s)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
@@ -107,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             return m > 127
         return read_rgb(path)
 
-    pairs = cases(args.cases)
+    pairs = common.cases(args.cases, "bench_cut")
     total = len(pairs)
     if args.limit is not None:
         pairs = pairs[:max(1, args.limit)]

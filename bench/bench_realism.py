@@ -29,7 +29,6 @@ Tune only on a training folder (duts-tr); report on a held-out one (duts-te-dev)
 """
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import math
@@ -43,21 +42,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import common  # noqa: E402 (bench/, on the path above)
 
 FAMILIES = ("blur", "jpeg", "jpeg-file", "noise", "noise-signal", "identity", "reverse", "speed")
 CUE = {"blur": "blur", "jpeg": "jpeg", "jpeg-file": "jpeg", "noise": "noise", "noise-signal": "noise"}
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-
-
-def cases(folder: Path) -> list[tuple[Path, Path]]:
-    images, masks = folder / "images", folder / "masks"
-    if not images.is_dir() or not masks.is_dir():
-        raise SystemExit(f"bench_realism: {folder} has no images/ and masks/ folders.")
-    pairs = [(p, masks / f"{p.stem}.png") for p in sorted(images.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
-    pairs = [(p, m) for p, m in pairs if m.is_file()]
-    if not pairs:
-        raise SystemExit(f"bench_realism: {folder} has no photo with a mask of the same name.")
-    return pairs
 
 
 def load(photo: Path, mask: Path):
@@ -267,9 +257,8 @@ def table(rows: list[dict], families) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cases", required=True, help="folder with images/ and masks/")
-    ap.add_argument("--limit", type=int, default=150, help="photos used: every (count / limit)-th by name")
+    ap = common.parser(__doc__)
+    common.add_cases(ap, limit=150, limit_help="photos used: every (count / limit)-th by name")
     ap.add_argument("--families", default=",".join(FAMILIES), help=f"comma list of {', '.join(FAMILIES)}")
     ap.add_argument("--speed-limit", type=int, default=10, help="photos timed at 1024 px")
     ap.add_argument("--seed", type=int, default=0)
@@ -285,7 +274,7 @@ def main(argv=None) -> int:
     if not folder.exists():
         print(f"bench_realism: {folder} is not here; nothing to measure.")
         return 0
-    pairs = cases(folder)
+    pairs = common.cases(folder, "bench_realism")
     step = max(1, len(pairs) // max(1, args.limit))
     pairs = pairs[::step][:args.limit]
     rows = []

@@ -17,12 +17,10 @@ The load average before and after is printed: on a shared machine the figures mo
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+
+import common  # noqa: E402 (bench/, on the path above)
 
 CONFIGS = [("default, 1 worker", 1, {}), ("default, 2 workers", 2, {}),
            ("+ --yolo --voc --instance-masks, 1 worker", 1, {"yolo": True, "voc": True, "instance_masks": True}),
@@ -54,14 +54,11 @@ def one_run(spec: dict) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = common.parser(__doc__)
     parser.add_argument("--count", type=int, default=60, help="images per run (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, default=2, help="runs per configuration; median reported")
-    parser.add_argument("--size", default="640x480")
-    parser.add_argument("--one-run", metavar="JSON", help=argparse.SUPPRESS)  # a single run (internal)
+    common.add_runs(parser, repeats=2, repeats_help="runs per configuration; median reported")
     args = parser.parse_args()
-    if args.one_run:
-        print(json.dumps(one_run(json.loads(args.one_run))))
+    if common.one_run_here(args, one_run):
         return 0
 
     from bench_batch import prepare
@@ -79,13 +76,7 @@ def main() -> int:
             for i, (label, workers, extra) in enumerate(CONFIGS):
                 spec = {"objects": str(objects), "backgrounds": str(backgrounds), "out": str(tmp / f"run_{i}_{r}"),
                         "n": args.count, "size": list(size), "workers": workers, "extra": extra}
-                done = subprocess.run([sys.executable, __file__, "--one-run", json.dumps(spec)],
-                                      capture_output=True, text=True)
-                if done.returncode != 0:
-                    raise SystemExit(f"{label}: the run failed:\n{done.stderr[-3000:]}")
-                got = json.loads(done.stdout.strip().splitlines()[-1])
-                if got["failed"]:
-                    raise SystemExit(f"{label}: {got['failed']} image(s) failed: {got['error']}")
+                got = common.fresh_run(__file__, spec, label, "image")
                 results[label].append(got)
                 print(f"  {label}, run {r + 1}: {args.count / got['seconds'] * 60:.1f} images/min end to end, "
                       f"{got['cores']:.2f} cores", file=sys.stderr, flush=True)
@@ -94,8 +85,7 @@ def main() -> int:
     print(f"\nsynth, default settings, {size[0]}x{size[1]}, {args.count} images per run, median of "
           f"{max(1, args.repeats)} run(s); {available_cores()} cores, Python {platform.python_version()}, "
           f"{platform.machine()}")
-    print(f"load average (1/5/15 min) at start {load_start[0]:.2f}/{load_start[1]:.2f}/{load_start[2]:.2f}, "
-          f"at end {load_end[0]:.2f}/{load_end[1]:.2f}/{load_end[2]:.2f}\n")
+    print(common.load_line(load_start, load_end))
     print("| configuration | images/min end to end | vs 1 worker | images/min running | start-up s | cores used |")
     print("|---|---:|---:|---:|---:|---:|")
     base = {}
