@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +32,10 @@ def parse_match(value) -> tuple[str, ...]:
     tuple of cue names) -> the cues, in the order they are applied. Refuses anything else."""
     if value is None:
         return ()
-    items = value.split(",") if isinstance(value, str) else list(value)
+    try:
+        items = value.split(",") if isinstance(value, str) else list(value)
+    except TypeError:  # not text nor a list: refused below, naming it
+        items = [value]
     names = [str(i).strip().lower() for i in items if str(i).strip()]
     if names in ([], ["none"]):
         return ()
@@ -48,8 +52,8 @@ def parse_light(value) -> tuple[float, float] | None:
     None for None or "none". The elevation must be within 0..90."""
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
         return None
-    items = value.split(",") if isinstance(value, str) else list(value)
     try:
+        items = value.split(",") if isinstance(value, str) else list(value)
         az, el = (float(v) for v in items)
     except (TypeError, ValueError):
         raise UsageError(f"light must be AZIMUTH,ELEVATION in degrees, e.g. 135,40; received {value!r}.") from None
@@ -112,8 +116,9 @@ def make_finish_settings(values=None) -> FinishSettings:
     if isinstance(values, FinishSettings):
         return ready_settings(FinishSettings, values, "finish")
     values = dict(values or {})
-    if values.get("light") is not None and not isinstance(values["light"], str):
-        values["light"] = ",".join(str(v) for v in values["light"])
+    light = values.get("light")
+    if light is not None and not isinstance(light, str) and isinstance(light, Iterable):
+        values["light"] = ",".join(str(v) for v in light)
     if isinstance(values.get("match"), (list, tuple)):
         values["match"] = ",".join(str(v) for v in values["match"]) or "none"
     return build_settings(FinishSettings, "finish", values)

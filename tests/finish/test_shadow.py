@@ -83,6 +83,8 @@ def test_same_seed_same_bytes(coffee):
     ({"match": "blur,sharpen"}, "match must be a comma list"),
     ({"seed": -1}, "finish.seed must be between"),
     ({"glow": 1}, "finish has no setting 'glow'"),
+    ({"shadow": "cast", "light": 5}, "light must be AZIMUTH,ELEVATION"),  # a TypeError, before
+    ({"match": 5}, "match must be a comma list"),
 ])
 def test_bad_values_refused(values, words):
     with pytest.raises(UsageError, match=words) as info:
