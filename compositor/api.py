@@ -261,14 +261,17 @@ def _named(what):
 def compose(photo: ImageLike, background: ImageLike, *, method: str | plugins.Ready = DEFAULT_METHOD, cut_settings: dict | None = None,
             x: float | str | None = None, y: float | str | None = None, scale: float = 1.0, rotation: float = 0.0,
             anchor: str = "centre", height: float | str | None = None, backend: str | plugins.Ready = DEFAULT_BACKEND, harmonize_settings: dict | None = None,
-            progress: Progress | None = None, finish: FinishLike = None) -> tuple[Sticker, Composite, Result, dict[str, Any]]:
+            progress: Progress | None = None, finish: FinishLike = None,
+            background_file: str | os.PathLike | None = None) -> tuple[Sticker, Composite, Result, dict[str, Any]]:
     """Cut the best object from ``photo``, paste it on ``background`` with its ``anchor`` at (x, y)
     (default: the centre; pixels or "N%"), sized by ``scale`` or ``height`` and rotated by
     ``rotation`` (as ``paste.Placement``), harmonize with ``backend``. Returns (sticker, composite,
     result, record), the record a JSON-ready dict of the inputs, steps, settings and timings.
     ``finish`` runs the finishing stage after harmonizing (see ``finish``). ``method`` and
     ``backend`` are names (with ``cut_settings``, ``harmonize_settings``) or ready plugins
-    (``cutter(...)``, ``harmonizer(...)``), as ``cut`` and ``harmonize`` take them."""
+    (``cutter(...)``, ``harmonizer(...)``), as ``cut`` and ``harmonize`` take them.
+    ``background_file``: the file ``background``'s pixels were read from, when they are given as
+    pixels; its JPEG tables give the jpeg step's quality, as the file itself would."""
     ready_finish = _finish_settings(finish)
     cut_settings = inputs.settings_dict(cut_settings, "cut_settings")
     harmonize_settings = inputs.settings_dict(harmonize_settings, "harmonize_settings")
@@ -289,7 +292,7 @@ def compose(photo: ImageLike, background: ImageLike, *, method: str | plugins.Re
     both = inputs.label_of(photo, ""), inputs.label_of(background, "")
     with _named(f"{both[0]} pasted on {both[1]}" if all(both) else None):
         result = harmonize(comp, ready_harmonize, progress=progress)
-        result = _finished(result, comp, ready_finish, background)
+        result = _finished(result, comp, ready_finish, background if background_file is None else background_file)
     record = {
         "inputs": {name: file_record(v) for name, v in (("photo", photo), ("background", background))
                    if isinstance(v, inputs.PATH_TYPES)},

@@ -727,7 +727,8 @@ def create_app(config: Config | None = None) -> FastAPI:
             from .. import api
 
             s, comp, result, record = api.compose(rgb(photo_entry), rgb(bg_entry), method=ready_cut,
-                                                  backend=asked.ready, finish=asked.finishing, **where)
+                                                  backend=asked.ready, finish=asked.finishing,
+                                                  background_file=bg_entry.path, **where)  # its JPEG tables
             record["inputs"] = {"photo": {"path": photo_entry.label}, "background": {"path": bg_entry.label}}
             out = {"sticker": store.put_image(s.rgba, "sticker.png", "sticker").public(),
                    "composite": store.put_image(comp.image, "composite.png", "composite").public(),

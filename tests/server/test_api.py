@@ -578,3 +578,67 @@ def test_the_command_lines_pixel_limit_is_the_default(monkeypatch):
         bomb = png_bytes(np.zeros((1000, 1000), np.uint8))
         one_sentence(c.post("/api/uploads", files={"file": ("bomb.png", bomb)}), 413, "bomb.png", "200,000 pixels")
         assert not any(c.app.state.store.folder.iterdir())  # nothing of it kept
+
+
+@pytest.fixture(scope="module")
+def jpeg_background(tmp_path_factory) -> Path:
+    """The cat as a JPEG whose luma is quantised as at quality 35 and its colour far coarser (as at
+    15): an estimate from its pixels reads the luma's quality, its file's tables say both."""
+    folder = tmp_path_factory.mktemp("jpeg")
+    cat = Image.fromarray(read_rgb(SAMPLES / "chelsea.png"))
+    tables = {}
+    for quality in (35, 15):
+        cat.save(folder / f"q{quality}.jpg", format="JPEG", quality=quality)
+        with Image.open(folder / f"q{quality}.jpg") as im:
+            tables[quality] = im.quantization
+    cat.save(folder / "cat.jpg", format="JPEG", qtables=[tables[35][0], tables[15][1]], subsampling=2)
+    return folder / "cat.jpg"
+
+
+@pytest.mark.slow
+def test_jpeg_matching_on_a_jpeg_background_is_what_the_commands_make(client, sticker_file, jpeg_background,
+                                                                       tmp_path):
+    """The page's flow on a JPEG background with jpeg matching: the result the API offers for
+    download is, byte for byte, the file its paste and harmonize commands write."""
+    import os
+    import shlex
+
+    bg = upload(client, jpeg_background)
+    sticker = upload(client, sticker_file)
+    pasted = client.post("/api/paste", data={"background_id": bg["id"], "placements": json.dumps(
+        [{"sticker": sticker["id"], "x": "50%", "y": "95%", "height": "40%", "anchor": "bottom"}])}).json()
+    out = client.post("/api/harmonize", data={"composite_id": pasted["composite"]["id"], "mask_id": pasted["mask"]["id"],
+                                              "backend": "reinhard", "finish": json.dumps({"match": "all"})})
+    assert out.status_code == 200, out.text
+    out = out.json()
+    assert out["finish"]["objects"][0]["jpeg"].get("reencoded"), out["finish"]
+    (tmp_path / "cat.jpg").write_bytes(jpeg_background.read_bytes())
+    (tmp_path / "cup.png").write_bytes(sticker_file.read_bytes())
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        for command in (pasted["command"], out["command"]):
+            assert cli.main(shlex.split(command)[1:]) == 0, command
+    finally:
+        os.chdir(cwd)
+    assert client.get(out["result"]["url"]).content == (tmp_path / "result-reinhard.png").read_bytes()
+
+
+@pytest.mark.slow
+def test_compose_on_a_jpeg_background_reads_its_tables_as_the_command_does(client, jpeg_background, tmp_path):
+    """/api/compose with jpeg matching takes the quality from the uploaded background file's
+    tables, as ``compositor compose`` does from the file: the same image."""
+    settings = {"at": "50%,95%,35%,0,bottom", "method": "grabcut", "backend": "reinhard"}
+    r = client.post("/api/compose", files={"photo": ("coffee.png", (SAMPLES / "coffee.png").read_bytes()),
+                                           "background": ("cat.jpg", jpeg_background.read_bytes())},
+                    data={**settings, "cut_settings": json.dumps({"box": [150, 60, 300, 280]}),
+                          "finish": json.dumps({"match": "all"})})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    jpeg = out["record"]["harmonize"]["stats"]["finish"]["objects"][0]["jpeg"]
+    assert jpeg["source"] == "file" and jpeg.get("reencoded"), jpeg
+    assert cli.main(["compose", str(SAMPLES / "coffee.png"), str(jpeg_background), "-o", str(tmp_path / "c"),
+                     "--at", settings["at"], "--method", "grabcut", "--box", "150,60,300,280", "--backend", "reinhard",
+                     "--match", "all"]) == 0
+    served = np.asarray(Image.open(io.BytesIO(client.get(out["result"]["url"]).content)))
+    np.testing.assert_array_equal(served, np.asarray(Image.open(tmp_path / "c" / "harmonized.png")))
