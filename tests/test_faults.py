@@ -28,7 +28,6 @@ full disk 44 s, the collisions 42 s, the signals 36 s, Ray 18 s measured there).
 """
 from __future__ import annotations
 
-import errno
 import json
 import os
 import random
@@ -46,6 +45,8 @@ import pytest
 from PIL import Image
 
 from compositor.imageio import sha256_file
+
+from .workdir import ReadOnly
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -244,40 +245,6 @@ def test_a_signal_at_a_random_moment(tmp_path, inputs):
 
 
 # ----------------------------------------------------------------------------- read-only folders
-
-
-class ReadOnly:
-    """Makes the OS refuse every change under ``folder`` with EROFS, as a read-only mount
-    does (a chmod does not stop root, who may run the suite)."""
-
-    def __init__(self, monkeypatch, folder: Path):
-        self.folder = str(folder.resolve())
-        real_open, real_os_open = open, os.open
-        for name in ("mkdir", "rename", "replace", "unlink", "rmdir"):
-            monkeypatch.setattr(os, name, self._refusing(getattr(os, name)))
-
-        def os_open(path, flags, *args, **kwargs):
-            if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
-                self._check(path)
-            return real_os_open(path, flags, *args, **kwargs)
-
-        def builtin_open(file, mode="r", *args, **kwargs):
-            if isinstance(file, (str, os.PathLike)) and any(c in mode for c in "wax+"):
-                self._check(file)
-            return real_open(file, mode, *args, **kwargs)
-
-        monkeypatch.setattr(os, "open", os_open)
-        monkeypatch.setattr("builtins.open", builtin_open)
-
-    def _check(self, path) -> None:
-        if os.path.abspath(os.fspath(path)).startswith(self.folder):
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fspath(path))
-
-    def _refusing(self, real):
-        def call(path, *args, **kwargs):
-            self._check(path)
-            return real(path, *args, **kwargs)
-        return call
 
 
 def test_a_read_only_folder(tmp_path, inputs, monkeypatch, capsys):

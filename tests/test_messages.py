@@ -9,7 +9,6 @@ synth), a 1x1 photo (a message about a box), a category folder whose name is not
 """
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ from PIL import Image
 from compositor import api, plugins
 from compositor.errors import CompositorError, UsageError
 
-from .workdir import no_tensorflow, run, work_fixture  # noqa: F401 (no_tensorflow: autouse here)
+from .workdir import ReadOnly, no_tensorflow, run, work_fixture  # noqa: F401 (no_tensorflow: autouse here)
 
 
 work = work_fixture("chelsea.png", cup=True)
@@ -143,49 +142,6 @@ def test_models_exits_1_when_a_file_has_a_bad_hash(tmp_path, monkeypatch, capsys
     assert code == 0, err  # missing files are optional: listing them is no failure
 
 
-class _ReadOnly:
-    """The OS refuses every change under ``folder`` (EROFS) and reports it not writable, as a
-    read-only mount or a folder of mode 0555 does for a user (a chmod does not stop root)."""
-
-    def __init__(self, monkeypatch, folder: Path):
-        self.folder = str(folder.resolve())
-        real_open, real_os_open, real_access = open, os.open, os.access
-        for name in ("mkdir", "rename", "replace", "unlink", "rmdir"):
-            monkeypatch.setattr(os, name, self._refusing(getattr(os, name)))
-
-        def os_open(path, flags, *args, **kwargs):
-            if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
-                self._check(path)
-            return real_os_open(path, flags, *args, **kwargs)
-
-        def builtin_open(file, mode="r", *args, **kwargs):
-            if isinstance(file, (str, os.PathLike)) and any(c in mode for c in "wax+"):
-                self._check(file)
-            return real_open(file, mode, *args, **kwargs)
-
-        def access(path, mode, *args, **kwargs):
-            if mode & os.W_OK and self._inside(path):
-                return False
-            return real_access(path, mode, *args, **kwargs)
-
-        monkeypatch.setattr(os, "open", os_open)
-        monkeypatch.setattr(os, "access", access)
-        monkeypatch.setattr("builtins.open", builtin_open)
-
-    def _inside(self, path) -> bool:
-        return os.path.abspath(os.fspath(path)).startswith(self.folder)
-
-    def _check(self, path) -> None:
-        if self._inside(path):
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fspath(path))
-
-    def _refusing(self, real):
-        def call(path, *args, **kwargs):
-            self._check(path)
-            return real(path, *args, **kwargs)
-        return call
-
-
 def test_a_read_only_output_is_exit_1_from_every_command(work, capsys, monkeypatch):
     """A read-only output gave exit 1 from synth but 2 elsewhere."""
     (work / "objs").mkdir()
@@ -206,7 +162,7 @@ def test_a_read_only_output_is_exit_1_from_every_command(work, capsys, monkeypat
     }
     codes = {}
     with monkeypatch.context() as mp:
-        _ReadOnly(mp, work / "out")
+        ReadOnly(mp, work / "out", access=True)
         for name, argv in commands.items():
             codes[name], _, err = run(argv, capsys)
             one_sentence(err, "out")

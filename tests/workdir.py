@@ -3,6 +3,8 @@
 running ``compositor`` in-process."""
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -71,3 +73,48 @@ def run_err(argv, capsys) -> tuple[int, str]:
 def files(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` (hidden ``.name.part`` ones included) with its bytes."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+class ReadOnly:
+    """Makes the OS refuse every change under ``folder`` with EROFS, as a read-only mount does
+    (a chmod does not stop root, who may run the suite); with ``access``, ``os.access`` also
+    reports it not writable, as a read-only mount or a folder of mode 0555 does for a user."""
+
+    def __init__(self, monkeypatch, folder: Path, *, access: bool = False):
+        self.folder = str(folder.resolve())
+        real_open, real_os_open, real_access = open, os.open, os.access
+        for name in ("mkdir", "rename", "replace", "unlink", "rmdir"):
+            monkeypatch.setattr(os, name, self._refusing(getattr(os, name)))
+
+        def os_open(path, flags, *args, **kwargs):
+            if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+                self._check(path)
+            return real_os_open(path, flags, *args, **kwargs)
+
+        def builtin_open(file, mode="r", *args, **kwargs):
+            if isinstance(file, (str, os.PathLike)) and any(c in mode for c in "wax+"):
+                self._check(file)
+            return real_open(file, mode, *args, **kwargs)
+
+        def not_writable(path, mode, *args, **kwargs):
+            if mode & os.W_OK and self._inside(path):
+                return False
+            return real_access(path, mode, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", os_open)
+        if access:
+            monkeypatch.setattr(os, "access", not_writable)
+        monkeypatch.setattr("builtins.open", builtin_open)
+
+    def _inside(self, path) -> bool:
+        return os.path.abspath(os.fspath(path)).startswith(self.folder)
+
+    def _check(self, path) -> None:
+        if self._inside(path):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fspath(path))
+
+    def _refusing(self, real):
+        def call(path, *args, **kwargs):
+            self._check(path)
+            return real(path, *args, **kwargs)
+        return call
