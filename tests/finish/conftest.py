@@ -14,22 +14,23 @@ from compositor.imageio import read_mask, read_rgb
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
+def _half(photo: str, mask: str) -> tuple[np.ndarray, np.ndarray]:
+    """(the sample ``photo`` RGB uint8, its ``mask`` float32 0/1) at half size."""
+    image, alpha = read_rgb(SAMPLES / photo), read_mask(SAMPLES / "masks" / mask)
+    size = (image.shape[1] // 2, image.shape[0] // 2)
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), (cv2.resize(alpha, size) >= 0.5).astype(np.float32)
+
+
 @pytest.fixture(scope="session")
 def coffee():
     """(photo RGB uint8, the cup's mask float32) at half size (256 x 200)."""
-    photo = read_rgb(SAMPLES / "coffee.png")
-    mask = read_mask(SAMPLES / "masks" / "coffee_cup.png")
-    size = (photo.shape[1] // 2, photo.shape[0] // 2)
-    return cv2.resize(photo, size, interpolation=cv2.INTER_AREA), (cv2.resize(mask, size) >= 0.5).astype(np.float32)
+    return _half("coffee.png", "coffee_cup.png")
 
 
 @pytest.fixture(scope="session")
 def cat():
     """(photo RGB uint8, the cat's mask float32) at half size."""
-    photo = read_rgb(SAMPLES / "chelsea.png")
-    mask = read_mask(SAMPLES / "masks" / "chelsea_cat.png")
-    size = (photo.shape[1] // 2, photo.shape[0] // 2)
-    return cv2.resize(photo, size, interpolation=cv2.INTER_AREA), (cv2.resize(mask, size) >= 0.5).astype(np.float32)
+    return _half("chelsea.png", "chelsea_cat.png")
 
 
 def _paste_back(inside: np.ndarray, outside: np.ndarray, mask: np.ndarray) -> np.ndarray:
