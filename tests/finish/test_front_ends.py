@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from compositor import api, cli
+from compositor import api
 from compositor.errors import UsageError
+
+from ..workdir import run
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -33,15 +35,6 @@ def work(tmp_path, monkeypatch):
     for name in ("tensorflow", "keras", "tensorflow_hub"):
         monkeypatch.setitem(sys.modules, name, None)
     return tmp_path
-
-
-def run(argv, capsys):
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def listing(folder: Path) -> dict[str, bytes]:
