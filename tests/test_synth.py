@@ -527,6 +527,22 @@ def test_a_val_split_no_image_drew_is_null_in_data_yaml(data, tmp_path):
     assert yaml.safe_load((out / "data.yaml").read_text())["val"] == "images/val"
 
 
+def test_a_train_split_no_image_drew_is_said(data, tmp_path):
+    """--val 0.5 -n 2 where both images drew val: data.yaml keeps train (YOLO requires it) on the
+    folder that exists, with a comment that it is empty; val names its folder; synth says so."""
+    yaml = pytest.importorskip("yaml")
+    seed = next(s for s in range(100) if [image_split(s, i, 0.5) for i in range(2)] == ["val", "val"])
+    out, notes = tmp_path / "out", []
+    s = settings(count=2, seed=seed, val=0.5, size=(64, 48), backends=("none",), yolo=True)
+    synth(data["objects"], data["backgrounds"], out, s, log=notes.append)
+    text = (out / "data.yaml").read_text()
+    spec = yaml.safe_load(text)
+    assert spec["train"] == "images/train" and spec["val"] == "images/val"
+    assert (out / "images" / "train").is_dir() and not list((out / "images" / "train").iterdir())
+    assert "empty: no image of this run drew the train split" in text
+    assert any("no image fell in the train split" in n and "lower --val" in n for n in notes), notes
+
+
 def test_yolo_labels_follow_the_format(data, tmp_path):
     """YOLO's rules: data.yaml names the root, train and val image folders that exist and
     every class id; each image has a label file of the same stem in labels/ where images/ is

@@ -161,6 +161,9 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
         if settings.val > 0 and not exported.images.get("val") and summary.ok:
             log(f"no image fell in the val split (val {settings.val:g} of {summary.ok} image(s)); "
                 "make more images or raise --val")
+        if not exported.images.get("train") and summary.ok:
+            log(f"no image fell in the train split (val {settings.val:g} of {summary.ok} image(s)); "
+                "make more images or lower --val")
         summary.seconds = time.perf_counter() - t0
         summary.start_seconds = (t_execute - t0) + result.start_seconds
     return summary

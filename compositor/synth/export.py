@@ -95,14 +95,17 @@ def assemble(outdir: Path, tasks: list[Task], records: list[dict], categories: l
     if settings.yolo:
         for split in splits:
             (outdir / "labels" / split).mkdir(parents=True, exist_ok=True)
-        write_text(outdir / "data.yaml", data_yaml(outdir, categories, settings.val > 0, out.images.get("val", 0)))
+        write_text(outdir / "data.yaml", data_yaml(outdir, categories, settings.val > 0, out.images.get("val", 0),
+                                                   out.images.get("train", 0)))
     return out
 
 
-def data_yaml(outdir: Path, categories: list[str], val: bool, val_images: int = 1) -> str:
+def data_yaml(outdir: Path, categories: list[str], val: bool, val_images: int = 1, train_images: int = 1) -> str:
     """The YOLO ``data.yaml``: the dataset's root, its train and val image folders, and the class
     names by id; without a val split, or with one that no image drew (``val_images`` 0: a small
-    run), ``val`` is null and a comment says why, since a trainer fails on an empty folder."""
+    run), ``val`` is null and a comment says why, since a trainer fails on an empty folder.
+    ``train`` is required: when no image drew it (``train_images`` 0: a small run with a large
+    val), it names the empty folder with a comment that says so and how to fill it."""
     names = "".join(f"  {i}: {json.dumps(name)}\n" for i, name in enumerate(categories))  # JSON strings are YAML
     if not val:
         split = "val: null  # made with --val 0: there is no validation split\n"
@@ -110,8 +113,10 @@ def data_yaml(outdir: Path, categories: list[str], val: bool, val_images: int = 
         split = "val: null  # no image of this run drew the val split yet: make more images (--resume -n M)\n"
     else:
         split = "val: images/val\n"
+    train = "train: images/train\n" if train_images else \
+        "train: images/train  # empty: no image of this run drew the train split yet: make more images (--resume -n M)\n"
     return (f"# YOLO dataset written by compositor synth\npath: {json.dumps(str(outdir))}\n"
-            f"train: images/train\n{split}nc: {len(categories)}\nnames:\n{names}")
+            f"{train}{split}nc: {len(categories)}\nnames:\n{names}")
 
 
 VOC = "voc"  # the Pascal VOC root in OUTDIR
