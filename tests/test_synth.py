@@ -22,7 +22,7 @@ from PIL import Image
 
 from compositor import cli
 from compositor.runs.paths import RESULTS
-from compositor.errors import UsageError
+from compositor.errors import CompositorError, UsageError
 from compositor.runs.executors import ProcessExecutor
 from compositor.imageio import sha256_file
 from compositor.synth import SynthSettings, coco_file, image_seed, image_split, parse_indices, parse_pair, synth
@@ -541,6 +541,29 @@ def test_a_train_split_no_image_drew_is_said(data, tmp_path):
     assert (out / "images" / "train").is_dir() and not list((out / "images" / "train").iterdir())
     assert "empty: no image of this run drew the train split" in text
     assert any("no image fell in the train split" in n and "lower --val" in n for n in notes), notes
+
+
+def test_a_background_that_is_not_an_image_is_left_out(data, tmp_path):
+    """A file in the backgrounds folder that no reader takes is left out with a note before the
+    run, rather than failing every image that draws it; with none readable the run is refused
+    in one sentence and makes no folder."""
+    import shutil
+
+    backgrounds = tmp_path / "backgrounds"
+    shutil.copytree(data["backgrounds"], backgrounds)
+    (backgrounds / "broken.png").write_bytes(b"not a png")
+    notes = []
+    summary = synth(data["objects"], backgrounds, tmp_path / "out", settings(count=6, size=(64, 48)), log=notes.append)
+    assert (summary.ok, summary.failed) == (6, 0)
+    assert f"{backgrounds / 'broken.png'}: left out: not an image file (or a format Pillow cannot read)." in notes
+    used = {json.loads(p.read_text())["background"]["path"] for p in (tmp_path / "out" / "images").glob("*/*.json")}
+    assert used and not any("broken" in p for p in used)
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    (only_bad / "a.jpg").write_bytes(b"")
+    with pytest.raises(CompositorError, match=r"bad: no background could be read; .*a.jpg: left out: .*empty"):
+        synth(data["objects"], only_bad, tmp_path / "none", settings(count=2))
+    assert not (tmp_path / "none").exists()
 
 
 def test_yolo_labels_follow_the_format(data, tmp_path):

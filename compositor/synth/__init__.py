@@ -63,7 +63,7 @@ from ..runs.outputs import read_json, spec_hash
 from ..runs.paths import RUN_INFO
 from ..runs.progress import Reporter
 from .export import assemble
-from .objects import image_files, object_files, prepare_objects
+from .objects import image_files, object_files, prepare_objects, readable_images
 from .render import SynthContext, image_task, render
 from .settings import (SPLITS, SynthSettings, coco_file, image_seed, image_split, parse_indices, parse_pair,
                        parse_size)
@@ -93,7 +93,7 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
           log: Callable[[str], None] | None = None) -> SynthSummary:
     """Generate ``settings.count`` images (or only ``indices``) into ``outdir`` from the
     ``objects``, ``backgrounds`` (and ``distractors``) folders; see the module docstring.
-    Returns the run's SynthSummary; ``log`` gets one line per note (objects left out or cut).
+    Returns the run's SynthSummary; ``log`` gets one line per note (objects or backgrounds left out, objects cut).
 
     ``executor`` is ``local`` (``workers`` processes; 1 = this process), ``ray``, or an
     Executor of the caller's (kept open, e.g. to reuse its workers for several runs);
@@ -105,7 +105,7 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
     log = log or (lambda message: None)
     object_list = object_files(objects, "objects")
     distractor_list = object_files(distractors, "distractors") if distractors else []
-    background_list = image_files(backgrounds, "backgrounds")
+    background_files = image_files(backgrounds, "backgrounds")
     wanted = sorted(set(indices)) if indices is not None else list(range(settings.count))
     for i in wanted:
         if not 0 <= i < settings.count:
@@ -139,6 +139,11 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
                 how = f"{fresh} cut with {settings.cutter}" + (f", {reused} kept from the earlier run" if reused else "") \
                     if fresh else f"{reused} kept from the earlier run"
                 log(f"{summary.objects_cut} object(s) cut from photos: {how} (in {run.path / 'objects'})")
+            background_list, left_out = readable_images(background_files)  # told once the run is under way
+            for line in left_out:
+                log(line)
+            if not background_list:
+                raise CompositorError(f"{backgrounds}: no background could be read; " + "; ".join(left_out[:3]))
             backgrounds_info = [(str(p.resolve()), p.stat().st_size) for p in background_list]
             config_hash = spec_hash({"settings": fixed,  # not the count: image i is the same in a longer run
                                      "objects": [(e["name"], e["category"], e["sha256"]) for e in ready],

@@ -30,6 +30,33 @@ def image_files(folder: str | os.PathLike, what: str) -> list[Path]:
     return files
 
 
+def readable_images(files: list[Path]) -> tuple[list[Path], list[str]]:
+    """The ``files`` whose header an image reader can read, and one line per file left out
+    (``PATH: left out: REASON``): a background that is not an image would fail every image
+    that drew it. Only the header is read here; the pixels are decoded when used."""
+    from PIL import Image, UnidentifiedImageError
+
+    from ..errors import CompositorError
+    from ..imageio import check_readable
+
+    good, left_out = [], []
+    for path in files:
+        try:
+            check_readable(path)
+            with Image.open(path) as im:
+                im.size  # noqa: B018 - the header is parsed on open; the size is what it must give
+        except CompositorError as exc:
+            reason = str(exc)
+            left_out.append(f"{path}: left out: {reason[len(str(path)) + 2:] if reason.startswith(f'{path}: ') else reason}")
+        except UnidentifiedImageError:
+            left_out.append(f"{path}: left out: not an image file (or a format Pillow cannot read).")
+        except (OSError, SyntaxError, ValueError) as exc:
+            left_out.append(f"{path}: left out: the image is corrupt or unreadable ({exc}).")
+        else:
+            good.append(path)
+    return good, left_out
+
+
 def object_files(folder: str | os.PathLike, what: str = "objects") -> list[tuple[str, str, Path]]:
     """(name, category, path) per object file: the category is the subfolder, or the file's stem."""
     root = Path(folder)

@@ -160,6 +160,8 @@ def test_pipes(tmp_path):
     (["{photos}", "-o", "-"], b"", 2, ("folder", "standard output")),
     (["{photos}", "-o", "{photos}/out"], b"", 2, ("overlaps",)),
     (["{photos}", "-o", "{tmp}/out", "--mask-out", "{photos}/coffee.png"], b"", 2, ("is a file",)),
+    (["{tmp}/nope", "-o", "{tmp}/out"], b"", 1, ("nope", "no such file or folder")),  # not "-o out: no format"
+    (["{tmp}/nope/", "-o", "{tmp}/out/"], b"", 1, ("nope/", "no such file or folder")),
     (["{photos}", "-o", "{tmp}/out", "--workers", "0"], b"", 2, ("workers", "1 or more")),
     (["{photos}/coffee.png", "-o", "{tmp}/s.png", "--workers", "2"], b"", 2, ("--workers", "folder", "coffee.png")),
     (["-", "-o", "-", "--threads", "2"], b"x", 2, ("--threads", "folder", "standard input")),

@@ -14,12 +14,13 @@ sidecar (method, source box, score). Without --box an automatic proposal is used
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from ... import plugins
 from ...cut import DEFAULT_METHOD
-from ...errors import UsageError
+from ...errors import CompositorError, UsageError
 from ..options import OUTDIR_RULE, add_force, add_traceback, command
 from ..output import out_bytes, say
 from ..paths import check_outdir, own_sidecars, setting_files
@@ -62,6 +63,13 @@ def run(args) -> int:
     from ... import api
 
     ready = api.cutter(method, **settings)  # a bad setting is refused as itself, before the photo is read
+    if args.photo != PIPE:
+        try:
+            os.lstat(args.photo)
+        except FileNotFoundError:  # named before any check of the outputs; other reasons where it is read
+            raise CompositorError(f"{args.photo}: no such file or folder of photos.") from None
+        except (OSError, ValueError):
+            pass
     if args.photo != PIPE and Path(args.photo).is_dir():
         from ...runs.executors import check_executor
 
