@@ -137,6 +137,7 @@ def test_smoke(data, tmp_path):
                     distractors=data["distractors"])
     assert (summary.ok, summary.failed) == (6, 0)
     assert summary.categories == ["ball", "box", "leaf"]
+    assert " images/min; results in " in summary.line() and "composites" not in summary.line()  # synth makes images
     coco = check_dataset(out, 6, yolo=True)
     assert [c["name"] for c in coco["categories"]] == ["ball", "box", "leaf"]
     assert summary.annotations == len(coco["annotations"]) >= 6

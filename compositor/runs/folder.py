@@ -10,7 +10,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, ClassVar, Iterable
 
 from ..errors import CompositorError, UsageError
 from ..records import now, versions
@@ -33,6 +33,7 @@ class Summary:
     seconds: float = 0.0  # the whole run
     start_seconds: float = 0.0  # of which before the first job: worker start-up, objects, setup, resume checks
     records: list[dict] = field(default_factory=list)
+    made_unit: ClassVar[str] = "composites"  # what a job makes, in the summary line's rate
 
     @property
     def ran(self) -> int:
@@ -62,7 +63,7 @@ class Summary:
             parts.append(f"{self.skipped} already done")
         if self.redone:
             parts.append(f"{self.redone} redone")
-        rate = f", {self.per_minute:.1f} composites/min" if self.made > 0 else ""
+        rate = f", {self.per_minute:.1f} {self.made_unit}/min" if self.made > 0 else ""
         start = f" (start-up {self.start_seconds:.1f} s)" if self.start_seconds >= 0.5 else ""
         return ", ".join(parts) + f" in {self.seconds:.1f} s{start}{rate}; results in {self.outdir / RESULTS}"
 

@@ -53,7 +53,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, ClassVar, Sequence
 
 from ..errors import CompositorError, UsageError
 from ..runs.caches import load_models
@@ -84,6 +84,7 @@ class SynthSummary(Summary):
     coco: dict[str, Path] = field(default_factory=dict)
     images: dict[str, int] = field(default_factory=dict)
     split_annotations: dict[str, int] = field(default_factory=dict)
+    made_unit: ClassVar[str] = "images"
 
 def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: str | os.PathLike,
           settings: SynthSettings | None = None, *, distractors: str | os.PathLike | None = None,
