@@ -616,11 +616,15 @@ def create_app(config: Config | None = None) -> FastAPI:
         from ..cli.options import FINISH_OPTIONS  # the command's own option names
         from ..finish import FinishSettings
 
-        # every finishing setting the server used is written out, and the command's own defaults it
-        # did not use are pinned to the stage's, so the line makes this image whatever harmonize's defaults
-        pinned = {k: getattr(FinishSettings(), k) for k in CLI_FINISH if k not in finish}
+        # the finishing the server used is written out (the studio's defaults, and every setting that is
+        # not the stage's own default: one that does not apply, a light without a cast shadow, can only
+        # be that), and the command's own defaults it did not use are pinned to the stage's, so the line
+        # makes this image whatever harmonize's defaults
+        stage = FinishSettings()
+        pinned = {k: getattr(stage, k) for k in CLI_FINISH if k not in finish}
         for key, value in {**finish, **pinned}.items():
-            command += [FINISH_OPTIONS[key], _settings_text(value)]
+            if key in finish_defaults() or key in CLI_FINISH or value != getattr(stage, key):
+                command += [FINISH_OPTIONS[key], _settings_text(value)]
         return {"result": entry.public(), "sidecar": sidecar.public(), "backend": backend,
                 "seconds": round(result.seconds, 3), "settings": result.params,
                 "objects": len(comp.objects) or 1, "finish": result.stats.get("finish"),

@@ -320,6 +320,10 @@ def test_harmonize_json_png_and_command(client, pasted):
                               "-o result-reinhard.png --set strength=0.5 --match blur,noise --shadow contact")
     off = client.post("/api/harmonize", data={**data, "finish": json.dumps({"match": "none", "shadow": "none"})})
     assert off.json()["command"].endswith("--set strength=0.5 --match none --shadow none")
+    # a setting at the stage's own default that applies to nothing here is not written out
+    idle = client.post("/api/harmonize", data={**data, "finish": json.dumps(
+        {"match": "none", "shadow": "none", "shadow_opacity": 0.45, "light": None, "seed": 0})})
+    assert idle.json()["command"] == off.json()["command"]
     r = client.post("/api/harmonize", data={**data, "format": "png"})
     assert r.headers["content-type"] == "image/png"
     as_png = np.asarray(Image.open(io.BytesIO(r.content)))

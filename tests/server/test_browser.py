@@ -117,6 +117,54 @@ def test_place_harmonize_download_and_reproduce(browser, live_server, tmp_path):
     page.close()
 
 
+def open_and_place(page, live_server) -> None:
+    """The page with the cup cut from coffee.png placed on chelsea.png, reinhard the one harmonizer."""
+    page.goto(live_server + "/")
+    page.set_input_files("#photo-file", str(SAMPLES / "coffee.png"))
+    page.wait_for_selector(".sticker-card button.place", timeout=300_000)
+    page.set_input_files("#bg-file", str(SAMPLES / "chelsea.png"))
+    page.wait_for_selector("#bg-info:has-text('451×300')")
+    page.wait_for_function("() => { const i = document.getElementById('bg-img'); "
+                           "return i.complete && i.getBoundingClientRect().width > 0; }")
+    page.click(".sticker-card button.place")
+    for box in page.locator("#backends input[type=checkbox][data-backend]:not([data-setting])").all():
+        box.set_checked(box.get_attribute("value") == "reinhard")
+
+
+def test_finishing_sends_only_what_applies(browser, live_server):
+    """A light applies to a cast shadow only, a shadow's opacity and softness to a shadow only: the others are greyed out and
+    neither sent nor written in the command, so nothing the page does is refused (the stage
+    refuses a value that would change nothing)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(180_000)
+    open_and_place(page, live_server)
+    field = lambda name: page.locator(f'[data-backend="finish"][data-setting="{name}"]')  # noqa: E731
+    if page.locator("#finish[open]").count() == 0:
+        page.click("#finish summary")
+    assert field("light").is_disabled() and not field("shadow_opacity").is_disabled()  # contact by default
+    dial = page.locator("#light").bounding_box()
+    page.mouse.click(dial["x"] + dial["width"] * 0.8, dial["y"] + dial["height"] * 0.3)  # light from the upper right
+    assert field("shadow").input_value() == "cast" and not field("light").is_disabled()
+    light = field("light").input_value()
+    assert light and light != "none"
+    field("shadow_opacity").fill("0.6")
+    field("shadow").select_option("none")  # the light and the opacity no longer apply
+    assert field("light").is_disabled() and field("shadow_opacity").is_disabled()
+    page.click("#run")
+    page.wait_for_selector(".result[data-backend=reinhard] .compare", timeout=300_000)
+    assert page.text_content("#error") == ""
+    command = page.text_content("#command")
+    assert "--shadow none" in command and "--light" not in command and "--shadow-opacity" not in command
+    field("shadow").select_option("cast")  # they apply again, as they were set
+    assert field("light").input_value() == light and field("shadow_opacity").input_value() == "0.6"
+    page.click("#run")
+    page.wait_for_selector(".result[data-backend=reinhard] .compare", timeout=300_000)
+    assert page.text_content("#error") == ""
+    command = page.text_content("#command")
+    assert f"--shadow cast --light {light} --shadow-opacity 0.6" in command and command.count("compositor harmonize") == 1
+    page.close()
+
+
 def test_draw_a_box_and_cut_again_with_another_cutter(browser, live_server):
     """Drawing a box on the photo and pressing "cut again" with grabcut cuts inside the box."""
     page = browser.new_page(viewport={"width": 1280, "height": 800})

@@ -77,7 +77,31 @@ async function loadPlugins() {
     $("finish-doc").textContent = state.plugins.finish.doc || "";
     $("finish").hidden = false;
     lightDial();
+    shadowRule();
   }
+}
+
+// what applies to the chosen shadow: a light only to a cast one, its opacity and softness only to a
+// shadow (the stage refuses a value for one that changes nothing, as the command line does); the
+// others are greyed out and not sent
+function shadowRule() {
+  const field = (name) => document.querySelector(`[data-backend="finish"][data-setting="${name}"]`);
+  const shadow = field("shadow");
+  if (!shadow) return;
+  const apply = () => {
+    const off = { light: shadow.value !== "cast", shadow_opacity: shadow.value === "none", shadow_softness: shadow.value === "none" };
+    for (const [name, disabled] of Object.entries(off)) {
+      const input = field(name);
+      if (!input) continue;
+      input.disabled = disabled;
+      input.closest(".setting").classList.toggle("off", disabled);
+      input.title = disabled ? (name === "light" ? "for a cast shadow" : "for a shadow") : "";
+    }
+    $("light").classList.toggle("off", off.light);
+  };
+  shadow.addEventListener("change", apply);
+  shadow.addEventListener("shadow-set", apply);
+  apply();
 }
 
 // the light direction as a dial: azimuth clockwise from the top of the picture, elevation 90 at the
@@ -101,7 +125,10 @@ function lightDial() {
     const el = 90 * (1 - Math.min(Math.hypot(dx, dy), 42) / 42);
     input.value = `${Math.round(az)},${Math.round(el)}`;
     const shadow = document.querySelector('[data-backend="finish"][data-setting="shadow"]');
-    if (shadow && shadow.value !== "cast") shadow.value = "cast";  // a light direction is for a cast shadow
+    if (shadow && shadow.value !== "cast") {  // a light direction is for a cast shadow
+      shadow.value = "cast";
+      shadow.dispatchEvent(new Event("shadow-set"));
+    }
     show();
   };
   dial.addEventListener("pointerdown", (e) => { on = true; dial.setPointerCapture(e.pointerId); set(e); });
@@ -143,6 +170,7 @@ function settingInput(backend, s) {
 function chosenSettings(backend) {
   const out = {};
   for (const input of document.querySelectorAll(`[data-backend="${backend}"][data-setting]`)) {
+    if (input.disabled) continue;  // a setting that does not apply (the shadow's, with none)
     const def = JSON.parse(input.dataset.default);
     let value;
     if (input.type === "checkbox") value = input.checked;
@@ -414,6 +442,7 @@ async function run() {
   $("results").replaceChildren();
   $("downloads").replaceChildren();
   $("command-box").hidden = true;
+  state.jobs = [];  // the command shows this run's results only
   try {
     // hundredths of a pixel and four decimals of scale: the command line stays short, and the
     // server and the command use these very numbers
