@@ -18,6 +18,10 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-sync", "--no-first-run", "--hide-scrollbars"]
 
 
+#: the background is drawn (an object placed before has no size on screen yet)
+BACKGROUND_SHOWN = "() => { const i = document.getElementById('bg-img'); return i.complete && i.getBoundingClientRect().width > 0; }"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(ROOT / "docs" / "studio.png"))
@@ -35,6 +39,7 @@ def main() -> int:
             page.wait_for_selector(".sticker-card button.place", timeout=120_000)
             page.set_input_files("#bg-file", str(ROOT / "samples" / "chelsea.png"))
             page.wait_for_selector("#bg-info:has-text('451×300')")
+            page.wait_for_function(BACKGROUND_SHOWN)
             page.click(".sticker-card button.place")
             obj = page.locator(".obj").bounding_box()
             stage = page.locator("#bg-img").bounding_box()

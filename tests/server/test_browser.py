@@ -93,6 +93,13 @@ def test_place_harmonize_download_and_reproduce(browser, live_server, tmp_path):
     sidecar = json.loads(Path(info.value.path()).read_text())
     cx, cy = sidecar["objects"][0]["center"]
     assert abs(cx - 120) <= 1.5 / f + 0.5 and abs(cy - 200) <= 1.5 / f + 0.5, (cx, cy)
+    # the before/after divide starts at the object's centre, not the image's
+    x, _, w, _ = sidecar["objects"][0]["box"]
+    slider = page.locator(".result[data-backend=reinhard] input[type=range]")
+    assert float(slider.input_value()) == pytest.approx(100 * (x + w / 2) / 451, abs=0.06)
+    after = page.locator(".result[data-backend=reinhard] .compare .after").bounding_box()
+    frame = page.locator(".result[data-backend=reinhard] .compare").bounding_box()
+    assert after["width"] == pytest.approx(frame["width"] * (x + w / 2) / 451, abs=3)
 
     # download what the page offers: the result, and the sticker the command needs
     with page.expect_download() as info:
@@ -132,15 +139,17 @@ def open_and_place(page, live_server) -> None:
 
 
 def test_finishing_sends_only_what_applies(browser, live_server):
-    """A light applies to a cast shadow only, a shadow's opacity and softness to a shadow only: the others are greyed out and
+    """The finishing form is in view at 1280x800 without scrolling. A light applies to a cast
+    shadow only, a shadow's opacity and softness to a shadow only: the others are greyed out and
     neither sent nor written in the command, so nothing the page does is refused (the stage
     refuses a value that would change nothing)."""
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.set_default_timeout(180_000)
     open_and_place(page, live_server)
     field = lambda name: page.locator(f'[data-backend="finish"][data-setting="{name}"]')  # noqa: E731
-    if page.locator("#finish[open]").count() == 0:
-        page.click("#finish summary")
+    for selector in ("#finish-fields", "#light", "#run"):
+        box = page.locator(selector).bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 800, (selector, box)  # no scrolling
     assert field("light").is_disabled() and not field("shadow_opacity").is_disabled()  # contact by default
     dial = page.locator("#light").bounding_box()
     page.mouse.click(dial["x"] + dial["width"] * 0.8, dial["y"] + dial["height"] * 0.3)  # light from the upper right

@@ -342,10 +342,10 @@ function renderObjectTable() {
     anchor.value = o.anchor;
     body.append(el("tr", { class: i === state.selected ? "selected" : "", onclick: () => { state.selected = i; renderObjects(); } },
       el("td", { text: String(i + 1) }),
-      el("td", { text: o.sticker.label }),
+      el("td", { class: "name", text: o.sticker.label, title: o.sticker.label }),
       el("td", {}, anchor),
       el("td", { text: `${Math.round(o.x)}, ${Math.round(o.y)}` }),
-      el("td", { text: `${Math.round(hpx)} px tall = ${pct(hpx / bg.height)} of the background (scale ${o.scale.toFixed(3)})` }),
+      el("td", { class: "size", text: `${Math.round(hpx)} px tall = ${pct(hpx / bg.height)} of the background (scale ${o.scale.toFixed(3)})` }),
       el("td", { text: `${o.rotation.toFixed(0)}°` }),
       el("td", {},
         el("button", { text: "↑", title: "bring forward", onclick: (e) => { e.stopPropagation(); move(i, 1); } }),
@@ -503,9 +503,15 @@ function showResult(card, backend, r) {
   const top = el("div", { class: "after" }, topImg);
   inner.append(base, top, el("div", { class: "labels" }, el("span", { text: `after: ${backend}` }), el("span", { text: "before" })));
   const frame = el("div", { class: "compare" }, inner);
-  const slider = el("input", { type: "range", min: "0", max: "100", value: "50", "aria-label": "before/after" });
+  // the divide starts at the objects' centre (the middle of the union of their boxes), so the
+  // comparison shows on them at once
+  const boxes = p.objects.map((o) => o.box);
+  const x0 = Math.min(...boxes.map((b) => b[0])), x1 = Math.max(...boxes.map((b) => b[0] + b[2]));
+  const start = boxes.length ? Math.min(100, Math.max(0, 100 * (x0 + x1) / 2 / before.width)) : 50;
+  const slider = el("input", { type: "range", min: "0", max: "100", step: "0.1", value: start.toFixed(1), "aria-label": "before/after" });
   const fit = () => { topImg.style.height = `${base.getBoundingClientRect().height}px`; topImg.style.width = `${base.getBoundingClientRect().width}px`; };
   slider.oninput = () => { top.style.width = `${slider.value}%`; };
+  slider.oninput();
   zoom.onchange = () => {  // past 1x, the full-size images, so the zoom shows real pixels
     const full = Number(zoom.value) > 1;
     base.src = full ? before.url : before.preview;
@@ -518,11 +524,12 @@ function showResult(card, backend, r) {
   card.append(
     el("h3", {}, el("span", { text: backend }), el("span", { class: "time", text: seconds(r.seconds) })),
     frame,
-    el("div", { class: "slider-row" }, el("span", { text: "after" }), slider, el("span", { text: "before" }), el("label", { text: "zoom " }, zoom)),
+    el("div", { class: "slider-row" }, el("span", { text: "after" }), slider, el("span", { text: "before" })),
     el("p", { class: "numbers", text: `colour gap ${num(m.color_gap)} ΔE · contrast gap ${num(m.contrast_gap)} · seam ratio ${num(m.seam_ratio, 2)} (about 1 = no visible seam)` }),
     el("div", { class: "links" }, "Download: ",
       el("a", { href: after.url, download: after.label, text: "result" }),
-      el("a", { href: r.sidecar.url, download: r.sidecar.label, text: "result sidecar (JSON)" })));
+      el("a", { href: r.sidecar.url, download: r.sidecar.label, text: "result sidecar (JSON)" }),
+      el("label", { class: "zoom-label", text: "zoom " }, zoom)));
   state.jobs.push({ backend, result: r });
   showCommand();
 }
