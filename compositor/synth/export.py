@@ -113,8 +113,8 @@ def data_yaml(outdir: Path, categories: list[str], val: bool, val_images: int = 
         split = "val: null  # no image of this run drew the val split yet: make more images (--resume -n M)\n"
     else:
         split = "val: images/val\n"
-    train = "train: images/train\n" if train_images else \
-        "train: images/train  # empty: no image of this run drew the train split yet: make more images (--resume -n M)\n"
+    train = "train: images/train\n" if train_images else ("train: images/train  # empty: no image of this run drew "
+                                                          "the train split yet: make more images (--resume -n M)\n")
     return (f"# YOLO dataset written by compositor synth\npath: {json.dumps(str(outdir))}\n"
             f"{train}{split}nc: {len(categories)}\nnames:\n{names}")
 

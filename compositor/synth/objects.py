@@ -47,7 +47,9 @@ def readable_images(files: list[Path]) -> tuple[list[Path], list[str]]:
                 im.size  # noqa: B018 - the header is parsed on open; the size is what it must give
         except CompositorError as exc:
             reason = str(exc)
-            left_out.append(f"{path}: left out: {reason[len(str(path)) + 2:] if reason.startswith(f'{path}: ') else reason}")
+            if reason.startswith(f"{path}: "):  # the check's sentence names the file already
+                reason = reason[len(str(path)) + 2:]
+            left_out.append(f"{path}: left out: {reason}")
         except UnidentifiedImageError:
             left_out.append(f"{path}: left out: not an image file (or a format Pillow cannot read).")
         except (OSError, SyntaxError, ValueError) as exc:
