@@ -219,8 +219,15 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray) -> None:
     """Write a float mask in [0, 1] as an 8-bit image (0 background, 255 object) in a lossless
     format (PNG, TIFF, BMP); a lossy one (JPEG, WebP) is refused, as it would blur the mask."""
     image_format(path, lossless=True)
-    arr = np.clip(np.asarray(mask, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    write_image(path, arr)
+    write_image(path, mask_levels(mask))
+
+
+def mask_levels(mask: np.ndarray) -> np.ndarray:
+    """A float mask in [0, 1] as the 8-bit levels a mask file holds (0 background, 255 object),
+    rounded to the nearest level."""
+    from ..ops.pixels import to_uint8
+
+    return to_uint8(np.asarray(mask, dtype=np.float32) * 255.0)
 
 
 def write_labels(path: str | os.PathLike, labels: np.ndarray) -> None:

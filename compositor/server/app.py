@@ -560,7 +560,8 @@ def create_app(config: Config | None = None) -> FastAPI:
                                   for (e, _), o in zip(chosen, comp.objects)]}
             sidecar = store.put_json(record, "composite.json")
             composite.info["record"] = sidecar.id  # harmonize splits the mask by its boxes, as the CLI does
-            specs = [f"{e.label}@{where_text('50%' if p.x is None else p.x, '50%' if p.y is None else p.y, scale=p.scale, height=p.height, rotation=p.rotation, anchor=p.anchor)}"
+            specs = [e.label + "@" + where_text("50%" if p.x is None else p.x, "50%" if p.y is None else p.y,
+                                                scale=p.scale, height=p.height, rotation=p.rotation, anchor=p.anchor)
                      for (e, _), p in zip(chosen, checked)]
             command = shlex.join(["compositor", "paste", bg.label, *specs, "-o", "composite.png", "--mask-out",
                                   "mask.png"])

@@ -174,11 +174,11 @@ class Store:
         return entry
 
     def put_mask(self, mask: np.ndarray, label: str, level: int = 1, **info) -> Entry:
-        """Write a float mask as the 8-bit PNG ``compositor paste --mask-out`` writes (the same
-        rounding as ``imageio.write_mask``) and keep it, its 8-bit pixels cached."""
-        from ..imageio import encode_png
+        """Write a float mask as the 8-bit PNG ``compositor paste --mask-out`` writes (its levels
+        as ``imageio.write_mask`` rounds them) and keep it, its 8-bit pixels cached."""
+        from ..imageio import encode_png, mask_levels
 
-        levels = np.clip(np.asarray(mask, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        levels = mask_levels(mask)
         ident, path = self.new_path(".png")
         path.write_bytes(encode_png(levels, level))
         entry = self.add(Entry(ident, path, "mask", label, mask.shape[1], mask.shape[0], info={"made": True, **info}))
