@@ -160,6 +160,9 @@ def test_pipes(tmp_path):
     (["{photos}", "-o", "-"], b"", 2, ("folder", "standard output")),
     (["{photos}", "-o", "{photos}/out"], b"", 2, ("overlaps",)),
     (["{photos}", "-o", "{tmp}/out", "--mask-out", "{photos}/coffee.png"], b"", 2, ("is a file",)),
+    (["{photos}", "-o", "{tmp}/out", "--mask-out", "{tmp}/out"], b"", 2, ("mask folder overlaps", "{tmp}/out")),
+    (["{photos}", "-o", "{tmp}/out", "--mask-out", "{tmp}/out/m"], b"", 2, ("mask folder overlaps",)),
+    (["{photos}", "-o", "{tmp}/out/s", "--mask-out", "{tmp}/out"], b"", 2, ("mask folder overlaps",)),
     (["{tmp}/nope", "-o", "{tmp}/out"], b"", 1, ("nope", "no such file or folder")),  # not "-o out: no format"
     (["{tmp}/nope/", "-o", "{tmp}/out/"], b"", 1, ("nope/", "no such file or folder")),
     (["{photos}", "-o", "{tmp}/out", "--workers", "0"], b"", 2, ("workers", "1 or more")),
@@ -176,5 +179,5 @@ def test_exception_pipes_and_folders(tmp_path, argv, stdin, code, words):
     err = done.stderr.decode()
     assert done.returncode == code, err
     assert done.stdout == b"" and err.count("\n") == 1 and err.startswith("compositor: error: ")
-    assert all(w in err for w in words), err
+    assert all(w.format(tmp=tmp_path) in err for w in words), err
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["coffee.png", "photos"]

@@ -181,6 +181,10 @@ def _cut_folder(args, method: str, settings: dict, ready) -> int:
             raise UsageError(f"{target}: the output folder overlaps the folder of photos {folder}; choose one "
                              "outside it (photos are never overwritten).")
         check_outdir(target, args.force, option)
+    stickers, masks = Path(args.output), Path(args.mask_out or args.output)
+    if args.mask_out and (within(masks, stickers) or within(stickers, masks)):
+        raise UsageError(f"{args.mask_out}: the mask folder overlaps the sticker folder {args.output}, where a mask "
+                         "and a sticker would take the same name; give --mask-out a folder of its own.")
     photos(folder)  # none, or two cut to one name: refused before any worker starts
     summary = cut_folder(folder, args.output, ready, mask_dir=args.mask_out, workers=args.workers or 1,
                          threads=args.threads, setting_files=tuple(setting_files(settings)),
