@@ -163,8 +163,8 @@ def test_pipes(tmp_path):
     (["{photos}", "-o", "{tmp}/out", "--mask-out", "{tmp}/out"], b"", 2, ("mask folder overlaps", "{tmp}/out")),
     (["{photos}", "-o", "{tmp}/out", "--mask-out", "{tmp}/out/m"], b"", 2, ("mask folder overlaps",)),
     (["{photos}", "-o", "{tmp}/out/s", "--mask-out", "{tmp}/out"], b"", 2, ("mask folder overlaps",)),
-    (["{tmp}/nope", "-o", "{tmp}/out"], b"", 1, ("nope", "no such file or folder")),  # not "-o out: no format"
-    (["{tmp}/nope/", "-o", "{tmp}/out/"], b"", 1, ("nope/", "no such file or folder")),
+    (["{tmp}/nope", "-o", "{tmp}/out"], b"", 1, ("nope: no such file.",)),  # not "-o out: no format"
+    (["{tmp}/nope/", "-o", "{tmp}/out/"], b"", 1, ("nope/: no such folder of photos.",)),
     (["{photos}", "-o", "{tmp}/out", "--workers", "0"], b"", 2, ("workers", "1 or more")),
     (["{photos}/coffee.png", "-o", "{tmp}/s.png", "--workers", "2"], b"", 2, ("--workers", "folder", "coffee.png")),
     (["-", "-o", "-", "--threads", "2"], b"x", 2, ("--threads", "folder", "standard input")),

@@ -67,7 +67,8 @@ def run(args) -> int:
         try:
             os.lstat(args.photo)
         except FileNotFoundError:  # named before any check of the outputs; other reasons where it is read
-            raise CompositorError(f"{args.photo}: no such file or folder of photos.") from None
+            what = "folder of photos" if args.photo.endswith(("/", os.sep)) else "file"
+            raise CompositorError(f"{args.photo}: no such {what}.") from None
         except (OSError, ValueError):
             pass
     if args.photo != PIPE and Path(args.photo).is_dir():
