@@ -632,14 +632,18 @@ def create_app(config: Config | None = None) -> FastAPI:
                 "metrics": _finite(metrics.no_reference(result.image, comp.mask)) if measure else None,
                 "command": shlex.join(command)}
 
-    def check_harmonize(backend: str, values: dict, finish: dict | None = None) -> Asked:
+    def check_harmonize(backend: str, values: dict, finish: dict | None = None, like: Asked | None = None) -> Asked:
         """The backend made ready and the finishing settings (the studio's defaults where not
-        given) checked, once, before any work: a bad one is refused as itself."""
+        given) checked, once, before any work: a bad one is refused as itself. ``like``: a request
+        whose finishing this one shares (compare's backends), as it was checked."""
         from .. import api
         from ..finish import make_finish_settings
 
+        ready = api.harmonizer(backend, **values)
+        if like is not None:
+            return dataclasses.replace(like, ready=ready, values=values)
         finish = {**finish_defaults(), **(finish or {})}
-        return Asked(api.harmonizer(backend, **values), values, finish, make_finish_settings(finish))
+        return Asked(ready, values, finish, make_finish_settings(finish))
 
     @app.post("/api/harmonize", tags=["pipeline"])
     async def post_harmonize(composite: UploadFile | None = File(None, description="the composite image"),
@@ -765,7 +769,7 @@ def create_app(config: Config | None = None) -> FastAPI:
             value = per.get(name, {})
             if not isinstance(value, dict):
                 raise UsageError(f"settings.{name} must be a JSON object; received {value!r:.60}.")
-            asked[name] = check_harmonize(name, value)
+            asked[name] = check_harmonize(name, value, like=next(iter(asked.values()), None))
         for name in per:
             if name not in names:
                 raise UsageError(f"settings names the backend {name!r}, which is not among the backends that run.")
