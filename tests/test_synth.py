@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -562,8 +563,31 @@ def test_a_background_that_is_not_an_image_is_left_out(data, tmp_path):
     only_bad = tmp_path / "bad"
     only_bad.mkdir()
     (only_bad / "a.jpg").write_bytes(b"")
-    with pytest.raises(CompositorError, match=r"bad: no background could be read; .*a.jpg: left out: .*empty"):
+    (only_bad / "b.png").write_bytes(b"not a png")
+    with pytest.raises(CompositorError) as info:
         synth(data["objects"], only_bad, tmp_path / "none", settings(count=2))
+    assert re.fullmatch(r".*bad: no background could be read \(2 file\(s\) left out\); the first: .*a\.jpg: left "
+                        r"out: the file is empty \(0 bytes\), not an image file\.", str(info.value)), str(info.value)
+    assert not (tmp_path / "none").exists()
+
+
+def test_no_readable_background_is_refused_before_any_object_is_cut(data, tmp_path, monkeypatch):
+    """The backgrounds' headers are read before the run starts: with none readable, no object
+    is cut (a folder of photos may take minutes) and every file left out is told."""
+    import compositor.synth
+
+    def no_cutting(*args, **kwargs):
+        raise AssertionError("objects were made ready before the backgrounds were checked")
+
+    monkeypatch.setattr(compositor.synth, "prepare_objects", no_cutting)
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    (only_bad / "a.jpg").write_bytes(b"")
+    (only_bad / "b.png").write_bytes(b"not a png")
+    notes = []
+    with pytest.raises(CompositorError, match="no background could be read"):
+        synth(data["objects"], only_bad, tmp_path / "none", settings(count=2), log=notes.append)
+    assert [n.split(": left out: ")[0] for n in notes] == [str(only_bad / "a.jpg"), str(only_bad / "b.png")]
     assert not (tmp_path / "none").exists()
 
 

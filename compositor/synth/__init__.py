@@ -106,7 +106,13 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
     log = log or (lambda message: None)
     object_list = object_files(objects, "objects")
     distractor_list = object_files(distractors, "distractors") if distractors else []
-    background_files = image_files(backgrounds, "backgrounds")
+    # headers only, so cheap: a folder with no readable background is refused before any work
+    background_list, left_out = readable_images(image_files(backgrounds, "backgrounds"))
+    if not background_list:
+        for line in left_out:
+            log(line)
+        raise CompositorError(f"{backgrounds}: no background could be read ({len(left_out)} file(s) left out); "
+                              f"the first: {left_out[0]}")
     wanted = sorted(set(indices)) if indices is not None else list(range(settings.count))
     for i in wanted:
         if not 0 <= i < settings.count:
@@ -140,11 +146,8 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
                 how = f"{fresh} cut with {settings.cutter}" + (f", {reused} kept from the earlier run" if reused else "") \
                     if fresh else f"{reused} kept from the earlier run"
                 log(f"{summary.objects_cut} object(s) cut from photos: {how} (in {run.path / 'objects'})")
-            background_list, left_out = readable_images(background_files)  # told once the run is under way
-            for line in left_out:
+            for line in left_out:  # told once the run is under way
                 log(line)
-            if not background_list:
-                raise CompositorError(f"{backgrounds}: no background could be read; " + "; ".join(left_out[:3]))
             backgrounds_info = [(str(p.resolve()), p.stat().st_size) for p in background_list]
             config_hash = spec_hash({"settings": fixed,  # not the count: image i is the same in a longer run
                                      "objects": [(e["name"], e["category"], e["sha256"]) for e in ready],
