@@ -361,6 +361,9 @@ def placements(items) -> list:
             fields = dict(item)
         elif isinstance(item, tuple) or (isinstance(item, list) and item and not isinstance(item[0], numbers.Real)):
             anchored = len(item) >= 4 and is_anchor(item[-1])  # the anchor, last, after x and y
+            if len(item) == 6 and not anchored:  # six values fit the tuple only with an anchor last
+                raise InputError(f"{label_of(item[0], '') or what}: anchor (a placement tuple's sixth value) must be "
+                                 f"centre or bottom; received {item[-1]!r}.")
             if not 1 <= len(item) - anchored <= 5:
                 raise InputError(f"{what}: a placement tuple is (sticker, x, y[, size[, degrees]][, anchor]); "
                                  f"received {len(item)} values.")
