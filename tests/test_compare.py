@@ -111,6 +111,17 @@ def test_numbers_for_people():
     assert human_number("psnr", float("nan")) == "–"
 
 
+def test_help_says_force_removes_the_earlier_compares_tiles(capsys):
+    """--force removes files (an earlier compare's tiles), which --help must say: "replacing this
+    command's own files" alone does not tell a user that files will go."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    force = text[text.index("--force "):text.index("--backends BACKENDS ")]
+    assert "an earlier compare wrote there" in force and "are removed" in force, force
+
+
 def test_force_removes_the_earlier_compares_tiles_only(case, tmp_path):
     """``compare --force`` into an earlier compare's folder removes the tiles that run made and
     this one did not (as its report.json lists them), so the folder and index.html agree; a

@@ -48,11 +48,12 @@ def at(text: str) -> dict:
 OUTDIR_RULE = ("a new or empty folder: one that already holds files is refused, so nothing in it is replaced")
 
 
-def add_force(p: argparse.ArgumentParser) -> None:
-    """Add ``--force`` to a command that writes into a folder (``OUTDIR_RULE``)."""
+def add_force(p: argparse.ArgumentParser, more: str = "") -> None:
+    """Add ``--force`` to a command that writes into a folder (``OUTDIR_RULE``); ``more``: what
+    else the command's --force does there, appended to the help."""
     p.add_argument("--force", action="store_true",
                    help="write into an output folder that is not empty, replacing this command's own files there "
-                        "(other files are left alone)")
+                        "(other files are left alone)" + more)
 
 
 def add_traceback(p: argparse.ArgumentParser) -> None:

@@ -22,7 +22,8 @@ def add_parser(sub) -> None:
     p.add_argument("composite")
     p.add_argument("--mask", required=True, help="object mask (nonzero = object), same size as the composite")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help=f"the output folder: {OUTDIR_RULE}")
-    add_force(p)
+    add_force(p, "; the <backend>.png tiles an earlier compare wrote there (as its report.json lists them) that "
+                 "this run does not write are removed, so the folder holds what index.html shows")
     add_backend_options(p)
     p.add_argument("--truth", help="the real photo, for MSE, fMSE, bMSE, PSNR and SSIM against it")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
