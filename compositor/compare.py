@@ -337,10 +337,13 @@ def read_report(outdir: Path) -> dict[str, Any] | None:
     return report if isinstance(report, dict) else None
 
 
-def stale_files(outdir: Path, before: dict[str, Any] | None, after: dict[str, Any], keep=()) -> list[Path]:
+def stale_files(outdir: Path, before: dict[str, Any] | None, after: dict[str, Any], keep=(),
+                written_by: int | None = None) -> list[Path]:
     """The files the earlier report ``before`` lists in ``outdir`` that the report ``after`` does
     not (the tiles of backends this run did not make): plain files directly inside ``outdir``,
-    none that is one of ``keep`` (the run's inputs)."""
+    none that is one of ``keep`` (the run's inputs). ``written_by``: the earlier report.json's
+    modification time (ns); a file changed after it (a user's file put in a tile's place) is not
+    the earlier run's and is kept."""
     import os
 
     written = set(report_files(after))
@@ -350,6 +353,8 @@ def stale_files(outdir: Path, before: dict[str, Any] | None, after: dict[str, An
         if name in written or Path(name).name != name or "\\" in name or not path.is_file() or path.is_symlink():
             continue
         if any(os.path.exists(k) and os.path.samefile(path, k) for k in keep):
+            continue
+        if written_by is not None and path.stat().st_mtime_ns > written_by:
             continue
         out.append(path)
     return out

@@ -111,6 +111,23 @@ def test_numbers_for_people():
     assert human_number("psnr", float("nan")) == "–"
 
 
+def test_force_keeps_a_file_put_in_place_of_an_earlier_tile(case, tmp_path):
+    """A tile's name that holds a file changed after the earlier compare wrote its report (a
+    user's own file copied over it) is not that compare's output: --force leaves it."""
+    comp, _ = case
+    write_image(tmp_path / "c.png", comp.image)
+    write_mask(tmp_path / "m.png", comp.mask)
+    out = tmp_path / "cmp"
+    args = ["compare", str(tmp_path / "c.png"), "--mask", str(tmp_path / "m.png"), "-o", str(out), "-q"]
+    assert main(args + ["--backends", "none,reinhard,poisson"]) == 0
+    (out / "poisson.png").write_bytes(b"my own picture")
+    later = (out / "report.json").stat().st_mtime + 5
+    os.utime(out / "poisson.png", (later, later))
+    assert main(args + ["--backends", "none", "--force"]) == 0
+    assert (out / "poisson.png").read_bytes() == b"my own picture"
+    assert not (out / "reinhard.png").exists()  # the earlier compare's own tile still goes
+
+
 def test_help_says_force_removes_the_earlier_compares_tiles(capsys):
     """--force removes files (an earlier compare's tiles), which --help must say: "replacing this
     command's own files" alone does not tell a user that files will go."""

@@ -23,7 +23,8 @@ def add_parser(sub) -> None:
     p.add_argument("--mask", required=True, help="object mask (nonzero = object), same size as the composite")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help=f"the output folder: {OUTDIR_RULE}")
     add_force(p, "; the <backend>.png tiles an earlier compare wrote there (as its report.json lists them) that "
-                 "this run does not write are removed, so the folder holds what index.html shows")
+                 "this run does not write are removed, so the folder holds what index.html shows (a file changed since "
+                 "is kept)")
     add_backend_options(p)
     p.add_argument("--truth", help="the real photo, for MSE, fMSE, bMSE, PSNR and SSIM against it")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -45,6 +46,7 @@ def run(args) -> int:
     check_outputs(inputs, [outdir / n for n in names])
     check_outdir(outdir, args.force)
     earlier = read_report(outdir) if args.force else None  # what an earlier compare wrote there
+    earlier_time = _mtime(outdir / "report.json") if earlier else None  # and when
     composite = api.load_composite(args.composite, args.mask)
     truth = None
     if args.truth:
@@ -62,7 +64,7 @@ def run(args) -> int:
     report = write_report(outdir, rows, composite, inputs={k: records.file_record(v) for k, v in
                                                            (("composite", args.composite), ("mask", args.mask),
                                                             ("truth", args.truth)) if v})
-    for path in stale_files(outdir, earlier, report, keep=inputs):  # so index.html and the folder agree
+    for path in stale_files(outdir, earlier, report, keep=inputs, written_by=earlier_time):  # the folder as index.html
         path.unlink(missing_ok=True)
     out(f"{'backend':<10} {'seconds':>8} {'colour gap':>10} {'seam':>6}" + ("  fMSE     PSNR" if truth is not None else ""))
     for r in rows:
@@ -76,3 +78,11 @@ def run(args) -> int:
     failed = [r.backend for r in rows if not r.ok]
     say(f"{outdir}: grid.png, report.json, index.html" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
+
+
+def _mtime(path: Path) -> int | None:
+    """``path``'s modification time in nanoseconds, or None if it cannot be read."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
