@@ -128,6 +128,23 @@ def test_force_keeps_a_file_put_in_place_of_an_earlier_tile(case, tmp_path):
     assert not (out / "reinhard.png").exists()  # the earlier compare's own tile still goes
 
 
+def test_force_never_overwrites_a_composite_named_composite_png(case, tmp_path, capsys):
+    """compare writes DIR/composite.png: a composite given as that very file is refused before
+    any work (it was rewritten from its RGB pixels, an alpha channel lost), as a tile's name is."""
+    comp, _ = case
+    out = tmp_path / "cmp"
+    out.mkdir()
+    rgba = np.dstack([comp.image, np.full(comp.image.shape[:2], 200, np.uint8)])
+    write_image(out / "composite.png", rgba)
+    write_mask(tmp_path / "m.png", comp.mask)
+    before = (out / "composite.png").read_bytes()
+    code = main(["compare", str(out / "composite.png"), "--mask", str(tmp_path / "m.png"), "-o", str(out), "-q",
+                 "--backends", "none", "--force"])
+    err = capsys.readouterr().err
+    assert code == 2 and "composite.png: the output path is also an input" in err, err
+    assert (out / "composite.png").read_bytes() == before and sorted(p.name for p in out.iterdir()) == ["composite.png"]
+
+
 def test_help_says_force_removes_the_earlier_compares_tiles(capsys):
     """--force removes files (an earlier compare's tiles), which --help must say: "replacing this
     command's own files" alone does not tell a user that files will go."""

@@ -41,7 +41,7 @@ def run(args) -> int:
     names_run = backends(args.backends)
     settings = backend_settings(args.set, names_run)
     outdir = Path(args.output)
-    names = [f"{b}.png" for b in names_run] + ["grid.png", "report.json", "index.html"]
+    names = ["composite.png"] + [f"{b}.png" for b in names_run] + ["grid.png", "report.json", "index.html"]
     inputs = [args.composite, args.mask] + ([args.truth] if args.truth else []) + setting_files(*settings.values())
     check_outputs(inputs, [outdir / n for n in names])
     check_outdir(outdir, args.force)
