@@ -273,6 +273,7 @@ def compose(photo: ImageLike, background: ImageLike, *, method: str | plugins.Re
     ``background_file``: the file ``background``'s pixels were read from, when they are given as
     pixels; its JPEG tables give the jpeg step's quality, as the file itself would."""
     ready_finish = _finish_settings(finish)
+    background_file = inputs.file_path(background_file, "background_file")  # a typo is not a silent fallback
     cut_settings = inputs.settings_dict(cut_settings, "cut_settings")
     harmonize_settings = inputs.settings_dict(harmonize_settings, "harmonize_settings")
     ready_cut = _ready("cutter", method, cut_settings)  # both refused as themselves, first

@@ -401,6 +401,21 @@ def placements(items) -> list:
     return out
 
 
+def file_path(value, what: str) -> str | os.PathLike | None:
+    """An optional path to a file that is read for what it says beyond its pixels (None
+    passes): a str or PathLike naming a readable file; anything else is refused in one sentence,
+    a missing or unreadable file with the reason (``imageio.check_readable``)."""
+    if value is None:
+        return None
+    if not isinstance(value, PATH_TYPES):
+        raise InputError(f"{what} must be the path of an image file; received {_kind(value)}.")
+    from .imageio import check_readable
+
+    path = _as_path(value, what)
+    check_readable(path)
+    return path
+
+
 # ----------------------------------------------------------------------------- everything else
 
 

@@ -313,6 +313,7 @@ def test_paste_refuses_a_sticker_list_that_is_not_one(scene, stickers):
     (lambda img, m: api.compose(SAMPLES / "coffee.png", img, x=10, y="up"), ("y", "'up'")),
     (lambda img, m: api.compose(SAMPLES / "coffee.png", img, scale=0), ("scale", "positive")),
     (lambda img, m: api.compose(SAMPLES / "coffee.png", img, cut_settings=[("box", 1)]), ("cut_settings",)),
+    (lambda img, m: api.compose(SAMPLES / "coffee.png", img, background_file=5), ("background_file", "int")),
 ])
 def test_api_misuse_gets_one_clear_exception(scene, call, words):
     """harmonize(None) and harmonize(ndarray) raised AttributeError ... 'image'."""
@@ -320,6 +321,16 @@ def test_api_misuse_gets_one_clear_exception(scene, call, words):
     with pytest.raises(inputs.InputError) as info:
         call(img, mask)
     one_sentence(info.value, *words)
+
+
+def test_compose_refuses_a_background_file_it_cannot_read(scene, tmp_path):
+    """A background_file that names no file was ignored: the jpeg step then estimated the quality
+    from the pixels instead of reading the file's tables, without a word."""
+    img, _ = scene
+    with pytest.raises(CompositorError) as info:
+        api.compose(SAMPLES / "coffee.png", img, backend="none", finish={"match": "jpeg"},
+                    background_file=tmp_path / "typo.jpg")
+    assert str(info.value) == f"{tmp_path / 'typo.jpg'}: no such file.", info.value  # the file's own sentence
 
 
 def test_input_error_is_also_a_type_and_value_error():
