@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .errors import UsageError
+from .ops.pixels import to_uint8
 from .types import Composite, PlacedObject, Sticker
 
 
@@ -110,7 +111,7 @@ def _pixels_to_uint8(arr: np.ndarray, what: str) -> np.ndarray:
         if arr.size and (arr.min() < -FLOAT_SLACK or arr.max() > 1 + FLOAT_SLACK):
             raise InputError(f"{what}: {_kind(arr)} has values {_range_text(arr)}; float pixels must be within 0..1 "
                              "(divide 0..255 values by 255, or give uint8).")
-        return np.clip(arr.astype(np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return to_uint8(arr.astype(np.float32) * 255.0)
     raise InputError(f"{what}: {_kind(arr)} is not an image; give RGB uint8 pixels (HxWx3).")
 
 

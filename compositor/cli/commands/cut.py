@@ -144,15 +144,13 @@ def _mask(stickers, shape):
 
 def _write_outputs(writes: list, mask, mask_out: str | None, mask_to_pipe: bool) -> None:
     """The sticker writes and the mask (to a file, or to standard output), all or nothing for the files."""
-    import numpy as np
-
-    from ...imageio import encode_png, write_all, write_mask
+    from ...imageio import encode_png, mask_levels, write_all, write_mask
 
     if mask is not None and not mask_to_pipe:
         writes = writes + [(mask_out, lambda: write_mask(mask_out, mask))]
     write_all(writes)
     if mask is not None and mask_to_pipe:
-        out_bytes(encode_png(np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8)))
+        out_bytes(encode_png(mask_levels(mask)))
 
 
 def _tell(names: list[str], stickers, method: str) -> None:
