@@ -336,6 +336,14 @@ def length(value, what: str, *, optional: bool = True, percent_of: str = "the ba
         raise InputError(str(exc)) from None
 
 
+def _height(value, label: str):
+    """A placement's height (``length``), refused unless positive, as the scale is."""
+    height = length(value, f"{label}: height", percent_of="the background's height")
+    if height is not None and not float(str(height).rstrip("%")) > 0:
+        raise InputError(f"{label}: height must be positive; received {value!r}.")
+    return height
+
+
 def placements(items) -> list:
     """``paste``'s stickers as ``Placement``s: each a Sticker, path, PIL image or array
     (centred), a Placement, a mapping of Placement's fields (``sticker`` and optional x, y,
@@ -396,7 +404,7 @@ def placements(items) -> list:
             number(1.0 if fields.get("scale") is None else fields["scale"], f"{label}: scale", positive=True),
             number(fields.get("rotation") or 0.0, f"{label}: rotation"),
             name=str(name), anchor=anchor,
-            height=length(fields.get("height"), f"{label}: height", percent_of="the background's height")))
+            height=_height(fields.get("height"), label)))
     if not out:
         raise InputError("stickers: nothing to paste; give at least one sticker.")
     return out

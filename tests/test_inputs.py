@@ -314,6 +314,11 @@ def test_paste_refuses_a_sticker_list_that_is_not_one(scene, stickers):
     (lambda img, m: api.compose(SAMPLES / "coffee.png", img, scale=0), ("scale", "positive")),
     (lambda img, m: api.compose(SAMPLES / "coffee.png", img, cut_settings=[("box", 1)]), ("cut_settings",)),
     (lambda img, m: api.compose(SAMPLES / "coffee.png", img, background_file=5), ("background_file", "int")),
+    # a height that is not positive, as a scale that is not: an InputError (it was a bare UsageError)
+    (lambda img, m: api.paste(img, [(np.full((4, 4, 4), 255, np.uint8), 1, 1, "0px")]), ("height", "positive")),
+    (lambda img, m: api.paste(img, [{"sticker": np.full((4, 4, 4), 255, np.uint8), "height": "-5%"}]),
+     ("sticker 1: height must be positive", "'-5%'")),
+    (lambda img, m: api.compose(SAMPLES / "coffee.png", img, height=0), ("height", "positive")),
 ])
 def test_api_misuse_gets_one_clear_exception(scene, call, words):
     """harmonize(None) and harmonize(ndarray) raised AttributeError ... 'image'."""
