@@ -99,6 +99,8 @@ def _json_field(text: str | None, field: str, kind: type = dict) -> Any:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{field} is not valid JSON ({exc.msg} at character {exc.pos}).") from None
+    except RecursionError:  # json.loads recurses once per bracket: "[[[[..." would be a 500
+        raise UsageError(f"{field} is nested too deeply to be read as JSON.") from None
     if not isinstance(value, kind):
         what = "object" if kind is dict else "list"
         raise UsageError(f"{field} must be a JSON {what}; received {type(value).__name__}.")

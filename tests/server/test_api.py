@@ -274,6 +274,7 @@ def test_paste_matches_the_command_line(client, pasted, sticker_file, tmp_path):
 
 @pytest.mark.parametrize("placements, words", [
     ("not json", ("placements", "not valid JSON")),
+    ("[" * 100_000, ("placements is nested too deeply",)),
     ("[]", ("placements is empty",)),
     ('[{"sticker": 3}]', ("placements[0].sticker is 3", "1 sticker file")),
     ('[{"sticker": "abc"}]', ("placements[0].sticker", "32 hex digits")),
