@@ -280,3 +280,19 @@ def test_a_photo_chosen_while_the_plugins_load_is_not_lost(browser, live_server)
     held[0].continue_()
     page.wait_for_selector(".sticker-card button.place", timeout=120_000)
     page.close()
+
+
+def test_an_empty_page_shows_no_broken_images(browser, live_server):
+    """Before anything is opened, the photo view and the background are hidden: the stylesheet's
+    ``display`` on them (``.photo-view``, ``#bg-img``) must not override their ``hidden``
+    attribute, which drew two broken-image icons with their alt text on the empty page."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(live_server + "/")
+    page.wait_for_selector("#backends input[type=checkbox]")  # the page has started
+    for selector in ("#photo-view", "#photo-img", "#bg-img"):
+        assert page.locator(selector).is_hidden(), f"{selector} is drawn on the empty page"
+    page.set_input_files("#bg-file", str(SAMPLES / "chelsea.png"))
+    page.wait_for_selector("#bg-info:has-text('451×300')")
+    page.wait_for_selector("#bg-img", state="visible", timeout=60_000)  # shown once opened and loaded
+    assert page.locator("#stage .empty").is_hidden()
+    page.close()
