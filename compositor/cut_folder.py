@@ -16,7 +16,7 @@ from pathlib import Path
 from .errors import UsageError
 from .runs.executors import make_executor
 from .runs.progress import Reporter, Silent
-from .synth.settings import IMAGE_SUFFIXES
+from .imageio.read import IMAGE_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -114,15 +114,17 @@ def cut_photo(context: CutContext, photo: Path) -> dict:
 
 def cut_folder(folder: str | os.PathLike, outdir: str | os.PathLike, cutter, *,
                mask_dir: str | os.PathLike | None = None, workers: int = 1, threads: int | None = None,
-               setting_files: tuple[str, ...] = (), reporter: Reporter | None = None) -> CutSummary:
+               setting_files: tuple[str, ...] = (), reporter: Reporter | None = None,
+               found: list[Path] | None = None) -> CutSummary:
     """Cut every photo of ``folder`` (see ``photos``) with the ready ``cutter`` (``api.cutter``)
     into ``outdir`` (and masks into ``mask_dir``) on ``workers`` local processes (1: this
     process) of ``threads`` math-library threads each, telling ``reporter`` (a results line per
     photo: ``id`` the photo, ``status``, ``error``). A photo that fails is in the summary's
-    ``failed``; the others go on. The caller checks the output folders."""
+    ``failed``; the others go on. The caller checks the output folders; ``found`` is
+    ``photos(folder)`` where the caller has it already."""
     t0 = time.perf_counter()
     folder = Path(folder)
-    found = photos(folder)
+    found = photos(folder) if found is None else found
     reporter = reporter or Silent()
     context = CutContext(cutter, folder, Path(outdir), Path(mask_dir) if mask_dir is not None else None,
                          tuple(setting_files))

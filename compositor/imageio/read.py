@@ -21,6 +21,8 @@ from ..errors import CompositorError, UsageError
 #: Largest image accepted, in pixels (guards against decompression bombs).
 #: Override with the COMPOSITOR_MAX_PIXELS environment variable.
 DEFAULT_MAX_PIXELS = 80_000_000
+#: the file name endings a folder of images is scanned for (synth's folders, cut's folder of photos)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 def max_pixels() -> int:

@@ -15,7 +15,7 @@ from ..runs.caches import sticker_file
 from ..runs.executors import Executor
 from ..runs.outputs import read_json
 from ..runs.paths import confine
-from .settings import IMAGE_SUFFIXES
+from ..imageio.read import IMAGE_SUFFIXES
 
 
 def image_files(folder: str | os.PathLike, what: str) -> list[Path]:

@@ -10,7 +10,6 @@ from .. import plugins
 from ..cut import DEFAULT_METHOD
 from ..errors import UsageError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 SEGMENTATIONS = ("polygon", "rle")
 FORMATS = ("png", "jpg")
 SPLITS = ("train", "val")

@@ -184,10 +184,10 @@ def _cut_folder(args, method: str, settings: dict, ready) -> int:
     if args.mask_out and (within(masks, stickers) or within(stickers, masks)):
         raise UsageError(f"{args.mask_out}: the mask folder overlaps the sticker folder {args.output}, where a mask "
                          "and a sticker would take the same name; give --mask-out a folder of its own.")
-    photos(folder)  # none, or two cut to one name: refused before any worker starts
+    found = photos(folder)  # none, or two cut to one name: refused before any worker starts
     summary = cut_folder(folder, args.output, ready, mask_dir=args.mask_out, workers=args.workers or 1,
                          threads=args.threads, setting_files=tuple(setting_files(settings)),
-                         reporter=ProgressReporter(args.quiet, "cut", unit="photo"))
+                         reporter=ProgressReporter(args.quiet, "cut", unit="photo"), found=found)
     failed = len(summary.failed)
     say(f"{summary.photos} photo(s): {summary.photos - failed} cut ({summary.stickers} sticker(s), {method}), "
         f"{failed} failed; stickers in {args.output}" + (f", masks in {args.mask_out}" if args.mask_out else ""))
