@@ -296,3 +296,23 @@ def test_an_empty_page_shows_no_broken_images(browser, live_server):
     page.wait_for_selector("#bg-img", state="visible", timeout=60_000)  # shown once opened and loaded
     assert page.locator("#stage .empty").is_hidden()
     page.close()
+
+
+def test_a_refused_setting_is_shown_on_its_backends_card(browser, live_server):
+    """A setting the server refuses (reinhard's strength 5, over its range of 0 to 1) is written on
+    that backend's result card, which no longer sits at "queued" with a cancel button that does
+    nothing; the other backend of the same run still gives its result."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(180_000)
+    open_and_place(page, live_server)
+    page.locator("#backends input[type=checkbox][value=boundary]").set_checked(True)
+    page.locator("details.backend:has(input[value=reinhard]) summary").click()
+    page.locator('[data-backend="reinhard"][data-setting="strength"]').fill("5")
+    page.click("#run")
+    page.wait_for_selector(".result[data-backend=boundary] .compare", timeout=300_000)
+    card = page.locator(".result[data-backend=reinhard]")
+    page.wait_for_function("() => !document.querySelector('.result[data-backend=reinhard] progress')", timeout=30_000)
+    assert "reinhard.strength must be between 0.0 and 1.0" in card.text_content()
+    assert card.locator("button", has_text="cancel").count() == 0
+    assert "reinhard.strength" in page.text_content("#error")
+    page.close()

@@ -475,9 +475,15 @@ async function harmonize(backend) {
   $("results").append(card);
   const settings = chosenSettings(backend);
   const finishing = state.plugins.finish ? chosenSettings("finish") : {};
-  let job = await api("/api/harmonize", { method: "POST", body: form({ composite_id: p.composite.id,
-    mask_id: p.mask.id, backend, settings: JSON.stringify(settings), wait: "false",
-    finish: Object.keys(finishing).length ? JSON.stringify(finishing) : null }) });
+  let job;
+  try {
+    job = await api("/api/harmonize", { method: "POST", body: form({ composite_id: p.composite.id,
+      mask_id: p.mask.id, backend, settings: JSON.stringify(settings), wait: "false",
+      finish: Object.keys(finishing).length ? JSON.stringify(finishing) : null }) });
+  } catch (err) {  // refused (a setting out of range): the card says why instead of staying "queued"
+    card.replaceChildren(el("h3", { text: backend }), el("p", { class: "error", text: err.message }));
+    throw err;
+  }
   cancel.onclick = () => api(`/api/jobs/${job.id}`, { method: "DELETE" }).catch((e) => showError(e.message));
   while (job.state === "queued" || job.state === "running") {
     await new Promise((r) => setTimeout(r, 250));
