@@ -316,3 +316,20 @@ def test_a_refused_setting_is_shown_on_its_backends_card(browser, live_server):
     assert card.locator("button", has_text="cancel").count() == 0
     assert "reinhard.strength" in page.text_content("#error")
     page.close()
+
+
+def test_an_error_is_in_view_wherever_the_page_is_scrolled(browser, live_server):
+    """The page's one-sentence errors are written in its footer; on a page taller than the window
+    (here 1280x480, as a page with results is at 1280x800) the footer lay below the fold, so a
+    refused photo opened at the top of the page showed nothing at all. The error stays in view."""
+    page = browser.new_page(viewport={"width": 1280, "height": 480})
+    page.goto(live_server + "/")
+    page.wait_for_selector("#backends input[type=checkbox]")
+    assert page.evaluate("document.body.scrollHeight") > 480  # the footer starts out of view
+    page.set_input_files("#photo-file", {"name": "notes.png", "mimeType": "image/png", "buffer": b"not an image\n"})
+    page.wait_for_function("() => document.getElementById('error').textContent.length > 0", timeout=60_000)
+    assert "notes.png: not an image file" in page.text_content("#error")
+    assert page.evaluate("window.scrollY") == 0
+    box = page.locator("#error").bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 480, box
+    page.close()
