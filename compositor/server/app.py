@@ -548,8 +548,9 @@ def create_app(config: Config | None = None) -> FastAPI:
         def work():
             from .. import api, records
 
+            files = command_files(bg, [e for e, _ in chosen])
             t0 = time.perf_counter()
-            todo = [dataclasses.replace(p, sticker=sticker(e), name=p.name if item.get("name") else e.label)
+            todo = [dataclasses.replace(p, sticker=sticker(e), name=p.name if item.get("name") else files[e.id].label)
                     for (e, item), p in zip(chosen, checked)]
             comp = api.paste(rgb(bg), todo)
             seconds = time.perf_counter() - t0
@@ -558,19 +559,37 @@ def create_app(config: Config | None = None) -> FastAPI:
             composite = store.put_image(comp.image, "composite.png", "composite", keep=True, level=0)
             mask = store.put_mask(comp.mask, "mask.png", level=0)
             record = {"background": {"path": bg.label}, "mask": "mask.png",
-                      "objects": [{"sticker": {"path": e.label}, **records.placed_record(o)}
+                      "objects": [{"sticker": {"path": files[e.id].label}, **records.placed_record(o)}
                                   for (e, _), o in zip(chosen, comp.objects)]}
             sidecar = store.put_json(record, "composite.json")
             composite.info["record"] = sidecar.id  # harmonize splits the mask by its boxes, as the CLI does
-            specs = [e.label + "@" + where_text("50%" if p.x is None else p.x, "50%" if p.y is None else p.y,
+            specs = [files[e.id].label + "@" + where_text("50%" if p.x is None else p.x, "50%" if p.y is None else p.y,
                                                 scale=p.scale, height=p.height, rotation=p.rotation, anchor=p.anchor)
                      for (e, _), p in zip(chosen, checked)]
             command = shlex.join(["compositor", "paste", bg.label, *specs, "-o", "composite.png", "--mask-out",
                                   "mask.png"])
             return {"composite": composite.public(), "mask": mask.public(), "sidecar": sidecar.public(),
-                    "objects": record["objects"], "seconds": round(seconds, 3), "command": command}
+                    "objects": record["objects"], "stickers": [files[e.id].public() for e, _ in chosen],
+                    "seconds": round(seconds, 3), "command": command}
 
         return await pool.run("the paste", work)
+
+    def command_files(bg: Entry, entries: list[Entry]) -> dict[str, Entry]:
+        """Each sticker of a paste under a file name of its own, for the command and the page's
+        downloads: two stickers cut from one photo, or two uploads of one name, share a label,
+        which the command could not tell apart. A sticker whose label is taken is kept again,
+        the same bytes, as STEM-2.png (-3, ...)."""
+        taken = {bg.label, "composite.png", "mask.png"}
+        files: dict[str, Entry] = {}
+        for e in entries:
+            if e.id in files:
+                continue
+            label, n = e.label, 2
+            while label in taken:
+                label, n = f"{Path(e.label).stem}-{n}{Path(e.label).suffix or '.png'}", n + 1
+            taken.add(label)
+            files[e.id] = e if label == e.label else store.put_upload(e.path.read_bytes(), label, "sticker")
+        return files
 
     def mask_of(entry: Entry):
         """A mask for ``api.load_composite``: a mask this server made, as its 8-bit pixels (read

@@ -333,3 +333,41 @@ def test_an_error_is_in_view_wherever_the_page_is_scrolled(browser, live_server)
     box = page.locator("#error").bounding_box()
     assert box["y"] >= 0 and box["y"] + box["height"] <= 480, box
     page.close()
+
+
+def test_two_stickers_of_one_photo_are_two_files_in_the_command(browser, live_server, tmp_path):
+    """The cup cut whole and cut again inside a box are two stickers from one photo, which both
+    came as coffee-sticker.png: the page offered two different files under one name and the
+    command pasted coffee-sticker.png twice, so it could not make the page's result. Each
+    sticker now has its own name, in the download and in the command, which makes the same
+    pixels."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    page.set_default_timeout(180_000)
+    open_and_place(page, live_server)  # the whole cup, in the middle
+    photo = page.locator("#photo-img").bounding_box()
+    page.mouse.move(photo["x"] + photo["width"] * 0.1, photo["y"] + photo["height"] * 0.1)
+    page.mouse.down()
+    page.mouse.move(photo["x"] + photo["width"] * 0.6, photo["y"] + photo["height"] * 0.7, steps=6)
+    page.mouse.up()
+    page.click("#recut")
+    page.wait_for_function("() => document.getElementById('cut-status').textContent.includes(' cut in ')")
+    page.click(".sticker-card button.place")  # the boxed cut, also in the middle, on top
+    page.click("#run")
+    page.wait_for_selector(".result[data-backend=reinhard] .compare", timeout=300_000)
+    with page.expect_download() as info:
+        page.click(".result[data-backend=reinhard] .links a:has-text('result')")
+    result_name = info.value.suggested_filename
+    offered = np.asarray(Image.open(info.value.path()))
+    names = []
+    for i in (1, 2):
+        with page.expect_download() as info:
+            page.click(f"#downloads a:has-text('sticker {i}')")
+        names.append(info.value.suggested_filename)
+        info.value.save_as(tmp_path / names[-1])
+    assert len(set(names)) == 2, names
+    shutil.copy(SAMPLES / "chelsea.png", tmp_path / "chelsea.png")
+    command = page.text_content("#command")
+    assert all(f" {n}@" in command for n in names), (names, command)
+    run_commands(command, tmp_path)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / result_name)), offered)
+    page.close()

@@ -456,7 +456,8 @@ async function run() {
       el("a", { href: p.composite.url, download: p.composite.label, text: "composite" }),
       el("a", { href: p.mask.url, download: p.mask.label, text: "mask" }),
       el("a", { href: p.sidecar.url, download: p.sidecar.label, text: "composite sidecar (JSON)" }),
-      ...state.objects.map((o, i) => el("a", { href: o.sticker.url, download: o.sticker.label, text: `sticker ${i + 1}` })));
+      // each sticker under the name the command gives it (two stickers of one photo share a label)
+      ...p.stickers.map((s, i) => el("a", { href: s.url, download: s.label, text: `sticker ${i + 1}` })));
     $("run-status").textContent = `pasted in ${seconds(p.seconds)}; harmonizing…`;
     await Promise.all(backends.map((b) => harmonize(b)));
     $("run-status").textContent = "done";
