@@ -258,6 +258,9 @@ def test_the_api_reference_renders_offline(browser, live_server):
                      "POST /api/compare", "GET /api/plugins"):
         assert endpoint in titles
     assert not outside, outside
+    # the docstrings' ``literal`` spans are set as code, not shown with their backquotes
+    assert "``" not in page.text_content("#api")
+    assert "compositor harmonize --help" in page.locator("#api code").all_text_contents()
     page.close()
 
 

@@ -9,6 +9,13 @@ function el(tag, cls, text) {
   return node;
 }
 
+// the docstrings' ``literal`` spans as <code>, the rest as text (never parsed as HTML)
+function prose(tag, text) {
+  const node = el(tag);
+  String(text).split("``").forEach((part, i) => node.append(i % 2 ? el("code", null, part) : part));
+  return node;
+}
+
 function schemaOf(spec, schema) {
   if (schema && schema.$ref) return spec.components.schemas[schema.$ref.split("/").pop()];
   return schema || {};
@@ -25,12 +32,14 @@ function typeText(s) {
 window.addEventListener("DOMContentLoaded", async () => {
   const root = document.getElementById("api");
   const spec = await (await fetch("/openapi.json")).json();
-  root.append(el("p", "hint", spec.info.description || ""));
+  const intro = prose("p", spec.info.description || "");
+  intro.className = "hint";
+  root.append(intro);
   for (const [path, methods] of Object.entries(spec.paths)) {
     for (const [method, op] of Object.entries(methods)) {
       const card = el("section", "panel");
       card.append(el("h2", null, `${method.toUpperCase()} ${path}`));
-      card.append(el("p", null, op.description || op.summary || ""));
+      card.append(prose("p", op.description || op.summary || ""));
       const rows = [];
       for (const p of op.parameters || []) rows.push([p.name, p.in, typeText(p.schema), p.description || ""]);
       const body = op.requestBody && op.requestBody.content;
@@ -49,7 +58,7 @@ window.addEventListener("DOMContentLoaded", async () => {
         table.append(head);
         for (const r of rows) {
           const tr = el("tr");
-          for (const c of r) tr.append(el("td", null, c));
+          for (const c of r) tr.append(prose("td", c));
           table.append(tr);
         }
         card.append(table);
