@@ -374,3 +374,28 @@ def test_two_stickers_of_one_photo_are_two_files_in_the_command(browser, live_se
     run_commands(command, tmp_path)
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / result_name)), offered)
     page.close()
+
+
+def test_a_cancelled_backend_is_named_in_the_runs_status(browser, live_server):
+    """A long seed-mode run shows its steps and stops when its cancel button is pressed; the run's
+    status then says which backend did not finish instead of a plain "done"."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(180_000)
+    open_and_place(page, live_server)  # reinhard
+    page.locator("#backends input[type=checkbox][value=vgg19]").set_checked(True)
+    page.locator("details.backend:has(input[value=vgg19]) summary").click()
+    field = lambda name: page.locator(f'[data-backend="vgg19"][data-setting="{name}"]')  # noqa: E731
+    field("mode").select_option("seed")
+    field("iterations").fill("2000")
+    field("max_size").fill("64")
+    page.click("#run")
+    card = page.locator(".result[data-backend=vgg19]")
+    steps = "() => /step \\d+ of 2000/.test(document.querySelector('.result[data-backend=vgg19]')?.textContent || '')"
+    page.wait_for_function(steps, timeout=300_000)
+    card.locator("button", has_text="cancel").click()
+    page.wait_for_function("() => document.getElementById('run-status').textContent.startsWith('done')",
+                           timeout=120_000)
+    assert "was cancelled" in card.text_content()
+    assert page.text_content("#run-status") == "done (vgg19 cancelled)"
+    assert page.locator(".result[data-backend=reinhard] .compare").count() == 1
+    page.close()

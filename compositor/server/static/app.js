@@ -459,8 +459,9 @@ async function run() {
       // each sticker under the name the command gives it (two stickers of one photo share a label)
       ...p.stickers.map((s, i) => el("a", { href: s.url, download: s.label, text: `sticker ${i + 1}` })));
     $("run-status").textContent = `pasted in ${seconds(p.seconds)}; harmonizing…`;
-    await Promise.all(backends.map((b) => harmonize(b)));
-    $("run-status").textContent = "done";
+    const states = await Promise.all(backends.map((b) => harmonize(b)));
+    const unfinished = backends.map((b, i) => `${b} ${states[i]}`).filter((_, i) => states[i] !== "done");
+    $("run-status").textContent = unfinished.length ? `done (${unfinished.join(", ")})` : "done";
   } catch (err) { showError(err.message); $("run-status").textContent = ""; }
   updateRun();
 }
@@ -495,9 +496,10 @@ async function harmonize(backend) {
   card.replaceChildren();
   if (job.state !== "done") {
     card.append(el("h3", { text: backend }), el("p", { class: "error", text: job.error || job.state }));
-    return;
+    return job.state;  // cancelled or failed: the run's status says so
   }
   showResult(card, backend, job.result);
+  return job.state;
 }
 
 function showResult(card, backend, r) {
