@@ -91,6 +91,16 @@ def _label(name: str | None, default: str) -> str:
     return safe or default
 
 
+def _free_name(name: str, taken, sidecars: bool = True) -> str:
+    """``name``, or ``STEM-2.png`` (-3, ...) when it is among the file names ``taken``; with
+    ``sidecars``, also when the ``STEM.json`` the command writes beside it is."""
+    stem, suffix = Path(name).stem, Path(name).suffix or ".png"
+    out, n = name, 2
+    while out in taken or (sidecars and Path(out).stem + ".json" in taken):
+        out, n = f"{stem}-{n}{suffix}", n + 1
+    return out
+
+
 def _json_field(text: str | None, field: str, kind: type = dict) -> Any:
     """A form field holding JSON (``settings``, ``placements``), checked to be a ``kind``."""
     if text is None or text.strip() == "":
@@ -556,18 +566,23 @@ def create_app(config: Config | None = None) -> FastAPI:
             seconds = time.perf_counter() - t0
             # stored uncompressed: a composite and its mask are mostly read back from the cache, and
             # level 0 is the fastest lossless PNG (a download is a larger file on this machine only)
-            composite = store.put_image(comp.image, "composite.png", "composite", keep=True, level=0)
-            mask = store.put_mask(comp.mask, "mask.png", level=0)
-            record = {"background": {"path": bg.label}, "mask": "mask.png",
+            # the command's outputs under names none of its inputs has (a download opened again as
+            # the background is composite.png or result-reinhard.png): never refused, never overwritten
+            inputs = sorted({bg.label, *(f.label for f in files.values())})
+            composite_name = _free_name("composite.png", inputs)
+            mask_name = _free_name("mask.png", [*inputs, composite_name])
+            composite = store.put_image(comp.image, composite_name, "composite", keep=True, level=0, inputs=inputs)
+            mask = store.put_mask(comp.mask, mask_name, level=0)
+            record = {"background": {"path": bg.label}, "mask": mask_name,
                       "objects": [{"sticker": {"path": files[e.id].label}, **records.placed_record(o)}
                                   for (e, _), o in zip(chosen, comp.objects)]}
-            sidecar = store.put_json(record, "composite.json")
+            sidecar = store.put_json(record, Path(composite_name).stem + ".json")
             composite.info["record"] = sidecar.id  # harmonize splits the mask by its boxes, as the CLI does
             specs = [files[e.id].label + "@" + where_text("50%" if p.x is None else p.x, "50%" if p.y is None else p.y,
                                                 scale=p.scale, height=p.height, rotation=p.rotation, anchor=p.anchor)
                      for (e, _), p in zip(chosen, checked)]
-            command = shlex.join(["compositor", "paste", bg.label, *specs, "-o", "composite.png", "--mask-out",
-                                  "mask.png"])
+            command = shlex.join(["compositor", "paste", bg.label, *specs, "-o", composite_name, "--mask-out",
+                                  mask_name])
             return {"composite": composite.public(), "mask": mask.public(), "sidecar": sidecar.public(),
                     "objects": record["objects"], "stickers": [files[e.id].public() for e, _ in chosen],
                     "seconds": round(seconds, 3), "command": command}
@@ -579,14 +594,12 @@ def create_app(config: Config | None = None) -> FastAPI:
         downloads: two stickers cut from one photo, or two uploads of one name, share a label,
         which the command could not tell apart. A sticker whose label is taken is kept again,
         the same bytes, as STEM-2.png (-3, ...)."""
-        taken = {bg.label, "composite.png", "mask.png"}
+        taken = {bg.label}
         files: dict[str, Entry] = {}
         for e in entries:
             if e.id in files:
                 continue
-            label, n = e.label, 2
-            while label in taken:
-                label, n = f"{Path(e.label).stem}-{n}{Path(e.label).suffix or '.png'}", n + 1
+            label = _free_name(e.label, taken, sidecars=False)
             taken.add(label)
             files[e.id] = e if label == e.label else store.put_upload(e.path.read_bytes(), label, "sticker")
         return files
@@ -624,10 +637,11 @@ def create_app(config: Config | None = None) -> FastAPI:
         result = api.harmonize(comp, asked.ready, progress=job, finish=asked.finishing)
         # a result answered as PNG at once is stored uncompressed (the fastest lossless write); one
         # the page fetches later is compressed (level 1)
-        entry = store.put_image(result.image, f"result-{backend}.png", "result", level=0 if not measure else 1)
+        name = _free_name(f"result-{backend}.png", [*composite.info.get("inputs", ()), composite.label, mask.label])
+        entry = store.put_image(result.image, name, "result", level=0 if not measure else 1)
         sidecar = store.put_json({"composite": {"path": composite.label}, "mask": {"path": mask.label},
                                   "objects": record.label if record is not None else how,
-                                  **records.result_record(result)}, f"result-{backend}.json")
+                                  **records.result_record(result)}, Path(name).stem + ".json")
         command = ["compositor", "harmonize", composite.label, "--mask", mask.label, "--backend", backend,
                    "-o", entry.label]
         if record is None:  # with a paste record beside composite.png, the command finds it as the server did

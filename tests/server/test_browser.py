@@ -399,3 +399,39 @@ def test_a_cancelled_backend_is_named_in_the_runs_status(browser, live_server):
     assert page.text_content("#run-status") == "done (vgg19 cancelled)"
     assert page.locator(".result[data-backend=reinhard] .compare").count() == 1
     page.close()
+
+
+@pytest.mark.parametrize("name", ["composite.png", "result-reinhard.png"])
+def test_a_background_named_as_an_output_is_neither_refused_nor_overwritten(browser, live_server, tmp_path, name):
+    """A download opened again as the background (to add another object) bears the name of a file
+    the command writes: as composite.png, the paste line was refused (its output is its input); as
+    result-reinhard.png, the harmonize line overwrote the user's background. The command's outputs
+    now take other names, and the command makes the page's result with the background untouched."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    page.set_default_timeout(180_000)
+    page.goto(live_server + "/")
+    page.set_input_files("#photo-file", str(SAMPLES / "coffee.png"))
+    page.wait_for_selector(".sticker-card button.place", timeout=300_000)
+    background = (SAMPLES / "chelsea.png").read_bytes()
+    page.set_input_files("#bg-file", {"name": name, "mimeType": "image/png", "buffer": background})
+    page.wait_for_selector("#bg-info:has-text('451×300')")
+    page.wait_for_function("() => { const i = document.getElementById('bg-img'); "
+                           "return i.complete && i.getBoundingClientRect().width > 0; }")
+    page.click(".sticker-card button.place")
+    for box in page.locator("#backends input[type=checkbox][data-backend]:not([data-setting])").all():
+        box.set_checked(box.get_attribute("value") == "reinhard")
+    page.click("#run")
+    page.wait_for_selector(".result[data-backend=reinhard] .compare", timeout=300_000)
+    with page.expect_download() as info:
+        page.click(".result[data-backend=reinhard] .links a:has-text('result')")
+    result_name = info.value.suggested_filename
+    offered = np.asarray(Image.open(info.value.path()))
+    with page.expect_download() as info:
+        page.click("#downloads a:has-text('sticker 1')")
+    info.value.save_as(tmp_path / info.value.suggested_filename)
+    (tmp_path / name).write_bytes(background)
+    assert result_name != name
+    run_commands(page.text_content("#command"), tmp_path)
+    assert (tmp_path / name).read_bytes() == background  # the user's background is untouched
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / result_name)), offered)
+    page.close()
