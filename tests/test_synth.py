@@ -310,6 +310,13 @@ def test_exception_folders(data, tmp_path, capsys):
     code = cli.main(["synth", "--objects", str(data["objects"]), "--backgrounds", str(data["backgrounds"]),
                      "-n", "3", "-o", str(tmp_path / "out"), "--scale", "big"])
     assert code == 2 and "--scale must be MIN,MAX" in capsys.readouterr().err
+    # a setting out of range names the option that sets it, where the option's name is not the setting's
+    for option, value, named in (("--object-size", "0,1", "(scale, --object-size)"), ("-n", "0", "count (-n)"),
+                                 ("--val", "2", "val (--val)")):
+        argv = ["synth", "--objects", str(data["objects"]), "--backgrounds", str(data["backgrounds"]), "-n", "3",
+                "-o", str(tmp_path / "out"), option, value]
+        assert cli.main(argv) == 2 and named in capsys.readouterr().err, option
+    assert not (tmp_path / "out").exists()
     code = cli.main(["synth", "--objects", str(data["objects"]), "--backgrounds", str(data["backgrounds"]),
                      "-n", "3", "-o", str(tmp_path / "out"), "--workers", "2", "--threads", "0"])
     err = capsys.readouterr().err

@@ -55,7 +55,8 @@ class SynthSettings:
                                                  "its split", bounds=(1, 1000))
 
     def validate(self) -> None:
-        """Refuse (UsageError) settings out of range and unknown backends or cutters."""
+        """Refuse (UsageError) settings out of range and unknown backends or cutters; each sentence
+        names the setting and, in brackets, the synth option that sets it."""
         def pair(value, label, lo, hi=None, integer=False, ordered=True):
             if not isinstance(value, tuple) or len(value) != 2:
                 raise UsageError(f"{label} must be a pair MIN,MAX; received {value!r}.")
@@ -66,22 +67,22 @@ class SynthSettings:
             if ordered and value[0] > value[1]:
                 raise UsageError(f"{label} must be MIN,MAX with MIN <= MAX; received {value[0]},{value[1]}.")
 
-        plugins.check_range(self.count, 1, 100_000_000, "count")
-        plugins.check_range(self.seed, 0, 2**63 - 1, "seed")
+        plugins.check_range(self.count, 1, 100_000_000, "count (-n)")
+        plugins.check_range(self.seed, 0, 2**63 - 1, "seed (--seed)")
         if self.size is not None:
-            pair(self.size, "size", 16, 16384, integer=True, ordered=False)
-        pair(self.objects_per_image, "objects per image", 0, 1000, integer=True)
-        pair(self.distractors_per_image, "distractors per image", 0, 1000, integer=True)
-        pair(self.scale, "scale", 1e-3, 10.0)
-        pair(self.rotation, "rotation", -360.0, 360.0)
-        plugins.check_range(self.max_truncation, 0.0, 0.99, "max truncation")
-        plugins.check_range(self.max_occlusion, 0.0, 1.0, "max occlusion")
+            pair(self.size, "size (--size)", 16, 16384, integer=True, ordered=False)
+        pair(self.objects_per_image, "objects per image (--objects-per-image)", 0, 1000, integer=True)
+        pair(self.distractors_per_image, "distractors per image (--distractors-per-image)", 0, 1000, integer=True)
+        pair(self.scale, "object size (scale, --object-size)", 1e-3, 10.0)
+        pair(self.rotation, "rotation (--rotation)", -360.0, 360.0)
+        plugins.check_range(self.max_truncation, 0.0, 0.99, "max truncation (--max-truncation)")
+        plugins.check_range(self.max_occlusion, 0.0, 1.0, "max occlusion (--max-occlusion)")
         plugins.check_range(self.tries, 1, 10_000, "tries")
-        plugins.check_range(self.val, 0.0, 0.99, "val")
-        plugins.check_choice(self.image_format, FORMATS, "image format")
-        plugins.check_choice(self.segmentation, SEGMENTATIONS, "segmentation")
+        plugins.check_range(self.val, 0.0, 0.99, "val (--val)")
+        plugins.check_choice(self.image_format, FORMATS, "image format (--format)")
+        plugins.check_choice(self.segmentation, SEGMENTATIONS, "segmentation (--segmentation)")
         if not self.backends:
-            raise UsageError("backends is empty; name at least one harmonizer.")
+            raise UsageError("backends (--backend) is empty; name at least one harmonizer.")
         for name in self.backends:
             plugins.load("harmonizer", name)
         for name, values in self.backend_settings.items():
@@ -95,8 +96,8 @@ class SynthSettings:
         from ..finish.blends import parse_blends
 
         if parse_blends(self.blends) != tuple(self.blends):
-            raise UsageError(f"blends must be distinct names of edge treatments; received {self.blends!r}.")
-        plugins.check_range(self.renders_per_layout, 1, 1000, "renders per layout", integer=True)
+            raise UsageError(f"blends (--blends) must be distinct names of edge treatments; received {self.blends!r}.")
+        plugins.check_range(self.renders_per_layout, 1, 1000, "renders per layout (--renders-per-layout)", integer=True)
         if self.renders_per_layout > 1 and len(self.blends) < 2 and not self.shadows:
             raise UsageError(f"renders per layout {self.renders_per_layout} would repeat one image: the renders of a "
                              "layout differ by their blends (give several with --blends) or their light (--shadows).")
