@@ -206,6 +206,10 @@ def _settings_of(settings_cls) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- middleware
 
 
+#: the bodies the API's POST calls read (form fields and files)
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
 class Guard:
     """Pure ASGI middleware in front of every request: the Host must be this server's (no DNS
     rebinding), a browser request from another origin is refused (CORS is off, and this also
@@ -223,6 +227,10 @@ class Guard:
         if problem is not None:
             status, message = problem
             return await _send_json(send, status, message)
+        body = headers.get("content-type", "").split(";")[0].strip().lower()
+        if scope.get("method") == "POST" and body and body not in _FORM_TYPES:  # a JSON body reads as no fields
+            return await _send_json(send, 415, f"this API takes multipart/form-data (curl -F field=value -F "
+                                               f"image=@photo.png), not {body:.60}.")
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.config.max_bytes:
             return await _send_json(send, 413, _too_large(self.config.max_bytes))

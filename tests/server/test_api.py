@@ -206,6 +206,15 @@ def test_unknown_and_malformed_ids(client):
     one_sentence(client.get("/api/nothing-here"), 404, "nothing")
 
 
+@pytest.mark.parametrize("path", ["/api/uploads", "/api/cut", "/api/paste", "/api/harmonize", "/api/compose",
+                                  "/api/compare"])
+def test_a_json_body_is_told_the_api_takes_forms(client, path):
+    """A JSON body (what most HTTP APIs take) was answered with a missing field, "image is
+    missing: upload a file as image or give image_id", though image_id was given; it is told
+    that the API takes form fields and files instead."""
+    one_sentence(client.post(path, json={"image_id": "0" * 32}), 415, "multipart/form-data", "application/json")
+
+
 # --------------------------------------------------------------------------- cut
 
 
