@@ -435,3 +435,26 @@ def test_a_background_named_as_an_output_is_neither_refused_nor_overwritten(brow
     assert (tmp_path / name).read_bytes() == background  # the user's background is untouched
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / result_name)), offered)
     page.close()
+
+
+def test_a_server_that_cannot_be_reached_is_said_so(browser, live_server):
+    """With the server out of reach (here its answers to the job's progress and to an upload are
+    cut off in the browser), the page says so in a sentence instead of the browser's "Failed to
+    fetch", and the running backend's card says it too instead of waiting at "running"."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(180_000)
+    open_and_place(page, live_server)
+    page.locator("#backends input[type=checkbox][value=reinhard]").set_checked(False)
+    page.locator("#backends input[type=checkbox][value=vgg19]").set_checked(True)  # long enough to be polled
+    page.route("**/api/jobs/**", lambda route: route.abort())
+    page.click("#run")
+    card = page.locator(".result[data-backend=vgg19]")
+    page.wait_for_selector(".result[data-backend=vgg19] .error", timeout=60_000)
+    assert "the server cannot be reached" in card.text_content()
+    assert card.locator("progress").count() == 0
+    assert "the server cannot be reached" in page.text_content("#error")
+    page.route("**/api/uploads", lambda route: route.abort())
+    page.set_input_files("#photo-file", str(SAMPLES / "coffee.png"))
+    page.wait_for_function("() => document.getElementById('error').textContent.includes('cannot be reached')")
+    assert "Failed to fetch" not in page.text_content("body")
+    page.close()

@@ -29,7 +29,11 @@ function el(tag, attrs = {}, ...children) {
 }
 function showError(message) { $("error").textContent = message || ""; }
 async function api(path, options = {}) {
-  const response = await fetch(path, options);
+  let response;
+  try { response = await fetch(path, options); }
+  catch {  // the browser's own words ("Failed to fetch") say nothing of what to do
+    throw new Error("the server cannot be reached: is compositor serve still running?");
+  }
   const type = response.headers.get("content-type") || "";
   const body = type.includes("json") ? await response.json() : await response.blob();
   if (!response.ok) throw new Error((body && body.error) || `${response.status} ${response.statusText}`);
@@ -482,16 +486,16 @@ async function harmonize(backend) {
     job = await api("/api/harmonize", { method: "POST", body: form({ composite_id: p.composite.id,
       mask_id: p.mask.id, backend, settings: JSON.stringify(settings), wait: "false",
       finish: Object.keys(finishing).length ? JSON.stringify(finishing) : null }) });
-  } catch (err) {  // refused (a setting out of range): the card says why instead of staying "queued"
+    cancel.onclick = () => api(`/api/jobs/${job.id}`, { method: "DELETE" }).catch((e) => showError(e.message));
+    while (job.state === "queued" || job.state === "running") {
+      await new Promise((r) => setTimeout(r, 250));
+      job = await api(`/api/jobs/${job.id}`);
+      if (job.total) { bar.max = job.total; bar.value = job.step; }
+      status.textContent = job.state === "running" ? (job.total ? `step ${job.step} of ${job.total}` : "running") : job.state;
+    }
+  } catch (err) {  // refused (a setting out of range), or the server gone: the card says why instead of waiting
     card.replaceChildren(el("h3", { text: backend }), el("p", { class: "error", text: err.message }));
     throw err;
-  }
-  cancel.onclick = () => api(`/api/jobs/${job.id}`, { method: "DELETE" }).catch((e) => showError(e.message));
-  while (job.state === "queued" || job.state === "running") {
-    await new Promise((r) => setTimeout(r, 250));
-    job = await api(`/api/jobs/${job.id}`);
-    if (job.total) { bar.max = job.total; bar.value = job.step; }
-    status.textContent = job.state === "running" ? (job.total ? `step ${job.step} of ${job.total}` : "running") : job.state;
   }
   card.replaceChildren();
   if (job.state !== "done") {
