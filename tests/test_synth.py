@@ -752,10 +752,12 @@ def test_growing_a_run_equals_a_fresh_run(data, holed, tmp_path):
         a, b = (json.loads((root / coco_file(split)).read_text()) for root in (grown, fresh))
         assert a["images"] == b["images"] and a["annotations"] == b["annotations"]
     check_dataset(grown, 14, yolo=True)
-    with pytest.raises(UsageError, match=r"used other settings: seed 5 \(now 6\)"):
+    with pytest.raises(UsageError, match=r"used other settings: seed \(--seed\) 5 \(now 6\)"):
         synth(holed, data["backgrounds"], grown, settings(count=16, **{**s, "seed": 6}), resume=True)
-    with pytest.raises(UsageError, match=r"val 0.3 \(now 0.2\)"):
+    with pytest.raises(UsageError, match=r"val \(--val\) 0.3 \(now 0.2\)"):
         synth(holed, data["backgrounds"], grown, settings(count=14, **{**s, "val": 0.2}), resume=True)
+    with pytest.raises(UsageError, match=r"object size \(scale, --object-size\) [0-9.]+,[0-9.]+ \(now 0.2,0.3\)"):
+        synth(holed, data["backgrounds"], grown, settings(count=14, **{**s, "scale": (0.2, 0.3)}), resume=True)
     with pytest.raises(UsageError, match="made 14 images.*not shrink it to 12"):
         synth(holed, data["backgrounds"], grown, settings(count=12, **s), resume=True)
 

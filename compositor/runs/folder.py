@@ -78,10 +78,11 @@ class RunFolder:
     and OUTDIR itself when it made it, so the same command can simply be run again."""
 
     def __init__(self, outdir: str | os.PathLike, kind: str, *, resume: bool = False, info: dict | None = None,
-                 inputs: Iterable[str | os.PathLike] = (), same: Iterable[str] = ()):
+                 inputs: Iterable[str | os.PathLike] = (), same: Iterable[str] = (), labels: dict | None = None):
         self.path = Path(outdir).resolve()
         self.kind, self.resume, self.info = kind, resume, json.loads(json.dumps(info or {}, default=str))
         self.same = tuple(same)  # keys of ``info`` a resumed run must share with the earlier one
+        self.labels = dict(labels or {})  # how a refused resume names a setting (default: its key)
         self.inputs = [Path(p) for p in inputs]
         self._lock = None
         self._lock_made = False  # the lock file did not exist before this run opened it
@@ -190,7 +191,7 @@ class RunFolder:
             for key in changed:  # a dict of settings: name the ones that differ
                 old, new = info.get(key), self.info.get(key)
                 if isinstance(old, dict) and isinstance(new, dict):
-                    details += [f"{name} {_shown(old.get(name))} (now {_shown(new.get(name))})"
+                    details += [f"{self.labels.get(name, name)} {_shown(old.get(name))} (now {_shown(new.get(name))})"
                                 for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)]
             detail = f": {'; '.join(details)}" if details else ""
             raise UsageError(f"{self.path}: the earlier {self.kind} run used other {', '.join(changed)}{detail}; "

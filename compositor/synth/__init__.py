@@ -65,7 +65,7 @@ from ..runs.progress import Reporter
 from .export import assemble
 from .objects import image_files, object_files, prepare_objects, readable_images
 from .render import SynthContext, image_task, render
-from .settings import (SPLITS, SynthSettings, coco_file, image_seed, image_split, parse_indices, parse_pair,
+from .settings import (LABELS, SPLITS, SynthSettings, coco_file, image_seed, image_split, parse_indices, parse_pair,
                        parse_size)
 
 __all__ = ["SPLITS", "SynthSettings", "coco_file", "image_seed", "image_split", "parse_indices", "parse_pair",
@@ -131,7 +131,7 @@ def synth(objects: str | os.PathLike, backgrounds: str | os.PathLike, outdir: st
             "indices": list(wanted) if indices is not None else None,
             **describe_executor(executor, workers, threads)}
     with RunFolder(outdir, "synth", resume=resume, info=info, inputs=inputs,
-                   same=("settings", "objects", "backgrounds", "distractors")) as run:
+                   same=("settings", "objects", "backgrounds", "distractors"), labels=LABELS) as run:
         with _executor(executor, workers, ray_address, limit=max(len(wanted), len(object_list)), threads=threads) as ex:
             summary = SynthSummary(outdir=run.path, total=len(wanted))
             ready, ready_distractors, summary.objects_failed = prepare_objects(

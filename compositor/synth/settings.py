@@ -13,6 +13,19 @@ from ..errors import UsageError
 SEGMENTATIONS = ("polygon", "rle")
 FORMATS = ("png", "jpg")
 SPLITS = ("train", "val")
+#: each setting as a sentence names it: its name and, in brackets, the synth option that sets it
+#: (validation and a refused resume speak of both, for callers of the library and of the command)
+LABELS = {
+    "count": "count (-n)", "seed": "seed (--seed)", "size": "size (--size)",
+    "objects_per_image": "objects per image (--objects-per-image)",
+    "distractors_per_image": "distractors per image (--distractors-per-image)",
+    "scale": "object size (scale, --object-size)", "rotation": "rotation (--rotation)",
+    "max_truncation": "max truncation (--max-truncation)", "max_occlusion": "max occlusion (--max-occlusion)",
+    "backends": "backends (--backend)", "backend_settings": "backend settings (--set)", "cutter": "cutter (--cutter)",
+    "image_format": "image format (--format)", "segmentation": "segmentation (--segmentation)", "val": "val (--val)",
+    "blends": "blends (--blends)", "shadows": "shadows (--shadows)",
+    "renders_per_layout": "renders per layout (--renders-per-layout)",
+}
 
 
 def coco_file(split: str) -> str:
@@ -67,22 +80,22 @@ class SynthSettings:
             if ordered and value[0] > value[1]:
                 raise UsageError(f"{label} must be MIN,MAX with MIN <= MAX; received {value[0]},{value[1]}.")
 
-        plugins.check_range(self.count, 1, 100_000_000, "count (-n)")
-        plugins.check_range(self.seed, 0, 2**63 - 1, "seed (--seed)")
+        plugins.check_range(self.count, 1, 100_000_000, LABELS["count"])
+        plugins.check_range(self.seed, 0, 2**63 - 1, LABELS["seed"])
         if self.size is not None:
-            pair(self.size, "size (--size)", 16, 16384, integer=True, ordered=False)
-        pair(self.objects_per_image, "objects per image (--objects-per-image)", 0, 1000, integer=True)
-        pair(self.distractors_per_image, "distractors per image (--distractors-per-image)", 0, 1000, integer=True)
-        pair(self.scale, "object size (scale, --object-size)", 1e-3, 10.0)
-        pair(self.rotation, "rotation (--rotation)", -360.0, 360.0)
-        plugins.check_range(self.max_truncation, 0.0, 0.99, "max truncation (--max-truncation)")
-        plugins.check_range(self.max_occlusion, 0.0, 1.0, "max occlusion (--max-occlusion)")
+            pair(self.size, LABELS["size"], 16, 16384, integer=True, ordered=False)
+        pair(self.objects_per_image, LABELS["objects_per_image"], 0, 1000, integer=True)
+        pair(self.distractors_per_image, LABELS["distractors_per_image"], 0, 1000, integer=True)
+        pair(self.scale, LABELS["scale"], 1e-3, 10.0)
+        pair(self.rotation, LABELS["rotation"], -360.0, 360.0)
+        plugins.check_range(self.max_truncation, 0.0, 0.99, LABELS["max_truncation"])
+        plugins.check_range(self.max_occlusion, 0.0, 1.0, LABELS["max_occlusion"])
         plugins.check_range(self.tries, 1, 10_000, "tries")
-        plugins.check_range(self.val, 0.0, 0.99, "val (--val)")
-        plugins.check_choice(self.image_format, FORMATS, "image format (--format)")
-        plugins.check_choice(self.segmentation, SEGMENTATIONS, "segmentation (--segmentation)")
+        plugins.check_range(self.val, 0.0, 0.99, LABELS["val"])
+        plugins.check_choice(self.image_format, FORMATS, LABELS["image_format"])
+        plugins.check_choice(self.segmentation, SEGMENTATIONS, LABELS["segmentation"])
         if not self.backends:
-            raise UsageError("backends (--backend) is empty; name at least one harmonizer.")
+            raise UsageError(f"{LABELS['backends']} is empty; name at least one harmonizer.")
         for name in self.backends:
             plugins.load("harmonizer", name)
         for name, values in self.backend_settings.items():
@@ -96,8 +109,8 @@ class SynthSettings:
         from ..finish.blends import parse_blends
 
         if parse_blends(self.blends) != tuple(self.blends):
-            raise UsageError(f"blends (--blends) must be distinct names of edge treatments; received {self.blends!r}.")
-        plugins.check_range(self.renders_per_layout, 1, 1000, "renders per layout (--renders-per-layout)", integer=True)
+            raise UsageError(f"{LABELS['blends']} must be distinct names of edge treatments; received {self.blends!r}.")
+        plugins.check_range(self.renders_per_layout, 1, 1000, LABELS["renders_per_layout"], integer=True)
         if self.renders_per_layout > 1 and len(self.blends) < 2 and not self.shadows:
             raise UsageError(f"renders per layout {self.renders_per_layout} would repeat one image: the renders of a "
                              "layout differ by their blends (give several with --blends) or their light (--shadows).")
