@@ -27,9 +27,10 @@ SHADOWS = shadow.KINDS
 BLUR_SIDE = 256
 
 
-def parse_match(value) -> tuple[str, ...]:
+def parse_match(value, label: str = "finish.match") -> tuple[str, ...]:
     """``blur,noise,jpeg`` (any of them, comma-separated), ``all`` or ``none`` (also a list or
-    tuple of cue names) -> the cues, in the order they are applied. Refuses anything else."""
+    tuple of cue names) -> the cues, in the order they are applied. Refuses anything else, in a
+    sentence that names the value as ``label``."""
     if value is None:
         return ()
     try:
@@ -43,24 +44,25 @@ def parse_match(value) -> tuple[str, ...]:
         return CUES
     bad = [n for n in names if n not in CUES]
     if bad:
-        raise UsageError(f"match must be a comma list of {', '.join(CUES)}, or all, or none; received {value!r}.")
+        raise UsageError(f"{label} must be a comma list of {', '.join(CUES)}, or all, or none; received {value!r}.")
     return tuple(c for c in CUES if c in names)
 
 
-def parse_light(value) -> tuple[float, float] | None:
+def parse_light(value, label: str = "finish.light") -> tuple[float, float] | None:
     """``AZIMUTH,ELEVATION`` in degrees (text or a pair) -> (azimuth in [0, 360), elevation);
-    None for None or "none". The elevation must be within 0..90."""
+    None for None or "none". The elevation must be within 0..90; a sentence that refuses the
+    value names it as ``label``."""
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
         return None
     try:
         items = value.split(",") if isinstance(value, str) else list(value)
         az, el = (float(v) for v in items)
     except (TypeError, ValueError):
-        raise UsageError(f"light must be AZIMUTH,ELEVATION in degrees, e.g. 135,40; received {value!r}.") from None
+        raise UsageError(f"{label} must be AZIMUTH,ELEVATION in degrees, e.g. 135,40; received {value!r}.") from None
     if not (math.isfinite(az) and math.isfinite(el)):
-        raise UsageError(f"light must be two finite numbers AZIMUTH,ELEVATION; received {value!r}.")
+        raise UsageError(f"{label} must be two finite numbers AZIMUTH,ELEVATION; received {value!r}.")
     if not 0 <= el <= 90:
-        raise UsageError(f"light elevation must be between 0 and 90 degrees; received {el:g}.")
+        raise UsageError(f"{label}: the elevation must be between 0 and 90 degrees; received {el:g}.")
     return az % 360.0, el
 
 

@@ -62,10 +62,10 @@ def test_harmonize_match_and_shadow(work, capsys):
 
 
 @pytest.mark.parametrize("options, words", [
-    (["--match", "blur,sharpen"], "match must be a comma list"),
+    (["--match", "blur,sharpen"], "--match must be a comma list"),
     (["--shadow", "cast"], "needs a light direction"),
-    (["--shadow", "cast", "--light", "30,91"], "elevation must be between 0 and 90"),
-    (["--light", "a,b", "--shadow", "cast"], "AZIMUTH,ELEVATION"),
+    (["--shadow", "cast", "--light", "30,91"], "--light: the elevation must be between 0 and 90"),
+    (["--light", "a,b", "--shadow", "cast"], "--light must be AZIMUTH,ELEVATION"),
     (["--shadow-opacity", "0.95"], "--shadow-opacity must be between 0.0 and 0.9"),
     (["--shadow-softness", "-1"], "--shadow-softness must be between"),
     (["--finish-seed", "-3"], "--finish-seed must be between"),

@@ -74,13 +74,13 @@ def test_same_seed_same_bytes(coffee):
 
 @pytest.mark.parametrize("values, words", [
     ({"shadow": "cast"}, "needs a light direction"),
-    ({"shadow": "cast", "light": "30,95"}, "elevation must be between 0 and 90"),
+    ({"shadow": "cast", "light": "30,95"}, "finish.light: the elevation must be between 0 and 90"),
     ({"shadow": "cast", "light": "30,-5"}, "elevation must be between 0 and 90"),
-    ({"shadow": "cast", "light": "north"}, "AZIMUTH,ELEVATION"),
+    ({"shadow": "cast", "light": "north"}, "finish.light must be AZIMUTH,ELEVATION"),
     ({"shadow": "soft"}, "finish.shadow must be one of"),
     ({"shadow_opacity": 1.0}, "finish.shadow_opacity must be between 0.0 and 0.9"),
     ({"shadow_softness": -0.1}, "finish.shadow_softness must be between"),
-    ({"match": "blur,sharpen"}, "match must be a comma list"),
+    ({"match": "blur,sharpen"}, "finish.match must be a comma list"),
     ({"seed": -1}, "finish.seed must be between"),
     ({"glow": 1}, "finish has no setting 'glow'"),
     ({"shadow": "cast", "light": 5}, "light must be AZIMUTH,ELEVATION"),  # a TypeError, before

@@ -51,7 +51,7 @@ def run(args) -> int:
     if args.match:
         from ...finish import parse_match
 
-        match = list(parse_match(args.match))  # refused before any work
+        match = list(parse_match(args.match, "--match"))  # refused before any work
     if args.json:
         check_writable(args.json)
     if args.size is not None and not args.cases:
