@@ -239,7 +239,9 @@ def test_scale_rotate_and_order_objects(browser, live_server):
     assert 60 <= angle <= 120, angle
     page.click(".sticker-card button.place")  # a second object, on top
     assert page.locator("#objects tbody tr").count() == 2
-    page.locator("#objects tbody tr").nth(1).locator("button[title='send backward']").click()
+    backward = page.locator("#objects tbody tr").nth(1).locator("button[title='send backward']")
+    assert backward.text_content() == "↑"  # the arrow shows where the row goes: up, towards row 1 (the back)
+    backward.click()
     rows = page.locator("#objects tbody tr")
     assert rows.nth(0).locator("td").nth(5).text_content() == "0°"  # the new one is first now: behind
     page.close()

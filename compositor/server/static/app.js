@@ -352,8 +352,9 @@ function renderObjectTable() {
       el("td", { class: "size", text: `${Math.round(hpx)} px tall = ${pct(hpx / bg.height)} of the background (scale ${o.scale.toFixed(3)})` }),
       el("td", { text: `${o.rotation.toFixed(0)}°` }),
       el("td", {},
-        el("button", { text: "↑", title: "bring forward", onclick: (e) => { e.stopPropagation(); move(i, 1); } }),
-        el("button", { text: "↓", title: "send backward", onclick: (e) => { e.stopPropagation(); move(i, -1); } }),
+        // the arrow shows where the row goes: down the table is forward (later rows are drawn in front)
+        el("button", { text: "↑", title: "send backward", onclick: (e) => { e.stopPropagation(); move(i, -1); } }),
+        el("button", { text: "↓", title: "bring forward", onclick: (e) => { e.stopPropagation(); move(i, 1); } }),
         el("button", { text: "✕", title: "remove", onclick: (e) => { e.stopPropagation(); state.objects.splice(i, 1); state.selected = -1; renderObjects(); updateRun(); } }))));
   });
 }
@@ -491,7 +492,10 @@ async function harmonize(backend) {
       await new Promise((r) => setTimeout(r, 250));
       job = await api(`/api/jobs/${job.id}`);
       if (job.total) { bar.max = job.total; bar.value = job.step; }
-      status.textContent = job.state === "running" ? (job.total ? `step ${job.step} of ${job.total}` : "running") : job.state;
+      // before its first step a backend may be loading its model (its first run in this server): say so
+      status.textContent = job.state === "running"
+        ? (job.total ? `step ${job.step} of ${job.total}` : "working (a backend's first run also loads its model)")
+        : job.state;
     }
   } catch (err) {  // refused (a setting out of range), or the server gone: the card says why instead of waiting
     card.replaceChildren(el("h3", { text: backend }), el("p", { class: "error", text: err.message }));
