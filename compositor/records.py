@@ -78,6 +78,19 @@ def placed_record(obj: PlacedObject) -> dict[str, Any]:
             "box": list(obj.box), "visible_pixels": int((obj.mask >= 0.5).sum())}
 
 
+def paste_record(background: dict, stickers: list[dict], objects, mask: str, finished: dict | None = None
+                 ) -> dict[str, Any]:
+    """The sidecar of a pasted composite (``compositor paste``'s, and the server's paste): the
+    background's and each sticker's ``file_record``, each object as it landed (``placed_record``),
+    the mask's path, and the finishing stage's record when it ran."""
+    record = {"background": background,
+              "objects": [{"sticker": sticker, **placed_record(o)} for sticker, o in zip(stickers, objects)],
+              "mask": mask}
+    if finished is not None:
+        record["finish"] = finished
+    return record
+
+
 def worker_record() -> dict[str, Any]:
     """Who wrote a run's job record, and when: {"worker", "finished", "versions"}."""
     return {"worker": os.getpid(), "finished": now(), "versions": versions()}

@@ -91,6 +91,14 @@ def _label(name: str | None, default: str) -> str:
     return safe or default
 
 
+def _file_record(entry) -> dict:
+    """``records.file_record`` of a stored file, under the name its download and command give it."""
+    from .. import records
+    from ..imageio import sha256_file
+
+    return records.file_record(entry.label, sha256_file(entry.path))
+
+
 def _free_name(name: str, taken, sidecars: bool = True) -> str:
     """``name``, or ``STEM-2.png`` (-3, ...) when it is among the file names ``taken``; with
     ``sidecars``, also when the ``STEM.json`` the command writes beside it is."""
@@ -581,9 +589,10 @@ def create_app(config: Config | None = None) -> FastAPI:
             mask_name = _free_name("mask.png", [*inputs, composite_name])
             composite = store.put_image(comp.image, composite_name, "composite", keep=True, level=0, inputs=inputs)
             mask = store.put_mask(comp.mask, mask_name, level=0)
-            record = {"background": {"path": bg.label}, "mask": mask_name,
-                      "objects": [{"sticker": {"path": files[e.id].label}, **records.placed_record(o)}
-                                  for (e, _), o in zip(chosen, comp.objects)]}
+            # the sidecar compositor paste writes: the files by the names the command gives them, with the
+            # sha256 of the bytes this server holds (the upload as sent, the sticker as offered for download)
+            record = records.paste_record(_file_record(bg), [_file_record(files[e.id]) for e, _ in chosen],
+                                          comp.objects, mask_name)
             sidecar = store.put_json(record, Path(composite_name).stem + ".json")
             composite.info["record"] = sidecar.id  # harmonize splits the mask by its boxes, as the CLI does
             specs = [files[e.id].label + "@" + where_text("50%" if p.x is None else p.x, "50%" if p.y is None else p.y,

@@ -279,6 +279,10 @@ def test_paste_matches_the_command_line(client, pasted, sticker_file, tmp_path):
         assert np.array_equal(served, np.asarray(Image.open(tmp_path / name))), key
     sidecar = client.get(pasted["sidecar"]["url"]).json()
     assert sidecar["objects"][0]["box"] == pasted["objects"][0]["box"]
+    # the sidecar is the one compositor paste writes: the same keys, in the same order, and the same
+    # files by name and sha256
+    assert sidecar == json.loads((tmp_path / "composite.json").read_text())
+    assert list(sidecar) == ["background", "objects", "mask"] and sidecar["background"]["sha256"]
 
 
 @pytest.mark.parametrize("placements, words", [

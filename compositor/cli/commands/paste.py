@@ -56,13 +56,9 @@ def run(args) -> int:
     if any(v not in (None, "none") for k, v in finishing.items() if k in ("match", "shadow")):
         image, finished = api.finish(comp, comp, background=args.background, **finishing)
         comp = dataclasses.replace(comp, image=image)
-    record = {
-        "background": records.file_record(args.background),
-        "objects": [{"sticker": records.file_record(p.name), **records.placed_record(o)}
-                    for p, o in zip(placements, comp.objects)],
-        "mask": str(args.mask_out)}
-    if finished is not None:
-        record["finish"] = finished
+    record = records.paste_record(records.file_record(args.background),
+                                  [records.file_record(p.name) for p in placements], comp.objects,
+                                  str(args.mask_out), finished)
     write_all([(args.output, lambda: write_image(args.output, comp.image)),
                (args.mask_out, lambda: write_mask(args.mask_out, comp.mask)),
                (sidecar, lambda: write_json(sidecar, record))])
