@@ -6,6 +6,7 @@ import re
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,15 +112,22 @@ def test_numbers_for_people():
     assert human_number("psnr", float("nan")) == "–"
 
 
-def test_force_keeps_a_file_put_in_place_of_an_earlier_tile(case, tmp_path):
-    """A tile's name that holds a file changed after the earlier compare wrote its report (a
-    user's own file copied over it) is not that compare's output: --force leaves it."""
+def earlier_compare(case, tmp_path) -> tuple[list[str], Path]:
+    """A compare of ``case`` (none, reinhard, poisson) into ``tmp_path/cmp``: the command's
+    arguments without ``--backends``, and its folder."""
     comp, _ = case
     write_image(tmp_path / "c.png", comp.image)
     write_mask(tmp_path / "m.png", comp.mask)
     out = tmp_path / "cmp"
     args = ["compare", str(tmp_path / "c.png"), "--mask", str(tmp_path / "m.png"), "-o", str(out), "-q"]
     assert main(args + ["--backends", "none,reinhard,poisson"]) == 0
+    return args, out
+
+
+def test_force_keeps_a_file_put_in_place_of_an_earlier_tile(case, tmp_path):
+    """A tile's name that holds a file changed after the earlier compare wrote its report (a
+    user's own file copied over it) is not that compare's output: --force leaves it."""
+    args, out = earlier_compare(case, tmp_path)
     (out / "poisson.png").write_bytes(b"my own picture")
     later = (out / "report.json").stat().st_mtime + 5
     os.utime(out / "poisson.png", (later, later))
@@ -160,12 +168,7 @@ def test_force_removes_the_earlier_compares_tiles_only(case, tmp_path):
     """``compare --force`` into an earlier compare's folder removes the tiles that run made and
     this one did not (as its report.json lists them), so the folder and index.html agree; a
     user's own file there and the run's inputs (even one named like a tile) are kept."""
-    comp, _ = case
-    write_image(tmp_path / "c.png", comp.image)
-    write_mask(tmp_path / "m.png", comp.mask)
-    out = tmp_path / "cmp"
-    args = ["compare", str(tmp_path / "c.png"), "--mask", str(tmp_path / "m.png"), "-o", str(out), "-q"]
-    assert main(args + ["--backends", "none,reinhard,poisson"]) == 0
+    args, out = earlier_compare(case, tmp_path)
     (out / "notes.txt").write_text("mine")
     (out / "boundary.png").write_bytes(b"mine too")  # not in the earlier report: not the run's file
     assert main(args + ["--backends", "none,boundary", "--force"]) == 0

@@ -50,6 +50,20 @@ def upload(client, path: Path, name: str | None = None) -> dict:
     return r.json()
 
 
+def run_commands_in(folder: Path, *commands: str) -> None:
+    """Run each ``compositor ...`` command line (as the API returns it) in ``folder``; each must succeed."""
+    import os
+    import shlex
+
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        for command in commands:
+            assert cli.main(shlex.split(command)[1:]) == 0, command
+    finally:
+        os.chdir(cwd)
+
+
 def one_sentence(r, status: int, *words: str) -> str:
     """The response is ``status`` with JSON {"error": one sentence} holding ``words`` and no trace or path."""
     assert r.status_code == status, (r.status_code, r.text)
@@ -265,15 +279,7 @@ def test_paste_matches_the_command_line(client, pasted, sticker_file, tmp_path):
                                  "--mask-out mask.png")
     (tmp_path / "chelsea.png").write_bytes((SAMPLES / "chelsea.png").read_bytes())
     (tmp_path / "cup.png").write_bytes(sticker_file.read_bytes())
-    import os
-    import shlex
-
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        assert cli.main(shlex.split(pasted["command"])[1:]) == 0
-    finally:
-        os.chdir(cwd)
+    run_commands_in(tmp_path, pasted["command"])
     for key, name in (("composite", "composite.png"), ("mask", "mask.png")):
         served = np.asarray(Image.open(io.BytesIO(client.get(pasted[key]["url"]).content)))
         assert np.array_equal(served, np.asarray(Image.open(tmp_path / name))), key
@@ -539,9 +545,6 @@ def test_files_go_after_idle_time_and_on_exit():
 def test_harmonize_per_object_with_finishing_matches_the_command_line(client, pasted, sticker_file, tmp_path):
     """Harmonize after a paste corrects the paste's objects (its record), with a contact shadow;
     the paste and harmonize commands the API returns make the same image, pixel for pixel."""
-    import os
-    import shlex
-
     out = client.post("/api/harmonize", data={
         "composite_id": pasted["composite"]["id"], "mask_id": pasted["mask"]["id"], "backend": "boundary",
         "finish": json.dumps({"shadow": "contact", "shadow_opacity": 0.6})})
@@ -551,13 +554,7 @@ def test_harmonize_per_object_with_finishing_matches_the_command_line(client, pa
     assert "--objects" not in out["command"]  # the paste record beside composite.png, as the server used it
     (tmp_path / "chelsea.png").write_bytes((SAMPLES / "chelsea.png").read_bytes())
     (tmp_path / "cup.png").write_bytes(sticker_file.read_bytes())
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        for command in (pasted["command"], out["command"]):
-            assert cli.main(shlex.split(command)[1:]) == 0, command
-    finally:
-        os.chdir(cwd)
+    run_commands_in(tmp_path, pasted["command"], out["command"])
     served = np.asarray(Image.open(io.BytesIO(client.get(out["result"]["url"]).content)))
     np.testing.assert_array_equal(served, np.asarray(Image.open(tmp_path / "result-boundary.png")))
     one_sentence(client.post("/api/harmonize", data={"composite_id": pasted["composite"]["id"],
@@ -618,9 +615,6 @@ def test_jpeg_matching_on_a_jpeg_background_is_what_the_commands_make(client, st
                                                                        tmp_path):
     """The page's flow on a JPEG background with jpeg matching: the result the API offers for
     download is, byte for byte, the file its paste and harmonize commands write."""
-    import os
-    import shlex
-
     bg = upload(client, jpeg_background)
     sticker = upload(client, sticker_file)
     pasted = client.post("/api/paste", data={"background_id": bg["id"], "placements": json.dumps(
@@ -632,13 +626,7 @@ def test_jpeg_matching_on_a_jpeg_background_is_what_the_commands_make(client, st
     assert out["finish"]["objects"][0]["jpeg"].get("reencoded"), out["finish"]
     (tmp_path / "cat.jpg").write_bytes(jpeg_background.read_bytes())
     (tmp_path / "cup.png").write_bytes(sticker_file.read_bytes())
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        for command in (pasted["command"], out["command"]):
-            assert cli.main(shlex.split(command)[1:]) == 0, command
-    finally:
-        os.chdir(cwd)
+    run_commands_in(tmp_path, pasted["command"], out["command"])
     assert client.get(out["result"]["url"]).content == (tmp_path / "result-reinhard.png").read_bytes()
 
 

@@ -48,6 +48,19 @@ def run_commands(text: str, folder: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def download_result_and_sticker(page, backend: str, folder: Path) -> tuple[str, np.ndarray]:
+    """Download ``backend``'s result (its file name and pixels) and save the first sticker into ``folder``,
+    as the page offers them."""
+    with page.expect_download() as info:
+        page.click(f".result[data-backend={backend}] .links a:has-text('result')")
+    result_name = info.value.suggested_filename
+    offered = np.asarray(Image.open(info.value.path()))
+    with page.expect_download() as info:
+        page.click("#downloads a:has-text('sticker 1')")
+    info.value.save_as(folder / info.value.suggested_filename)
+    return result_name, offered
+
+
 def test_place_harmonize_download_and_reproduce(browser, live_server, tmp_path):
     page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
     page.set_default_timeout(180_000)  # generous: the shared test machine can be very busy
@@ -102,13 +115,7 @@ def test_place_harmonize_download_and_reproduce(browser, live_server, tmp_path):
     assert after["width"] == pytest.approx(frame["width"] * (x + w / 2) / 451, abs=3)
 
     # download what the page offers: the result, and the sticker the command needs
-    with page.expect_download() as info:
-        page.click(".result[data-backend=reinhard] .links a:has-text('result')")
-    result_name = info.value.suggested_filename
-    offered = np.asarray(Image.open(info.value.path()))
-    with page.expect_download() as info:
-        page.click("#downloads a:has-text('sticker 1')")
-    info.value.save_as(tmp_path / info.value.suggested_filename)
+    result_name, offered = download_result_and_sticker(page, "reinhard", tmp_path)
     shutil.copy(SAMPLES / "chelsea.png", tmp_path / "chelsea.png")
 
     command = page.text_content("#command")
@@ -424,13 +431,7 @@ def test_a_background_named_as_an_output_is_neither_refused_nor_overwritten(brow
         box.set_checked(box.get_attribute("value") == "reinhard")
     page.click("#run")
     page.wait_for_selector(".result[data-backend=reinhard] .compare", timeout=300_000)
-    with page.expect_download() as info:
-        page.click(".result[data-backend=reinhard] .links a:has-text('result')")
-    result_name = info.value.suggested_filename
-    offered = np.asarray(Image.open(info.value.path()))
-    with page.expect_download() as info:
-        page.click("#downloads a:has-text('sticker 1')")
-    info.value.save_as(tmp_path / info.value.suggested_filename)
+    result_name, offered = download_result_and_sticker(page, "reinhard", tmp_path)
     (tmp_path / name).write_bytes(background)
     assert result_name != name
     run_commands(page.text_content("#command"), tmp_path)
