@@ -152,6 +152,25 @@ def test_pipes(tmp_path):
     assert json.loads((tmp_path / "p.json").read_text())["photo"]["path"] == "-"
 
 
+def test_photo_linked_into_the_output_folder_is_refused(tmp_path):
+    """A photo that is a link to a file in the output folder (or the mask folder) is refused
+    before any work: with --force, the photo cut to that name replaced it (a user's photo lost)."""
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    small("chelsea.png", photos / "y.png")
+    for target, argv in ((out / "y.png", []), (tmp_path / "m" / "y.png", ["--mask-out", str(tmp_path / "m")])):
+        small("coffee.png", target)
+        before = target.read_bytes()
+        (photos / "x.png").unlink(missing_ok=True)
+        (photos / "x.png").symlink_to(target)
+        done = subprocess.run([sys.executable, "-m", "compositor.cli", "cut", str(photos), "-o", str(out), "--force",
+                               "-q", *argv], env=ENV, capture_output=True)
+        err = done.stderr.decode()
+        assert done.returncode == 2, err
+        assert err.count("\n") == 1 and f"{photos / 'x.png'}: links to {target}" in err, err
+        assert target.read_bytes() == before
+        assert sorted(p.name for p in target.parent.iterdir()) == ["y.png"]
+
+
 @pytest.mark.parametrize("argv, stdin, code, words", [
     (["-", "-o", "-"], b"", 1, ("standard input", "empty")),
     (["-", "-o", "-"], b"GIF89a-but-not-really", 1, ("standard input", "not an image")),

@@ -185,6 +185,11 @@ def _cut_folder(args, method: str, settings: dict, ready) -> int:
         raise UsageError(f"{args.mask_out}: the mask folder overlaps the sticker folder {args.output}, where a mask "
                          "and a sticker would take the same name; give --mask-out a folder of its own.")
     found = photos(folder)  # none, or two cut to one name: refused before any worker starts
+    for photo in found:  # a link to a file in an output folder: another photo's sticker could replace it
+        for option, value in outdirs:
+            if within(photo, Path(value)):
+                raise UsageError(f"{photo}: links to {photo.resolve()}, inside the {option} folder {value}, where "
+                                 "a sticker or mask could replace it; move it out or give another folder.")
     summary = cut_folder(folder, args.output, ready, mask_dir=args.mask_out, workers=args.workers or 1,
                          threads=args.threads, setting_files=tuple(setting_files(settings)),
                          reporter=ProgressReporter(args.quiet, "cut", unit="photo"), found=found)
