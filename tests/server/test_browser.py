@@ -131,12 +131,13 @@ def test_place_harmonize_download_and_reproduce(browser, live_server, tmp_path):
     page.close()
 
 
-def open_and_place(page, live_server) -> None:
-    """The page with the cup cut from coffee.png placed on chelsea.png, reinhard the one harmonizer."""
+def open_and_place(page, live_server, background=None) -> None:
+    """The page with the cup cut from coffee.png placed on chelsea.png (or on ``background``, as
+    Playwright's set_input_files takes a file), reinhard the one harmonizer."""
     page.goto(live_server + "/")
     page.set_input_files("#photo-file", str(SAMPLES / "coffee.png"))
     page.wait_for_selector(".sticker-card button.place", timeout=300_000)
-    page.set_input_files("#bg-file", str(SAMPLES / "chelsea.png"))
+    page.set_input_files("#bg-file", background or str(SAMPLES / "chelsea.png"))
     page.wait_for_selector("#bg-info:has-text('451×300')")
     page.wait_for_function("() => { const i = document.getElementById('bg-img'); "
                            "return i.complete && i.getBoundingClientRect().width > 0; }")
@@ -418,17 +419,8 @@ def test_a_background_named_as_an_output_is_neither_refused_nor_overwritten(brow
     now take other names, and the command makes the page's result with the background untouched."""
     page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
     page.set_default_timeout(180_000)
-    page.goto(live_server + "/")
-    page.set_input_files("#photo-file", str(SAMPLES / "coffee.png"))
-    page.wait_for_selector(".sticker-card button.place", timeout=300_000)
     background = (SAMPLES / "chelsea.png").read_bytes()
-    page.set_input_files("#bg-file", {"name": name, "mimeType": "image/png", "buffer": background})
-    page.wait_for_selector("#bg-info:has-text('451×300')")
-    page.wait_for_function("() => { const i = document.getElementById('bg-img'); "
-                           "return i.complete && i.getBoundingClientRect().width > 0; }")
-    page.click(".sticker-card button.place")
-    for box in page.locator("#backends input[type=checkbox][data-backend]:not([data-setting])").all():
-        box.set_checked(box.get_attribute("value") == "reinhard")
+    open_and_place(page, live_server, {"name": name, "mimeType": "image/png", "buffer": background})
     page.click("#run")
     page.wait_for_selector(".result[data-backend=reinhard] .compare", timeout=300_000)
     result_name, offered = download_result_and_sticker(page, "reinhard", tmp_path)
