@@ -94,6 +94,8 @@ def build_settings(settings_cls, owner: str, values: dict | None = None):
     fields = {f.name: f for f in dataclasses.fields(settings_cls)}
     kwargs = {}
     for key, raw in values.items():
+        if not isinstance(key, str):
+            raise UsageError(f"{owner}: a setting's name must be text; received {key!r}.")
         key = key.replace("-", "_")
         if key not in fields:
             known = f"its settings are {', '.join(fields)}" if fields else "it has no settings"

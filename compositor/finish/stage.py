@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,6 +117,9 @@ def make_finish_settings(values=None) -> FinishSettings:
     also as lists), or as given, checked."""
     if isinstance(values, FinishSettings):
         return ready_settings(FinishSettings, values, "finish")
+    if values is not None and not isinstance(values, Mapping):  # another dataclass, the class itself, text
+        kind = f"the class {values.__name__}" if isinstance(values, type) else f"a {type(values).__name__}"
+        raise UsageError(f"finish must be a dict of its settings or a FinishSettings; received {kind}.")
     values = dict(values or {})
     light = values.get("light")
     if light is not None and not isinstance(light, str) and isinstance(light, Iterable):

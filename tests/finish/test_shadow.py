@@ -7,6 +7,8 @@ import pytest
 from compositor.errors import UsageError
 from compositor.finish import finish, make_finish_settings
 from compositor.finish.shadow import shadow_map
+from compositor.finish.stage import FinishSettings
+from compositor.paste import Placement
 
 
 @pytest.mark.parametrize("values", [
@@ -85,6 +87,11 @@ def test_same_seed_same_bytes(coffee):
     ({"glow": 1}, "finish has no setting 'glow'"),
     ({"shadow": "cast", "light": 5}, "light must be AZIMUTH,ELEVATION"),  # a TypeError, before
     ({"match": 5}, "match must be a comma list"),
+    ({1: 2}, "finish: a setting's name must be text; received 1"),  # AttributeError, before
+    ({None: "cast"}, "finish: a setting's name must be text; received None"),
+    (FinishSettings, "finish must be a dict of its settings or a FinishSettings; received the class"),  # TypeError
+    (Placement(sticker="cup.png"), "finish must be a dict of its settings or a FinishSettings; received a Placement"),
+    ("shadow=cast", "finish must be a dict of its settings or a FinishSettings; received a str"),
 ])
 def test_bad_values_refused(values, words):
     with pytest.raises(UsageError, match=words) as info:
