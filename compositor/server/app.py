@@ -85,9 +85,10 @@ _STAND_IN = np.full((1, 1, 4), 255, np.uint8)
 
 def _label(name: str | None, default: str) -> str:
     """A client's file name reduced to a safe download name (letters, digits, ``._-``), for
-    messages and downloads only: it never names a file on the server."""
+    messages and downloads only: it never names a file on the server. It never starts with
+    ``-``, which the printed command would read as an option."""
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    safe = "".join(c if c.isalnum() and c.isascii() or c in "._-" else "_" for c in base).strip("._")[:80]
+    safe = "".join(c if c.isalnum() and c.isascii() or c in "._-" else "_" for c in base).lstrip("._-").rstrip("._")[:80]
     return safe or default
 
 

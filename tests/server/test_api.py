@@ -291,6 +291,26 @@ def test_paste_matches_the_command_line(client, pasted, sticker_file, tmp_path):
     assert list(sidecar) == ["background", "objects", "mask"] and sidecar["background"]["sha256"]
 
 
+def test_paste_command_runs_for_names_starting_with_a_dash(client, sticker_file, tmp_path):
+    """Uploads named -bg.png, --help.png and - give a command that runs: the labels were kept
+    with their leading dash, so compositor paste read them as options (exit 2)."""
+    for i, (bg_name, sticker_name) in enumerate((("-bg.png", "--help.png"), ("-", "-"))):
+        sticker = upload(client, sticker_file, sticker_name)
+        r = client.post("/api/paste", files={"background": (bg_name, (SAMPLES / "chelsea.png").read_bytes())},
+                        data={"placements": json.dumps([{"sticker": sticker["id"], "x": "50%", "y": "50%"}])})
+        assert r.status_code == 200, r.text
+        sidecar = client.get(r.json()["sidecar"]["url"]).json()
+        names = [sidecar["background"]["path"], sidecar["objects"][0]["sticker"]["path"]]
+        assert not any(n.startswith("-") for n in names), names
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        (folder / names[0]).write_bytes((SAMPLES / "chelsea.png").read_bytes())
+        (folder / names[1]).write_bytes(sticker_file.read_bytes())
+        run_commands_in(folder, r.json()["command"])
+        served = np.asarray(Image.open(io.BytesIO(client.get(r.json()["composite"]["url"]).content)))
+        assert np.array_equal(served, np.asarray(Image.open(folder / "composite.png")))
+
+
 @pytest.mark.parametrize("placements, words", [
     ("not json", ("placements", "not valid JSON")),
     ("[" * 100_000, ("placements is nested too deeply",)),
