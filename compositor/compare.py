@@ -342,8 +342,9 @@ def stale_files(outdir: Path, before: dict[str, Any] | None, after: dict[str, An
     """The files the earlier report ``before`` lists in ``outdir`` that the report ``after`` does
     not (the tiles of backends this run did not make): plain files directly inside ``outdir``,
     none that is one of ``keep`` (the run's inputs). ``written_by``: the earlier report.json's
-    modification time (ns); a file changed after it (a user's file put in a tile's place) is not
-    the earlier run's and is kept."""
+    status-change time (ns, st_ctime_ns: it was renamed into place after the tiles); a file
+    modified or changed after it (a user's file put in a tile's place, even moved there with an
+    old modification time) is not the earlier run's and is kept."""
     import os
 
     written = set(report_files(after))
@@ -354,7 +355,7 @@ def stale_files(outdir: Path, before: dict[str, Any] | None, after: dict[str, An
             continue
         if any(os.path.exists(k) and os.path.samefile(path, k) for k in keep):
             continue
-        if written_by is not None and path.stat().st_mtime_ns > written_by:
+        if written_by is not None and max(path.stat().st_mtime_ns, path.stat().st_ctime_ns) > written_by:
             continue
         out.append(path)
     return out

@@ -6,6 +6,7 @@ import re
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +132,20 @@ def test_force_keeps_a_file_put_in_place_of_an_earlier_tile(case, tmp_path):
     (out / "poisson.png").write_bytes(b"my own picture")
     later = (out / "report.json").stat().st_mtime + 5
     os.utime(out / "poisson.png", (later, later))
+    assert main(args + ["--backends", "none", "--force"]) == 0
+    assert (out / "poisson.png").read_bytes() == b"my own picture"
+    assert not (out / "reinhard.png").exists()  # the earlier compare's own tile still goes
+
+
+def test_force_keeps_a_file_moved_in_place_of_an_earlier_tile(case, tmp_path):
+    """A user's file moved (mv keeps its modification time) onto a tile's name after the earlier
+    compare is not that compare's: --force leaves it (it was removed, being older than report.json)."""
+    args, out = earlier_compare(case, tmp_path)
+    time.sleep(0.05)  # past the clock tick of the report's rename: a file's change time is coarse
+    mine = tmp_path / "mine.png"
+    mine.write_bytes(b"my own picture")
+    os.utime(mine, (1_500_000_000, 1_500_000_000))  # taken years ago
+    os.rename(mine, out / "poisson.png")
     assert main(args + ["--backends", "none", "--force"]) == 0
     assert (out / "poisson.png").read_bytes() == b"my own picture"
     assert not (out / "reinhard.png").exists()  # the earlier compare's own tile still goes

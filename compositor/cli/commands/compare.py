@@ -46,7 +46,7 @@ def run(args) -> int:
     check_outputs(inputs, [outdir / n for n in names])
     check_outdir(outdir, args.force)
     earlier = read_report(outdir) if args.force else None  # what an earlier compare wrote there
-    earlier_time = _mtime(outdir / "report.json") if earlier else None  # and when
+    earlier_time = _changed(outdir / "report.json") if earlier else None  # and when
     composite = api.load_composite(args.composite, args.mask)
     truth = None
     if args.truth:
@@ -80,9 +80,10 @@ def run(args) -> int:
     return 1 if failed else 0
 
 
-def _mtime(path: Path) -> int | None:
-    """``path``'s modification time in nanoseconds, or None if it cannot be read."""
+def _changed(path: Path) -> int | None:
+    """``path``'s status-change time (st_ctime_ns, never before its modification time) in
+    nanoseconds, or None if it cannot be read."""
     try:
-        return path.stat().st_mtime_ns
+        return path.stat().st_ctime_ns
     except OSError:
         return None
