@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,6 +122,9 @@ def make_finish_settings(values=None) -> FinishSettings:
         raise UsageError(f"finish must be a dict of its settings or a FinishSettings; received {kind}.")
     values = dict(values or {})
     light = values.get("light")
+    if isinstance(light, (Set, Mapping)):  # no order: {30, 60} iterates as 60, 30
+        raise UsageError(f"finish.light must be AZIMUTH,ELEVATION in that order, as text or a list or tuple "
+                         f"(135, 40); received a {type(light).__name__}, which has no order.")
     if light is not None and not isinstance(light, str) and isinstance(light, Iterable):
         values["light"] = ",".join(str(v) for v in light)
     if isinstance(values.get("match"), (list, tuple)):

@@ -87,6 +87,8 @@ def test_same_seed_same_bytes(coffee):
     ({"glow": 1}, "finish has no setting 'glow'"),
     ({"shadow": "cast", "light": 5}, "light must be AZIMUTH,ELEVATION"),  # a TypeError, before
     ({"match": 5}, "match must be a comma list"),
+    ({"shadow": "cast", "light": {30, 60}}, "finish.light must be AZIMUTH,ELEVATION in that order.*a set"),  # 60,30
+    ({"shadow": "cast", "light": {"a": 1}}, "finish.light must be AZIMUTH,ELEVATION in that order.*a dict"),
     ({1: 2}, "finish: a setting's name must be text; received 1"),  # AttributeError, before
     ({None: "cast"}, "finish: a setting's name must be text; received None"),
     (FinishSettings, "finish must be a dict of its settings or a FinishSettings; received the class"),  # TypeError
