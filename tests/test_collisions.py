@@ -205,6 +205,20 @@ def test_a_command_writing_a_folder_refuses_one_that_holds_files(work, capsys, c
     assert any(after.get(k) != v for k, v in mine.items()), "--force wrote nothing"
 
 
+@pytest.mark.parametrize("command", list(FOLDER_COMMANDS))
+def test_a_command_writing_a_folder_refuses_a_link_to_nowhere(work, capsys, command):
+    """-o naming a link whose folder does not exist is refused before any work; each write failed
+    on it after the work ("o/coffee.png: cannot write there (File exists)"), for cut once per photo."""
+    (work / "photos").mkdir()
+    shutil.copy(work / "coffee.png", work / "photos" / "coffee.png")
+    (work / "o").symlink_to("gone/away")
+    before = files(work)
+    code, err = run(FOLDER_COMMANDS[command], capsys)
+    assert code == 2, err
+    one_sentence(err, "o: is a link to gone/away, which does not exist")
+    assert files(work) == before and (work / "o").is_symlink() and not (work / "gone").exists()
+
+
 @pytest.mark.parametrize("command", ["compare", "compose", "cut", "batch", "synth"])
 def test_every_folder_command_states_the_rule_in_its_help(capsys, command):
     try:

@@ -55,6 +55,9 @@ def check_outdir(outdir, force: bool, option: str = "-o") -> None:
     a folder that already holds something is refused before any work, so nothing in it is
     replaced, unless ``force``; a file where the folder should be is always refused."""
     path = Path(outdir)
+    if path.is_symlink() and not path.exists():  # each write would fail on it, after the work
+        raise UsageError(f"{path}: is a link to {os.readlink(path)}, which does not exist; create that folder or "
+                         f"give {option} another folder.")
     if path.exists() and not path.is_dir():
         raise UsageError(f"{path}: is a file; {option} names a folder.")
     if force or not path.is_dir():
