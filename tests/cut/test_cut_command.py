@@ -180,6 +180,8 @@ def test_photo_linked_into_the_output_folder_is_refused(tmp_path):
     (["{photos}", "-o", "{photos}/out"], b"", 2, ("overlaps",)),
     (["{photos}", "-o", "{tmp}/out", "--mask-out", "{photos}/coffee.png"], b"", 2, ("is a file",)),
     (["{photos}", "-o", "{tmp}/out", "--mask-out", "{tmp}/out"], b"", 2, ("mask folder overlaps", "{tmp}/out")),
+    (["{photos}", "-o", "{tmp}/out", "--mask-out", ""], b"", 2, ("--mask-out is empty",)),  # no mask, exit 0
+    (["{photos}/coffee.png", "-o", "{tmp}/s.png", "--mask-out", ""], b"", 2, ("--mask-out is empty",)),
     (["{photos}", "-o", "{tmp}/out", "--mask-out", "{tmp}/out/m"], b"", 2, ("mask folder overlaps",)),
     (["{photos}", "-o", "{tmp}/out/s", "--mask-out", "{tmp}/out"], b"", 2, ("mask folder overlaps",)),
     (["{tmp}/nope", "-o", "{tmp}/out"], b"", 1, ("nope: no such file.",)),  # not "-o out: no format"

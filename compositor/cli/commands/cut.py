@@ -63,6 +63,9 @@ def run(args) -> int:
     from ... import api
 
     ready = api.cutter(method, **settings)  # a bad setting is refused as itself, before the photo is read
+    if args.mask_out == "":  # asked for, so never quietly left out
+        raise UsageError("--mask-out is empty; give the mask's file (a folder for a folder of photos), or - for "
+                         "standard output.")
     if args.photo != PIPE:
         try:
             os.lstat(args.photo)
