@@ -317,6 +317,12 @@ def test_exception_folders(data, tmp_path, capsys):
                 "-o", str(tmp_path / "out"), option, value]
         assert cli.main(argv) == 2 and named in capsys.readouterr().err, option
     assert not (tmp_path / "out").exists()
+    # an option given empty is refused, not read as left out (no distractors, every image, the default size)
+    for option in ("--distractors", "--only", "--size"):
+        argv = ["synth", "--objects", str(data["objects"]), "--backgrounds", str(data["backgrounds"]), "-n", "3",
+                "-o", str(tmp_path / "out"), option, ""]
+        assert cli.main(argv) == 2 and f"{option} is empty" in capsys.readouterr().err, option
+    assert not (tmp_path / "out").exists()
     code = cli.main(["synth", "--objects", str(data["objects"]), "--backgrounds", str(data["backgrounds"]),
                      "-n", "3", "-o", str(tmp_path / "out"), "--workers", "2", "--threads", "0"])
     err = capsys.readouterr().err

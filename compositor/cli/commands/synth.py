@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 
 from ... import plugins
+from ...errors import UsageError
 from ..options import add_run_options, command
 from ..output import say
 
@@ -109,6 +110,9 @@ def run(args) -> int:
     from ...finish.blends import parse_blends
     from ...synth import SynthSettings, parse_indices, parse_pair, parse_size, synth
 
+    for option, value in (("--distractors", args.distractors), ("--only", args.only), ("--size", args.size)):
+        if value is not None and not value.strip():  # given, so never quietly read as left out
+            raise UsageError(f"{option} is empty; give it a value or leave the option out.")
     backend_settings = plugins.parse_set(args.set, scoped=True)
     settings = SynthSettings(
         count=args.count, seed=args.seed, size=parse_size(args.size) if args.size else None,
