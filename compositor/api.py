@@ -86,9 +86,11 @@ def cut(photo: ImageLike, method: str | plugins.Ready = DEFAULT_METHOD, *, named
 
 def paste(background: ImageLike, stickers: Iterable[Sticker | Placement | tuple], *,
           finish: FinishLike = None) -> Composite:
-    """Paste stickers on ``background``, in order: each a Sticker (centred), a Placement, or
-    (sticker, x, y[, scale[, degrees]]). With ``finish`` (see ``finish``), the pasted objects are
-    matched and shadowed too. Returns the Composite."""
+    """Paste stickers on ``background``, in order: each a Sticker (centred), a Placement, a
+    mapping of its fields, or (sticker, x, y[, size[, degrees]][, anchor]) read as the command
+    line reads STICKER@X,Y[,SIZE[,DEG]][,ANCHOR] (x, y: pixels or "50%"; size: a scale or a
+    height, "300px" or "40%"; see ``inputs.placements``). With ``finish`` (see ``finish``), the
+    pasted objects are matched and shadowed too. Returns the Composite."""
     ready = _finish_settings(finish)
     placements = inputs.placements(stickers)
     comp = _paste(_image(background, "background"), placements)
