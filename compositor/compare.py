@@ -332,7 +332,7 @@ def read_report(outdir: Path) -> dict[str, Any] | None:
 
     try:
         report = json.loads((Path(outdir) / "report.json").read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deeply to decode
         return None
     return report if isinstance(report, dict) else None
 

@@ -151,6 +151,15 @@ def test_force_keeps_a_file_moved_in_place_of_an_earlier_tile(case, tmp_path):
     assert not (out / "reinhard.png").exists()  # the earlier compare's own tile still goes
 
 
+def test_force_over_an_unreadable_report(case, tmp_path):
+    """--force into a folder whose report.json is not an earlier compare's (nested too deeply to
+    decode: an internal RecursionError, before) runs and removes nothing else."""
+    args, out = earlier_compare(case, tmp_path)
+    (out / "report.json").write_text("[" * 100_000)
+    assert main(args + ["--backends", "none", "--force"]) == 0
+    assert (out / "reinhard.png").exists() and (out / "poisson.png").exists()  # no earlier list to go by
+
+
 def test_force_never_overwrites_a_composite_named_composite_png(case, tmp_path, capsys):
     """compare writes DIR/composite.png: a composite given as that very file is refused before
     any work (it was rewritten from its RGB pixels, an alpha channel lost), as a tile's name is."""
