@@ -168,7 +168,7 @@ def _record_beside(image: ImageLike) -> tuple[str, dict] | None:
     sidecar = Path(image).with_suffix(".json")
     try:
         record = json.loads(sidecar.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deeply to decode
         return None
     entries = record.get("objects") if isinstance(record, dict) else None
     if isinstance(entries, list) and entries and all(isinstance(e, dict) and "box" in e for e in entries):

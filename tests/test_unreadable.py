@@ -123,3 +123,17 @@ def test_a_manifest_value_of_the_wrong_shape_names_the_line_and_key(work, capsys
     assert code == 2, err
     one_sentence(code, err, "jobs.jsonl:2", key)
     assert not (work / "out").exists()
+
+
+def test_json_beside_an_input_nested_too_deeply_is_read_as_none(work, capsys, tmp_path):
+    """A composite's sidecar, a run's job sidecar and a results.jsonl line nested 100,000 deep
+    are read as unreadable files are (no record), not 'internal error: RecursionError'."""
+    from compositor.runs.folder import RunFolder
+    from compositor.runs.outputs import read_json
+
+    (work / "chelsea.json").write_text('{"a":' * 100_000)
+    code, err = run(["harmonize", "chelsea.png", "--mask", "mask.png", "-o", "out/h.png", "--backend", "none"], capsys)
+    assert code == 0 and "internal error" not in err, err
+    assert read_json(work / "chelsea.json") is None
+    (tmp_path / "results.jsonl").write_text("[" * 100_000 + "\n" + json.dumps({"id": "a", "status": "ok"}) + "\n")
+    assert RunFolder(tmp_path, "batch").previous_results() == {"a": {"id": "a", "status": "ok"}}

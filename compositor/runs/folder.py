@@ -227,7 +227,7 @@ class RunFolder:
                 for line in fh:
                     try:
                         record = json.loads(line)
-                    except ValueError:
+                    except (ValueError, RecursionError):  # RecursionError: nested too deeply
                         continue
                     if isinstance(record, dict) and isinstance(record.get("id"), str):
                         out[record["id"]] = record
