@@ -199,6 +199,8 @@ def _objects(how: str | os.PathLike, mask: np.ndarray, image: ImageLike) -> tupl
                          "components or a paste record.") from None
     except ValueError:
         raise UsageError(f"{path}: not a paste record (not JSON).") from None
+    except RecursionError:
+        raise UsageError(f"{path}: not a paste record (JSON nested too deeply to read).") from None
     entries = record.get("objects") if isinstance(record, dict) else None
     try:
         boxes = [tuple(int(v) for v in e["box"]) for e in entries]

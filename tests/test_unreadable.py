@@ -135,5 +135,8 @@ def test_json_beside_an_input_nested_too_deeply_is_read_as_none(work, capsys, tm
     code, err = run(["harmonize", "chelsea.png", "--mask", "mask.png", "-o", "out/h.png", "--backend", "none"], capsys)
     assert code == 0 and "internal error" not in err, err
     assert read_json(work / "chelsea.json") is None
+    code, err = run(["harmonize", "chelsea.png", "--mask", "mask.png", "-o", "out/h.png", "--backend", "none",
+                     "--objects", "chelsea.json"], capsys)  # named as the record: refused, naming it
+    one_sentence(code, err, "chelsea.json: not a paste record (JSON nested too deeply to read).")
     (tmp_path / "results.jsonl").write_text("[" * 100_000 + "\n" + json.dumps({"id": "a", "status": "ok"}) + "\n")
     assert RunFolder(tmp_path, "batch").previous_results() == {"a": {"id": "a", "status": "ok"}}
