@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -469,13 +470,14 @@ def create_app(config: Config | None = None) -> FastAPI:
         return entry.public()
 
     @app.get("/api/files/{ident}", tags=["files"])
-    async def get_file(ident: str):
+    async def get_file(ident: str = PathParam(description="the id of an upload or result this server gave")):
         """A stored upload or result (PNG or JSON), offered for download under its name."""
         entry = store.get(ident)
         return FileResponse(entry.path, media_type=entry.media_type, filename=entry.label)
 
     @app.get("/api/files/{ident}/preview", tags=["files"])
-    async def get_preview(ident: str, size: int = 1600):
+    async def get_preview(ident: str = PathParam(description="the id of an image this server holds"),
+                          size: int = Query(1600, description="the preview's long side in px (64..4096)")):
         """A smaller PNG copy (long side ``size`` px, at most the image's own) for the page."""
         entry = store.get(ident)
         if not entry.width:
@@ -740,7 +742,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         return out
 
     @app.get("/api/jobs/{ident}", tags=["jobs"])
-    async def get_job(ident: str):
+    async def get_job(ident: str = PathParam(description="the id the harmonize call with wait=false gave")):
         """A background job's state, progress (step of total) and, when done, its result."""
         job = pool.job(ident)
         if job is None:
@@ -750,7 +752,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         return job.public()
 
     @app.delete("/api/jobs/{ident}", tags=["jobs"])
-    async def cancel_job(ident: str):
+    async def cancel_job(ident: str = PathParam(description="the id the harmonize call with wait=false gave")):
         """Cancel a job: at once if it is waiting, else at its next progress report."""
         job = pool.job(ident)
         if job is None:
